@@ -1,0 +1,1 @@
+"""NumPy implementations: the hand-written reference (``numpy``)."""

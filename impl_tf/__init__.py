@@ -1,0 +1,1 @@
+"""TensorFlow implementations (tf-*). Imported only through the registry."""

@@ -1,0 +1,1 @@
+"""PyTorch implementations (torch-*). Imported only through the registry."""

@@ -1,0 +1,74 @@
+"""The registry: implementation names mapped to ``module:Class``, imported only when used.
+
+Listing never imports a framework: availability is decided from ``importlib.util.find_spec`` on the
+modules an entry needs. Add a row here to add an implementation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+
+from rnnbench.errors import UserError
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    target: str  # "module:Class"
+    framework: str
+    summary: str  # one line: what this variant is
+    requires: tuple[str, ...]  # importable modules it needs
+    extra: str  # the pyproject extra that installs them
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install 'rnnbench[{self.extra}]'" if self.extra else "pip install rnnbench"
+
+    def missing(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def available(self) -> tuple[bool, str]:
+        missing = self.missing()
+        if missing:
+            return False, f"{', '.join(missing)} not installed (install: {self.install_hint})"
+        return True, ""
+
+
+_TF = ("tensorflow",)
+_TF1 = ("tensorflow", "tf_keras")  # BasicRNNCell under Keras 3
+_TORCH = ("torch",)
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("numpy", "impl_numpy.rnn:NumpyRNN", "numpy",
+          "hand-written forward, BPTT and Adagrad; the parity reference", ("numpy",), ""),
+)
+
+_BY_NAME = {e.name: e for e in ENTRIES}
+
+
+def names() -> list[str]:
+    return [e.name for e in ENTRIES]
+
+
+def entry(name: str) -> Entry:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UserError(f"impl: unknown implementation {name!r}; valid: {', '.join(names())}") from None
+
+
+def available_names() -> list[str]:
+    return [e.name for e in ENTRIES if e.available()[0]]
+
+
+def create(name: str):
+    """Import the implementation's module and return a new, unbuilt instance."""
+    e = entry(name)
+    ok, reason = e.available()
+    if not ok:
+        raise UserError(f"impl {name}: unavailable: {reason}")
+    module_name, class_name = e.target.split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls()

@@ -1,0 +1,140 @@
+"""The one training loop every implementation runs under.
+
+Epochs of TF-style truncated backpropagation: the state is zeroed at the start of each epoch and carried
+from window to window inside it. Build time is measured apart from training time, data preparation
+stays outside both, and a NaN or infinite loss stops the run with the step where it happened.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from rnnbench import __version__, registry
+from rnnbench.config import RunConfig
+from rnnbench.errors import DivergedError
+from rnnbench.params import Params, init_params
+from rnnbench.task import epoch_batches, theory_levels
+
+SCHEMA_VERSION = 1
+FINAL_LOSS_WINDOW = 100  # final_loss is the mean of the last this-many step losses
+PROGRESS_EVERY = 50  # steps between progress-bar updates, to keep the bar out of the timings
+
+
+@dataclass
+class TrainResult:
+    impl: str
+    framework: str
+    versions: dict[str, str]
+    config: RunConfig
+    losses: np.ndarray  # one per train step, in order
+    build_seconds: float
+    train_seconds: float
+    final_params: Params = field(repr=False)
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses)
+
+    @property
+    def final_loss(self) -> float:
+        return float(np.mean(self.losses[-FINAL_LOSS_WINDOW:]))
+
+    @property
+    def us_per_step(self) -> float:
+        return 1e6 * self.train_seconds / max(self.steps, 1)
+
+    def to_json(self) -> dict:
+        levels = theory_levels()
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "impl": self.impl,
+            "framework": self.framework,
+            "versions": self.versions,
+            "config": self.config.as_dict(),
+            "final_loss": self.final_loss,
+            "nearest_level": levels.nearest(self.final_loss),
+            "theory": levels.as_dict(),
+            "build_seconds": self.build_seconds,
+            "train_seconds": self.train_seconds,
+            "steps": self.steps,
+            "us_per_step": self.us_per_step,
+            "losses": [float(v) for v in self.losses],
+        }
+
+
+def _check_finite(losses: np.ndarray, first_step: int) -> None:
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        raise DivergedError(first_step + int(bad[0]), float(losses[bad[0]]))
+
+
+def train(
+    impl_name: str,
+    config: RunConfig,
+    params: Params | None = None,
+    data: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: bool | None = None,
+) -> TrainResult:
+    """Build ``impl_name`` from ``params`` (default: the canonical init) and train it for config.epochs.
+
+    ``data`` replaces the generated streams with one (x, y) stream used for every epoch.
+    ``progress``: True/False forces the bar on/off; None shows it only on a terminal.
+    """
+    impl = registry.create(impl_name)
+    params = init_params(config) if params is None else params
+    steps_total = config.epochs * (
+        config.windows_per_epoch if data is None else (len(data[0]) // config.batch_size) // config.num_steps
+    )
+    losses: list[np.ndarray] = []
+    train_seconds = 0.0
+    with threadpool_limits(limits=config.threads):
+        start = time.perf_counter()
+        impl.build(config, params)
+        build_seconds = time.perf_counter() - start
+
+        bar = tqdm(total=steps_total, desc=impl_name, unit="step", disable=None if progress is None
+                   else not progress, leave=False, dynamic_ncols=True)
+        with bar:
+            for epoch in range(config.epochs):
+                xs, ys = epoch_batches(config, epoch, data)
+                done = sum(len(v) for v in losses)
+                impl.reset_state()
+                if impl.whole_epoch:
+                    start = time.perf_counter()
+                    epoch_losses = np.asarray(impl.train_epoch(xs, ys), dtype=np.float64)
+                    train_seconds += time.perf_counter() - start
+                    _check_finite(epoch_losses, done)
+                    bar.update(len(epoch_losses))
+                else:
+                    epoch_losses = np.empty(len(xs), dtype=np.float64)
+                    start = time.perf_counter()
+                    for i in range(len(xs)):
+                        loss = impl.train_step(xs[i], ys[i])
+                        if not math.isfinite(loss):
+                            raise DivergedError(done + i, loss)
+                        epoch_losses[i] = loss
+                        if i % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+                            bar.update(PROGRESS_EVERY)
+                    train_seconds += time.perf_counter() - start
+                    bar.update(len(xs) % PROGRESS_EVERY)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_losses[-FINAL_LOSS_WINDOW:].mean():.4f}")
+                losses.append(epoch_losses)
+
+    versions = {"rnnbench": __version__, "python": platform.python_version(), **impl.versions()}
+    return TrainResult(
+        impl=impl_name,
+        framework=impl.framework,
+        versions=versions,
+        config=config,
+        losses=np.concatenate(losses),
+        build_seconds=build_seconds,
+        train_seconds=train_seconds,
+        final_params=impl.params(),
+    )

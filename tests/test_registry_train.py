@@ -1,0 +1,128 @@
+import subprocess
+import sys
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from rnnbench import registry
+from rnnbench.errors import DivergedError, UserError
+from rnnbench.interface import RNNImplementation, StepwiseEpoch
+from rnnbench.params import init_params
+from rnnbench.task import batch_windows, epoch_stream
+from rnnbench.train import train
+
+
+def test_listing_imports_no_framework():
+    code = (
+        "import sys; from rnnbench import registry, cli; cli.main(['list']); "
+        "assert not {'tensorflow', 'torch'} & set(sys.modules), sorted(sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].split()[:3] == ["numpy", "numpy", "available"]
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(UserError, match=r"impl: unknown implementation 'nope'; valid: numpy"):
+        registry.entry("nope")
+
+
+def test_missing_framework_is_unavailable_with_reason_and_install_command(monkeypatch):
+    ghost = registry.Entry("ghost-rnn", "ghost_mod:Ghost", "ghost", "test", ("ghost_framework_xyz",), "ghost")
+    monkeypatch.setitem(registry._BY_NAME, "ghost-rnn", ghost)
+    ok, reason = ghost.available()
+    assert not ok
+    assert reason == "ghost_framework_xyz not installed (install: pip install 'rnnbench[ghost]')"
+    with pytest.raises(UserError, match="impl ghost-rnn: unavailable: ghost_framework_xyz not installed"):
+        registry.create("ghost-rnn")
+
+
+def test_every_entry_points_at_a_class_satisfying_the_interface():
+    for name in registry.available_names():
+        impl = registry.create(name)
+        assert isinstance(impl, RNNImplementation), name
+        assert impl.name == name
+        assert impl.framework == registry.entry(name).framework
+
+
+class Recorder(StepwiseEpoch):
+    """A fake implementation that records what the loop feeds it."""
+
+    name: ClassVar[str] = "recorder"
+    framework: ClassVar[str] = "numpy"
+    nan_at: int | None = None
+
+    def build(self, config, params):
+        self.calls = []
+        self.step = 0
+
+    def reset_state(self):
+        self.calls.append("reset")
+
+    def train_step(self, x, y):
+        self.calls.append((x.copy(), y.copy()))
+        self.step += 1
+        return float("nan") if self.step - 1 == self.nan_at else 0.5
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def params(self):
+        return None
+
+    def versions(self):
+        return {"recorder": "0"}
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    made = []
+
+    def create(name):
+        made.append(Recorder())
+        return made[-1]
+
+    monkeypatch.setattr(registry, "create", create)
+    return made
+
+
+def test_loop_resets_each_epoch_feeds_windows_in_order_and_draws_fresh_streams(recorder, tiny_config):
+    config = tiny_config.replace(epochs=2)
+    result = train("recorder", config)
+    calls = recorder[0].calls
+    assert result.steps == 100 and len(calls) == 102
+    assert calls[0] == "reset" and calls[51] == "reset"
+    for epoch, offset in ((0, 1), (1, 52)):
+        xs, ys = batch_windows(*epoch_stream(config.size, config.seed, epoch), 200, 5)
+        for i in (0, 1, 49):
+            np.testing.assert_array_equal(calls[offset + i][0], xs[i])
+            np.testing.assert_array_equal(calls[offset + i][1], ys[i])
+    assert not np.array_equal(calls[1][0], calls[52][0])
+
+
+def test_loop_reuses_a_given_stream_every_epoch(recorder, tiny_config):
+    x, y = epoch_stream(tiny_config.size, 99, 0)
+    train("recorder", tiny_config.replace(epochs=2), data=(x, y))
+    calls = recorder[0].calls
+    np.testing.assert_array_equal(calls[1][0], calls[52][0])
+    np.testing.assert_array_equal(calls[1][0], batch_windows(x, y, 200, 5)[0][0])
+
+
+def test_loop_stops_on_nan_naming_the_step(recorder, tiny_config, monkeypatch):
+    monkeypatch.setattr(Recorder, "nan_at", 57)
+    with pytest.raises(DivergedError, match="loss became nan at step 57"):
+        train("recorder", tiny_config.replace(epochs=2))
+
+
+def test_result_fields(tiny_config):
+    result = train("numpy", tiny_config)
+    record = result.to_json()
+    for key in ("impl", "framework", "versions", "config", "losses", "final_loss", "build_seconds",
+                "train_seconds", "steps", "us_per_step"):
+        assert key in record
+    assert record["steps"] == len(record["losses"]) == 50
+    assert record["final_loss"] == pytest.approx(np.mean(record["losses"]))
+    assert record["config"]["num_steps"] == 5 and record["versions"]["numpy"] == np.__version__
+    assert record["us_per_step"] == pytest.approx(1e6 * record["train_seconds"] / 50)
+    assert result.final_params.W.shape == init_params(tiny_config).W.shape

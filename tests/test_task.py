@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+from rnnbench.task import (
+    batch_windows,
+    epoch_stream,
+    expected_entropy,
+    generate,
+    target_probability,
+    theory_levels,
+)
+
+
+def test_generate_shapes_and_values():
+    x, y = generate(1000, np.random.default_rng(0))
+    assert x.shape == y.shape == (1000,)
+    assert x.dtype == y.dtype == np.int32
+    assert set(np.unique(x)) == {0, 1} and set(np.unique(y)) == {0, 1}
+
+
+def test_generate_follows_the_rule_with_burn_in_and_no_wraparound():
+    """The same draws, sample by sample, as the original loop would do it with 8 burn-in inputs."""
+    size = 5000
+    x, y = generate(size, np.random.default_rng(7))
+    rng = np.random.default_rng(7)
+    history = rng.integers(0, 2, size=size + 8, dtype=np.int8)
+    u = rng.random(size, dtype=np.float32)
+    expected_y = np.empty(size, dtype=np.int32)
+    for t in range(size):  # x_t is history[t + 8]
+        p = 0.5 + 0.5 * history[t + 8 - 3] - 0.25 * history[t + 8 - 8]
+        expected_y[t] = u[t] < p
+    np.testing.assert_array_equal(x, history[8:])
+    np.testing.assert_array_equal(y, expected_y)
+
+
+def test_epoch_streams_are_seeded_fresh_and_reproducible():
+    a0 = epoch_stream(1000, seed=3, epoch=0)
+    a1 = epoch_stream(1000, seed=3, epoch=1)
+    b0 = epoch_stream(1000, seed=3, epoch=0)
+    c0 = epoch_stream(1000, seed=4, epoch=0)
+    np.testing.assert_array_equal(a0[0], b0[0])
+    np.testing.assert_array_equal(a0[1], b0[1])
+    assert not np.array_equal(a0[0], a1[0])
+    assert not np.array_equal(a0[0], c0[0])
+
+
+def test_theory_levels_to_four_places():
+    levels = theory_levels()
+    assert round(levels.nothing, 4) == 0.6616
+    assert round(levels.lag3, 4) == 0.5192
+    assert round(levels.both, 4) == 0.4545
+    assert levels.nothing > levels.lag3 > levels.both
+
+
+def _conditional_cross_entropy(y: np.ndarray, keys: np.ndarray) -> float:
+    """Cross-entropy of predicting y by its empirical frequency within each key group."""
+    total = 0.0
+    for k in np.unique(keys):
+        group = y[keys == k]
+        p = group.mean()
+        total += len(group) * -(p * np.log(p) + (1 - p) * np.log(1 - p)) if 0 < p < 1 else 0.0
+    return total / len(y)
+
+
+def test_theory_matches_conditional_frequencies_of_two_million_samples():
+    x, y = generate(2_000_000, np.random.default_rng(11))
+    t = np.arange(8, len(x))  # targets whose lags lie inside the returned stream
+    y_t, lag3, lag8 = y[t], x[t - 3], x[t - 8]
+    levels = theory_levels()
+    assert _conditional_cross_entropy(y_t, np.zeros_like(y_t)) == pytest.approx(levels.nothing, abs=1e-3)
+    assert _conditional_cross_entropy(y_t, lag3) == pytest.approx(levels.lag3, abs=1e-3)
+    assert _conditional_cross_entropy(y_t, 2 * lag3 + lag8) == pytest.approx(levels.both, abs=1e-3)
+    # and the conditional frequencies themselves follow the rule
+    for a in (0, 1):
+        for b in (0, 1):
+            freq = y_t[(lag3 == a) & (lag8 == b)].mean()
+            assert freq == pytest.approx(target_probability(a, b), abs=3e-3)
+
+
+def test_expected_entropy_of_the_full_rule_is_the_both_level():
+    assert expected_entropy((3, 8)) == theory_levels().both
+    assert expected_entropy((8,)) > theory_levels().lag3  # t-8 alone is worth less than t-3
+
+
+def test_batch_windows_cuts_contiguous_rows_and_takes_windows_in_order():
+    n, batch, steps = 103, 4, 3  # rows of 25 columns; 8 windows; the last column of each row is dropped
+    x = np.arange(n)
+    xs, ys = batch_windows(x, x + 1000, batch, steps)
+    assert xs.shape == ys.shape == (8, 4, 3)
+    assert xs.flags.c_contiguous
+    for i in range(8):
+        for r in range(batch):
+            np.testing.assert_array_equal(xs[i, r], r * 25 + i * steps + np.arange(steps))
+    np.testing.assert_array_equal(ys, xs + 1000)
+    # window i+1 of a row continues window i of the same row
+    assert xs[1, 2, 0] == xs[0, 2, -1] + 1
+
+
+def test_batch_windows_rejects_rows_shorter_than_a_window():
+    with pytest.raises(ValueError, match="shorter than num_steps"):
+        batch_windows(np.arange(10), np.arange(10), 5, 3)
