@@ -43,6 +43,20 @@ _TORCH = ("torch",)
 ENTRIES: tuple[Entry, ...] = (
     Entry("numpy", "impl_numpy.rnn:NumpyRNN", "numpy",
           "hand-written forward, BPTT and Adagrad; the parity reference", ("numpy",), ""),
+    Entry("tf-cell", "impl_tf.graph:TFCell", "tensorflow",
+          "TF1 graph + Session, the tutorial's hand-written cell unrolled in Python, state fed back", _TF, "tf"),
+    Entry("tf-static", "impl_tf.graph:TFStatic", "tensorflow",
+          "TF1 graph + Session, tf.compat.v1.nn.static_rnn over BasicRNNCell", _TF1, "tf"),
+    Entry("tf-dynamic", "impl_tf.graph:TFDynamic", "tensorflow",
+          "TF1 graph + Session, tf.compat.v1.nn.dynamic_rnn over BasicRNNCell (graph while_loop)", _TF1, "tf"),
+    Entry("tf-function", "impl_tf.eager:TFFunction", "tensorflow",
+          "TF2: one tf.function per window (GradientTape), called from Python", _TF, "tf"),
+    Entry("tf-keras", "impl_tf.keras3:TFKeras", "tensorflow",
+          "TF2: Keras 3 SimpleRNN + Dense, tf.function train step, Keras Adagrad (epsilon=0)", _TF, "tf"),
+    Entry("tf-xla", "impl_tf.eager:TFXLA", "tensorflow",
+          "TF2: the window step compiled by XLA (jit_compile=True)", _TF, "tf"),
+    Entry("tf-xla-epoch", "impl_tf.eager:TFXLAEpoch", "tensorflow",
+          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop over windows)", _TF, "tf"),
 )
 
 _BY_NAME = {e.name: e for e in ENTRIES}

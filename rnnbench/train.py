@@ -75,6 +75,32 @@ def _check_finite(losses: np.ndarray, first_step: int) -> None:
         raise DivergedError(first_step + int(bad[0]), float(losses[bad[0]]))
 
 
+def run_epoch(impl, xs: np.ndarray, ys: np.ndarray, first_step: int = 0, progress=None) -> np.ndarray:
+    """One epoch over windows xs, ys (n_windows, batch, num_steps) from a zero state; returns per-step losses.
+
+    A whole-epoch implementation gets all windows in one call; any other gets them one at a time, in order.
+    ``first_step`` numbers the steps in a DivergedError; ``progress(n)`` is told of steps done.
+    """
+    impl.reset_state()
+    if impl.whole_epoch:
+        losses = np.asarray(impl.train_epoch(xs, ys), dtype=np.float64)
+        _check_finite(losses, first_step)
+        if progress:
+            progress(len(losses))
+        return losses
+    losses = np.empty(len(xs), dtype=np.float64)
+    for i in range(len(xs)):
+        loss = impl.train_step(xs[i], ys[i])
+        if not math.isfinite(loss):
+            raise DivergedError(first_step + i, loss)
+        losses[i] = loss
+        if progress and i % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+            progress(PROGRESS_EVERY)
+    if progress:
+        progress(len(xs) % PROGRESS_EVERY)
+    return losses
+
+
 def train(
     impl_name: str,
     config: RunConfig,
@@ -103,27 +129,10 @@ def train(
                    else not progress, leave=False, dynamic_ncols=True)
         with bar:
             for epoch in range(config.epochs):
-                xs, ys = epoch_batches(config, epoch, data)
-                done = sum(len(v) for v in losses)
-                impl.reset_state()
-                if impl.whole_epoch:
-                    start = time.perf_counter()
-                    epoch_losses = np.asarray(impl.train_epoch(xs, ys), dtype=np.float64)
-                    train_seconds += time.perf_counter() - start
-                    _check_finite(epoch_losses, done)
-                    bar.update(len(epoch_losses))
-                else:
-                    epoch_losses = np.empty(len(xs), dtype=np.float64)
-                    start = time.perf_counter()
-                    for i in range(len(xs)):
-                        loss = impl.train_step(xs[i], ys[i])
-                        if not math.isfinite(loss):
-                            raise DivergedError(done + i, loss)
-                        epoch_losses[i] = loss
-                        if i % PROGRESS_EVERY == PROGRESS_EVERY - 1:
-                            bar.update(PROGRESS_EVERY)
-                    train_seconds += time.perf_counter() - start
-                    bar.update(len(xs) % PROGRESS_EVERY)
+                xs, ys = epoch_batches(config, epoch, data)  # data preparation stays outside the timing
+                start = time.perf_counter()
+                epoch_losses = run_epoch(impl, xs, ys, first_step=sum(map(len, losses)), progress=bar.update)
+                train_seconds += time.perf_counter() - start
                 bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_losses[-FINAL_LOSS_WINDOW:].mean():.4f}")
                 losses.append(epoch_losses)
 

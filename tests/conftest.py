@@ -12,3 +12,56 @@ def tiny_config():
 
     # 50 windows of (batch 200, num_steps 5) per epoch
     return RunConfig(num_steps=5, state_size=4, batch_size=200, size=50 * 200 * 5, threads=2)
+
+
+PARITY_STEPS = 50
+PARITY_TOLERANCE = 1e-4  # float32, DESIGN.md
+
+
+def parity_config(num_steps: int, state_size: int):
+    from rnnbench.config import RunConfig
+
+    # exactly PARITY_STEPS windows in one epoch
+    return RunConfig(num_steps=num_steps, state_size=state_size, size=PARITY_STEPS * 200 * num_steps, threads=2)
+
+
+@pytest.fixture(scope="session")
+def numpy_reference():
+    """The NumPy run each parity test compares against, cached per configuration."""
+    from rnnbench.train import train
+
+    cache = {}
+
+    def get(num_steps: int, state_size: int):
+        key = (num_steps, state_size)
+        if key not in cache:
+            cache[key] = train("numpy", parity_config(num_steps, state_size))
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture
+def assert_parity(numpy_reference):
+    """Train ``name`` for 50 steps from the canonical weights and data; losses and params must match NumPy."""
+    import numpy as np
+
+    from rnnbench.train import train
+
+    def check(name: str, num_steps: int, state_size: int, **changes):
+        reference = numpy_reference(num_steps, state_size)
+        result = train(name, parity_config(num_steps, state_size).replace(**changes))
+        assert result.steps == PARITY_STEPS
+        np.testing.assert_allclose(result.losses, reference.losses, rtol=0, atol=PARITY_TOLERANCE,
+                                   err_msg=f"{name}: per-step losses")
+        for field, ours, theirs in zip(("W", "b", "U", "c"), result.final_params, reference.final_params):
+            assert ours.shape == theirs.shape and ours.dtype == np.float32, field
+            np.testing.assert_allclose(ours, theirs, rtol=0, atol=PARITY_TOLERANCE,
+                                       err_msg=f"{name}: {field} after {PARITY_STEPS} steps")
+        # not vacuous: the parameters moved well beyond the tolerance
+        from rnnbench.params import init_params
+
+        assert np.abs(result.final_params.W - init_params(result.config).W).max() > 10 * PARITY_TOLERANCE
+        return result
+
+    return check
