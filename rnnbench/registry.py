@@ -57,6 +57,18 @@ ENTRIES: tuple[Entry, ...] = (
           "TF2: the window step compiled by XLA (jit_compile=True)", _TF, "tf"),
     Entry("tf-xla-epoch", "impl_tf.eager:TFXLAEpoch", "tensorflow",
           "TF2: a whole epoch in one XLA-compiled tf.function (while_loop over windows)", _TF, "tf"),
+    Entry("torch-rnn", "impl_torch.modules:TorchRNN", "torch",
+          "nn.RNN (batch_first) + nn.Linear, eager, one optimizer step per window", _TORCH, "torch"),
+    Entry("torch-cell", "impl_torch.modules:TorchCell", "torch",
+          "nn.RNNCell called per time step in a Python loop + nn.Linear", _TORCH, "torch"),
+    Entry("torch-manual", "impl_torch.modules:TorchManual", "torch",
+          "the canonical cell written with tensor ops, autograd, torch.optim.Adagrad", _TORCH, "torch"),
+    Entry("torch-fused", "impl_torch.fused:TorchFused", "torch",
+          "eager: hand-written backward, one matmul per product over all steps, whole epochs per call",
+          _TORCH, "torch"),
+    Entry("torch-compile", "impl_torch.fused:TorchCompile", "torch",
+          "torch.compile (Inductor) of torch-fused's window step; small products as multiply-and-reduce",
+          _TORCH, "torch"),
 )
 
 _BY_NAME = {e.name: e for e in ENTRIES}

@@ -1,0 +1,63 @@
+"""Starting PyTorch the same way for every torch-* variant: the run's thread count, the device, the optimizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rnnbench.config import RunConfig
+from rnnbench.errors import UnsupportedError
+
+ADAGRAD_INITIAL_ACCUMULATOR = 0.1  # TF1 semantics: accumulator from 0.1, no epsilon
+
+# The first optimizer pulls in torch._dynamo lazily (seconds). Pay that at import, like TensorFlow's import,
+# so that build_seconds measures building the model and not a one-time import.
+torch.optim.Adagrad([torch.zeros(1, requires_grad=True)])
+
+
+def start(config: RunConfig) -> torch.device:
+    """Apply ``config.threads`` to the intra- and inter-op pools and return the device.
+
+    PyTorch fixes the inter-op pool at its first parallel work, so a later run in the same process with
+    another count is refused rather than silently measured with the wrong one.
+    """
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise UnsupportedError("device: cuda was asked for, but PyTorch sees no CUDA GPU here; use --device cpu")
+    torch.set_num_threads(config.threads)
+    if torch.get_num_interop_threads() != config.threads:
+        try:
+            torch.set_num_interop_threads(config.threads)
+        except RuntimeError:
+            raise UnsupportedError(
+                f"threads: PyTorch already started in this process with {torch.get_num_interop_threads()} "
+                f"inter-op threads; run threads={config.threads} in a new process"
+            ) from None
+    return torch.device(config.device)
+
+
+def torch_dtype(config: RunConfig) -> torch.dtype:
+    return torch.float32 if config.dtype == "float32" else torch.float64
+
+
+def adagrad(parameters, config: RunConfig) -> torch.optim.Adagrad:
+    return torch.optim.Adagrad(
+        parameters, lr=config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR, eps=0.0
+    )
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a clock read afterwards sees it finished."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def versions() -> dict[str, str]:
+    out = {"torch": torch.__version__}
+    if torch.cuda.is_available():
+        out["cuda"] = torch.version.cuda or ""
+        out["gpu"] = torch.cuda.get_device_name()
+    return out

@@ -1,0 +1,131 @@
+"""PyTorch implementations: parity with NumPy, parameter layouts, convergence, threads and devices."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'rnnbench[torch]')")
+
+import torch  # noqa: E402
+
+from rnnbench import registry  # noqa: E402
+from rnnbench.config import RunConfig  # noqa: E402
+from rnnbench.errors import UnsupportedError  # noqa: E402
+from rnnbench.params import init_params  # noqa: E402
+from rnnbench.task import epoch_stream, theory_levels  # noqa: E402
+from rnnbench.train import train  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+TORCH_NAMES = [e.name for e in registry.ENTRIES if e.framework == "torch"]
+FASTEST = "torch-compile"
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to PyTorch")
+
+
+def test_the_required_variants_are_registered():
+    assert {"torch-rnn", "torch-cell", "torch-manual", "torch-fused", FASTEST} <= set(TORCH_NAMES)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (10, 16)], ids=["T5-S4", "T10-S16"])
+@pytest.mark.parametrize("name", TORCH_NAMES)
+def test_parity_with_numpy(name, shape, assert_parity):
+    assert_parity(name, *shape)
+
+
+def test_canonical_parameters_round_trip_through_the_nn_rnn_layout():
+    from impl_torch.modules import canonical_from_rnn_layout, rnn_layout
+
+    params = init_params(RunConfig(state_size=16)).copy()
+    params.b[:] = np.arange(16)  # non-zero biases, so the bias mapping is exercised
+    params.c[:] = [0.5, -0.5]
+    layout = rnn_layout(params)
+    assert layout["weight_ih"].shape == (16, 2) and layout["weight_hh"].shape == (16, 16)
+    assert layout["linear.weight"].shape == (2, 16)
+    np.testing.assert_array_equal(layout["bias_hh"], 0)
+    back = canonical_from_rnn_layout(layout)
+    for ours, theirs in zip(back, params):
+        np.testing.assert_array_equal(ours, theirs)
+    # and through a built nn.RNN: its own tensors hold the canonical values
+    impl = registry.create("torch-rnn")
+    impl.build(RunConfig(state_size=16, size=2000, threads=2), params)
+    np.testing.assert_array_equal(impl.rnn.weight_ih_l0.detach().numpy(), params.W[:2].T)
+    np.testing.assert_array_equal(impl.rnn.weight_hh_l0.detach().numpy(), params.W[2:].T)
+    assert not impl.rnn.bias_hh_l0.requires_grad
+    for ours, theirs in zip(impl.params(), params):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_optimizer_has_tf1_adagrad_semantics():
+    impl = registry.create("torch-rnn")
+    impl.build(RunConfig(size=2000, threads=2), init_params(RunConfig()))
+    group = impl.optimizer.param_groups[0]
+    assert isinstance(impl.optimizer, torch.optim.Adagrad)
+    assert group["eps"] == 0 and group["initial_accumulator_value"] == 0.1 and group["lr"] == 0.1
+
+
+@pytest.mark.parametrize("name", TORCH_NAMES)
+def test_forward_gives_probabilities_without_updating(name):
+    config = RunConfig(size=1000, threads=2)
+    params = init_params(config)
+    impl = registry.create(name)
+    impl.build(config, params)
+    x, _ = epoch_stream(1000, 0)
+    probs = impl.forward(x.reshape(200, 5))
+    reference = registry.create("numpy")
+    reference.build(config, params)
+    assert probs.shape == (200, 5, 2)
+    np.testing.assert_allclose(probs, reference.forward(x.reshape(200, 5)), atol=1e-5)
+    for ours, theirs in zip(impl.params(), params):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("name", TORCH_NAMES)
+def test_one_epoch_at_5_4_learns_the_t3_dependency(name):
+    result = train(name, RunConfig(num_steps=5, state_size=4, epochs=1, threads=2))
+    assert 0.505 <= result.final_loss <= 0.535
+    assert theory_levels().nearest(result.final_loss) == "lag3"
+    assert result.versions["torch"] == torch.__version__
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["torch-rnn", FASTEST])
+def test_five_epochs_at_10_16_learn_both(name):
+    result = train(name, RunConfig(num_steps=10, state_size=16, epochs=5, threads=2))
+    assert result.final_loss <= 0.465
+
+
+def test_compile_time_is_build_time():
+    result = train(FASTEST, RunConfig(size=20_000, threads=2))
+    assert result.build_seconds > result.train_seconds  # compilation happened in build, not in training
+
+
+def test_threads_are_applied_and_a_change_is_refused_once_pytorch_has_started(monkeypatch):
+    registry.create("torch-rnn").build(RunConfig(size=1000, threads=2), init_params(RunConfig()))
+    assert torch.get_num_threads() == 2 and torch.get_num_interop_threads() == 2
+
+    def started(n):  # what PyTorch does once its inter-op pool has run work
+        raise RuntimeError("Error: cannot set number of interop threads after parallel work has started")
+
+    monkeypatch.setattr(torch, "set_num_interop_threads", started)
+    with pytest.raises(UnsupportedError, match="threads: PyTorch already started in this process with 2"):
+        registry.create("torch-rnn").build(RunConfig(size=1000, threads=3), init_params(RunConfig()))
+    torch.set_num_threads(2)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error given without a GPU")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(UnsupportedError, match="device: cuda was asked for, but PyTorch sees no CUDA GPU"):
+        registry.create("torch-rnn").build(RunConfig(size=1000, threads=2, device="cuda"), init_params(RunConfig()))
+
+
+@needs_cuda
+@pytest.mark.parametrize("name", TORCH_NAMES)
+def test_cuda_parity_with_numpy(name, assert_parity):
+    result = assert_parity(name, 5, 4, device="cuda")
+    assert result.versions.get("gpu")
+
+
+@needs_cuda
+@pytest.mark.parametrize("name", ["torch-rnn", FASTEST])
+def test_cuda_one_epoch_learns_the_t3_dependency(name):
+    result = train(name, RunConfig(num_steps=5, state_size=4, threads=2, device="cuda"))
+    assert 0.505 <= result.final_loss <= 0.535
