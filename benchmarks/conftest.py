@@ -1,14 +1,18 @@
 """Shared setup of the timing suites: which implementations and configurations, built outside the timings.
 
-Options (pytest): ``--impl NAME`` and ``--framework NAME`` (repeatable) choose implementations; a benchmark run
-should hold one framework family per process (``rnnbench bench`` does that). ``--threads N`` is the one thread
-count every framework gets. Unavailable implementations are still collected, and skip with their reason.
+Options: ``--impl NAME`` and ``--framework NAME`` (repeatable) choose implementations, ``--threads N`` is the one
+thread count every framework gets, ``--device cpu|cuda``, ``--profile quick|full`` (full adds the scaling
+sweeps). One benchmark process holds one framework family; ``rnnbench bench`` runs one per family and merges.
+Unavailable implementations are still collected, and skip with their reason.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,11 +20,16 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rnnbench import registry
-from rnnbench.config import Reference, RunConfig, reference_configs
+from rnnbench.config import SWEEPS, Reference, RunConfig, reference_configs
+from rnnbench.errors import UnsupportedError
 from rnnbench.params import init_params
 from rnnbench.task import epoch_batches
 
 SCHEMA_VERSION = 1
+FAMILY_MODULES = {"tensorflow": "tensorflow", "torch": "torch"}
+
+# Compilation is measured cold: Inductor's on-disk caches go to a fresh directory for this process.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="rnnbench-inductor-"))
 
 
 def pytest_addoption(parser):
@@ -28,6 +37,9 @@ def pytest_addoption(parser):
     group.addoption("--impl", action="append", default=[], help="only this implementation (repeatable)")
     group.addoption("--framework", action="append", default=[], help="only this framework family (repeatable)")
     group.addoption("--threads", type=int, default=os.cpu_count() or 1, help="threads for every framework")
+    group.addoption("--device", choices=("cpu", "cuda"), default="cpu")
+    group.addoption("--profile", choices=("quick", "full"), default="quick",
+                    help="quick: the reference configurations; full: also the scaling sweeps")
 
 
 def selected_names(config) -> list[str]:
@@ -42,11 +54,28 @@ def case_id(name: str, cfg: RunConfig) -> str:
     return f"{name}-T{cfg.num_steps}-S{cfg.state_size}-B{cfg.batch_size}"
 
 
+def sweep_references(threads: int, device: str) -> list[tuple[str, Reference]]:
+    base = reference_configs(threads, device)[0]
+    points = []
+    for field, values in SWEEPS.items():
+        for value in values:
+            cfg = base.config.replace(**{field: value})
+            points.append((field, Reference(f"{field}={value}", cfg, base.expected_level, base.target)))
+    return points
+
+
 def pytest_generate_tests(metafunc):
+    opts = metafunc.config
+    threads, device = opts.getoption("--threads"), opts.getoption("--device")
+    names = selected_names(opts)
     if "case" in metafunc.fixturenames:
-        threads = metafunc.config.getoption("--threads")
-        cases = [(n, ref) for ref in reference_configs(threads) for n in selected_names(metafunc.config)]
+        cases = [(n, ref) for ref in reference_configs(threads, device) for n in names]
         metafunc.parametrize("case", cases, ids=[case_id(n, ref.config) for n, ref in cases], indirect=True)
+    if "sweep_case" in metafunc.fixturenames:
+        points = sweep_references(threads, device) if opts.getoption("--profile") == "full" else []
+        cases = [(n, ref, field) for field, ref in points for n in names]
+        ids = [f"{field}-{case_id(n, ref.config)}" for n, ref, field in cases]
+        metafunc.parametrize("sweep_case", cases, ids=ids, indirect=True)
 
 
 @dataclass
@@ -60,21 +89,23 @@ class Built:
     xs: np.ndarray  # (n_windows, B, T)
     ys: np.ndarray
 
-    def extra_info(self, **more) -> dict:
-        entry = registry.entry(self.name)
-        versions = self.impl.versions()
-        info = {
-            "impl": self.name,
-            "framework": entry.framework,
-            "version": versions.get(entry.framework, ""),
-            "device": self.config.device,
-            "threads": self.config.threads,
-            "label": self.reference.label,
-            **{k: v for k, v in self.config.as_dict().items() if k not in ("device", "threads")},
-            "final_loss": None,
-        }
-        info.update(more)
-        return info
+
+def extra_info(name: str, reference: Reference, versions: dict, **more) -> dict:
+    """The provenance every record carries (DESIGN.md): impl, framework, version, device, threads, config."""
+    entry = registry.entry(name)
+    cfg = reference.config
+    info = {
+        "impl": name,
+        "framework": entry.framework,
+        "version": versions.get(entry.framework, ""),
+        "device": cfg.device,
+        "threads": cfg.threads,
+        "label": reference.label,
+        **{k: v for k, v in cfg.as_dict().items() if k not in ("device", "threads")},
+        "final_loss": None,
+    }
+    info.update(more)
+    return info
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -83,22 +114,81 @@ def blas_threads(request):
         yield
 
 
-@pytest.fixture
-def case(request) -> tuple[str, Reference]:
-    name, ref = request.param
+def _runnable(name: str) -> None:
     ok, reason = registry.entry(name).available()
     if not ok:
         pytest.skip(f"{name}: {reason}")
+    own = registry.entry(name).framework
+    for framework, module in FAMILY_MODULES.items():
+        if framework != own and module in sys.modules:
+            pytest.skip(f"{name}: {module} is loaded in this process, and frameworks never share one; "
+                        f"run with --framework {own}")
+
+
+@pytest.fixture
+def case(request) -> tuple[str, Reference]:
+    name, ref = request.param
+    _runnable(name)
     return name, ref
 
 
 @pytest.fixture
-def built(case) -> Built:
-    name, ref = case
+def sweep_case(request) -> tuple[str, Reference, str]:
+    _runnable(request.param[0])
+    return request.param
+
+
+def build(name: str, reference: Reference) -> Built:
+    """Create and build, outside any timing; an implementation that cannot do this config is skipped."""
     impl = registry.create(name)
-    impl.build(ref.config, init_params(ref.config))
-    xs, ys = epoch_batches(ref.config, 0)
-    return Built(name, impl, ref.config, ref, xs, ys)
+    try:
+        impl.build(reference.config, init_params(reference.config))
+    except UnsupportedError as exc:
+        pytest.skip(f"{name}: {exc}")
+    xs, ys = epoch_batches(reference.config, 0)
+    return Built(name, impl, reference.config, reference, xs, ys)
+
+
+@pytest.fixture
+def built(case) -> Built:
+    return build(*case)
+
+
+class PeakMemory:
+    """Peak growth of this process's RSS while the block runs (sampled every 2 ms), and on CUDA the GPU's
+    maximum allocated memory."""
+
+    def __init__(self, device: str):
+        import psutil
+
+        self.process = psutil.Process()
+        self.device = device
+
+    def __enter__(self):
+        self.start = self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        if self.device == "cuda":
+            import torch
+
+            torch.cuda.reset_peak_memory_stats()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+        self.rss_growth_mb = (self.peak - self.start) / 2**20
+        self.cuda_max_allocated_mb = None
+        if self.device == "cuda":
+            import torch
+
+            self.cuda_max_allocated_mb = torch.cuda.max_memory_allocated() / 2**20
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -116,6 +206,9 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "versions": versions,
         "python": platform.python_version(),
         "threads": config.getoption("--threads"),
+        "device": config.getoption("--device"),
+        "profile": config.getoption("--profile"),
+        "frameworks": config.getoption("--framework"),
         "blas": [
             {k: pool.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
             for pool in threadpool_info()

@@ -1,12 +1,18 @@
-"""Training speed of every implementation at the reference configurations.
+"""Speed of every implementation at the reference configurations, one framework family per process.
 
-- ``test_train_step``: one window (forward, backward, update), the state carried from the previous call.
-- ``test_epoch``: one epoch through the same ``run_epoch`` as ``rnnbench train``: a whole-epoch
-  implementation gets all windows in one call, any other one window per call. Per-step time is the round
-  time over ``extra_info["steps"]``.
+Groups (each a pytest-benchmark group, so a table compares like with like):
 
-Building (graph construction, tracing, compilation) happens in the ``built`` fixture, outside every timing,
-and each benchmark warms up before its rounds.
+- ``build``: graph construction, tracing, compilation: one cold round, the first build of its kind here.
+- ``train``: a whole reference run from the canonical weights (1 epoch at (5,4), 5 at (10,16)), built fresh.
+  Its extra_info carries the final loss against theory, time-to-target (seconds and steps, or not reached)
+  and the peak memory growth (RSS; on CUDA also the GPU's maximum allocated memory).
+- ``train_step``: one window (forward, backward, update), the state carried from the previous call.
+- ``forward``: inference on one window.
+- ``epoch``: one epoch through the same ``run_epoch`` as ``rnnbench train``; a whole-epoch implementation
+  gets all windows in one call. Per-step time is the round time over ``extra_info["steps"]``.
+
+Setup stays outside every timing, each benchmark warms up first (tracing and compilation happen in build),
+and each timed call returns only once its result is on the host (a float loss, a NumPy array).
 """
 
 from __future__ import annotations
@@ -16,10 +22,66 @@ import math
 
 import numpy as np
 import pytest
+from conftest import PeakMemory, extra_info
 
-from rnnbench.train import run_epoch
+from rnnbench import registry
+from rnnbench.errors import UnsupportedError
+from rnnbench.params import init_params
+from rnnbench.task import theory_levels
+from rnnbench.train import run_epoch, train
 
 WARMUP_STEPS = 5
+
+
+@pytest.mark.benchmark(group="build")
+def test_build(benchmark, case):
+    name, ref = case
+    params = init_params(ref.config)
+
+    def fresh():
+        return (registry.create(name), ref.config, params), {}
+
+    def build_only(impl, config, params):
+        impl.build(config, params)
+        return impl
+
+    try:
+        impl = benchmark.pedantic(build_only, setup=fresh, rounds=1, iterations=1)
+    except UnsupportedError as exc:
+        pytest.skip(f"{name}: {exc}")
+    benchmark.extra_info.update(extra_info(name, ref, impl.versions(), measure="build"))
+
+
+@pytest.mark.benchmark(group="train")
+def test_train(benchmark, case):
+    """The reference run: final loss against theory, time-to-target and memory, from one fresh training."""
+    name, ref = case
+    with PeakMemory(ref.config.device) as memory:
+        try:
+            result = benchmark.pedantic(train, args=(name, ref.config), kwargs={"progress": False},
+                                        rounds=1, iterations=1)
+        except UnsupportedError as exc:
+            pytest.skip(f"{name}: {exc}")
+    levels = theory_levels()
+    reached = result.time_to_target(ref.target)
+    benchmark.extra_info.update(extra_info(
+        name, ref, result.versions, measure="train",
+        final_loss=result.final_loss,
+        expected_level=ref.expected_level,
+        nearest_level=levels.nearest(result.final_loss),
+        steps=result.steps,
+        epochs=ref.config.epochs,
+        build_seconds=result.build_seconds,
+        train_seconds=result.train_seconds,
+        us_per_step=result.us_per_step,
+        target=ref.target,
+        reached=reached is not None,
+        steps_to_target=reached[0] if reached else None,
+        seconds_to_target=reached[1] if reached else None,
+        peak_rss_mb=memory.rss_growth_mb,
+        cuda_max_allocated_mb=memory.cuda_max_allocated_mb,
+    ))
+    assert np.isfinite(result.losses).all()
 
 
 @pytest.mark.benchmark(group="train_step")
@@ -32,9 +94,21 @@ def test_train_step(benchmark, built):
 
     for _ in range(WARMUP_STEPS):
         step()
-    benchmark.extra_info.update(built.extra_info(measure="train_step", steps=1))
+    benchmark.extra_info.update(extra_info(built.name, built.reference, built.impl.versions(),
+                                           measure="train_step", steps=1))
     loss = benchmark(step)
     assert math.isfinite(loss)
+
+
+@pytest.mark.benchmark(group="forward")
+def test_forward(benchmark, built):
+    x = built.xs[0]
+    for _ in range(WARMUP_STEPS):
+        built.impl.forward(x)
+    benchmark.extra_info.update(extra_info(built.name, built.reference, built.impl.versions(),
+                                           measure="forward", steps=1))
+    probs = benchmark(built.impl.forward, x)
+    assert probs.shape == (*x.shape, built.config.num_classes)
 
 
 @pytest.mark.benchmark(group="epoch")
@@ -42,6 +116,5 @@ def test_epoch(benchmark, built):
     run_epoch(built.impl, built.xs, built.ys)  # warm-up: a first full epoch
     losses = benchmark.pedantic(run_epoch, args=(built.impl, built.xs, built.ys), rounds=3, iterations=1)
     assert losses.shape == (len(built.xs),) and np.isfinite(losses).all()
-    benchmark.extra_info.update(
-        built.extra_info(measure="epoch", steps=len(built.xs), final_loss=float(losses[-100:].mean()))
-    )
+    benchmark.extra_info.update(extra_info(built.name, built.reference, built.impl.versions(),
+                                           measure="epoch", steps=len(built.xs)))

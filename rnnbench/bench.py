@@ -1,18 +1,24 @@
-"""``rnnbench bench``: train every available implementation on the reference configurations, side by side.
+"""``rnnbench bench``: the main job. Times every available implementation with pytest-benchmark and prints
+one table: time per step, speed-up against the original TF1 loop, final loss against theory, time-to-target.
 
-Frameworks never share an interpreter: each framework family runs in its own worker process
-(``python -m rnnbench.bench --worker``), and the parent merges what the workers write.
+TensorFlow and PyTorch never share an interpreter: each framework family runs the suites in ``benchmarks/``
+in its own pytest process, and this merges their pytest-benchmark JSON files into one (still in
+pytest-benchmark's format, so ``pytest-benchmark compare`` reads it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from rnnbench import registry
 from rnnbench.config import reference_configs
@@ -22,15 +28,30 @@ from rnnbench.table import format_table
 from rnnbench.task import LEVEL_LABELS, theory_levels
 
 DEFAULT_RESULTS_DIR = Path("results")
+BASELINE_IMPL = "tf-cell"  # the original tutorial's loop: speed-ups are against it
+FAMILY_ORDER = ("numpy", "tensorflow", "torch")
+MAX_TIME = {"quick": "0.5", "full": "1.0"}  # pytest-benchmark --benchmark-max-time per benchmark
+RESULT_LINE = re.compile(r"::(?P<test>\S+) (?P<status>PASSED|SKIPPED|FAILED|ERROR|XFAIL|XPASS)")
 
 
-def select(names: list[str] | None) -> tuple[list[str], list[tuple[str, str]]]:
-    """(runnable names, [(name, reason) skipped]); unknown names are a user error."""
+def benchmarks_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "benchmarks"
+    if not (path / "conftest.py").exists():
+        raise UserError("bench: benchmarks/ is not beside the installed package; run from a source checkout "
+                        "installed with `pip install -e .`")
+    return path
+
+
+def select(names: list[str] | None) -> tuple[list[str], dict[str, str]]:
+    """(runnable names, {name: reason} skipped); unknown names are a user error."""
     chosen = names or registry.names()
-    runnable, skipped = [], []
+    runnable, skipped = [], {}
     for name in chosen:
         ok, reason = registry.entry(name).available()
-        (runnable.append(name) if ok else skipped.append((name, reason)))
+        if ok:
+            runnable.append(name)
+        else:
+            skipped[name] = reason
     return runnable, skipped
 
 
@@ -38,77 +59,156 @@ def by_framework(names: list[str]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(registry.entry(name).framework, []).append(name)
-    return groups
+    return dict(sorted(groups.items(), key=lambda kv: FAMILY_ORDER.index(kv[0]) if kv[0] in FAMILY_ORDER else 99))
 
 
-def run_worker(names: list[str], threads: int, out: str) -> int:
-    """Inside one framework's process: every (impl, reference config), results to ``out`` as JSON."""
-    from rnnbench.train import train
-
-    records = []
-    for ref in reference_configs(threads):
-        for name in names:
-            print(f"  {name} {ref.label} ({ref.config.epochs} epoch(s)) ...", file=sys.stderr, flush=True)
-            record = train(name, ref.config).to_json()
-            record["label"] = ref.label
-            record["expected_level"] = ref.expected_level
-            records.append(record)
-    write_json(out, records)
-    return 0
+def family_command(framework: str, names: list[str], args, out: Path) -> list[str]:
+    bench = benchmarks_dir()
+    files = ["test_train_bench.py"] + (["test_task_bench.py"] if framework == "numpy" else [])
+    files += ["test_scaling.py"] if args.profile == "full" else []
+    return [
+        sys.executable, "-m", "pytest", *(str(bench / f) for f in files),
+        "-p", "no:cacheprovider", "-v", "-rs", "--color=no",
+        "--framework", framework, *(a for n in names for a in ("--impl", n)),
+        "--threads", str(args.threads), "--device", args.device, "--profile", args.profile,
+        "--benchmark-json", str(out), "--benchmark-max-time", MAX_TIME[args.profile],
+        "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",
+    ]
 
 
-def summary_rows(records: list[dict]) -> list[list[str]]:
+def run_family(cmd: list[str], log) -> int:
+    """Run one family's pytest, logging everything and printing one progress line per finished benchmark."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    total, done = None, 0
+    for line in proc.stdout:
+        log.write(line)
+        if total is None and (m := re.search(r"collected (\d+) items?(?: / (\d+) deselected)?", line)):
+            total = int(m.group(1)) - int(m.group(2) or 0)
+        if m := RESULT_LINE.search(line):
+            done += 1
+            print(f"  [{done}/{total or '?'}] {m['test']} {m['status']}", file=sys.stderr, flush=True)
+        elif line.startswith("SKIPPED ["):
+            print(f"  {line.rstrip()}", file=sys.stderr, flush=True)
+    return proc.wait()
+
+
+def merge_runs(parts: list[dict], meta: dict) -> dict:
+    """One pytest-benchmark document from one per framework family; our run facts under "rnnbench"."""
+    if not parts:
+        raise ValueError("no benchmark results to merge")
+    merged = {k: v for k, v in parts[0].items() if k != "benchmarks"}
+    merged["machine_info"] = dict(parts[0]["machine_info"])
+    info = dict(merged["machine_info"].get("rnnbench", {}))
+    info["frameworks"] = sorted({f for p in parts for f in p["machine_info"].get("rnnbench", {}).get("frameworks", [])})
+    merged["machine_info"]["rnnbench"] = info
+    merged["benchmarks"] = [b for p in parts for b in p["benchmarks"]]
+    merged["rnnbench"] = {**meta, "scaling": scaling_slopes(merged["benchmarks"])}
+    return merged
+
+
+def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
+    """Log-log slope of the median train-step time against state_size and num_steps, per implementation."""
+    points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for b in benchmarks:
+        info = b["extra_info"]
+        if info.get("measure") == "scaling" and info.get("sweep") in ("state_size", "num_steps"):
+            points.setdefault((info["impl"], info["sweep"]), []).append((info["sweep_value"], b["stats"]["median"]))
+    slopes: dict[str, dict[str, float]] = {}
+    for (impl, sweep), xy in sorted(points.items()):
+        if len({x for x, _ in xy}) >= 2:
+            x, y = np.log(np.array(xy).T)
+            slopes.setdefault(impl, {})[sweep] = float(np.polyfit(x, y, 1)[0])
+    return slopes
+
+
+def summary_rows(doc: dict) -> list[list[str]]:
+    """One row per (reference configuration, implementation), fastest first within a configuration."""
     levels = theory_levels().as_dict()
-    baseline = {r["label"]: r["us_per_step"] for r in records if r["impl"] == "tf-cell"}
-    rows = []
+    by_key: dict[tuple[str, str], dict[str, dict]] = {}
+    for b in doc["benchmarks"]:
+        info = b["extra_info"]
+        if "label" in info and info.get("measure") in ("build", "train", "train_step", "forward", "epoch"):
+            by_key.setdefault((info["label"], info["impl"]), {})[info["measure"]] = b
+
+    def per_step_us(records: dict) -> float:
+        epoch = records.get("epoch")
+        return 1e6 * epoch["stats"]["median"] / epoch["extra_info"]["steps"] if epoch else math.nan
+
     order = {ref.label: i for i, ref in enumerate(reference_configs())}
-    for r in sorted(records, key=lambda r: (order.get(r["label"], len(order)), r["us_per_step"])):
-        expected = levels[r["expected_level"]]
-        speedup = f"{baseline[r['label']] / r['us_per_step']:.1f}x" if r["label"] in baseline else "-"
-        rows.append([
-            r["label"], r["impl"], str(r["config"]["epochs"]), f"{r['final_loss']:.4f}",
-            f"{expected:.4f}", LEVEL_LABELS[r["nearest_level"]], f"{r['us_per_step']:.1f}", speedup,
-            f"{r['build_seconds']:.2f}",
-        ])
+    rows = []
+    for (label, impl), records in sorted(by_key.items(), key=lambda kv: (order.get(kv[0][0], 99), per_step_us(kv[1]))):
+        us = per_step_us(records)
+        base = by_key.get((label, BASELINE_IMPL), {})
+        speedup = per_step_us(base) / us if base and not math.isnan(us) else math.nan
+        train = records.get("train", {}).get("extra_info", {})
+        row = [label, impl, _num(us, "{:.1f}"), _num(speedup, "{:.1f}x"),
+               _num(_median_us(records.get("train_step")), "{:.1f}"),
+               _num(_median_us(records.get("forward")), "{:.1f}"),
+               _num(records["build"]["stats"]["median"] if "build" in records else math.nan, "{:.2f}")]
+        if train:
+            ok = "ok" if train["nearest_level"] == train["expected_level"] else "MISSED"
+            ttt = (f"{train['seconds_to_target']:.2f} s ({train['steps_to_target']})" if train["reached"]
+                   else "not reached")
+            row += [f"{train['final_loss']:.4f}", f"{levels[train['expected_level']]:.4f} {ok}", ttt,
+                    _num(train.get("peak_rss_mb"), "{:.0f}")]
+        else:
+            row += ["-", "-", "-", "-"]
+        rows.append(row)
     return rows
+
+
+SUMMARY_HEADERS = ["config", "impl", "us/step", f"vs {BASELINE_IMPL}", "train_step us", "forward us", "build s",
+                   "final loss", "theory", "time-to-target", "peak MB"]
+
+
+def _median_us(record: dict | None) -> float:
+    return 1e6 * record["stats"]["median"] if record else math.nan
+
+
+def _num(value, fmt: str) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
+
+
+def print_summary(doc: dict) -> None:
+    print(format_table(SUMMARY_HEADERS, summary_rows(doc), align="llrrrrrrlll"))
+    print("\nus/step: median epoch time over its steps (whole-epoch variants run an epoch per call); "
+          "time-to-target: running mean of 100 losses below 0.53 at T5-S4, 0.47 at T10-S16")
+    print("theory: " + ", ".join(f"{v:.4f} {LEVEL_LABELS[k]}" for k, v in theory_levels().as_dict().items()))
+    for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
+        print(f"scaling {impl}: " + ", ".join(f"time ~ {k}^{v:.2f}" for k, v in slopes.items()))
 
 
 def run_bench(args: argparse.Namespace) -> int:
     runnable, skipped = select(args.impl)
-    for name, reason in skipped:
+    for name, reason in skipped.items():
         print(f"skip {name}: {reason}", file=sys.stderr)
     if not runnable:
         raise UserError("impl: nothing to run; `rnnbench list` shows what is available")
-    out = Path(args.json) if args.json else DEFAULT_RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    records: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for framework, names in by_framework(runnable).items():
-            print(f"[{framework}] {', '.join(names)} (threads={args.threads})", file=sys.stderr, flush=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.json) if args.json else DEFAULT_RESULTS_DIR / f"bench-{stamp}.json"
+    log_path = out.with_suffix(".log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    families = by_framework(runnable)
+    parts, failed = [], []
+    with tempfile.TemporaryDirectory() as tmp, open(log_path, "w") as log:
+        for i, (framework, names) in enumerate(families.items(), 1):
+            print(f"[{i}/{len(families)}] {framework}: {', '.join(names)} "
+                  f"(profile {args.profile}, threads {args.threads}, {args.device})", file=sys.stderr, flush=True)
             part = Path(tmp) / f"{framework}.json"
-            cmd = [sys.executable, "-m", "rnnbench.bench", "--worker", "--threads", str(args.threads),
-                   "--out", str(part), *names]
-            if subprocess.run(cmd).returncode != 0:
-                print(f"rnnbench bench: the {framework} worker failed; its results are missing", file=sys.stderr)
-                continue
-            records += json.loads(part.read_text())
-    write_json(out, {"runs": records, "skipped": dict(skipped)})
-    headers = ["config", "impl", "epochs", "final loss", "theory", "nearest level", "us/step",
-               "vs tf-cell", "build s"]
-    print(format_table(headers, summary_rows(records), align="llrrrlrrr"))
-    print("\ntheory: " + ", ".join(f"{v:.4f} {LEVEL_LABELS[k]}" for k, v in theory_levels().as_dict().items()))
-    print(f"wrote {out}")
-    return 0 if len(records) == len(runnable) * len(reference_configs()) else 1
-
-
-def _worker_main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="rnnbench.bench")
-    p.add_argument("--worker", action="store_true", required=True)
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("names", nargs="+")
-    args = p.parse_args(argv)
-    return run_worker(args.names, args.threads, args.out)
-
-
-if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))
+            code = run_family(family_command(framework, names, args, part), log)
+            if code not in (0, 5) or not part.exists():
+                failed.append(framework)
+                print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}); see {log_path}",
+                      file=sys.stderr)
+            if part.exists():
+                parts.append(json.loads(part.read_text()))
+    if not parts:
+        print(f"rnnbench bench: no results; see {log_path}", file=sys.stderr)
+        return 1
+    meta = {"profile": args.profile, "threads": args.threads, "device": args.device, "skipped": skipped,
+            "failed_frameworks": failed, "baseline_impl": BASELINE_IMPL}
+    doc = merge_runs(parts, meta)
+    write_json(out, doc)
+    print_summary(doc)
+    print(f"\nwrote {out} (pytest log: {log_path})")
+    return 1 if failed else 0

@@ -176,9 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the run as JSON here")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("bench", help="the main job: every available implementation, side by side")
+    p = sub.add_parser("bench", help="the main job: time every available implementation, side by side")
+    p.add_argument("--profile", choices=("quick", "full"), default="quick",
+                   help="quick: the reference configurations (default); full: also the scaling sweeps")
     p.add_argument("--impl", nargs="+", help="only these implementations (default: every available one)")
-    p.add_argument("--threads", type=_positive_int, default=RunConfig().threads)
+    p.add_argument("--threads", type=_positive_int, default=RunConfig().threads,
+                   help="the one thread count for every framework (all cores: %(default)s)")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--json", help="write the merged results here (default: results/bench-<time>.json)")
     p.set_defaults(func=cmd_bench)
     return parser

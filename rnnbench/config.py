@@ -83,12 +83,21 @@ class Reference:
     label: str  # e.g. "T5-S4"
     config: RunConfig
     expected_level: str  # a key of rnnbench.task.TheoryLevels
+    target: float  # time-to-target: first time the running mean of 100 step losses falls below this
 
 
-def reference_configs(threads: int | None = None) -> tuple[Reference, ...]:
+def reference_configs(threads: int | None = None, device: str = "cpu") -> tuple[Reference, ...]:
     """(5,4) learns only t-3 in one epoch; (10,16) learns both within a few epochs."""
-    extra = {} if threads is None else {"threads": threads}
+    extra = {"device": device} if threads is None else {"threads": threads, "device": device}
     return (
-        Reference("T5-S4", RunConfig(num_steps=5, state_size=4, epochs=1, **extra), "lag3"),
-        Reference("T10-S16", RunConfig(num_steps=10, state_size=16, epochs=5, **extra), "both"),
+        Reference("T5-S4", RunConfig(num_steps=5, state_size=4, epochs=1, **extra), "lag3", 0.53),
+        Reference("T10-S16", RunConfig(num_steps=10, state_size=16, epochs=5, **extra), "both", 0.47),
     )
+
+
+# The full profile's sweeps: one parameter varied from the (5,4) reference, one window timed per point.
+SWEEPS: dict[str, tuple[int, ...]] = {
+    "state_size": (4, 16, 64, 256, 1024),
+    "num_steps": (5, 20, 50, 200),
+    "batch_size": (1, 10, 100, 1000, 2000),
+}

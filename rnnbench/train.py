@@ -37,6 +37,8 @@ class TrainResult:
     build_seconds: float
     train_seconds: float
     final_params: Params = field(repr=False)
+    # training seconds elapsed at the end of each step; within a whole-epoch call, spread evenly over its steps
+    step_seconds: np.ndarray = field(repr=False, default=None)
 
     @property
     def steps(self) -> int:
@@ -49,6 +51,20 @@ class TrainResult:
     @property
     def us_per_step(self) -> float:
         return 1e6 * self.train_seconds / max(self.steps, 1)
+
+    def time_to_target(self, target: float) -> tuple[int, float] | None:
+        """(steps, seconds) when the running mean of the last 100 step losses first falls below ``target``.
+
+        None when it never does: not reaching a target is a result, not an error.
+        """
+        if len(self.losses) < FINAL_LOSS_WINDOW:
+            return None
+        running = np.convolve(self.losses, np.ones(FINAL_LOSS_WINDOW) / FINAL_LOSS_WINDOW, mode="valid")
+        below = np.flatnonzero(running < target)
+        if below.size == 0:
+            return None
+        step = int(below[0]) + FINAL_LOSS_WINDOW  # steps done when the window of 100 first qualifies
+        return step, float(self.step_seconds[step - 1])
 
     def to_json(self) -> dict:
         levels = theory_levels()
@@ -75,22 +91,31 @@ def _check_finite(losses: np.ndarray, first_step: int) -> None:
         raise DivergedError(first_step + int(bad[0]), float(losses[bad[0]]))
 
 
-def run_epoch(impl, xs: np.ndarray, ys: np.ndarray, first_step: int = 0, progress=None) -> np.ndarray:
+def run_epoch(impl, xs: np.ndarray, ys: np.ndarray, first_step: int = 0, progress=None,
+              step_ends: np.ndarray | None = None) -> np.ndarray:
     """One epoch over windows xs, ys (n_windows, batch, num_steps) from a zero state; returns per-step losses.
 
     A whole-epoch implementation gets all windows in one call; any other gets them one at a time, in order.
-    ``first_step`` numbers the steps in a DivergedError; ``progress(n)`` is told of steps done.
+    ``first_step`` numbers the steps in a DivergedError; ``progress(n)`` is told of steps done;
+    ``step_ends``, if given, receives ``time.perf_counter()`` at the end of each step (for a whole-epoch call,
+    spread evenly between its start and its end).
     """
     impl.reset_state()
     if impl.whole_epoch:
+        start = time.perf_counter()
         losses = np.asarray(impl.train_epoch(xs, ys), dtype=np.float64)
+        if step_ends is not None:
+            step_ends[:] = np.linspace(start, time.perf_counter(), len(xs) + 1)[1:]
         _check_finite(losses, first_step)
         if progress:
             progress(len(losses))
         return losses
     losses = np.empty(len(xs), dtype=np.float64)
+    clock = time.perf_counter
     for i in range(len(xs)):
         loss = impl.train_step(xs[i], ys[i])
+        if step_ends is not None:
+            step_ends[i] = clock()
         if not math.isfinite(loss):
             raise DivergedError(first_step + i, loss)
         losses[i] = loss
@@ -119,6 +144,7 @@ def train(
         config.windows_per_epoch if data is None else (len(data[0]) // config.batch_size) // config.num_steps
     )
     losses: list[np.ndarray] = []
+    step_seconds: list[np.ndarray] = []
     train_seconds = 0.0
     with threadpool_limits(limits=config.threads):
         start = time.perf_counter()
@@ -130,8 +156,11 @@ def train(
         with bar:
             for epoch in range(config.epochs):
                 xs, ys = epoch_batches(config, epoch, data)  # data preparation stays outside the timing
+                ends = np.empty(len(xs))
                 start = time.perf_counter()
-                epoch_losses = run_epoch(impl, xs, ys, first_step=sum(map(len, losses)), progress=bar.update)
+                epoch_losses = run_epoch(impl, xs, ys, first_step=sum(map(len, losses)), progress=bar.update,
+                                         step_ends=ends)
+                step_seconds.append(train_seconds + ends - start)
                 train_seconds += time.perf_counter() - start
                 bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_losses[-FINAL_LOSS_WINDOW:].mean():.4f}")
                 losses.append(epoch_losses)
@@ -146,4 +175,5 @@ def train(
         build_seconds=build_seconds,
         train_seconds=train_seconds,
         final_params=impl.params(),
+        step_seconds=np.concatenate(step_seconds),
     )

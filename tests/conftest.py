@@ -1,9 +1,40 @@
 import os
+import sys
 
 import pytest
 
 # Keep BLAS and framework pools small and equal in tests; results do not depend on it.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+# TensorFlow and PyTorch never share an interpreter (importing both aborts the process). A marker expression
+# that leaves out a family keeps its test module from being imported at all; with both selected, whichever
+# family is imported second is skipped, with the reason.
+FAMILY_MODULES = {"test_tf.py": ("tf", "tensorflow"), "test_torch.py": ("torch", "torch")}
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path.name not in FAMILY_MODULES:
+        return None
+    marker = FAMILY_MODULES[collection_path.name][0]
+    markexpr = config.getoption("markexpr", "")
+    if not markexpr:
+        return None
+    from _pytest.mark.expression import Expression
+
+    selected = Expression.compile(markexpr).evaluate(lambda name, **kwargs: name == marker)
+    return True if not selected else None
+
+
+def skip_if_other_framework_loaded(own: str) -> None:
+    """Module-level guard for test_tf.py and test_torch.py."""
+    for _, module in FAMILY_MODULES.values():
+        if module != own and module in sys.modules:
+            pytest.skip(
+                f"{module} is already imported in this interpreter and {own} never shares one with it; "
+                f"run this family alone (pytest -m {'tf' if own == 'tensorflow' else 'torch'}, or its tox env)",
+                allow_module_level=True,
+            )
 
 
 @pytest.fixture

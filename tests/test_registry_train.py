@@ -38,12 +38,27 @@ def test_missing_framework_is_unavailable_with_reason_and_install_command(monkey
         registry.create("ghost-rnn")
 
 
-def test_every_entry_points_at_a_class_satisfying_the_interface():
-    for name in registry.available_names():
+def assert_entries_satisfy_the_interface(framework: str) -> None:
+    """Every entry of one framework imports to a class that satisfies the interface (shared with test_tf/torch)."""
+    names = [e.name for e in registry.ENTRIES if e.framework == framework]
+    assert names
+    for name in names:
         impl = registry.create(name)
         assert isinstance(impl, RNNImplementation), name
-        assert impl.name == name
-        assert impl.framework == registry.entry(name).framework
+        assert impl.name == name and impl.framework == framework
+        assert isinstance(impl.whole_epoch, bool)
+
+
+def test_numpy_entries_satisfy_the_interface():
+    assert_entries_satisfy_the_interface("numpy")
+
+
+def test_registry_rows_are_well_formed():
+    for e in registry.ENTRIES:
+        module, _, cls = e.target.partition(":")
+        assert module and cls and e.summary and e.requires, e
+        assert e.name == "numpy" or e.name.startswith({"tensorflow": "tf-", "torch": "torch-", "numpy": "numpy-"}[
+            e.framework]), e.name
 
 
 class Recorder(StepwiseEpoch):
@@ -126,3 +141,22 @@ def test_result_fields(tiny_config):
     assert record["config"]["num_steps"] == 5 and record["versions"]["numpy"] == np.__version__
     assert record["us_per_step"] == pytest.approx(1e6 * record["train_seconds"] / 50)
     assert result.final_params.W.shape == init_params(tiny_config).W.shape
+
+
+def test_time_to_target_is_the_first_crossing_of_the_running_mean(recorder, tiny_config, monkeypatch):
+    from rnnbench.train import TrainResult
+
+    losses = np.r_[np.full(150, 0.6), np.full(150, 0.5)]
+    result = TrainResult("x", "numpy", {}, tiny_config, losses, 0.0, 3.0, None, np.arange(1, 301) / 100)
+    # mean of the last 100 falls below 0.55 once more than 50 of them are 0.5: after step 201
+    assert result.time_to_target(0.55) == (201, 2.01)
+    assert result.time_to_target(0.4) is None  # not reached: a result, not an error
+    short = TrainResult("x", "numpy", {}, tiny_config, losses[:50], 0.0, 1.0, None, np.arange(50.0))
+    assert short.time_to_target(0.7) is None
+
+
+def test_step_seconds_rise_to_the_training_time(tiny_config):
+    result = train("numpy", tiny_config.replace(epochs=2))
+    assert result.step_seconds.shape == (100,)
+    assert np.all(np.diff(result.step_seconds) >= 0)
+    assert result.step_seconds[-1] == pytest.approx(result.train_seconds, rel=0.05)

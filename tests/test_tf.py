@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import skip_if_other_framework_loaded
 
+skip_if_other_framework_loaded("tensorflow")
 pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'rnnbench[tf]')")
 
 from rnnbench import registry  # noqa: E402
@@ -22,6 +24,12 @@ def _available(name):
     ok, reason = registry.entry(name).available()
     if not ok:
         pytest.skip(reason)
+
+
+def test_entries_satisfy_the_interface():
+    from test_registry_train import assert_entries_satisfy_the_interface
+
+    assert_entries_satisfy_the_interface("tensorflow")
 
 
 def test_the_required_variants_are_registered():

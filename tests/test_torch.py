@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import skip_if_other_framework_loaded
 
+skip_if_other_framework_loaded("torch")
 pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'rnnbench[torch]')")
 
 import torch  # noqa: E402
@@ -19,6 +21,12 @@ pytestmark = pytest.mark.torch
 TORCH_NAMES = [e.name for e in registry.ENTRIES if e.framework == "torch"]
 FASTEST = "torch-compile"
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to PyTorch")
+
+
+def test_entries_satisfy_the_interface():
+    from test_registry_train import assert_entries_satisfy_the_interface
+
+    assert_entries_satisfy_the_interface("torch")
 
 
 def test_the_required_variants_are_registered():

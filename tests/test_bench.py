@@ -1,0 +1,106 @@
+"""The main job: merging per-framework pytest-benchmark files, the summary, slopes, and a real numpy run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnbench.bench import merge_runs, scaling_slopes, summary_rows
+from rnnbench.cli import main
+
+
+def record(impl, measure, median, label="T5-S4", **info):
+    return {
+        "name": f"test_{measure}[{impl}-{label}]", "group": measure, "stats": {"median": median},
+        "extra_info": {"impl": impl, "measure": measure, "label": label, **info},
+    }
+
+
+def train_record(impl, final_loss, reached=True, label="T5-S4", expected="lag3", nearest="lag3"):
+    return record(impl, "train", 1.0, label, final_loss=final_loss, expected_level=expected, nearest_level=nearest,
+                  reached=reached, seconds_to_target=0.5 if reached else None, steps_to_target=300 if reached else None,
+                  peak_rss_mb=12.0)
+
+
+def doc(benchmarks, frameworks=("numpy",)):
+    return {"machine_info": {"rnnbench": {"frameworks": list(frameworks), "schema_version": 1}},
+            "commit_info": {}, "datetime": "2026-11-23T00:00:00", "version": "5.3.1", "benchmarks": benchmarks}
+
+
+def test_merge_keeps_the_pytest_benchmark_format_and_every_record():
+    a = doc([record("numpy", "epoch", 0.2, steps=1000)], ["numpy"])
+    b = doc([record("tf-cell", "epoch", 0.4, steps=1000)], ["tensorflow"])
+    merged = merge_runs([a, b], {"profile": "quick"})
+    assert [x["extra_info"]["impl"] for x in merged["benchmarks"]] == ["numpy", "tf-cell"]
+    assert merged["machine_info"]["rnnbench"]["frameworks"] == ["numpy", "tensorflow"]
+    assert merged["rnnbench"]["profile"] == "quick" and merged["rnnbench"]["scaling"] == {}
+    assert {"machine_info", "commit_info", "datetime", "version", "benchmarks"} <= set(merged)
+    with pytest.raises(ValueError):
+        merge_runs([], {})
+
+
+def test_summary_per_step_speedup_theory_and_time_to_target():
+    rows = summary_rows(doc([
+        record("numpy", "epoch", 0.2, steps=1000),
+        record("tf-cell", "epoch", 0.8, steps=1000),
+        record("tf-xla-epoch", "epoch", 0.05, steps=1000),
+        record("numpy", "train_step", 150e-6),
+        record("numpy", "build", 0.001),
+        train_record("numpy", 0.5204),
+        train_record("tf-cell", 0.61, reached=False, nearest="nothing"),
+    ]))
+    assert [r[1] for r in rows] == ["tf-xla-epoch", "numpy", "tf-cell"]  # fastest first
+    xla, numpy, cell = rows
+    assert xla[2:4] == ["50.0", "16.0x"] and numpy[2:4] == ["200.0", "4.0x"] and cell[3] == "1.0x"
+    assert numpy[4] == "150.0" and numpy[6] == "0.00"
+    assert numpy[7:10] == ["0.5204", "0.5192 ok", "0.50 s (300)"]
+    assert cell[7:10] == ["0.6100", "0.5192 MISSED", "not reached"]
+    assert xla[7:] == ["-", "-", "-", "-"]
+
+
+def test_scaling_slopes_are_log_log_fits():
+    benchmarks = [
+        record("numpy", "scaling", 1e-3 * (s / 4) ** 2, label=f"state_size={s}", sweep="state_size", sweep_value=s)
+        for s in (4, 16, 64)
+    ] + [record("numpy", "scaling", 1e-3 * t / 5, label=f"num_steps={t}", sweep="num_steps", sweep_value=t)
+         for t in (5, 20)]
+    slopes = scaling_slopes(benchmarks)
+    assert slopes["numpy"]["state_size"] == pytest.approx(2.0)
+    assert slopes["numpy"]["num_steps"] == pytest.approx(1.0)
+
+
+def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    code = main(["bench", "--impl", "numpy", "--threads", "2", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "T5-S4    numpy" in printed and "0.5192 ok" in printed
+    data = json.loads(out.read_text())
+    measures = {(b["extra_info"]["label"], b["extra_info"]["measure"]) for b in data["benchmarks"]
+                if "label" in b["extra_info"]}
+    assert measures == {(label, m) for label in ("T5-S4", "T10-S16")
+                        for m in ("build", "train", "train_step", "forward", "epoch")}
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        if "label" in info:
+            assert {"impl", "framework", "version", "device", "threads", "num_steps", "state_size",
+                    "batch_size", "final_loss"} <= set(info)
+            assert info["threads"] == 2 and info["device"] == "cpu"
+    train = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"].get("measure") == "train"
+                 and b["extra_info"]["label"] == "T5-S4")
+    assert 0.505 <= train["final_loss"] <= 0.535 and train["reached"] and train["steps_to_target"] > 100
+    machine = data["machine_info"]
+    assert machine["rnnbench"]["schema_version"] == 1 and machine["rnnbench"]["versions"]["numpy"]
+    assert machine["cpu"]["brand_raw"] and machine["rnnbench"]["blas"]
+    assert (tmp_path / "run.log").exists()
+    cli = Path(sys.executable).parent / "pytest-benchmark"  # pytest-benchmark's own console script
+    compare = subprocess.run([str(cli), "compare", str(out)], capture_output=True, text=True)
+    assert compare.returncode == 0, compare.stderr
+    assert "test_train_step[numpy-T5-S4-B200]" in compare.stdout
+
+
+def test_bench_rejects_unknown_names(capsys):
+    assert main(["bench", "--impl", "nope"]) == 2
+    assert "impl: unknown implementation 'nope'" in capsys.readouterr().err
