@@ -8,6 +8,7 @@ Unavailable implementations are still collected, and skip with their reason.
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import sys
@@ -152,6 +153,19 @@ def build(name: str, reference: Reference) -> Built:
 @pytest.fixture
 def built(case) -> Built:
     return build(*case)
+
+
+def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
+    """Benchmark one window per call, cycling through the epoch's windows with the state carried."""
+    windows = itertools.cycle(range(len(built.xs)))
+
+    def step() -> float:
+        i = next(windows)
+        return built.impl.train_step(built.xs[i], built.ys[i])
+
+    for _ in range(warmup_steps):
+        step()
+    return benchmark(step)
 
 
 class PeakMemory:

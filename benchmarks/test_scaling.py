@@ -5,10 +5,9 @@ slope of time against state_size and num_steps for each implementation.
 
 from __future__ import annotations
 
-import itertools
 import math
 
-from conftest import build, extra_info
+from conftest import build, extra_info, time_train_step
 
 WARMUP_STEPS = 3
 
@@ -16,15 +15,7 @@ WARMUP_STEPS = 3
 def test_scaling_train_step(benchmark, sweep_case):
     name, ref, field = sweep_case
     built = build(name, ref)
-    windows = itertools.cycle(range(len(built.xs)))
-
-    def step() -> float:
-        i = next(windows)
-        return built.impl.train_step(built.xs[i], built.ys[i])
-
-    for _ in range(WARMUP_STEPS):
-        step()
     benchmark.group = f"scaling-{field}"
     benchmark.extra_info.update(extra_info(name, ref, built.impl.versions(), measure="scaling", steps=1,
                                            sweep=field, sweep_value=getattr(ref.config, field)))
-    assert math.isfinite(benchmark(step))
+    assert math.isfinite(time_train_step(benchmark, built, WARMUP_STEPS))

@@ -17,12 +17,11 @@ and each timed call returns only once its result is on the host (a float loss, a
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
-from conftest import PeakMemory, extra_info
+from conftest import PeakMemory, extra_info, time_train_step
 
 from rnnbench import registry
 from rnnbench.errors import UnsupportedError
@@ -86,18 +85,9 @@ def test_train(benchmark, case):
 
 @pytest.mark.benchmark(group="train_step")
 def test_train_step(benchmark, built):
-    windows = itertools.cycle(range(len(built.xs)))
-
-    def step() -> float:
-        i = next(windows)
-        return built.impl.train_step(built.xs[i], built.ys[i])
-
-    for _ in range(WARMUP_STEPS):
-        step()
     benchmark.extra_info.update(extra_info(built.name, built.reference, built.impl.versions(),
                                            measure="train_step", steps=1))
-    loss = benchmark(step)
-    assert math.isfinite(loss)
+    assert math.isfinite(time_train_step(benchmark, built, WARMUP_STEPS))
 
 
 @pytest.mark.benchmark(group="forward")

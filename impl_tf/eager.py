@@ -109,11 +109,39 @@ def adagrad(params, accums, grads, lr):
     return params, accums
 
 
-class TFFunction(StepwiseEpoch):
+class TF2Driver(StepwiseEpoch):
+    """What every TF2 variant shares: the carried state in a variable, and ``tf.function``s driven from NumPy.
+
+    Subclasses set ``self.state``, ``self._train_step`` and ``self._forward`` in ``build``.
+    """
+
+    framework: ClassVar[str] = "tensorflow"
+
+    def reset_state(self) -> None:
+        self.state.assign(tf.zeros_like(self.state))
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        return float(self._train_step(tf.constant(x), tf.constant(y)))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._forward(tf.constant(x)).numpy()
+
+    def versions(self) -> dict[str, str]:
+        return runtime.versions()
+
+    @staticmethod
+    def run_and_restore(variables, warm_up) -> None:
+        """Run ``warm_up`` (tracing, compiling), then put every variable back as it was."""
+        saved = [np.array(v.numpy()) for v in variables]
+        warm_up()
+        for v, value in zip(variables, saved):
+            v.assign(value)
+
+
+class TFFunction(TF2Driver):
     """A tf.function per window, run eagerly from Python; variables hold parameters, accumulators, state."""
 
     name: ClassVar[str] = "tf-function"
-    framework: ClassVar[str] = "tensorflow"
     jit_compile: ClassVar[bool] = False
 
     def build(self, config: RunConfig, params: Params) -> None:
@@ -130,13 +158,14 @@ class TFFunction(StepwiseEpoch):
         self.warm_up()
 
     def warm_up(self) -> None:
-        """Trace and compile on zeros, then put back the parameters, accumulators and state."""
-        saved = [v.numpy() for v in (*self.variables, *self.accums, self.state)]
+        """Trace and compile on zeros; the parameters, accumulators and state are put back afterwards."""
         zeros = np.zeros((self.config.batch_size, self.config.num_steps), np.int32)
-        self.train_step(zeros, zeros)
-        self.forward(zeros)
-        for v, value in zip((*self.variables, *self.accums, self.state), saved):
-            v.assign(value)
+
+        def run():
+            self.train_step(zeros, zeros)
+            self.forward(zeros)
+
+        self.run_and_restore((*self.variables, *self.accums, self.state), run)
 
     def loss_and_grads(self, params, x, y, state):
         """Autodiff of the window loss; a subclass may supply the gradients another way."""
@@ -157,20 +186,8 @@ class TFFunction(StepwiseEpoch):
         _, _, logits = window_loss(self.variables, x, tf.zeros_like(x), self.state, self.config.num_classes)
         return tf.nn.softmax(logits)
 
-    def reset_state(self) -> None:
-        self.state.assign(tf.zeros_like(self.state))
-
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return float(self._train_step(tf.constant(x), tf.constant(y)))
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._forward(tf.constant(x)).numpy()
-
     def params(self) -> Params:
         return Params(*(v.numpy().astype(np.float32) for v in self.variables))
-
-    def versions(self) -> dict[str, str]:
-        return runtime.versions()
 
 
 class TFXLA(TFFunction):
@@ -197,13 +214,10 @@ class TFXLAEpoch(TFXLA):
         super().build(config, params)
 
     def warm_up(self) -> None:
-        saved = [v.numpy() for v in (*self.variables, *self.accums, self.state)]
-        shape = (self.config.windows_per_epoch, self.config.batch_size, self.config.num_steps)
-        zeros = np.zeros(shape, np.int32)
-        self.train_epoch(zeros, zeros)  # compiles for this epoch's shape
+        zeros = np.zeros((self.config.windows_per_epoch, self.config.batch_size, self.config.num_steps), np.int32)
+        self.run_and_restore((*self.variables, *self.accums, self.state),
+                             lambda: self.train_epoch(zeros, zeros))  # compiles for this epoch's shape
         super().warm_up()
-        for v, value in zip((*self.variables, *self.accums, self.state), saved):
-            v.assign(value)
 
     def _epoch_loop(self, xs, ys):
         n = xs.shape[0]

@@ -16,17 +16,16 @@ from typing import ClassVar
 import numpy as np
 
 from impl_tf import runtime
+from impl_tf.eager import TF2Driver
 from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
-from rnnbench.interface import StepwiseEpoch
 from rnnbench.params import Params
 
 tf = runtime.tf
 
 
-class TFKeras(StepwiseEpoch):
+class TFKeras(TF2Driver):
     name: ClassVar[str] = "tf-keras"
-    framework: ClassVar[str] = "tensorflow"
 
     def build(self, config: RunConfig, params: Params) -> None:
         runtime.start(config)
@@ -53,13 +52,9 @@ class TFKeras(StepwiseEpoch):
         self._train_step = tf.function(self._train_window)
         self._forward = tf.function(self._probabilities)
         # Warm-up traces both functions; then the weights, the optimizer and the state are put back.
-        everything = [*self.trainable, *self.optimizer.variables, self.state]
-        saved = [np.array(v.numpy()) for v in everything]
         zeros = np.zeros((B, T), np.int32)
-        self.train_step(zeros, zeros)
-        self.forward(zeros)
-        for v, value in zip(everything, saved):
-            v.assign(value)
+        self.run_and_restore([*self.trainable, *self.optimizer.variables, self.state],
+                             lambda: (self.train_step(zeros, zeros), self.forward(zeros)))
 
     def _logits(self, x):
         x_onehot = tf.one_hot(x, self.config.num_classes, dtype=self.state.dtype)  # (B, T, C)
@@ -76,15 +71,6 @@ class TFKeras(StepwiseEpoch):
 
     def _probabilities(self, x):
         return tf.nn.softmax(self._logits(x)[0])
-
-    def reset_state(self) -> None:
-        self.state.assign(tf.zeros_like(self.state))
-
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return float(self._train_step(tf.constant(x), tf.constant(y)))
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._forward(tf.constant(x)).numpy()
 
     def params(self) -> Params:
         kernel, recurrent, bias = (v.numpy() for v in self.rnn.trainable_variables)
