@@ -21,13 +21,21 @@ def original_loop(size: int, rng: np.random.Generator):
     return x[8:], np.array(y)
 
 
+def generator_info(request, impl: str) -> dict:
+    return {"impl": impl, "framework": "numpy", "version": np.__version__, "device": "cpu",
+            "threads": request.config.getoption("--threads"), "measure": "generate", "size": SIZE,
+            "final_loss": None}
+
+
 @pytest.mark.benchmark(group="generate-1M")
-def test_generate_vectorised(benchmark):
+def test_generate_vectorised(benchmark, request):
+    benchmark.extra_info.update(generator_info(request, "generator-vectorised"))
     x, y = benchmark(generate, SIZE, np.random.default_rng(0))
     assert len(x) == len(y) == SIZE
 
 
 @pytest.mark.benchmark(group="generate-1M")
-def test_generate_original_loop(benchmark):
+def test_generate_original_loop(benchmark, request):
+    benchmark.extra_info.update(generator_info(request, "generator-original-loop"))
     x, y = benchmark.pedantic(original_loop, args=(SIZE, np.random.default_rng(0)), rounds=3, iterations=1)
     assert len(x) == len(y) == SIZE

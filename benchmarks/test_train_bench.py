@@ -79,6 +79,7 @@ def test_train(benchmark, case):
         seconds_to_target=reached[1] if reached else None,
         peak_rss_mb=memory.rss_growth_mb,
         cuda_max_allocated_mb=memory.cuda_max_allocated_mb,
+        loss_curve=result.loss_curve(),
     ))
     assert np.isfinite(result.losses).all()
 

@@ -18,12 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from rnnbench import registry
 from rnnbench.config import reference_configs
 from rnnbench.errors import UserError
 from rnnbench.files import write_json
+from rnnbench.stats import loglog_slope
 from rnnbench.table import format_table
 from rnnbench.task import LEVEL_LABELS, theory_levels
 
@@ -115,9 +114,9 @@ def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
             points.setdefault((info["impl"], info["sweep"]), []).append((info["sweep_value"], b["stats"]["median"]))
     slopes: dict[str, dict[str, float]] = {}
     for (impl, sweep), xy in sorted(points.items()):
-        if len({x for x, _ in xy}) >= 2:
-            x, y = np.log(np.array(xy).T)
-            slopes.setdefault(impl, {})[sweep] = float(np.polyfit(x, y, 1)[0])
+        slope = loglog_slope(*zip(*xy))
+        if not math.isnan(slope):
+            slopes.setdefault(impl, {})[sweep] = slope
     return slopes
 
 
@@ -211,4 +210,9 @@ def run_bench(args: argparse.Namespace) -> int:
     write_json(out, doc)
     print_summary(doc)
     print(f"\nwrote {out} (pytest log: {log_path})")
+    if not getattr(args, "no_report", False):
+        from rnnbench.reporting import make_report, report_available
+
+        ok, reason = report_available()
+        print(f"report: {make_report([out], args.report_out)}" if ok else f"report skipped: {reason}")
     return 1 if failed else 0

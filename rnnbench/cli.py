@@ -155,6 +155,13 @@ def cmd_bench(args) -> int:
     return run_bench(args)
 
 
+def cmd_report(args) -> int:
+    from rnnbench.reporting import make_report
+
+    print(f"report: {make_report(args.results, args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="rnnbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -184,7 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the one thread count for every framework (all cores: %(default)s)")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--json", help="write the merged results here (default: results/bench-<time>.json)")
+    p.add_argument("--no-report", action="store_true", help="skip building the report at the end")
+    p.add_argument("--report-out", default="reports/out", help="report folder (default: %(default)s)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("report", help="HTML and Markdown report (tables, plots) from result JSON files")
+    p.add_argument("results", nargs="*", help="bench JSON files (default: the newest in results/)")
+    p.add_argument("--out", default="reports/out", help="output folder (default: %(default)s)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -66,6 +66,14 @@ class TrainResult:
         step = int(below[0]) + FINAL_LOSS_WINDOW  # steps done when the window of 100 first qualifies
         return step, float(self.step_seconds[step - 1])
 
+    def loss_curve(self, points: int = 200) -> dict[str, list]:
+        """The running mean of 100 step losses, at most ``points`` of it (for plots): {"step": [...], "loss": [...]}."""
+        window = min(FINAL_LOSS_WINDOW, len(self.losses))
+        running = np.convolve(self.losses, np.ones(window) / window, mode="valid")
+        steps = np.arange(window, len(self.losses) + 1)
+        pick = np.unique(np.linspace(0, len(running) - 1, min(points, len(running))).round().astype(int))
+        return {"step": steps[pick].tolist(), "loss": [round(float(v), 6) for v in running[pick]]}
+
     def to_json(self) -> dict:
         levels = theory_levels()
         return {

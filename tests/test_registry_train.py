@@ -160,3 +160,15 @@ def test_step_seconds_rise_to_the_training_time(tiny_config):
     assert result.step_seconds.shape == (100,)
     assert np.all(np.diff(result.step_seconds) >= 0)
     assert result.step_seconds[-1] == pytest.approx(result.train_seconds, rel=0.05)
+
+
+def test_loss_curve_is_the_running_mean_subsampled(tiny_config):
+    from rnnbench.train import TrainResult
+
+    losses = np.linspace(1.0, 0.0, 1000)
+    result = TrainResult("x", "numpy", {}, tiny_config, losses, 0.0, 1.0, None, np.arange(1000.0))
+    curve = result.loss_curve(points=50)
+    assert len(curve["step"]) == len(curve["loss"]) == 50
+    assert curve["step"][0] == 100 and curve["step"][-1] == 1000
+    assert curve["loss"][0] == pytest.approx(losses[:100].mean(), abs=1e-6)
+    assert curve["loss"][-1] == pytest.approx(losses[-100:].mean(), abs=1e-6)

@@ -1,0 +1,145 @@
+"""Pure functions: tidy frames in, matplotlib Figures out (never shown, never saved here)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: figures are only ever rendered to files
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from reports.summaries import BASELINE_IMPL, REFERENCE_ORDER, newest_run  # noqa: E402
+from rnnbench.stats import loglog_slope  # noqa: E402
+from rnnbench.task import LEVEL_LABELS, theory_levels  # noqa: E402
+
+FRAMEWORK_COLORS = {"numpy": "#4c72b0", "tensorflow": "#dd8452", "torch": "#c44e52"}
+
+
+def _framework_legend(ax, frameworks) -> None:
+    from matplotlib.patches import Patch
+
+    present = [f for f in FRAMEWORK_COLORS if f in set(frameworks)]
+    ax.legend(handles=[Patch(color=FRAMEWORK_COLORS[f], label=f) for f in present], fontsize=8, loc="upper right")
+
+
+def _panels(n: int, height: float, width: float = 6.0) -> tuple[Figure, list]:
+    fig = Figure(figsize=(width * n, height), layout="constrained")
+    return fig, list(np.atleast_1d(fig.subplots(1, n)))
+
+
+def step_time_figure(frame: pd.DataFrame) -> Figure:
+    """us/step per implementation with IQR error bars and the speed-up against tf-cell, one panel per config."""
+    epoch = newest_run(frame)
+    epoch = epoch[(epoch["measure"] == "epoch") & epoch["label"].isin(REFERENCE_ORDER)]
+    labels = [label for label in REFERENCE_ORDER if label in set(epoch["label"])]
+    fig, axes = _panels(len(labels), 0.45 * epoch["impl"].nunique() + 1.5)
+    for ax, label in zip(axes, labels):
+        rows = epoch[epoch["label"] == label].sort_values("us_per_step", ascending=False)
+        y = np.arange(len(rows))
+        err = np.vstack([rows["us_per_step"] - rows["q1_us_per_step"], rows["q3_us_per_step"] - rows["us_per_step"]])
+        ax.barh(y, rows["us_per_step"], xerr=np.clip(err, 0, None), capsize=3,
+                color=[FRAMEWORK_COLORS.get(f, "grey") for f in rows["framework"]])
+        ax.set_yticks(y, rows["impl"])
+        base = rows.loc[rows["impl"] == BASELINE_IMPL, "us_per_step"]
+        for yi, us, right in zip(y, rows["us_per_step"], rows["q3_us_per_step"].fillna(rows["us_per_step"])):
+            note = f" {us:.0f} us" + (f"  ({base.iloc[0] / us:.1f}x)" if len(base) else "")
+            ax.text(max(us, right), yi, note, va="center", fontsize=8)
+        _framework_legend(ax, rows["framework"])
+        ax.set_xlabel("microseconds per train step (median, IQR bars)")
+        ax.set_title(f"{label}: time per step" + (f", speed-up vs {BASELINE_IMPL}" if len(base) else ""))
+        ax.set_xlim(0, rows["q3_us_per_step"].max() * 1.45)
+    return fig
+
+
+def loss_curve_figure(curves: pd.DataFrame) -> Figure:
+    """Running mean of 100 step losses for every implementation against the three theory levels."""
+    labels = [label for label in REFERENCE_ORDER if label in set(curves["label"])] or list(REFERENCE_ORDER)
+    fig, axes = _panels(len(labels), 4.5)
+    latest = curves[curves["run"] == curves["run"].iloc[-1]] if len(curves) else curves
+    for ax, label in zip(axes, labels):
+        for impl, rows in latest[latest["label"] == label].groupby("impl"):
+            ax.plot(rows["step"], rows["loss"], label=impl, linewidth=1)
+        for key, level in theory_levels().as_dict().items():
+            ax.axhline(level, color="black", linestyle="--", linewidth=0.8)
+            ax.text(ax.get_xlim()[1], level, f" {level:.4f} {LEVEL_LABELS[key]}", va="bottom", ha="right", fontsize=8)
+        ax.set_title(f"{label}: running mean of 100 step losses")
+        ax.set_xlabel("train step")
+        ax.set_ylabel("cross-entropy (nats)")
+        ax.set_ylim(0.44, 0.70)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def time_to_target_figure(frame: pd.DataFrame) -> Figure:
+    train = newest_run(frame)
+    train = train[(train["measure"] == "train") & train["label"].isin(REFERENCE_ORDER)]
+    labels = [label for label in REFERENCE_ORDER if label in set(train["label"])]
+    fig, axes = _panels(len(labels), 0.45 * train["impl"].nunique() + 1.5)
+    for ax, label in zip(axes, labels):
+        rows = train[train["label"] == label].sort_values("seconds_to_target", ascending=False, na_position="first")
+        y = np.arange(len(rows))
+        seconds = rows["seconds_to_target"].astype(float).fillna(0)
+        ax.barh(y, seconds, color=[FRAMEWORK_COLORS.get(f, "grey") for f in rows["framework"]])
+        ax.set_yticks(y, rows["impl"])
+        for yi, s, steps, reached in zip(y, seconds, rows["steps_to_target"], rows["reached"]):
+            ax.text(s, yi, f" {s:.2f} s ({int(steps)} steps)" if reached else " not reached", va="center", fontsize=8)
+        target = rows["target"].iloc[0] if len(rows) else float("nan")
+        ax.set_title(f"{label}: training time until the mean of 100 losses < {target}")
+        ax.set_xlabel("seconds of training (build excluded)")
+        ax.set_xlim(0, max(seconds.max(), 1e-3) * 1.5)
+    return fig
+
+
+def memory_figure(frame: pd.DataFrame) -> Figure:
+    train = newest_run(frame)
+    train = train[(train["measure"] == "train") & train["label"].isin(REFERENCE_ORDER)]
+    labels = [label for label in REFERENCE_ORDER if label in set(train["label"])]
+    fig, axes = _panels(len(labels), 0.45 * train["impl"].nunique() + 1.5)
+    for ax, label in zip(axes, labels):
+        rows = train[train["label"] == label].sort_values("peak_rss_mb")
+        y = np.arange(len(rows))
+        ax.barh(y, rows["peak_rss_mb"], color=[FRAMEWORK_COLORS.get(f, "grey") for f in rows["framework"]])
+        ax.set_yticks(y, rows["impl"])
+        ax.set_xlabel("peak RSS growth during the reference run (MB)")
+        ax.set_title(f"{label}: memory")
+    return fig
+
+
+def scaling_figure(points: pd.DataFrame) -> Figure:
+    """Log-log time per step against state_size and num_steps, with the fitted slope per implementation."""
+    sweeps = ("state_size", "num_steps")
+    fig, axes = _panels(len(sweeps), 4.5)
+    for ax, sweep in zip(axes, sweeps):
+        for impl, rows in points[points["sweep"] == sweep].groupby("impl"):
+            slope = loglog_slope(rows["sweep_value"], rows["us_per_step"])
+            ax.plot(rows["sweep_value"], rows["us_per_step"], marker="o", linewidth=1,
+                    label=f"{impl} (slope {slope:.2f})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(sweep)
+        ax.set_ylabel("microseconds per train step")
+        ax.set_title(f"cost against {sweep} (log-log)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    return fig
+
+
+def trend_figure(trend: pd.DataFrame, label: str = "T5-S4") -> Figure:
+    """us/step per implementation across stored runs, in time order, labelled by date and commit."""
+    fig, (ax,) = _panels(1, 4.5, width=10)
+    impls = [c for c in trend.columns if c not in ("datetime", "commit", "run")]
+    x = np.arange(len(trend))
+    for impl in impls:
+        ax.plot(x, trend[impl], marker="o", linewidth=1, label=impl)
+    ticks = [f"{d:%Y-%m-%d %H:%M}\n{c or r}" if pd.notna(d) else str(r)
+             for d, c, r in zip(trend["datetime"], trend["commit"], trend["run"])]
+    ax.set_xticks(x, ticks, fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("microseconds per train step")
+    ax.set_title(f"{label}: time per step across runs")
+    if impls:
+        ax.legend(fontsize=7, ncol=3)
+    return fig

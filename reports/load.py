@@ -1,0 +1,162 @@
+"""Result JSON files (``rnnbench bench`` output: pytest-benchmark format) -> one tidy DataFrame.
+
+One row per benchmark record, with a declared column list. Files from different runs and machines stack;
+``run`` names the file each row came from. A missing file, an empty or corrupt one, a file that is not a
+pytest-benchmark document, another schema version, or a record without a required field is an error that
+names the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from rnnbench.errors import UserError
+
+SCHEMA_VERSIONS = (1,)
+
+# column -> where it comes from: ("stats", key) | ("info", key) | ("run", key)
+COLUMNS: dict[str, tuple[str, str]] = {
+    "run": ("run", "name"),
+    "datetime": ("run", "datetime"),
+    "commit": ("run", "commit"),
+    "machine": ("run", "node"),
+    "cpu": ("run", "cpu"),
+    "run_threads": ("run", "threads"),
+    "profile": ("run", "profile"),
+    "name": ("record", "name"),
+    "group": ("record", "group"),
+    "impl": ("info", "impl"),
+    "framework": ("info", "framework"),
+    "version": ("info", "version"),
+    "device": ("info", "device"),
+    "threads": ("info", "threads"),
+    "label": ("info", "label"),
+    "measure": ("info", "measure"),
+    "num_steps": ("info", "num_steps"),
+    "state_size": ("info", "state_size"),
+    "batch_size": ("info", "batch_size"),
+    "steps": ("info", "steps"),
+    "sweep": ("info", "sweep"),
+    "sweep_value": ("info", "sweep_value"),
+    "final_loss": ("info", "final_loss"),
+    "expected_level": ("info", "expected_level"),
+    "nearest_level": ("info", "nearest_level"),
+    "target": ("info", "target"),
+    "reached": ("info", "reached"),
+    "steps_to_target": ("info", "steps_to_target"),
+    "seconds_to_target": ("info", "seconds_to_target"),
+    "peak_rss_mb": ("info", "peak_rss_mb"),
+    "cuda_max_allocated_mb": ("info", "cuda_max_allocated_mb"),
+    "median_s": ("stats", "median"),
+    "q1_s": ("stats", "q1"),
+    "q3_s": ("stats", "q3"),
+    "min_s": ("stats", "min"),
+    "mean_s": ("stats", "mean"),
+    "rounds": ("stats", "rounds"),
+}
+REQUIRED_INFO = ("impl", "framework", "version", "device", "threads", "measure")
+REQUIRED_STATS = ("median", "q1", "q3", "min", "mean", "rounds")
+
+
+class ReportError(UserError):
+    """A results file that cannot be reported on; the message names the file."""
+
+
+def read_document(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not text.strip():
+        raise ReportError(f"{path}: empty file; expected rnnbench bench JSON")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise ReportError(f"{path}: not a pytest-benchmark results file (no 'benchmarks' list)")
+    schema = doc.get("machine_info", {}).get("rnnbench", {}).get("schema_version")
+    if schema not in SCHEMA_VERSIONS:
+        raise ReportError(f"{path}: schema_version {schema!r} is not one this report reads "
+                          f"({', '.join(map(str, SCHEMA_VERSIONS))}); re-run rnnbench bench")
+    return doc
+
+
+def _run_facts(path: Path, doc: dict) -> dict:
+    machine = doc.get("machine_info", {})
+    ours = machine.get("rnnbench", {})
+    return {
+        "name": path.stem,
+        "datetime": doc.get("datetime"),
+        "commit": (doc.get("commit_info") or {}).get("id", "")[:10] or None,
+        "node": machine.get("node"),
+        "cpu": (machine.get("cpu") or {}).get("brand_raw"),
+        "threads": ours.get("threads"),
+        "profile": ours.get("profile"),
+    }
+
+
+def rows_of(path: Path, doc: dict) -> list[dict]:
+    run = _run_facts(path, doc)
+    rows = []
+    for i, record in enumerate(doc["benchmarks"]):
+        info, stats = record.get("extra_info") or {}, record.get("stats") or {}
+        missing = [f"extra_info.{k}" for k in REQUIRED_INFO if k not in info]
+        missing += [f"stats.{k}" for k in REQUIRED_STATS if k not in stats]
+        if info.get("measure") in ("build", "train", "train_step", "forward", "epoch") and "label" not in info:
+            missing.append("extra_info.label")
+        if missing:
+            raise ReportError(f"{path}: benchmark {record.get('name', i)!r} lacks {', '.join(missing)}")
+        sources = {"run": run, "record": record, "info": info, "stats": stats}
+        rows.append({col: sources[src].get(key) for col, (src, key) in COLUMNS.items()})
+    return rows
+
+
+def load_results(paths) -> pd.DataFrame:
+    """Every record of every file, one row each, exactly the columns of ``COLUMNS``."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ReportError("report: no results files given")
+    rows = [row for p in paths for row in rows_of(p, read_document(p))]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["datetime"] = pd.to_datetime(frame["datetime"], utc=True, errors="coerce")
+    per_step = frame["measure"].isin(["epoch", "train_step", "forward", "scaling"])
+    frame["us_per_step"] = (1e6 * frame["median_s"] / frame["steps"]).where(per_step)
+    frame["q1_us_per_step"] = (1e6 * frame["q1_s"] / frame["steps"]).where(per_step)
+    frame["q3_us_per_step"] = (1e6 * frame["q3_s"] / frame["steps"]).where(per_step)
+    return frame
+
+
+def load_curves(paths) -> pd.DataFrame:
+    """Loss curves of the train records: columns run, impl, label, step, loss."""
+    rows = []
+    for p in map(Path, paths):
+        for record in read_document(p)["benchmarks"]:
+            info = record.get("extra_info") or {}
+            curve = info.get("loss_curve")
+            if info.get("measure") == "train" and curve:
+                rows += [{"run": p.stem, "impl": info["impl"], "label": info["label"], "step": s, "loss": v}
+                         for s, v in zip(curve["step"], curve["loss"])]
+    return pd.DataFrame(rows, columns=["run", "impl", "label", "step", "loss"])
+
+
+def environment(paths) -> pd.DataFrame:
+    """One row per run: when, which commit, machine, CPU, BLAS, threads, device and library versions."""
+    rows = []
+    for p in map(Path, paths):
+        doc = read_document(p)
+        ours = doc["machine_info"].get("rnnbench", {})
+        versions = ours.get("versions", {})
+        blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in ours.get("blas", []))
+        facts = _run_facts(p, doc)
+        rows.append({
+            "run": facts["name"], "datetime": facts["datetime"], "commit": facts["commit"], "machine": facts["node"],
+            "cpu": facts["cpu"], "blas": blas or None, "threads": facts["threads"], "device": ours.get("device"),
+            "profile": facts["profile"], "python": ours.get("python"),
+            **{k: versions.get(k) for k in ("numpy", "tensorflow", "torch")},
+        })
+    return pd.DataFrame(rows)
