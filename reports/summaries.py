@@ -63,7 +63,8 @@ def convergence_table(frame: pd.DataFrame) -> pd.DataFrame:
         "learned": np.where(train["nearest_level"] == train["expected_level"], "yes", "NO"),
         "target": train["target"],
         "seconds to target": train["seconds_to_target"].round(3),
-        "steps to target": [int(v) if pd.notna(v) else None for v in train["steps_to_target"]],
+        "steps to target": pd.Series([int(v) if pd.notna(v) else None for v in train["steps_to_target"]],
+                                     index=train.index, dtype=object),
         "_order": train["order"],
     })
     table.loc[~train["reached"].astype(bool).to_numpy(), ["seconds to target"]] = np.nan
