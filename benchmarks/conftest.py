@@ -39,8 +39,8 @@ def pytest_addoption(parser):
     group.addoption("--framework", action="append", default=[], help="only this framework family (repeatable)")
     group.addoption("--threads", type=int, default=os.cpu_count() or 1, help="threads for every framework")
     group.addoption("--device", choices=("cpu", "cuda"), default="cpu")
-    group.addoption("--profile", choices=("quick", "full"), default="quick",
-                    help="quick: the reference configurations; full: also the scaling sweeps")
+    group.addoption("--profile", choices=("quick", "full", "ci"), default="quick",
+                    help="quick (and ci): the reference configurations; full: also the scaling sweeps")
 
 
 def selected_names(config) -> list[str]:
@@ -61,7 +61,8 @@ def sweep_references(threads: int, device: str) -> list[tuple[str, Reference]]:
     for field, values in SWEEPS.items():
         for value in values:
             cfg = base.config.replace(**{field: value})
-            points.append((field, Reference(f"{field}={value}", cfg, base.expected_level, base.target)))
+            points.append((field, Reference(f"{field}={value}", cfg, base.expected_level, base.target,
+                                            base.loss_band)))
     return points
 
 

@@ -29,7 +29,8 @@ from rnnbench.task import LEVEL_LABELS, theory_levels
 DEFAULT_RESULTS_DIR = Path("results")
 BASELINE_IMPL = "tf-cell"  # the original tutorial's loop: speed-ups are against it
 FAMILY_ORDER = ("numpy", "tensorflow", "torch")
-MAX_TIME = {"quick": "0.5", "full": "1.0"}  # pytest-benchmark --benchmark-max-time per benchmark
+MAX_TIME = {"quick": "0.5", "full": "1.0", "ci": "0.1"}  # pytest-benchmark --benchmark-max-time per benchmark
+HISTORY_DIR = DEFAULT_RESULTS_DIR / "history"  # every run is kept here; the report's trend reads it
 RESULT_LINE = re.compile(r"::(?P<test>\S+) (?P<status>PASSED|SKIPPED|FAILED|ERROR|XFAIL|XPASS)")
 
 
@@ -61,16 +62,18 @@ def by_framework(names: list[str]) -> dict[str, list[str]]:
     return dict(sorted(groups.items(), key=lambda kv: FAMILY_ORDER.index(kv[0]) if kv[0] in FAMILY_ORDER else 99))
 
 
-def family_command(framework: str, names: list[str], args, out: Path) -> list[str]:
+def family_command(framework: str, names: list[str], args, out: Path, calibrate: bool) -> list[str]:
+    """The pytest command for one family; ``calibrate`` adds the machine-speed probes (once per run)."""
     bench = benchmarks_dir()
-    files = ["test_train_bench.py"] + (["test_task_bench.py"] if framework == "numpy" else [])
+    files = ["test_calibration.py"] if calibrate else []
+    files += ["test_train_bench.py"] + (["test_task_bench.py"] if framework == "numpy" else [])
     files += ["test_scaling.py"] if args.profile == "full" else []
     return [
         sys.executable, "-m", "pytest", *(str(bench / f) for f in files),
         "-p", "no:cacheprovider", "-v", "-rs", "--color=no",
         "--framework", framework, *(a for n in names for a in ("--impl", n)),
         "--threads", str(args.threads), "--device", args.device, "--profile", args.profile,
-        "--benchmark-json", str(out), "--benchmark-max-time", MAX_TIME[args.profile],
+        "--benchmark-json", str(out), "--benchmark-max-time", MAX_TIME[args.profile], "--benchmark-save-data",
         "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",
     ]
 
@@ -194,7 +197,7 @@ def run_bench(args: argparse.Namespace) -> int:
             print(f"[{i}/{len(families)}] {framework}: {', '.join(names)} "
                   f"(profile {args.profile}, threads {args.threads}, {args.device})", file=sys.stderr, flush=True)
             part = Path(tmp) / f"{framework}.json"
-            code = run_family(family_command(framework, names, args, part), log)
+            code = run_family(family_command(framework, names, args, part, calibrate=i == 1), log)
             if code not in (0, 5) or not part.exists():
                 failed.append(framework)
                 print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}); see {log_path}",
@@ -208,11 +211,13 @@ def run_bench(args: argparse.Namespace) -> int:
             "failed_frameworks": failed, "baseline_impl": BASELINE_IMPL}
     doc = merge_runs(parts, meta)
     write_json(out, doc)
+    write_json(HISTORY_DIR / f"bench-{stamp}.json", doc)  # every run is kept for the trend
     print_summary(doc)
-    print(f"\nwrote {out} (pytest log: {log_path})")
+    print(f"\nwrote {out} (pytest log: {log_path}; history: {HISTORY_DIR}/)")
     if not getattr(args, "no_report", False):
-        from rnnbench.reporting import make_report, report_available
+        from rnnbench.reporting import history_files, make_report, report_available
 
         ok, reason = report_available()
-        print(f"report: {make_report([out], args.report_out)}" if ok else f"report skipped: {reason}")
+        # the stored runs end with this one: the tables describe it, the trend spans them all
+        print(f"report: {make_report(history_files(), args.report_out)}" if ok else f"report skipped: {reason}")
     return 1 if failed else 0

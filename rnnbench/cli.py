@@ -155,6 +155,12 @@ def cmd_bench(args) -> int:
     return run_bench(args)
 
 
+def cmd_compare(args) -> int:
+    from rnnbench.compare import run_compare
+
+    return run_compare(args)
+
+
 def cmd_report(args) -> int:
     from rnnbench.reporting import make_report
 
@@ -184,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="the main job: time every available implementation, side by side")
-    p.add_argument("--profile", choices=("quick", "full"), default="quick",
-                   help="quick: the reference configurations (default); full: also the scaling sweeps")
+    p.add_argument("--profile", choices=("quick", "full", "ci"), default="quick",
+                   help="quick: the reference configurations (default); full: also the scaling sweeps; "
+                        "ci: quick with fewer rounds")
     p.add_argument("--impl", nargs="+", help="only these implementations (default: every available one)")
     p.add_argument("--threads", type=_positive_int, default=RunConfig().threads,
                    help="the one thread count for every framework (all cores: %(default)s)")
@@ -199,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="*", help="bench JSON files (default: the newest in results/)")
     p.add_argument("--out", default="reports/out", help="output folder (default: %(default)s)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="the regression gate: exit 1 when a benchmark got slower or stopped learning")
+    p.add_argument("baseline", help="BASELINE.json (rnnbench bench output)")
+    p.add_argument("candidate", help="CANDIDATE.json")
+    p.add_argument("--threshold", type=float, default=25.0,
+                   help="percent slower (after normalising for machine speed) that counts, if significant "
+                        "(default: %(default)s)")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -4,6 +4,7 @@ are missing. The core itself never needs them."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from rnnbench.errors import UserError
@@ -18,12 +19,31 @@ def report_available() -> tuple[bool, str]:
     return True, ""
 
 
+TREND_RUNS = 20  # the report's trend shows at most this many stored runs
+
+
+def history_files() -> list[Path]:
+    """Stored runs in results/history/ that the report can read, oldest first (unreadable ones are skipped)."""
+    from rnnbench.bench import HISTORY_DIR
+
+    readable = []
+    for path in sorted(HISTORY_DIR.glob("bench-*.json"))[-TREND_RUNS:]:
+        try:
+            from reports.load import read_document
+
+            read_document(path)
+            readable.append(path)
+        except UserError as exc:
+            print(f"report: skipping a stored run: {exc}", file=sys.stderr)
+    return readable
+
+
 def default_results() -> list[Path]:
-    """The newest bench result in results/."""
-    runs = sorted(RESULTS_DIR.glob("bench-*.json"), key=lambda p: p.stat().st_mtime)
+    """Every stored run (the newest gives the tables, all of them the trend), else the newest bench result."""
+    runs = history_files() or sorted(RESULTS_DIR.glob("bench-*.json"), key=lambda p: p.stat().st_mtime)[-1:]
     if not runs:
-        raise UserError(f"no results given and no bench-*.json in {RESULTS_DIR}/; run `rnnbench bench` first")
-    return runs[-1:]
+        raise UserError(f"no results given and none in {RESULTS_DIR}/; run `rnnbench bench` first")
+    return runs
 
 
 def make_report(results: list[str] | None, out: str | Path) -> Path:

@@ -71,11 +71,16 @@ def test_scaling_slopes_are_log_log_fits():
     assert slopes["numpy"]["num_steps"] == pytest.approx(1.0)
 
 
-def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, capsys):
+def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # results/history/ and reports/out/ go here
     out = tmp_path / "run.json"
     code = main(["bench", "--impl", "numpy", "--threads", "2", "--json", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
+    history = list((tmp_path / "results" / "history").glob("bench-*.json"))
+    assert len(history) == 1 and json.loads(history[0].read_text()) == json.loads(out.read_text())
+    if "report skipped" not in printed:  # pandas and matplotlib present: the main job ends with the report
+        assert "report: reports/out/index.html" in printed and (tmp_path / "reports/out/index.html").exists()
     assert "T5-S4    numpy" in printed and "0.5192 ok" in printed
     data = json.loads(out.read_text())
     measures = {(b["extra_info"]["label"], b["extra_info"]["measure"]) for b in data["benchmarks"]

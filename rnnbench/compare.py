@@ -1,0 +1,173 @@
+"""``rnnbench compare BASELINE CANDIDATE``: the regression gate, noise-aware and machine-independent.
+
+For each benchmark in both runs:
+
+1. Normalise. Every run times fixed calibration probes (``benchmarks/test_calibration.py``: a one-thread
+   NumPy matmul, a pure-Python loop, a loop of small NumPy calls). A run's machine factor is the geometric mean
+   of their medians, and every time of that run is divided by it, so a faster or slower machine does not read
+   as a change. (Normalising by
+   an implementation, e.g. the numpy train step, would hide that implementation's own regressions.)
+2. Ratio: candidate's normalised median over the baseline's.
+3. Significance: a one-sided Mann-Whitney U test over the normalised rounds (``--benchmark-save-data``).
+   ``worse`` needs ratio > 1 + threshold *and* p < alpha; ``better`` the mirror image; otherwise ``same``.
+   A benchmark with fewer than 3 rounds on either side (build, the reference training run) is shown, never
+   judged.
+4. Learning: every candidate training run's final loss must lie in its band (``extra_info.loss_band``). This is
+   strict: no threshold, no statistics.
+
+Exit 1 on any ``worse`` or any loss out of its band. Benchmarks present in only one run are listed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnbench.errors import UserError
+from rnnbench.table import format_table
+
+DEFAULT_THRESHOLD_PCT = 25.0
+ALPHA = 0.05
+MIN_ROUNDS = 3  # below this no rank test is possible (3 vs 3 already needs every round to agree for p = 0.05)
+
+
+@dataclass
+class Row:
+    name: str
+    impl: str
+    baseline: float  # normalised medians (machine-factor units)
+    candidate: float
+    ratio: float
+    p_value: float | None  # None: too few rounds to test
+    verdict: str  # "worse", "better", "same", "untested"
+
+
+@dataclass
+class Comparison:
+    rows: list[Row]
+    loss_failures: list[str]
+    only_baseline: list[str]
+    only_candidate: list[str]
+    normalised: bool
+    notes: list[str]
+
+    @property
+    def regressions(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict == "worse"]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressions or self.loss_failures)
+
+
+def load_run(path: str | Path) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise UserError(f"{path}: not a pytest-benchmark results file (no 'benchmarks' list)")
+    return doc
+
+
+def machine_factor(doc: dict) -> float | None:
+    """Geometric mean of the calibration medians, or None when the run has no calibration."""
+    medians = [b["stats"]["median"] for b in doc["benchmarks"]
+               if (b.get("extra_info") or {}).get("measure") == "calibration"]
+    return float(np.exp(np.mean(np.log(medians)))) if medians else None
+
+
+def _rounds(record: dict, factor: float) -> np.ndarray | None:
+    data = record["stats"].get("data")
+    return np.asarray(data, dtype=float) / factor if data else None
+
+
+def _timed(doc: dict) -> dict[str, dict]:
+    """The run's benchmarks by name, calibration probes left out."""
+    return {b["name"]: b for b in doc["benchmarks"] if (b.get("extra_info") or {}).get("measure") != "calibration"}
+
+
+def compare(baseline: dict, candidate: dict, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+            alpha: float = ALPHA) -> Comparison:
+    from scipy.stats import mannwhitneyu
+
+    notes = []
+    base_factor, cand_factor = machine_factor(baseline), machine_factor(candidate)
+    normalised = base_factor is not None and cand_factor is not None
+    if not normalised:
+        notes.append("no calibration in one of the runs: times compared as measured, not normalised")
+        base_factor = cand_factor = 1.0
+    base, cand = _timed(baseline), _timed(candidate)
+    limit = 1 + threshold_pct / 100
+    rows = []
+    for name in sorted(base.keys() & cand.keys()):
+        b, c = base[name], cand[name]
+        b_med, c_med = b["stats"]["median"] / base_factor, c["stats"]["median"] / cand_factor
+        ratio = c_med / b_med
+        b_rounds, c_rounds = _rounds(b, base_factor), _rounds(c, cand_factor)
+        p_value, verdict = None, "untested"
+        if b_rounds is not None and c_rounds is not None and min(len(b_rounds), len(c_rounds)) >= MIN_ROUNDS:
+            slower = mannwhitneyu(c_rounds, b_rounds, alternative="greater").pvalue
+            faster = mannwhitneyu(c_rounds, b_rounds, alternative="less").pvalue
+            if ratio > limit and slower < alpha:
+                verdict, p_value = "worse", slower
+            elif ratio < 1 / limit and faster < alpha:
+                verdict, p_value = "better", faster
+            else:
+                verdict, p_value = "same", min(slower, faster)
+        rows.append(Row(name, (c.get("extra_info") or {}).get("impl", "?"), b_med, c_med, ratio, p_value, verdict))
+
+    loss_failures = []
+    for c in candidate["benchmarks"]:
+        info = c.get("extra_info") or {}
+        band, loss = info.get("loss_band"), info.get("final_loss")
+        if info.get("measure") == "train" and band and loss is not None and not band[0] <= loss <= band[1]:
+            loss_failures.append(f"{c['name']}: final_loss {loss:.4f} outside its band [{band[0]}, {band[1]}] "
+                                 f"({info.get('impl')})")
+    for side, doc in (("baseline", baseline), ("candidate", candidate)):
+        threads = doc.get("machine_info", {}).get("rnnbench", {}).get("threads")
+        notes.append(f"{side}: threads={threads}, machine factor "
+                     f"{machine_factor(doc) * 1e3:.3f} ms" if machine_factor(doc) else f"{side}: threads={threads}")
+    return Comparison(rows, loss_failures, sorted(base.keys() - cand.keys()), sorted(cand.keys() - base.keys()),
+                      normalised, notes)
+
+
+def format_comparison(result: Comparison, threshold_pct: float) -> str:
+    unit = "x machine factor" if result.normalised else "s"
+    rows = [[r.name, r.impl, f"{r.baseline:.4g}", f"{r.candidate:.4g}", f"{r.ratio:.2f}",
+             "-" if r.p_value is None else f"{r.p_value:.3g}", r.verdict.upper() if r.verdict == "worse" else r.verdict]
+            for r in sorted(result.rows, key=lambda r: (r.verdict != "worse", -r.ratio))]
+    lines = [format_table(["benchmark", "impl", f"baseline ({unit})", "candidate", "ratio", "p", "verdict"], rows,
+                          align="llrrrrl"), ""]
+    lines += [f"note: {n}" for n in result.notes]
+    if result.only_baseline:
+        lines.append(f"only in the baseline ({len(result.only_baseline)}): {', '.join(result.only_baseline)}")
+    if result.only_candidate:
+        lines.append(f"only in the candidate ({len(result.only_candidate)}): {', '.join(result.only_candidate)}")
+    for failure in result.loss_failures:
+        lines.append(f"LOSS REGRESSION {failure}")
+    worse = result.regressions
+    if worse:
+        impls = sorted({r.impl for r in worse})
+        lines.append(f"SLOWER beyond {threshold_pct:g}% (significant): {', '.join(impls)} "
+                     f"({', '.join(r.name for r in worse)})")
+    counts = {v: sum(r.verdict == v for r in result.rows) for v in ("worse", "better", "same", "untested")}
+    lines.append("gate: " + ("FAIL" if result.failed else "pass") + " — " +
+                 ", ".join(f"{n} {v}" for v, n in counts.items()) + f", {len(result.loss_failures)} loss regressions")
+    return "\n".join(lines)
+
+
+def run_compare(args) -> int:
+    if not (0 < args.threshold < 1000):
+        raise UserError(f"--threshold: expected a percentage in (0, 1000), got {args.threshold}")
+    result = compare(load_run(args.baseline), load_run(args.candidate), args.threshold)
+    print(format_comparison(result, args.threshold))
+    return 1 if result.failed else 0
+
+
+__all__ = ["compare", "format_comparison", "run_compare", "machine_factor", "DEFAULT_THRESHOLD_PCT"]

@@ -1,0 +1,139 @@
+"""The regression gate: normalisation by the machine, significance over rounds, strict loss bands."""
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnbench.cli import main
+from rnnbench.compare import compare, format_comparison, machine_factor
+
+pytest.importorskip("scipy", reason="scipy is not installed")
+
+TESTS = Path(__file__).parent
+
+
+def make_run(seed: int, speed: float = 1.0, slow_impl: str | None = None, loss: float = 0.5204) -> dict:
+    """A run with noisy rounds: calibration, two implementations' train steps and epochs, one training run."""
+    rng = np.random.default_rng(seed)
+
+    def record(name, impl, measure, median, rounds=200, **info):
+        data = (median * speed * rng.lognormal(0, 0.05, rounds)).tolist()
+        return {"name": name, "extra_info": {"impl": impl, "measure": measure, **info},
+                "stats": {"median": float(np.median(data)), "rounds": rounds, "data": data}}
+
+    slow = {impl: 2.0 if impl == slow_impl else 1.0 for impl in ("numpy", "tf-cell")}
+    benchmarks = [
+        record("test_calibration_matmul", "calibration-matmul", "calibration", 3e-4),
+        record("test_calibration_python", "calibration-python", "calibration", 8e-4),
+    ]
+    for impl, us in (("numpy", 200e-6), ("tf-cell", 400e-6)):
+        benchmarks.append(record(f"test_train_step[{impl}-T5-S4-B200]", impl, "train_step", us * slow[impl]))
+        benchmarks.append(record(f"test_epoch[{impl}-T5-S4-B200]", impl, "epoch", 1000 * us * slow[impl], rounds=3))
+        benchmarks.append(record(f"test_train[{impl}-T5-S4-B200]", impl, "train", 0.3, rounds=1,
+                                 final_loss=loss, loss_band=[0.505, 0.535]))
+    return {"machine_info": {"rnnbench": {"threads": 2}}, "benchmarks": benchmarks}
+
+
+def test_two_runs_of_the_same_code_pass():
+    result = compare(make_run(1), make_run(2))
+    assert not result.failed
+    assert {r.verdict for r in result.rows} <= {"same", "untested"}
+    assert [r.verdict for r in result.rows if r.name.startswith("test_train[")] == ["untested", "untested"]
+
+
+def test_an_implementation_slowed_twice_fails_the_gate_and_is_named():
+    result = compare(make_run(1), make_run(2, slow_impl="numpy"))
+    assert result.failed
+    assert {r.impl for r in result.regressions} == {"numpy"}
+    # the epoch has 3 rounds a side: a rank test there can reach p = 0.05 at best, so it is not significant
+    assert {r.name for r in result.regressions} == {"test_train_step[numpy-T5-S4-B200]"}
+    assert all(1.8 < r.ratio < 2.2 and r.p_value < 0.05 for r in result.regressions)
+    text = format_comparison(result, 25)
+    assert "SLOWER beyond 25% (significant): numpy" in text and text.endswith(", 0 loss regressions")
+    assert "gate: FAIL" in text
+
+
+def test_a_baseline_from_a_machine_twice_as_slow_flags_nothing():
+    slow_machine = make_run(1, speed=2.0)
+    assert machine_factor(slow_machine) == pytest.approx(2 * machine_factor(make_run(1)), rel=0.05)
+    result = compare(slow_machine, make_run(2))
+    assert not result.failed and not [r for r in result.rows if r.verdict == "better"]
+    assert all(0.9 < r.ratio < 1.1 for r in result.rows)
+    # without the normalisation the same pair would read as a 2x speed-up
+    raw = compare(strip_calibration(slow_machine), strip_calibration(make_run(2)))
+    assert [r.verdict for r in raw.rows if r.name.startswith("test_train_step")] == ["better", "better"]
+    assert "not normalised" in raw.notes[0]
+
+
+def test_a_run_that_no_longer_reaches_its_loss_band_fails_strictly():
+    result = compare(make_run(1), make_run(2, loss=0.5812))  # e.g. a learning rate that no longer learns t-3
+    assert result.failed and not result.regressions
+    assert len(result.loss_failures) == 2
+    assert "final_loss 0.5812 outside its band [0.505, 0.535]" in result.loss_failures[0]
+
+
+def test_benchmarks_in_only_one_run_are_listed_not_errors():
+    candidate = make_run(2)
+    candidate["benchmarks"] = [b for b in candidate["benchmarks"] if not b["name"].startswith("test_epoch[tf")]
+    candidate["benchmarks"].append(copy.deepcopy(candidate["benchmarks"][2]) | {"name": "test_train_step[new-impl]"})
+    result = compare(make_run(1), candidate)
+    assert not result.failed
+    assert result.only_baseline == ["test_epoch[tf-cell-T5-S4-B200]"]
+    assert result.only_candidate == ["test_train_step[new-impl]"]
+    text = format_comparison(result, 25)
+    assert "only in the baseline (1): test_epoch[tf-cell-T5-S4-B200]" in text
+
+
+def strip_calibration(run: dict) -> dict:
+    run = copy.deepcopy(run)
+    run["benchmarks"] = [b for b in run["benchmarks"] if b["extra_info"]["measure"] != "calibration"]
+    return run
+
+
+def test_cli_exit_codes_and_errors(tmp_path, capsys):
+    base, slow = tmp_path / "base.json", tmp_path / "slow.json"
+    base.write_text(json.dumps(make_run(1)))
+    slow.write_text(json.dumps(make_run(2, slow_impl="tf-cell")))
+    assert main(["compare", str(base), str(base)]) == 0
+    assert main(["compare", str(base), str(slow)]) == 1
+    assert "SLOWER beyond 25% (significant): tf-cell" in capsys.readouterr().out
+    assert main(["compare", str(base), str(slow), "--threshold", "150"]) == 0  # 2x is within +150%
+    assert main(["compare", str(base), str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: cannot read" in capsys.readouterr().err
+    assert main(["compare", str(base), str(base), "--threshold", "-5"]) == 2
+
+
+@pytest.fixture(scope="module")
+def numpy_baseline(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gate") / "baseline.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(out.parent)  # its results/history/ goes there, not into the checkout
+        assert main(["bench", "--impl", "numpy", "--profile", "ci", "--threads", "2", "--json", str(out),
+                     "--no-report"]) == 0
+    return out
+
+
+def test_real_runs_an_injected_2x_delay_fails_and_the_same_code_passes(numpy_baseline, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    same = tmp_path / "same.json"
+    assert main(["bench", "--impl", "numpy", "--profile", "ci", "--threads", "2", "--json", str(same),
+                 "--no-report"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(numpy_baseline), str(same)]) == 0, capsys.readouterr().out
+
+    monkeypatch.setenv("RNNBENCH_TEST_SLOWDOWN", "numpy")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p slowdown_plugin")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    slowed = tmp_path / "slowed.json"
+    assert main(["bench", "--impl", "numpy", "--profile", "ci", "--threads", "2", "--json", str(slowed),
+                 "--no-report"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(numpy_baseline), str(slowed)]) == 1
+    out = capsys.readouterr().out
+    assert "SLOWER beyond 25% (significant): numpy (" in out
+    assert "test_train_step[numpy-T5-S4-B200]" in out.split("SLOWER")[1]
+    assert "generator" not in out.split("SLOWER")[1]  # untouched benchmarks are not blamed
