@@ -1,5 +1,6 @@
-"""The ``rnnbench`` command: list, theory, gen, train, bench.
+"""rnnbench: the same small RNN in several frameworks and styles: parity, learning against theory, speed.
 
+The console script's verbs: list, theory, gen, train, bench (the main job), report, compare (the gate).
 User errors (bad values, unknown names, unreadable files) print one line to stderr and exit 2.
 """
 
