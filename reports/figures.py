@@ -73,17 +73,27 @@ def loss_curve_figure(curves: pd.DataFrame) -> Figure:
     return fig
 
 
-def time_to_target_figure(frame: pd.DataFrame) -> Figure:
-    train = newest_run(frame)
-    train = train[(train["measure"] == "train") & train["label"].isin(REFERENCE_ORDER)]
-    labels = [label for label in REFERENCE_ORDER if label in set(train["label"])]
-    fig, axes = _panels(len(labels), 0.45 * train["impl"].nunique() + 1.5)
+def _bar_panels(frame: pd.DataFrame, measure: str, value: str, ascending: bool):
+    """A figure with one horizontal-bar panel per reference config of the newest run, and per panel
+    (axes, label, rows, y positions, bar values)."""
+    rows_all = newest_run(frame)
+    rows_all = rows_all[(rows_all["measure"] == measure) & rows_all["label"].isin(REFERENCE_ORDER)]
+    labels = [label for label in REFERENCE_ORDER if label in set(rows_all["label"])]
+    fig, axes = _panels(len(labels), 0.45 * rows_all["impl"].nunique() + 1.5)
+    panels = []
     for ax, label in zip(axes, labels):
-        rows = train[train["label"] == label].sort_values("seconds_to_target", ascending=False, na_position="first")
+        rows = rows_all[rows_all["label"] == label].sort_values(value, ascending=ascending, na_position="first")
         y = np.arange(len(rows))
-        seconds = rows["seconds_to_target"].astype(float).fillna(0)
-        ax.barh(y, seconds, color=[FRAMEWORK_COLORS.get(f, "grey") for f in rows["framework"]])
+        values = rows[value].astype(float).fillna(0)
+        ax.barh(y, values, color=[FRAMEWORK_COLORS.get(f, "grey") for f in rows["framework"]])
         ax.set_yticks(y, rows["impl"])
+        panels.append((ax, label, rows, y, values))
+    return fig, panels
+
+
+def time_to_target_figure(frame: pd.DataFrame) -> Figure:
+    fig, panels = _bar_panels(frame, "train", "seconds_to_target", ascending=False)
+    for ax, label, rows, y, seconds in panels:
         for yi, s, steps, reached in zip(y, seconds, rows["steps_to_target"], rows["reached"]):
             ax.text(s, yi, f" {s:.2f} s ({int(steps)} steps)" if reached else " not reached", va="center", fontsize=8)
         target = rows["target"].iloc[0] if len(rows) else float("nan")
@@ -94,15 +104,8 @@ def time_to_target_figure(frame: pd.DataFrame) -> Figure:
 
 
 def memory_figure(frame: pd.DataFrame) -> Figure:
-    train = newest_run(frame)
-    train = train[(train["measure"] == "train") & train["label"].isin(REFERENCE_ORDER)]
-    labels = [label for label in REFERENCE_ORDER if label in set(train["label"])]
-    fig, axes = _panels(len(labels), 0.45 * train["impl"].nunique() + 1.5)
-    for ax, label in zip(axes, labels):
-        rows = train[train["label"] == label].sort_values("peak_rss_mb")
-        y = np.arange(len(rows))
-        ax.barh(y, rows["peak_rss_mb"], color=[FRAMEWORK_COLORS.get(f, "grey") for f in rows["framework"]])
-        ax.set_yticks(y, rows["impl"])
+    fig, panels = _bar_panels(frame, "train", "peak_rss_mb", ascending=True)
+    for ax, label, *_ in panels:
         ax.set_xlabel("peak RSS growth during the reference run (MB)")
         ax.set_title(f"{label}: memory")
     return fig

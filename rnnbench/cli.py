@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="the regression gate: exit 1 when a benchmark got slower or stopped learning")
     p.add_argument("baseline", help="BASELINE.json (rnnbench bench output)")
-    p.add_argument("candidate", help="CANDIDATE.json")
+    p.add_argument("candidate", nargs="+",
+                   help="CANDIDATE.json; give reruns of the same code too, and only what is worse in each counts")
     p.add_argument("--threshold", type=float, default=25.0,
                    help="percent slower (after normalising for machine speed) that counts, if significant "
                         "(default: %(default)s)")

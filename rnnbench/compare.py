@@ -15,7 +15,8 @@ For each benchmark in both runs:
 4. Learning: every candidate training run's final loss must lie in its band (``extra_info.loss_band``). This is
    strict: no threshold, no statistics.
 
-Exit 1 on any ``worse`` or any loss out of its band. Benchmarks present in only one run are listed.
+Exit 1 on any ``worse`` or any loss out of its band. Benchmarks present in only one run are listed. Several
+candidate files (a confirming rerun of the same code) count a benchmark as worse only if it is worse in each.
 """
 
 from __future__ import annotations
@@ -92,49 +93,67 @@ def _timed(doc: dict) -> dict[str, dict]:
     return {b["name"]: b for b in doc["benchmarks"] if (b.get("extra_info") or {}).get("measure") != "calibration"}
 
 
-def compare(baseline: dict, candidate: dict, threshold_pct: float = DEFAULT_THRESHOLD_PCT,
-            alpha: float = ALPHA) -> Comparison:
+def _judge(b: dict, c: dict, base_factor: float, cand_factor: float, limit: float, alpha: float):
+    """(normalised baseline median, normalised candidate median, ratio, p-value or None, verdict)."""
     from scipy.stats import mannwhitneyu
 
+    b_med, c_med = b["stats"]["median"] / base_factor, c["stats"]["median"] / cand_factor
+    ratio = c_med / b_med
+    b_rounds, c_rounds = _rounds(b, base_factor), _rounds(c, cand_factor)
+    if b_rounds is None or c_rounds is None or min(len(b_rounds), len(c_rounds)) < MIN_ROUNDS:
+        return b_med, c_med, ratio, None, "untested"
+    slower = mannwhitneyu(c_rounds, b_rounds, alternative="greater").pvalue
+    faster = mannwhitneyu(c_rounds, b_rounds, alternative="less").pvalue
+    if ratio > limit and slower < alpha:
+        return b_med, c_med, ratio, slower, "worse"
+    if ratio < 1 / limit and faster < alpha:
+        return b_med, c_med, ratio, faster, "better"
+    return b_med, c_med, ratio, min(slower, faster), "same"
+
+
+def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+            alpha: float = ALPHA) -> Comparison:
+    """Judge every benchmark of ``candidate`` against ``baseline``.
+
+    Given several candidate runs of the same code (a confirming rerun), a benchmark is worse (or better) only
+    when it is so in every one of them: noise rarely strikes the same benchmark twice, a regression does.
+    """
+    candidates = candidate if isinstance(candidate, list) else [candidate]
     notes = []
-    base_factor, cand_factor = machine_factor(baseline), machine_factor(candidate)
-    normalised = base_factor is not None and cand_factor is not None
+    base_factor = machine_factor(baseline)
+    cand_factors = [machine_factor(c) for c in candidates]
+    normalised = base_factor is not None and None not in cand_factors
     if not normalised:
         notes.append("no calibration in one of the runs: times compared as measured, not normalised")
-        base_factor = cand_factor = 1.0
-    base, cand = _timed(baseline), _timed(candidate)
+        base_factor, cand_factors = 1.0, [1.0] * len(candidates)
+    base, cands = _timed(baseline), [_timed(c) for c in candidates]
     limit = 1 + threshold_pct / 100
     rows = []
-    for name in sorted(base.keys() & cand.keys()):
-        b, c = base[name], cand[name]
-        b_med, c_med = b["stats"]["median"] / base_factor, c["stats"]["median"] / cand_factor
-        ratio = c_med / b_med
-        b_rounds, c_rounds = _rounds(b, base_factor), _rounds(c, cand_factor)
-        p_value, verdict = None, "untested"
-        if b_rounds is not None and c_rounds is not None and min(len(b_rounds), len(c_rounds)) >= MIN_ROUNDS:
-            slower = mannwhitneyu(c_rounds, b_rounds, alternative="greater").pvalue
-            faster = mannwhitneyu(c_rounds, b_rounds, alternative="less").pvalue
-            if ratio > limit and slower < alpha:
-                verdict, p_value = "worse", slower
-            elif ratio < 1 / limit and faster < alpha:
-                verdict, p_value = "better", faster
-            else:
-                verdict, p_value = "same", min(slower, faster)
-        rows.append(Row(name, (c.get("extra_info") or {}).get("impl", "?"), b_med, c_med, ratio, p_value, verdict))
+    for name in sorted(base.keys() & set.intersection(*(set(c) for c in cands))):
+        judged = [_judge(base[name], c[name], base_factor, f, limit, alpha) for c, f in zip(cands, cand_factors)]
+        verdicts = {j[4] for j in judged}
+        verdict = verdicts.pop() if len(verdicts) == 1 else ("untested" if verdicts == {"untested"} else "same")
+        b_med, c_med, ratio, p_value, _ = max(judged, key=lambda j: j[1])  # the slowest candidate is shown
+        if verdict in ("worse", "better"):
+            p_value = max(j[3] for j in judged)
+        impl = (cands[0][name].get("extra_info") or {}).get("impl", "?")
+        rows.append(Row(name, impl, b_med, c_med, ratio, p_value, verdict))
 
     loss_failures = []
-    for c in candidate["benchmarks"]:
+    for c in (b for run in candidates for b in run["benchmarks"]):
         info = c.get("extra_info") or {}
         band, loss = info.get("loss_band"), info.get("final_loss")
         if info.get("measure") == "train" and band and loss is not None and not band[0] <= loss <= band[1]:
             loss_failures.append(f"{c['name']}: final_loss {loss:.4f} outside its band [{band[0]}, {band[1]}] "
                                  f"({info.get('impl')})")
-    for side, doc in (("baseline", baseline), ("candidate", candidate)):
+    for side, doc in (("baseline", baseline), *((f"candidate {i + 1}", c) for i, c in enumerate(candidates))):
         threads = doc.get("machine_info", {}).get("rnnbench", {}).get("threads")
         notes.append(f"{side}: threads={threads}, machine factor "
                      f"{machine_factor(doc) * 1e3:.3f} ms" if machine_factor(doc) else f"{side}: threads={threads}")
-    return Comparison(rows, loss_failures, sorted(base.keys() - cand.keys()), sorted(cand.keys() - base.keys()),
-                      normalised, notes)
+    every_candidate = set.intersection(*(set(c) for c in cands))
+    any_candidate = set.union(*(set(c) for c in cands))
+    return Comparison(rows, sorted(set(loss_failures)), sorted(base.keys() - every_candidate),
+                      sorted(any_candidate - base.keys()), normalised, notes)
 
 
 def format_comparison(result: Comparison, threshold_pct: float) -> str:
@@ -165,7 +184,7 @@ def format_comparison(result: Comparison, threshold_pct: float) -> str:
 def run_compare(args) -> int:
     if not (0 < args.threshold < 1000):
         raise UserError(f"--threshold: expected a percentage in (0, 1000), got {args.threshold}")
-    result = compare(load_run(args.baseline), load_run(args.candidate), args.threshold)
+    result = compare(load_run(args.baseline), [load_run(c) for c in args.candidate], args.threshold)
     print(format_comparison(result, args.threshold))
     return 1 if result.failed else 0
 

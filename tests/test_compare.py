@@ -137,3 +137,11 @@ def test_real_runs_an_injected_2x_delay_fails_and_the_same_code_passes(numpy_bas
     assert "SLOWER beyond 25% (significant): numpy (" in out
     assert "test_train_step[numpy-T5-S4-B200]" in out.split("SLOWER")[1]
     assert "generator" not in out.split("SLOWER")[1]  # untouched benchmarks are not blamed
+
+
+def test_a_confirming_rerun_clears_a_one_off_and_keeps_a_repeat():
+    base = make_run(1)
+    one_off = compare(base, [make_run(2, slow_impl="numpy"), make_run(3)])  # noise in one run only
+    assert not one_off.failed
+    repeated = compare(base, [make_run(2, slow_impl="numpy"), make_run(3, slow_impl="numpy")])
+    assert repeated.failed and {r.impl for r in repeated.regressions} == {"numpy"}
