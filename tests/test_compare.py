@@ -112,25 +112,28 @@ def numpy_baseline(tmp_path_factory):
     out = tmp_path_factory.mktemp("gate") / "baseline.json"
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(out.parent)  # its results/history/ goes there, not into the checkout
-        assert main(["bench", "--impl", "numpy", "--profile", "ci", "--threads", "2", "--json", str(out),
-                     "--no-report"]) == 0
+        assert bench(out) == 0
     return out
+
+
+def bench(out: Path) -> int:
+    """A real numpy-only run as CI's gate makes them: the ci profile at one thread."""
+    return main(["bench", "--impl", "numpy", "--profile", "ci", "--threads", "1", "--json", str(out), "--no-report"])
 
 
 def test_real_runs_an_injected_2x_delay_fails_and_the_same_code_passes(numpy_baseline, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    same = tmp_path / "same.json"
-    assert main(["bench", "--impl", "numpy", "--profile", "ci", "--threads", "2", "--json", str(same),
-                 "--no-report"]) == 0
+    same = [tmp_path / "same-1.json", tmp_path / "same-2.json"]
+    assert bench(same[0]) == 0 and bench(same[1]) == 0
     capsys.readouterr()
-    assert main(["compare", str(numpy_baseline), str(same)]) == 0, capsys.readouterr().out
+    # as CI judges: a benchmark fails only if it is worse in both runs of the same code
+    assert main(["compare", str(numpy_baseline), *map(str, same)]) == 0, capsys.readouterr().out
 
     monkeypatch.setenv("RNNBENCH_TEST_SLOWDOWN", "numpy")
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p slowdown_plugin")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     slowed = tmp_path / "slowed.json"
-    assert main(["bench", "--impl", "numpy", "--profile", "ci", "--threads", "2", "--json", str(slowed),
-                 "--no-report"]) == 0
+    assert bench(slowed) == 0
     capsys.readouterr()
     assert main(["compare", str(numpy_baseline), str(slowed)]) == 1
     out = capsys.readouterr().out
