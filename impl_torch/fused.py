@@ -177,6 +177,9 @@ class TorchCompile(TorchFused):
     name: ClassVar[str] = "torch-compile"
 
     def make_step(self, config: RunConfig):
+        # Start from empty compile caches: the build is measured cold, and a process that builds many
+        # configurations (the scaling sweeps) never runs into Dynamo's recompile limit.
+        torch._dynamo.reset()
         kwargs = {"lr": config.learning_rate, "num_classes": config.num_classes, "mm": small_matmul}
         step = torch.compile(partial(flat_window_step, **kwargs), fullgraph=True, dynamic=False)
         self.epoch = torch.compile(partial(epoch_loop, **kwargs), fullgraph=True, dynamic=False)
