@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
@@ -29,8 +30,16 @@ from rnnbench.task import epoch_batches
 SCHEMA_VERSION = 1
 FAMILY_MODULES = {"tensorflow": "tensorflow", "torch": "torch"}
 
-# Compilation is measured cold: Inductor's on-disk caches go to a fresh directory for this process.
-os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="rnnbench-inductor-"))
+# Compilation is measured cold: Inductor's on-disk caches go to a fresh directory for this process, removed at
+# its end (unless the user chose the directory).
+_INDUCTOR_CACHE = None
+if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    _INDUCTOR_CACHE = os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="rnnbench-inductor-")
+
+
+def pytest_unconfigure(config):
+    if _INDUCTOR_CACHE:
+        shutil.rmtree(_INDUCTOR_CACHE, ignore_errors=True)
 
 
 def pytest_addoption(parser):
