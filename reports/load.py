@@ -155,7 +155,9 @@ def environment(paths) -> pd.DataFrame:
         facts = _run_facts(p, doc)
         rows.append({
             "run": facts["name"], "datetime": facts["datetime"], "commit": facts["commit"], "machine": facts["node"],
-            "cpu": facts["cpu"], "blas": blas or None, "threads": facts["threads"], "device": ours.get("device"),
+            "cpu": facts["cpu"], "blas": blas or None, "threads": facts["threads"],
+            "cpus": ",".join(map(str, ours["cpus"])) if ours.get("cpus") else None,  # those the run could use
+            "device": ours.get("device"),
             "profile": facts["profile"], "python": ours.get("python"),
             **{k: versions.get(k) for k in ("numpy", "tensorflow", "torch")},
         })

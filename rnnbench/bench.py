@@ -73,6 +73,7 @@ def family_command(framework: str, names: list[str], args, out: Path, calibrate:
         "-p", "no:cacheprovider", "-v", "-rs", "--color=no",
         "--framework", framework, *(a for n in names for a in ("--impl", n)),
         "--threads", str(args.threads), "--device", args.device, "--profile", args.profile,
+        *(["--no-pin"] if getattr(args, "no_pin", False) else []),
         "--benchmark-json", str(out), "--benchmark-max-time", MAX_TIME[args.profile], "--benchmark-save-data",
         "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",
     ]

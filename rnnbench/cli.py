@@ -196,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "ci: quick with fewer rounds")
     p.add_argument("--impl", nargs="+", help="only these implementations (default: every available one)")
     p.add_argument("--threads", type=_positive_int, default=RunConfig().threads,
-                   help="the one thread count for every framework (all cores: %(default)s)")
+                   help="the one thread count for every framework (all cores: %(default)s); below the CPU "
+                        "count each benchmark process is also confined to that many CPUs")
+    p.add_argument("--no-pin", action="store_true", help="do not confine the processes to --threads CPUs")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.add_argument("--json", help="write the merged results here (default: results/bench-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip building the report at the end")

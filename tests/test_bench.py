@@ -1,6 +1,7 @@
 """The main job: merging per-framework pytest-benchmark files, the summary, slopes, and a real numpy run."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,17 @@ def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, ca
 def test_bench_rejects_unknown_names(capsys):
     assert main(["bench", "--impl", "nope"]) == 2
     assert "impl: unknown implementation 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a platform with CPU affinity and at least 2 usable CPUs")
+@pytest.mark.parametrize("pin", [True, False])
+def test_fewer_threads_than_cpus_confine_the_benchmark_process(tmp_path, pin):
+    allowed = sorted(os.sched_getaffinity(0))
+    out = tmp_path / "calibration.json"
+    cmd = [sys.executable, "-m", "pytest", str(Path(__file__).parents[1] / "benchmarks" / "test_calibration.py"),
+           "-q", "-p", "no:cacheprovider", "-k", "matmul", "--threads", "1", "--benchmark-json", str(out),
+           "--benchmark-max-time", "0.01", *([] if pin else ["--no-pin"])]
+    subprocess.run(cmd, check=True, capture_output=True, cwd=tmp_path)
+    cpus = json.loads(out.read_text())["machine_info"]["rnnbench"]["cpus"]
+    assert cpus == (allowed[:1] if pin else allowed)
