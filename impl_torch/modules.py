@@ -99,6 +99,11 @@ class _RNNLayout(_TorchBase):
                 self.tensor(name).copy_(torch.from_numpy(value))
         self.tensor("bias_hh").requires_grad_(False)
 
+    def tensor(self, name: str) -> torch.Tensor:
+        if name.startswith("linear."):
+            return getattr(self.linear, name.split(".")[1])
+        return getattr(self.rnn, name + self.layer_suffix)
+
     def trainable(self):
         return [p for p in (*self.rnn.parameters(), *self.linear.parameters()) if p.requires_grad]
 
@@ -109,14 +114,10 @@ class _RNNLayout(_TorchBase):
 
 class TorchRNN(_RNNLayout):
     name: ClassVar[str] = "torch-rnn"
+    layer_suffix: ClassVar[str] = "_l0"  # nn.RNN names its first layer's tensors weight_ih_l0, ...
 
     def make_recurrence(self, C: int, H: int) -> nn.Module:
         return nn.RNN(C, H, nonlinearity="tanh", batch_first=True)
-
-    def tensor(self, name: str) -> torch.Tensor:
-        if name.startswith("linear."):
-            return getattr(self.linear, name.split(".")[1])
-        return getattr(self.rnn, name + "_l0")
 
     def logits(self, x, state):
         x_onehot = F.one_hot(x, self.config.num_classes).to(self.dtype)  # (B, T, C)
@@ -126,14 +127,10 @@ class TorchRNN(_RNNLayout):
 
 class TorchCell(_RNNLayout):
     name: ClassVar[str] = "torch-cell"
+    layer_suffix: ClassVar[str] = ""
 
     def make_recurrence(self, C: int, H: int) -> nn.Module:
         return nn.RNNCell(C, H, nonlinearity="tanh")
-
-    def tensor(self, name: str) -> torch.Tensor:
-        if name.startswith("linear."):
-            return getattr(self.linear, name.split(".")[1])
-        return getattr(self.rnn, name)
 
     def logits(self, x, state):
         x_onehot = F.one_hot(x, self.config.num_classes).to(self.dtype)  # (B, T, C)

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from reports import figures, summaries
 from reports.load import environment, load_curves, load_results
+from rnnbench.config import targets_text
 
 
 @dataclass
@@ -43,7 +44,7 @@ def build_report(paths) -> Report:
                 summaries.convergence_table(frame), figures.loss_curve_figure(curves)))
     add(Section("time_to_target", "Time to target",
                 "Training time (build excluded) until the running mean of 100 step losses first falls below "
-                "0.53 at T5-S4 or 0.47 at T10-S16. Whole-epoch variants are timed per epoch and spread evenly "
+                f"{targets_text(' or ')}. Whole-epoch variants are timed per epoch and spread evenly "
                 "over its steps.", None, figures.time_to_target_figure(frame)))
     points = summaries.scaling_points(frame)
     if len(points):

@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnnbench.config import BASELINE_IMPL, reference_configs
 from rnnbench.stats import loglog_slope
 from rnnbench.task import LEVEL_LABELS, theory_levels
 
-BASELINE_IMPL = "tf-cell"  # the original TF1 loop: speed-ups are against it
-REFERENCE_ORDER = ("T5-S4", "T10-S16")
+REFERENCE_ORDER = tuple(ref.label for ref in reference_configs())
 
 
 def newest_run(frame: pd.DataFrame) -> pd.DataFrame:

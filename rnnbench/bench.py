@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from rnnbench import registry
-from rnnbench.config import reference_configs
+from rnnbench.config import BASELINE_IMPL, reference_configs, targets_text
 from rnnbench.errors import UserError
 from rnnbench.files import write_json
 from rnnbench.stats import loglog_slope
@@ -27,7 +27,6 @@ from rnnbench.table import format_table
 from rnnbench.task import LEVEL_LABELS, theory_levels
 
 DEFAULT_RESULTS_DIR = Path("results")
-BASELINE_IMPL = "tf-cell"  # the original tutorial's loop: speed-ups are against it
 FAMILY_ORDER = ("numpy", "tensorflow", "torch")
 MAX_TIME = {"quick": "0.5", "full": "1.0", "ci": "0.1"}  # pytest-benchmark --benchmark-max-time per benchmark
 HISTORY_DIR = DEFAULT_RESULTS_DIR / "history"  # every run is kept here; the report's trend reads it
@@ -175,7 +174,7 @@ def _num(value, fmt: str) -> str:
 def print_summary(doc: dict) -> None:
     print(format_table(SUMMARY_HEADERS, summary_rows(doc), align="llrrrrrrlll"))
     print("\nus/step: median epoch time over its steps (whole-epoch variants run an epoch per call); "
-          "time-to-target: running mean of 100 losses below 0.53 at T5-S4, 0.47 at T10-S16")
+          f"time-to-target: running mean of 100 losses below {targets_text()}")
     print("theory: " + ", ".join(f"{v:.4f} {LEVEL_LABELS[k]}" for k, v in theory_levels().as_dict().items()))
     for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
         print(f"scaling {impl}: " + ", ".join(f"time ~ {k}^{v:.2f}" for k, v in slopes.items()))

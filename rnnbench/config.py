@@ -96,6 +96,14 @@ def reference_configs(threads: int | None = None, device: str = "cpu") -> tuple[
     )
 
 
+BASELINE_IMPL = "tf-cell"  # the original tutorial's TF1 loop: every speed-up is against it
+
+
+def targets_text(joiner: str = ", ") -> str:
+    """The time-to-target thresholds, e.g. "0.53 at T5-S4, 0.47 at T10-S16", for tables and reports."""
+    return joiner.join(f"{ref.target} at {ref.label}" for ref in reference_configs())
+
+
 # The full profile's sweeps: one parameter varied from the (5,4) reference, one window timed per point.
 SWEEPS: dict[str, tuple[int, ...]] = {
     "state_size": (4, 16, 64, 256, 1024),

@@ -24,13 +24,12 @@ TREND_RUNS = 20  # the report's trend shows at most this many stored runs
 
 def history_files() -> list[Path]:
     """Stored runs in results/history/ that the report can read, oldest first (unreadable ones are skipped)."""
+    from reports.load import read_document
     from rnnbench.bench import HISTORY_DIR
 
     readable = []
     for path in sorted(HISTORY_DIR.glob("bench-*.json"))[-TREND_RUNS:]:
         try:
-            from reports.load import read_document
-
             read_document(path)
             readable.append(path)
         except UserError as exc:

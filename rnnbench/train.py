@@ -52,6 +52,11 @@ class TrainResult:
     def us_per_step(self) -> float:
         return 1e6 * self.train_seconds / max(self.steps, 1)
 
+    def running_mean(self) -> np.ndarray:
+        """Mean of each run of 100 consecutive step losses (of all of them, when there are fewer)."""
+        window = min(FINAL_LOSS_WINDOW, len(self.losses))
+        return np.convolve(self.losses, np.ones(window) / window, mode="valid")
+
     def time_to_target(self, target: float) -> tuple[int, float] | None:
         """(steps, seconds) when the running mean of the last 100 step losses first falls below ``target``.
 
@@ -59,8 +64,7 @@ class TrainResult:
         """
         if len(self.losses) < FINAL_LOSS_WINDOW:
             return None
-        running = np.convolve(self.losses, np.ones(FINAL_LOSS_WINDOW) / FINAL_LOSS_WINDOW, mode="valid")
-        below = np.flatnonzero(running < target)
+        below = np.flatnonzero(self.running_mean() < target)
         if below.size == 0:
             return None
         step = int(below[0]) + FINAL_LOSS_WINDOW  # steps done when the window of 100 first qualifies
@@ -68,9 +72,8 @@ class TrainResult:
 
     def loss_curve(self, points: int = 200) -> dict[str, list]:
         """The running mean of 100 step losses, at most ``points`` of it (for plots): {"step": [...], "loss": [...]}."""
-        window = min(FINAL_LOSS_WINDOW, len(self.losses))
-        running = np.convolve(self.losses, np.ones(window) / window, mode="valid")
-        steps = np.arange(window, len(self.losses) + 1)
+        running = self.running_mean()
+        steps = np.arange(len(self.losses) - len(running) + 1, len(self.losses) + 1)
         pick = np.unique(np.linspace(0, len(running) - 1, min(points, len(running))).round().astype(int))
         return {"step": steps[pick].tolist(), "loss": [round(float(v), 6) for v in running[pick]]}
 
