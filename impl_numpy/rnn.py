@@ -12,16 +12,12 @@ derived by hand; tests check them against central finite differences in float64.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
 from rnnbench.config import RunConfig
-from rnnbench.errors import UnsupportedError
 from rnnbench.interface import StepwiseEpoch
+from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
 from rnnbench.params import Params
-
-ADAGRAD_INITIAL_ACCUMULATOR = 0.1  # TF1 AdagradOptimizer's default; no epsilon anywhere
 
 
 def run_forward(params: Params, x: np.ndarray, s0: np.ndarray):
@@ -97,12 +93,7 @@ class Adagrad:
 
 
 class NumpyRNN(StepwiseEpoch):
-    name: ClassVar[str] = "numpy"
-    framework: ClassVar[str] = "numpy"
-
     def build(self, config: RunConfig, params: Params) -> None:
-        if config.device != "cpu":
-            raise UnsupportedError(f"device: {self.name} runs on cpu only, got {config.device!r}")
         self.config = config
         self.dtype = np.dtype(config.dtype)
         self.weights = params.astype(self.dtype).copy()

@@ -21,14 +21,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from impl_tf import runtime
+from rnnbench import tricks
 from rnnbench.config import RunConfig
+from rnnbench.impl_tf import runtime
 from rnnbench.interface import StepwiseEpoch
+from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
 from rnnbench.params import Params
 
 tf = runtime.tf
-
-ADAGRAD_INITIAL_ACCUMULATOR = 0.1
 
 
 def window_loss(params, x, y, s0, num_classes: int):
@@ -48,21 +48,11 @@ def window_loss(params, x, y, s0, num_classes: int):
     return loss, state, logits
 
 
-SMALL_CONTRACTION = 256  # K*N at or below which a product is written as multiply-and-reduce
-
-
 def small_matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
-    """``tf.matmul``, but a product with a small right-hand side (K*N <= 256) becomes multiply-and-reduce.
-
-    XLA on a CPU hands every dot to a GEMM routine, a dispatch that costs far more than a (200, 4) @ (4, 4)
-    product; a broadcast multiply followed by a sum is fused with the elementwise work around it instead.
-    Larger products keep the GEMM.
-    """
+    """``tf.matmul``, with a small right-hand side as multiply-and-reduce (the named trick, ``rnnbench.tricks``)."""
     a = tf.transpose(a) if transpose_a else a
     b = tf.transpose(b) if transpose_b else b
-    if b.shape[0] * b.shape[1] > SMALL_CONTRACTION:
-        return tf.matmul(a, b)
-    return tf.reduce_sum(a[:, :, None] * b[None], axis=1)
+    return tricks.small_matmul(a, b, tf.matmul, tf.reduce_sum)
 
 
 def window_loss_and_grads(params, x, y, s0, num_classes: int):
@@ -115,8 +105,6 @@ class TF2Driver(StepwiseEpoch):
     Subclasses set ``self.state``, ``self._train_step`` and ``self._forward`` in ``build``.
     """
 
-    framework: ClassVar[str] = "tensorflow"
-
     def reset_state(self) -> None:
         self.state.assign(tf.zeros_like(self.state))
 
@@ -141,7 +129,6 @@ class TF2Driver(StepwiseEpoch):
 class TFFunction(TF2Driver):
     """A tf.function per window, run eagerly from Python; variables hold parameters, accumulators, state."""
 
-    name: ClassVar[str] = "tf-function"
     jit_compile: ClassVar[bool] = False
 
     def build(self, config: RunConfig, params: Params) -> None:
@@ -193,7 +180,6 @@ class TFFunction(TF2Driver):
 class TFXLA(TFFunction):
     """The window step compiled by XLA."""
 
-    name: ClassVar[str] = "tf-xla"
     jit_compile: ClassVar[bool] = True
 
 
@@ -203,7 +189,6 @@ class TFXLAEpoch(TFXLA):
     Gradients are written by hand (``window_loss_and_grads``), in both the epoch loop and train_step.
     """
 
-    name: ClassVar[str] = "tf-xla-epoch"
     whole_epoch: ClassVar[bool] = True
 
     def loss_and_grads(self, params, x, y, state):

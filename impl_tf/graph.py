@@ -21,14 +21,14 @@ exactly the canonical W, so the canonical parameters load without any reshufflin
 from __future__ import annotations
 
 import warnings
-from typing import ClassVar
 
 import numpy as np
 
-from impl_tf import runtime
 from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
+from rnnbench.impl_tf import runtime
 from rnnbench.interface import StepwiseEpoch
+from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
 from rnnbench.params import Params
 
 tf = runtime.tf
@@ -37,8 +37,6 @@ v1 = tf.compat.v1
 
 class _TF1Graph(StepwiseEpoch):
     """Placeholders, the softmax layer, the loss, Adagrad and the Session; subclasses supply the recurrence."""
-
-    framework: ClassVar[str] = "tensorflow"
 
     def recurrence(self, x_onehot, init_state, params: Params, dtype):
         """Return (outputs (B, T, H) or a list of T tensors (B, H), final state (B, H), [W, b] variables)."""
@@ -64,7 +62,8 @@ class _TF1Graph(StepwiseEpoch):
             logits = tf.reshape(tf.matmul(tf.reshape(outputs, [-1, H]), U) + c, [B, T, C])
             self.probabilities = tf.nn.softmax(logits)
             self.loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=self.y, logits=logits))
-            optimizer = v1.train.AdagradOptimizer(config.learning_rate, initial_accumulator_value=0.1)
+            optimizer = v1.train.AdagradOptimizer(config.learning_rate,
+                                                   initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR)
             self.train_op = optimizer.minimize(self.loss)
             self.variables = [W, b, U, c]
             # BasicRNNCell makes its own kernel and bias; these load the canonical values into them.
@@ -113,8 +112,6 @@ class _TF1Graph(StepwiseEpoch):
 class TFCell(_TF1Graph):
     """The tutorial's first version: its own rnn_cell function, unrolled in Python."""
 
-    name: ClassVar[str] = "tf-cell"
-
     def recurrence(self, x_onehot, init_state, params, dtype):
         with v1.variable_scope("rnn_cell"):
             W = v1.get_variable("W", initializer=params.W.astype(dtype.as_numpy_dtype))
@@ -141,8 +138,6 @@ def _basic_rnn_cell(state_size: int):
 class TFStatic(_TF1Graph):
     """static_rnn: TensorFlow unrolls the cell over a Python list of per-step inputs."""
 
-    name: ClassVar[str] = "tf-static"
-
     def recurrence(self, x_onehot, init_state, params, dtype):
         cell = _basic_rnn_cell(self.config.state_size)
         outputs, final = v1.nn.static_rnn(cell, tf.unstack(x_onehot, axis=1), initial_state=init_state)
@@ -152,8 +147,6 @@ class TFStatic(_TF1Graph):
 
 class TFDynamic(_TF1Graph):
     """dynamic_rnn: the cell inside a graph-level while_loop over a (B, T, C) tensor."""
-
-    name: ClassVar[str] = "tf-dynamic"
 
     def recurrence(self, x_onehot, init_state, params, dtype):
         cell = _basic_rnn_cell(self.config.state_size)

@@ -1,8 +1,9 @@
 """``tf-keras``: the Keras 3 way, ``keras.layers.SimpleRNN`` + ``keras.layers.Dense`` on the TensorFlow backend.
 
 Keras is the API most TF2 users reach for. The layers are driven by a ``tf.function`` train step with
-``keras.optimizers.Adagrad(initial_accumulator_value=0.1, epsilon=0)``, which with epsilon 0 is exactly TF1
-Adagrad. The state is carried by passing the previous window's final state as ``initial_state``.
+``keras.optimizers.Adagrad(initial_accumulator_value=0.1, epsilon=0)`` (``rnnbench.optimizer``), which with
+epsilon 0 is exactly TF1 Adagrad. The state is carried by passing the previous window's final state as
+``initial_state``.
 
 Canonical parameters map as: SimpleRNN ``kernel = W[:C]``, ``recurrent_kernel = W[C:]``, ``bias = b``;
 Dense ``kernel = U``, ``bias = c``. This imports ``keras`` (Keras 3) directly, so the legacy-Keras switch that
@@ -11,22 +12,19 @@ the TF1 variants need does not touch it.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
-from impl_tf import runtime
-from impl_tf.eager import TF2Driver
 from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
+from rnnbench.impl_tf import runtime
+from rnnbench.impl_tf.eager import TF2Driver
+from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR
 from rnnbench.params import Params
 
 tf = runtime.tf
 
 
 class TFKeras(TF2Driver):
-    name: ClassVar[str] = "tf-keras"
-
     def build(self, config: RunConfig, params: Params) -> None:
         runtime.start(config)
         import keras
@@ -45,7 +43,8 @@ class TFKeras(TF2Driver):
         self.dense.set_weights([params.U, params.c])
         self.trainable = [*self.rnn.trainable_variables, *self.dense.trainable_variables]
         self.optimizer = keras.optimizers.Adagrad(
-            learning_rate=config.learning_rate, initial_accumulator_value=0.1, epsilon=0.0
+            learning_rate=config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR,
+            epsilon=ADAGRAD_EPSILON,
         )
         self.optimizer.build(self.trainable)
         self.state = tf.Variable(tf.zeros((B, H), dtype))

@@ -21,13 +21,11 @@ tf.get_logger().setLevel("ERROR")
 
 
 def start(config: RunConfig):
-    """Check the device and apply ``config.threads`` to TensorFlow's intra- and inter-op pools.
+    """Apply ``config.threads`` to TensorFlow's intra- and inter-op pools.
 
     TensorFlow fixes its pools when the runtime starts, so a later run in the same process with another
     count is refused rather than silently measured with the wrong one.
     """
-    if config.device != "cpu":
-        raise UnsupportedError(f"device: the tf-* implementations run on cpu only, got {config.device!r}")
     threading = tf.config.threading
     for get, set_, what in (
         (threading.get_intra_op_parallelism_threads, threading.set_intra_op_parallelism_threads, "intra"),

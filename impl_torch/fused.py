@@ -27,25 +27,23 @@ import numpy as np
 import torch
 from torch._higher_order_ops import while_loop
 
-from impl_torch import runtime
+from rnnbench import tricks
 from rnnbench.config import RunConfig
+from rnnbench.impl_torch import runtime
+from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
 from rnnbench.params import Params
-
-SMALL_CONTRACTION = 256  # K*N at or below which torch-compile writes a product as multiply-and-reduce
 
 
 def small_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b; multiply-and-reduce when b is small, which Inductor fuses with the elementwise work around it."""
-    if b.shape[0] * b.shape[1] > SMALL_CONTRACTION:
-        return a @ b
-    return (a[:, :, None] * b[None]).sum(1)
+    """a @ b, with a small right-hand side as multiply-and-reduce (the named trick, ``rnnbench.tricks``)."""
+    return tricks.small_matmul(a, b, torch.mm, torch.sum)
 
 
-def window_step(params, accums, s0, x_onehot, y_onehot, lr: float, num_classes: int, mm=torch.mm):
+def window_step(params: Params, accums: Params, s0, x_onehot, y_onehot, lr: float, num_classes: int, mm=torch.mm):
     """One window: forward, hand-written backward, TF1 Adagrad.
 
-    params, accums: [W, b, U, c] and their Adagrad accumulators; s0: (B, H); x_onehot, y_onehot: (T*B, C)
-    time-major rows. Returns (loss, final state, new params, new accums), all on the device.
+    params, accums: W, b, U, c as tensors, and their Adagrad accumulators; s0: (B, H); x_onehot, y_onehot:
+    (T*B, C) time-major rows. Returns (loss, final state, new params, new accums), all on the device.
     """
     W, b, U, c = params
     C = num_classes
@@ -67,41 +65,32 @@ def window_step(params, accums, s0, x_onehot, y_onehot, lr: float, num_classes: 
     for t in range(T - 2, -1, -1):
         d_pre.append(d_out[t] + mm(d_pre[-1], W_rec_t) * (1 - states[t + 1] * states[t + 1]))
     d_pre = torch.cat(d_pre[::-1])  # (T*B, H), time-major again
-    grads = (
+    grads = Params(
         torch.cat([mm(x_onehot.t(), d_pre), mm(torch.cat(states[:-1]).t(), d_pre)]),
         d_pre.sum(0),
         mm(hidden.t(), d_logits),
         d_logits.sum(0),
     )
-    new_accums = [a + g * g for a, g in zip(accums, grads)]
-    new_params = [p - lr * g / a.sqrt() for p, g, a in zip(params, grads, new_accums)]
+    new_accums = Params(*(a + g * g for a, g in zip(accums, grads)))
+    new_params = Params(*(p - lr * g / a.sqrt() for p, g, a in zip(params, grads, new_accums)))
     return loss, states[-1], new_params, new_accums
 
 
-def flat_window_step(W, b, U, c, aW, ab, aU, ac, s0, x_onehot, y_onehot, lr: float, num_classes: int, mm=torch.mm):
-    """``window_step`` over plain tensor arguments and results: cheaper guards for a compiled call."""
-    loss, state, params, accums = window_step([W, b, U, c], [aW, ab, aU, ac], s0, x_onehot, y_onehot, lr,
-                                              num_classes, mm)
-    return (loss, state, *params, *accums)
-
-
 class TorchFused:
-    name: ClassVar[str] = "torch-fused"
-    framework: ClassVar[str] = "torch"
     whole_epoch: ClassVar[bool] = True
 
     def build(self, config: RunConfig, params: Params) -> None:
         self.device = runtime.start(config)
         self.config = config
         dtype = runtime.torch_dtype(config)
-        self.weights = [torch.tensor(p, device=self.device, dtype=dtype) for p in params]  # W, b, U, c
-        self.accums = [torch.full_like(w, runtime.ADAGRAD_INITIAL_ACCUMULATOR) for w in self.weights]
+        self.weights = Params(*(torch.tensor(p, device=self.device, dtype=dtype) for p in params))
+        self.accums = Params(*(torch.full_like(w, ADAGRAD_INITIAL_ACCUMULATOR) for w in self.weights))
         self.eye = torch.eye(config.num_classes, device=self.device, dtype=dtype)
         self.step = self.make_step(config)
         self.reset_state()
 
     def make_step(self, config: RunConfig):
-        return partial(flat_window_step, lr=config.learning_rate, num_classes=config.num_classes)
+        return partial(window_step, lr=config.learning_rate, num_classes=config.num_classes)
 
     def reset_state(self) -> None:
         self.state = torch.zeros(self.config.batch_size, self.config.state_size, device=self.device,
@@ -113,8 +102,8 @@ class TorchFused:
         return self.eye[rows.reshape(*a.shape[:-2], -1).to(self.device, non_blocking=True)]
 
     def _window(self, x_onehot, y_onehot) -> torch.Tensor:
-        loss, self.state, *tensors = self.step(*self.weights, *self.accums, self.state, x_onehot, y_onehot)
-        self.weights, self.accums = tensors[:4], tensors[4:]
+        loss, self.state, self.weights, self.accums = self.step(self.weights, self.accums, self.state,
+                                                                 x_onehot, y_onehot)
         return loss
 
     @torch.no_grad()
@@ -148,54 +137,50 @@ class TorchFused:
         return runtime.versions()
 
 
-def epoch_loop(W, b, U, c, aW, ab, aU, ac, s0, xs_onehot, ys_onehot, lr: float, num_classes: int, mm):
+def epoch_loop(params: Params, accums: Params, s0, xs_onehot, ys_onehot, lr: float, num_classes: int, mm):
     """Every window of an epoch inside one ``while_loop``, so that a compiled epoch is one call.
 
-    xs_onehot, ys_onehot: (N, T*B, C). Returns (losses (N,), final state, new params..., new accums...).
+    xs_onehot, ys_onehot: (N, T*B, C). Returns (losses (N,), final state, new params, new accums).
     """
     n_windows = xs_onehot.shape[0]
 
-    def more(i, *carried):
+    def more(i, params, accums, state, losses):
         return i < n_windows
 
-    def body(i, W, b, U, c, aW, ab, aU, ac, state, losses):
+    def body(i, params, accums, state, losses):
         at = i.reshape(1)
         x_onehot, y_onehot = xs_onehot.index_select(0, at)[0], ys_onehot.index_select(0, at)[0]
-        loss, state, params, accums = window_step([W, b, U, c], [aW, ab, aU, ac], state, x_onehot, y_onehot,
-                                                  lr, num_classes, mm)
-        return (i + 1, *params, *accums, state, losses.index_put((at,), loss.reshape(1)))
+        loss, state, params, accums = window_step(params, accums, state, x_onehot, y_onehot, lr, num_classes, mm)
+        return i + 1, params, accums, state, losses.index_put((at,), loss.reshape(1))
 
-    start = (torch.zeros((), dtype=torch.int64, device=s0.device), W, b, U, c, aW, ab, aU, ac, s0,
+    start = (torch.zeros((), dtype=torch.int64, device=s0.device), params, accums, s0,
              torch.zeros(n_windows, dtype=s0.dtype, device=s0.device))
-    _, *params_and_accums, state, losses = while_loop(more, body, start)
-    return (losses, state, *params_and_accums)
+    _, params, accums, state, losses = while_loop(more, body, start)
+    return losses, state, params, accums
 
 
 class TorchCompile(TorchFused):
     """torch.compile of the window step (train_step) and of a whole epoch as one while_loop (train_epoch)."""
-
-    name: ClassVar[str] = "torch-compile"
 
     def make_step(self, config: RunConfig):
         # Start from empty compile caches: the build is measured cold, and a process that builds many
         # configurations (the scaling sweeps) never runs into Dynamo's recompile limit.
         torch._dynamo.reset()
         kwargs = {"lr": config.learning_rate, "num_classes": config.num_classes, "mm": small_matmul}
-        step = torch.compile(partial(flat_window_step, **kwargs), fullgraph=True, dynamic=False)
+        step = torch.compile(partial(window_step, **kwargs), fullgraph=True, dynamic=False)
         self.epoch = torch.compile(partial(epoch_loop, **kwargs), fullgraph=True, dynamic=False)
         # Compile now (build time) on zero windows, for this run's epoch length; nothing is updated.
         windows = self._onehot_rows(np.zeros((config.windows_per_epoch, config.batch_size, config.num_steps),
                                              np.int64))
         state = torch.zeros(config.batch_size, config.state_size, device=self.device, dtype=self.eye.dtype)
         with torch.no_grad():  # distinct x and y windows, as in training: compiled code may not assume aliasing
-            step(*self.weights, *self.accums, state, windows[0], windows[1 % len(windows)].clone())
-            self.epoch(*self.weights, *self.accums, state, windows, windows.clone())
+            step(self.weights, self.accums, state, windows[0], windows[1 % len(windows)].clone())
+            self.epoch(self.weights, self.accums, state, windows, windows.clone())
         runtime.synchronize(self.device)
         return step
 
     @torch.no_grad()
     def train_epoch(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        losses, self.state, *tensors = self.epoch(*self.weights, *self.accums, self.state,
-                                                  self._onehot_rows(xs), self._onehot_rows(ys))
-        self.weights, self.accums = tensors[:4], tensors[4:]
+        losses, self.state, self.weights, self.accums = self.epoch(self.weights, self.accums, self.state,
+                                                                   self._onehot_rows(xs), self._onehot_rows(ys))
         return runtime.to_numpy(losses)

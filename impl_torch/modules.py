@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl_torch import runtime
 from rnnbench.config import RunConfig
+from rnnbench.impl_torch import runtime
 from rnnbench.interface import StepwiseEpoch
 from rnnbench.params import Params
 
@@ -49,8 +49,6 @@ def canonical_from_rnn_layout(t: dict[str, np.ndarray]) -> Params:
 
 class _TorchBase(StepwiseEpoch):
     """State, device transfer and the train step around a subclass's ``logits(x, state)``."""
-
-    framework: ClassVar[str] = "torch"
 
     def build(self, config: RunConfig, params: Params) -> None:
         self.device = runtime.start(config)
@@ -113,7 +111,6 @@ class _RNNLayout(_TorchBase):
 
 
 class TorchRNN(_RNNLayout):
-    name: ClassVar[str] = "torch-rnn"
     layer_suffix: ClassVar[str] = "_l0"  # nn.RNN names its first layer's tensors weight_ih_l0, ...
 
     def make_recurrence(self, C: int, H: int) -> nn.Module:
@@ -126,7 +123,6 @@ class TorchRNN(_RNNLayout):
 
 
 class TorchCell(_RNNLayout):
-    name: ClassVar[str] = "torch-cell"
     layer_suffix: ClassVar[str] = ""
 
     def make_recurrence(self, C: int, H: int) -> nn.Module:
@@ -143,8 +139,6 @@ class TorchCell(_RNNLayout):
 
 class TorchManual(_TorchBase):
     """The canonical cell written with tensor ops; W, b, U, c are the trained leaves themselves."""
-
-    name: ClassVar[str] = "torch-manual"
 
     def make_model(self, params: Params) -> None:
         self.weights = [torch.tensor(p, device=self.device, dtype=self.dtype, requires_grad=True) for p in params]

@@ -7,8 +7,7 @@ import torch
 
 from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
-
-ADAGRAD_INITIAL_ACCUMULATOR = 0.1  # TF1 semantics: accumulator from 0.1, no epsilon
+from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR
 
 # The first optimizer pulls in torch._dynamo lazily (seconds). Pay that at import, like TensorFlow's import,
 # so that build_seconds measures building the model and not a one-time import.
@@ -41,7 +40,7 @@ def torch_dtype(config: RunConfig) -> torch.dtype:
 
 def adagrad(parameters, config: RunConfig) -> torch.optim.Adagrad:
     return torch.optim.Adagrad(
-        parameters, lr=config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR, eps=0.0
+        parameters, lr=config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR, eps=ADAGRAD_EPSILON
     )
 
 

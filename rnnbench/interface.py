@@ -1,11 +1,18 @@
 """The one interface every implementation satisfies.
 
 An implementation is constructed with no arguments (cheap, no framework work), then ``build`` makes its
-graph, model and optimizer from a config and the canonical parameters. The training loop in
-``rnnbench.train`` drives it; nothing else does.
+graph, model and optimizer from a config and the canonical parameters. Two callers drive it: the training
+loop in ``rnnbench.train`` (every epoch of a run), and the benchmark harness (``rnnbench.harness``), which
+times ``build``, ``train_step``, ``forward`` and the training loop's epoch one at a time.
 
-Arrays cross the interface as NumPy: x and y windows are int32 of shape (batch_size, num_steps).
-A mode an implementation cannot do raises ``NotImplementedError``; the harness turns it into a skip.
+Its name, framework and the devices it runs on are data in its registry entry (``rnnbench.registry``), not
+attributes of the class. Arrays cross the interface as NumPy: x and y windows are int32 of shape
+(batch_size, num_steps).
+
+A configuration an implementation cannot run is refused with ``UnsupportedError`` (from the registry entry's
+check, or from ``build``): the CLI prints it as one line and exits 2, the benchmarks skip with it as the
+reason. ``train_epoch`` of a variant that is not ``whole_epoch`` raises ``NotImplementedError``; the training
+loop never calls it.
 """
 
 from __future__ import annotations
@@ -20,8 +27,6 @@ from rnnbench.params import Params
 
 @runtime_checkable
 class RNNImplementation(Protocol):
-    name: ClassVar[str]  # registry name, e.g. "numpy", "tf-cell", "torch-rnn"
-    framework: ClassVar[str]  # "numpy", "tensorflow" or "torch"
     # True when train_epoch runs a whole epoch in one call (e.g. one compiled loop); the training
     # loop then calls it instead of train_step per window. Such variants must still do train_step.
     whole_epoch: ClassVar[bool]

@@ -1,7 +1,8 @@
 """The registry: implementation names mapped to ``module:Class``, imported only when used.
 
 Listing never imports a framework: availability is decided from ``importlib.util.find_spec`` on the
-modules an entry needs. Add a row here to add an implementation.
+modules an entry needs. Add a row here to add an implementation: the row, not the class, names it and
+says which framework family it belongs to and where it runs.
 """
 
 from __future__ import annotations
@@ -10,17 +11,29 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from rnnbench.errors import UserError
+from rnnbench.config import RunConfig
+from rnnbench.errors import UnsupportedError, UserError
+from rnnbench.families import family
 
 
 @dataclass(frozen=True)
 class Entry:
+    """One implementation, as data: its name, class, family, what it is, what it needs and where it runs.
+
+    The entry is the one source of an implementation's name and framework; the class does not repeat them.
+    """
+
     name: str
     target: str  # "module:Class"
-    framework: str
+    framework: str  # a family of rnnbench.families
     summary: str  # one line: what this variant is
     requires: tuple[str, ...]  # importable modules it needs
-    extra: str  # the pyproject extra that installs them
+    devices: tuple[str, ...] = ("cpu",)  # where it runs (a subset of rnnbench.config.DEVICES)
+
+    @property
+    def extra(self) -> str:
+        """The pyproject extra that installs its framework."""
+        return family(self.framework).extra
 
     @property
     def install_hint(self) -> str:
@@ -35,40 +48,47 @@ class Entry:
             return False, f"{', '.join(missing)} not installed (install: {self.install_hint})"
         return True, ""
 
+    def check(self, config: RunConfig) -> None:
+        """Refuse a configuration this implementation does not support, naming the field."""
+        if config.device not in self.devices:
+            raise UnsupportedError(f"device: {self.name} runs on {' or '.join(self.devices)} only, "
+                                   f"got {config.device!r}")
+
 
 _TF = ("tensorflow",)
 _TF1 = ("tensorflow", "tf_keras")  # BasicRNNCell under Keras 3
 _TORCH = ("torch",)
+_CPU_CUDA = ("cpu", "cuda")
 
 ENTRIES: tuple[Entry, ...] = (
-    Entry("numpy", "impl_numpy.rnn:NumpyRNN", "numpy",
-          "hand-written forward, BPTT and Adagrad; the parity reference", ("numpy",), ""),
-    Entry("tf-cell", "impl_tf.graph:TFCell", "tensorflow",
-          "TF1 graph + Session, the tutorial's hand-written cell unrolled in Python, state fed back", _TF, "tf"),
-    Entry("tf-static", "impl_tf.graph:TFStatic", "tensorflow",
-          "TF1 graph + Session, tf.compat.v1.nn.static_rnn over BasicRNNCell", _TF1, "tf"),
-    Entry("tf-dynamic", "impl_tf.graph:TFDynamic", "tensorflow",
-          "TF1 graph + Session, tf.compat.v1.nn.dynamic_rnn over BasicRNNCell (graph while_loop)", _TF1, "tf"),
-    Entry("tf-function", "impl_tf.eager:TFFunction", "tensorflow",
-          "TF2: one tf.function per window (GradientTape), called from Python", _TF, "tf"),
-    Entry("tf-keras", "impl_tf.keras3:TFKeras", "tensorflow",
-          "TF2: Keras 3 SimpleRNN + Dense, tf.function train step, Keras Adagrad (epsilon=0)", _TF, "tf"),
-    Entry("tf-xla", "impl_tf.eager:TFXLA", "tensorflow",
-          "TF2: the window step compiled by XLA (jit_compile=True)", _TF, "tf"),
-    Entry("tf-xla-epoch", "impl_tf.eager:TFXLAEpoch", "tensorflow",
-          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop over windows)", _TF, "tf"),
-    Entry("torch-rnn", "impl_torch.modules:TorchRNN", "torch",
-          "nn.RNN (batch_first) + nn.Linear, eager, one optimizer step per window", _TORCH, "torch"),
-    Entry("torch-cell", "impl_torch.modules:TorchCell", "torch",
-          "nn.RNNCell called per time step in a Python loop + nn.Linear", _TORCH, "torch"),
-    Entry("torch-manual", "impl_torch.modules:TorchManual", "torch",
-          "the canonical cell written with tensor ops, autograd, torch.optim.Adagrad", _TORCH, "torch"),
-    Entry("torch-fused", "impl_torch.fused:TorchFused", "torch",
+    Entry("numpy", "rnnbench.impl_numpy.rnn:NumpyRNN", "numpy",
+          "hand-written forward, BPTT and Adagrad; the parity reference", ("numpy",)),
+    Entry("tf-cell", "rnnbench.impl_tf.graph:TFCell", "tensorflow",
+          "TF1 graph + Session, the tutorial's hand-written cell unrolled in Python, state fed back", _TF),
+    Entry("tf-static", "rnnbench.impl_tf.graph:TFStatic", "tensorflow",
+          "TF1 graph + Session, tf.compat.v1.nn.static_rnn over BasicRNNCell", _TF1),
+    Entry("tf-dynamic", "rnnbench.impl_tf.graph:TFDynamic", "tensorflow",
+          "TF1 graph + Session, tf.compat.v1.nn.dynamic_rnn over BasicRNNCell (graph while_loop)", _TF1),
+    Entry("tf-function", "rnnbench.impl_tf.eager:TFFunction", "tensorflow",
+          "TF2: one tf.function per window (GradientTape), called from Python", _TF),
+    Entry("tf-keras", "rnnbench.impl_tf.keras3:TFKeras", "tensorflow",
+          "TF2: Keras 3 SimpleRNN + Dense, tf.function train step, Keras Adagrad (epsilon=0)", _TF),
+    Entry("tf-xla", "rnnbench.impl_tf.eager:TFXLA", "tensorflow",
+          "TF2: the window step compiled by XLA (jit_compile=True)", _TF),
+    Entry("tf-xla-epoch", "rnnbench.impl_tf.eager:TFXLAEpoch", "tensorflow",
+          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop over windows)", _TF),
+    Entry("torch-rnn", "rnnbench.impl_torch.modules:TorchRNN", "torch",
+          "nn.RNN (batch_first) + nn.Linear, eager, one optimizer step per window", _TORCH, _CPU_CUDA),
+    Entry("torch-cell", "rnnbench.impl_torch.modules:TorchCell", "torch",
+          "nn.RNNCell called per time step in a Python loop + nn.Linear", _TORCH, _CPU_CUDA),
+    Entry("torch-manual", "rnnbench.impl_torch.modules:TorchManual", "torch",
+          "the canonical cell written with tensor ops, autograd, torch.optim.Adagrad", _TORCH, _CPU_CUDA),
+    Entry("torch-fused", "rnnbench.impl_torch.fused:TorchFused", "torch",
           "eager: hand-written backward, one matmul per product over all steps, whole epochs per call",
-          _TORCH, "torch"),
-    Entry("torch-compile", "impl_torch.fused:TorchCompile", "torch",
+          _TORCH, _CPU_CUDA),
+    Entry("torch-compile", "rnnbench.impl_torch.fused:TorchCompile", "torch",
           "torch.compile (Inductor) of torch-fused's window step; small products as multiply-and-reduce",
-          _TORCH, "torch"),
+          _TORCH, _CPU_CUDA),
 )
 
 _BY_NAME = {e.name: e for e in ENTRIES}
@@ -89,9 +109,14 @@ def available_names() -> list[str]:
     return [e.name for e in ENTRIES if e.available()[0]]
 
 
-def create(name: str):
-    """Import the implementation's module and return a new, unbuilt instance."""
+def create(name: str, config: RunConfig | None = None):
+    """Import the implementation's module and return a new, unbuilt instance.
+
+    Given the config it will be built with, a configuration the entry does not support is refused first.
+    """
     e = entry(name)
+    if config is not None:
+        e.check(config)
     ok, reason = e.available()
     if not ok:
         raise UserError(f"impl {name}: unavailable: {reason}")

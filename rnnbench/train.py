@@ -20,9 +20,9 @@ from rnnbench import __version__, registry
 from rnnbench.config import RunConfig
 from rnnbench.errors import DivergedError
 from rnnbench.params import Params, init_params
+from rnnbench.results import TRAIN_SCHEMA_VERSION
 from rnnbench.task import epoch_batches, theory_levels
 
-SCHEMA_VERSION = 1
 FINAL_LOSS_WINDOW = 100  # final_loss is the mean of the last this-many step losses
 PROGRESS_EVERY = 50  # steps between progress-bar updates, to keep the bar out of the timings
 
@@ -80,7 +80,7 @@ class TrainResult:
     def to_json(self) -> dict:
         levels = theory_levels()
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": TRAIN_SCHEMA_VERSION,
             "impl": self.impl,
             "framework": self.framework,
             "versions": self.versions,
@@ -149,7 +149,7 @@ def train(
     ``data`` replaces the generated streams with one (x, y) stream used for every epoch.
     ``progress``: True/False forces the bar on/off; None shows it only on a terminal.
     """
-    impl = registry.create(impl_name)
+    impl = registry.create(impl_name, config)
     params = init_params(config) if params is None else params
     steps_total = config.epochs * (
         config.windows_per_epoch if data is None else (len(data[0]) // config.batch_size) // config.num_steps
@@ -179,7 +179,7 @@ def train(
     versions = {"rnnbench": __version__, "python": platform.python_version(), **impl.versions()}
     return TrainResult(
         impl=impl_name,
-        framework=impl.framework,
+        framework=registry.entry(impl_name).framework,
         versions=versions,
         config=config,
         losses=np.concatenate(losses),

@@ -1,12 +1,13 @@
 import subprocess
 import sys
-from typing import ClassVar
+import time
 
 import numpy as np
 import pytest
 
-from rnnbench import registry
-from rnnbench.errors import DivergedError, UserError
+from rnnbench import families, registry
+from rnnbench.config import DEVICES
+from rnnbench.errors import DivergedError, UnsupportedError, UserError
 from rnnbench.interface import RNNImplementation, StepwiseEpoch
 from rnnbench.params import init_params
 from rnnbench.task import batch_windows, epoch_stream
@@ -29,13 +30,18 @@ def test_unknown_name_lists_the_valid_ones():
 
 
 def test_missing_framework_is_unavailable_with_reason_and_install_command(monkeypatch):
-    ghost = registry.Entry("ghost-rnn", "ghost_mod:Ghost", "ghost", "test", ("ghost_framework_xyz",), "ghost")
-    monkeypatch.setitem(registry._BY_NAME, "ghost-rnn", ghost)
+    ghost = registry.Entry("torch-ghost", "ghost_mod:Ghost", "torch", "test", ("ghost_framework_xyz",))
+    monkeypatch.setitem(registry._BY_NAME, "torch-ghost", ghost)
     ok, reason = ghost.available()
     assert not ok
-    assert reason == "ghost_framework_xyz not installed (install: pip install 'rnnbench[ghost]')"
-    with pytest.raises(UserError, match="impl ghost-rnn: unavailable: ghost_framework_xyz not installed"):
-        registry.create("ghost-rnn")
+    assert reason == "ghost_framework_xyz not installed (install: pip install 'rnnbench[torch]')"
+    with pytest.raises(UserError, match="impl torch-ghost: unavailable: ghost_framework_xyz not installed"):
+        registry.create("torch-ghost")
+
+
+def test_a_device_the_entry_does_not_list_is_refused_before_anything_is_built(tiny_config):
+    with pytest.raises(UnsupportedError, match="device: numpy runs on cpu only, got 'cuda'"):
+        train("numpy", tiny_config.replace(device="cuda"))
 
 
 def assert_entries_satisfy_the_interface(framework: str) -> None:
@@ -45,8 +51,9 @@ def assert_entries_satisfy_the_interface(framework: str) -> None:
     for name in names:
         impl = registry.create(name)
         assert isinstance(impl, RNNImplementation), name
-        assert impl.name == name and impl.framework == framework
         assert isinstance(impl.whole_epoch, bool)
+        # the registry entry is the one source of the name and the framework
+        assert not {"name", "framework"} & set(dir(type(impl))), name
 
 
 def test_numpy_entries_satisfy_the_interface():
@@ -56,16 +63,15 @@ def test_numpy_entries_satisfy_the_interface():
 def test_registry_rows_are_well_formed():
     for e in registry.ENTRIES:
         module, _, cls = e.target.partition(":")
-        assert module and cls and e.summary and e.requires, e
-        assert e.name == "numpy" or e.name.startswith({"tensorflow": "tf-", "torch": "torch-", "numpy": "numpy-"}[
-            e.framework]), e.name
+        assert module.startswith("rnnbench.") and cls and e.summary and e.requires, e
+        assert e.name.startswith(families.family(e.framework).prefix), e.name
+        assert e.devices and set(e.devices) <= set(DEVICES), e.name
+    assert len({e.name for e in registry.ENTRIES}) == len(registry.ENTRIES)
 
 
 class Recorder(StepwiseEpoch):
     """A fake implementation that records what the loop feeds it."""
 
-    name: ClassVar[str] = "recorder"
-    framework: ClassVar[str] = "numpy"
     nan_at: int | None = None
 
     def build(self, config, params):
@@ -94,17 +100,19 @@ class Recorder(StepwiseEpoch):
 def recorder(monkeypatch):
     made = []
 
-    def create(name):
+    def create(name, config=None):
         made.append(Recorder())
         return made[-1]
 
+    monkeypatch.setitem(registry._BY_NAME, "numpy-recorder",
+                        registry.Entry("numpy-recorder", "tests:Recorder", "numpy", "a fake", ("numpy",)))
     monkeypatch.setattr(registry, "create", create)
     return made
 
 
 def test_loop_resets_each_epoch_feeds_windows_in_order_and_draws_fresh_streams(recorder, tiny_config):
     config = tiny_config.replace(epochs=2)
-    result = train("recorder", config)
+    result = train("numpy-recorder", config)
     calls = recorder[0].calls
     assert result.steps == 100 and len(calls) == 102
     assert calls[0] == "reset" and calls[51] == "reset"
@@ -118,7 +126,7 @@ def test_loop_resets_each_epoch_feeds_windows_in_order_and_draws_fresh_streams(r
 
 def test_loop_reuses_a_given_stream_every_epoch(recorder, tiny_config):
     x, y = epoch_stream(tiny_config.size, 99, 0)
-    train("recorder", tiny_config.replace(epochs=2), data=(x, y))
+    train("numpy-recorder", tiny_config.replace(epochs=2), data=(x, y))
     calls = recorder[0].calls
     np.testing.assert_array_equal(calls[1][0], calls[52][0])
     np.testing.assert_array_equal(calls[1][0], batch_windows(x, y, 200, 5)[0][0])
@@ -127,7 +135,7 @@ def test_loop_reuses_a_given_stream_every_epoch(recorder, tiny_config):
 def test_loop_stops_on_nan_naming_the_step(recorder, tiny_config, monkeypatch):
     monkeypatch.setattr(Recorder, "nan_at", 57)
     with pytest.raises(DivergedError, match="loss became nan at step 57"):
-        train("recorder", tiny_config.replace(epochs=2))
+        train("numpy-recorder", tiny_config.replace(epochs=2))
 
 
 def test_result_fields(tiny_config):
@@ -155,11 +163,28 @@ def test_time_to_target_is_the_first_crossing_of_the_running_mean(recorder, tiny
     assert short.time_to_target(0.7) is None
 
 
-def test_step_seconds_rise_to_the_training_time(tiny_config):
-    result = train("numpy", tiny_config.replace(epochs=2))
-    assert result.step_seconds.shape == (100,)
-    assert np.all(np.diff(result.step_seconds) >= 0)
-    assert result.step_seconds[-1] == pytest.approx(result.train_seconds, rel=0.05)
+class TickingClock:
+    """A synthetic perf_counter: every reading is one tick (1 ms) after the last."""
+
+    def __init__(self):
+        self.ticks = 0
+
+    def __call__(self) -> float:
+        self.ticks += 1
+        return self.ticks / 1000
+
+
+def test_build_and_training_time_and_step_seconds_come_from_the_right_clock_readings(recorder, tiny_config,
+                                                                                      monkeypatch):
+    monkeypatch.setattr(time, "perf_counter", TickingClock())
+    result = train("numpy-recorder", tiny_config.replace(epochs=2))
+    # build: one reading before, one after; each epoch: a start, one reading per step (50), an end
+    assert result.build_seconds == pytest.approx(0.001)
+    assert result.train_seconds == pytest.approx(2 * 0.051)
+    expected = np.r_[np.arange(1, 51), 51 + np.arange(1, 51)] / 1000  # epoch 2 continues after epoch 1's total
+    np.testing.assert_allclose(result.step_seconds, expected)
+    assert result.us_per_step == pytest.approx(1e6 * 0.102 / 100)
+    assert result.time_to_target(0.6) == (100, pytest.approx(0.101))  # every loss is 0.5: after the 100th step
 
 
 def test_loss_curve_is_the_running_mean_subsampled(tiny_config):

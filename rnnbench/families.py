@@ -1,0 +1,54 @@
+"""The framework families: one row each. What a family is decides which extra installs it, how its
+implementations are named, which pytest marker selects its tests, and whether it needs a process of its own
+(TensorFlow and PyTorch abort when they share an interpreter, so they never do)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from rnnbench.errors import UserError
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # as recorded in results: "numpy", "tensorflow", "torch"
+    module: str  # the import that makes a process this family's
+    extra: str  # the pyproject extra that installs it ("" for the base install)
+    prefix: str  # every implementation name starts with it
+    own_process: bool  # never shares an interpreter with another family that has its own process
+    marker: str  # pytest marker of its tests ("" when they need no framework)
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("numpy", "numpy", "", "numpy", own_process=False, marker=""),
+    Family("tensorflow", "tensorflow", "tf", "tf-", own_process=True, marker="tf"),
+    Family("torch", "torch", "torch", "torch-", own_process=True, marker="torch"),
+)
+_BY_NAME = {f.name: f for f in FAMILIES}
+
+
+def family(name: str) -> Family:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UserError(f"framework: unknown family {name!r}; valid: {', '.join(_BY_NAME)}") from None
+
+
+def names() -> list[str]:
+    return [f.name for f in FAMILIES]
+
+
+def order(name: str) -> int:
+    """Position in the table: families run, and are reported, in this order."""
+    return names().index(name) if name in _BY_NAME else len(FAMILIES)
+
+
+def conflicting_module(own: str) -> str | None:
+    """The module of another own-process family already imported here, which ``own`` must not join."""
+    if not family(own).own_process:
+        return None
+    for f in FAMILIES:
+        if f.own_process and f.name != own and f.module in sys.modules:
+            return f.module
+    return None
