@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from rnnbench.harness.provenance import record_info
+from rnnbench.results import Measure
+
 MATMUL_SIZE = 256
 PYTHON_LOOP = 20_000
 SMALL_CALLS = 50
@@ -30,8 +33,8 @@ def small_numpy_calls(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def calibration_info(request, impl: str) -> dict:
-    return {"impl": impl, "framework": "calibration", "version": np.__version__, "device": "cpu",
-            "threads": request.config.getoption("--threads"), "measure": "calibration", "final_loss": None}
+    return record_info(impl, "calibration", np.__version__, device="cpu",
+                       threads=request.config.getoption("--threads"), measure=Measure.CALIBRATION)
 
 
 @pytest.mark.benchmark(group="calibration")
@@ -39,17 +42,19 @@ def test_calibration_matmul(benchmark, request):
     a = np.random.default_rng(0).random((MATMUL_SIZE, MATMUL_SIZE), dtype=np.float32)
     benchmark.extra_info.update(calibration_info(request, "calibration-matmul"))
     with threadpool_limits(limits=1):
-        assert benchmark(np.matmul, a, a).shape == (MATMUL_SIZE, MATMUL_SIZE)
+        product = benchmark(np.matmul, a, a)
+    np.testing.assert_allclose(product[:2], a[:2].astype(np.float64) @ a, rtol=1e-4)
 
 
 @pytest.mark.benchmark(group="calibration")
 def test_calibration_python(benchmark, request):
     benchmark.extra_info.update(calibration_info(request, "calibration-python"))
-    assert benchmark(python_loop) > 0
+    # the same sum, computed apart: a probe that stopped doing its work would not match it
+    assert benchmark(python_loop) == int((np.arange(PYTHON_LOOP, dtype=np.int64) ** 2 % 7).sum())
 
 
 @pytest.mark.benchmark(group="calibration")
 def test_calibration_small_numpy_calls(benchmark, request):
     x, w = np.zeros((200, 4)), np.ones((4, 4))
     benchmark.extra_info.update(calibration_info(request, "calibration-small-calls"))
-    assert benchmark(small_numpy_calls, x, w).shape == (200, 4)
+    np.testing.assert_allclose(benchmark(small_numpy_calls, x, w), np.tanh(1.0))

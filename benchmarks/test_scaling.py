@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 
-from conftest import build, extra_info, time_train_step
+from rnnbench.harness.cases import build, time_train_step
+from rnnbench.harness.provenance import case_info
+from rnnbench.results import Measure
 
 WARMUP_STEPS = 3
 
@@ -16,6 +18,6 @@ def test_scaling_train_step(benchmark, sweep_case):
     name, ref, field = sweep_case
     built = build(name, ref)
     benchmark.group = f"scaling-{field}"
-    benchmark.extra_info.update(extra_info(name, ref, built.impl.versions(), measure="scaling", steps=1,
-                                           sweep=field, sweep_value=getattr(ref.config, field)))
+    benchmark.extra_info.update(case_info(name, ref, built.impl.versions(), Measure.SCALING, steps=1,
+                                          sweep=field, sweep_value=getattr(ref.config, field)))
     assert math.isfinite(time_train_step(benchmark, built, WARMUP_STEPS))

@@ -6,6 +6,8 @@ Target: 1,000,000 samples in at most 20 ms on a 2-core machine (the original loo
 import numpy as np
 import pytest
 
+from rnnbench.harness.provenance import record_info
+from rnnbench.results import Measure
 from rnnbench.task import generate, target_probability
 
 SIZE = 1_000_000
@@ -22,9 +24,8 @@ def original_loop(size: int, rng: np.random.Generator):
 
 
 def generator_info(request, impl: str) -> dict:
-    return {"impl": impl, "framework": "numpy", "version": np.__version__, "device": "cpu",
-            "threads": request.config.getoption("--threads"), "measure": "generate", "size": SIZE,
-            "final_loss": None}
+    return record_info(impl, "numpy", np.__version__, device="cpu", threads=request.config.getoption("--threads"),
+                       measure=Measure.GENERATE, size=SIZE)
 
 
 @pytest.mark.benchmark(group="generate-1M")

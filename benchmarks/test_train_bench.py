@@ -2,7 +2,7 @@
 
 Groups (each a pytest-benchmark group, so a table compares like with like):
 
-- ``build``: graph construction, tracing, compilation: one cold round, the first build of its kind here.
+- ``build``: graph construction, tracing, compilation: one cold round.
 - ``train``: a whole reference run from the canonical weights (1 epoch at (5,4), 5 at (10,16)), built fresh.
   Its extra_info carries the final loss against theory, time-to-target (seconds and steps, or not reached)
   and the peak memory growth (RSS; on CUDA also the GPU's maximum allocated memory).
@@ -11,8 +11,9 @@ Groups (each a pytest-benchmark group, so a table compares like with like):
 - ``epoch``: one epoch through the same ``run_epoch`` as ``rnnbench train``; a whole-epoch implementation
   gets all windows in one call. Per-step time is the round time over ``extra_info["steps"]``.
 
-Setup stays outside every timing, each benchmark warms up first (tracing and compilation happen in build),
-and each timed call returns only once its result is on the host (a float loss, a NumPy array).
+``train_step``, ``forward`` and ``epoch`` share one build of each case (built outside every timing); each starts
+from a zero state and warms up first. Each timed call returns only once its result is on the host (a float loss,
+a NumPy array).
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ import math
 
 import numpy as np
 import pytest
-from conftest import PeakMemory, extra_info, time_train_step
 
 from rnnbench import registry
 from rnnbench.errors import UnsupportedError
+from rnnbench.harness.cases import time_train_step
+from rnnbench.harness.memory import PeakMemory
+from rnnbench.harness.provenance import case_info
 from rnnbench.params import init_params
+from rnnbench.results import Measure
 from rnnbench.task import theory_levels
 from rnnbench.train import run_epoch, train
 
@@ -39,7 +43,7 @@ def test_build(benchmark, case):
     params = init_params(ref.config)
 
     def fresh():
-        return (registry.create(name), ref.config, params), {}
+        return (registry.create(name, ref.config), ref.config, params), {}
 
     def build_only(impl, config, params):
         impl.build(config, params)
@@ -49,7 +53,9 @@ def test_build(benchmark, case):
         impl = benchmark.pedantic(build_only, setup=fresh, rounds=1, iterations=1)
     except UnsupportedError as exc:
         pytest.skip(f"{name}: {exc}")
-    benchmark.extra_info.update(extra_info(name, ref, impl.versions(), measure="build"))
+    benchmark.extra_info.update(case_info(name, ref, impl.versions(), Measure.BUILD))
+    for ours, canonical in zip(impl.params(), params):  # the build loaded the canonical weights
+        np.testing.assert_allclose(ours, canonical, rtol=0, atol=1e-6)
 
 
 @pytest.mark.benchmark(group="train")
@@ -64,13 +70,12 @@ def test_train(benchmark, case):
             pytest.skip(f"{name}: {exc}")
     levels = theory_levels()
     reached = result.time_to_target(ref.target)
-    benchmark.extra_info.update(extra_info(
-        name, ref, result.versions, measure="train",
+    benchmark.extra_info.update(case_info(
+        name, ref, result.versions, Measure.TRAIN,
         final_loss=result.final_loss,
         expected_level=ref.expected_level,
         nearest_level=levels.nearest(result.final_loss),
         steps=result.steps,
-        epochs=ref.config.epochs,
         build_seconds=result.build_seconds,
         train_seconds=result.train_seconds,
         us_per_step=result.us_per_step,
@@ -83,31 +88,36 @@ def test_train(benchmark, case):
         cuda_max_allocated_mb=memory.cuda_max_allocated_mb,
         loss_curve=result.loss_curve(),
     ))
+    assert result.steps == ref.config.epochs * ref.config.windows_per_epoch
     assert np.isfinite(result.losses).all()
 
 
 @pytest.mark.benchmark(group="train_step")
-def test_train_step(benchmark, built):
-    benchmark.extra_info.update(extra_info(built.name, built.reference, built.impl.versions(),
-                                           measure="train_step", steps=1))
+def test_train_step(benchmark, fresh_state):
+    built = fresh_state
+    benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.TRAIN_STEP,
+                                          steps=1))
     assert math.isfinite(time_train_step(benchmark, built, WARMUP_STEPS))
 
 
 @pytest.mark.benchmark(group="forward")
-def test_forward(benchmark, built):
+def test_forward(benchmark, fresh_state):
+    built = fresh_state
     x = built.xs[0]
     for _ in range(WARMUP_STEPS):
         built.impl.forward(x)
-    benchmark.extra_info.update(extra_info(built.name, built.reference, built.impl.versions(),
-                                           measure="forward", steps=1))
+    benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.FORWARD,
+                                          steps=1))
     probs = benchmark(built.impl.forward, x)
     assert probs.shape == (*x.shape, built.config.num_classes)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.benchmark(group="epoch")
-def test_epoch(benchmark, built):
+def test_epoch(benchmark, fresh_state):
+    built = fresh_state
     run_epoch(built.impl, built.xs, built.ys)  # warm-up: a first full epoch
     losses = benchmark.pedantic(run_epoch, args=(built.impl, built.xs, built.ys), rounds=EPOCH_ROUNDS, iterations=1)
     assert losses.shape == (len(built.xs),) and np.isfinite(losses).all()
-    benchmark.extra_info.update(extra_info(built.name, built.reference, built.impl.versions(),
-                                           measure="epoch", steps=len(built.xs)))
+    benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.EPOCH,
+                                          steps=len(built.xs)))

@@ -28,31 +28,40 @@ candidate files (a confirming rerun of the same code) count a benchmark as worse
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rnnbench.errors import UserError
+from rnnbench.results import GATE_READS, Measure, info, read_results, run_info
 from rnnbench.table import format_table
 
 DEFAULT_THRESHOLD_PCT = 25.0
 ALPHA = 0.05
 FAST_PERCENTILE = 10
 MIN_ROUNDS = 3  # below this no rank test is possible (3 vs 3 already needs every round to agree for p = 0.05)
+VERDICTS = ("worse", "better", "same", "untested")
 
 
-@dataclass
-class Row:
-    name: str
-    impl: str
+@dataclass(frozen=True)
+class Judgement:
+    """One benchmark of one candidate run against the baseline."""
+
     baseline: float  # normalised medians (machine-factor units)
     candidate: float
-    ratio: float
+    ratio: float  # candidate / baseline
     p_value: float | None  # None: too few rounds to test
     fast_ratio: float | None  # the ratio of the 10th-percentile rounds; None: too few rounds
-    verdict: str  # "worse", "better", "same", "untested"
+    verdict: str  # one of VERDICTS
+
+
+@dataclass(frozen=True)
+class Row(Judgement):
+    """A benchmark's verdict over every candidate run."""
+
+    name: str = ""
+    impl: str = ""
 
 
 @dataclass
@@ -74,15 +83,8 @@ class Comparison:
 
 
 def load_run(path: str | Path) -> dict:
-    try:
-        doc = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        raise UserError(f"{path}: not a pytest-benchmark results file (no 'benchmarks' list)")
-    return doc
+    """A results file the gate can read (``rnnbench.results.read_results``); errors name the file."""
+    return read_results(path, GATE_READS)
 
 
 def _fast(rounds) -> float:
@@ -98,8 +100,7 @@ def _probe_speed(record: dict) -> float:
 
 def machine_factor(doc: dict) -> float | None:
     """Geometric mean of the calibration probes' undisturbed times, or None when the run has no calibration."""
-    speeds = [_probe_speed(b) for b in doc["benchmarks"]
-              if (b.get("extra_info") or {}).get("measure") == "calibration"]
+    speeds = [_probe_speed(b) for b in doc["benchmarks"] if info(b).get("measure") == Measure.CALIBRATION]
     return float(np.exp(np.mean(np.log(speeds)))) if speeds else None
 
 
@@ -110,26 +111,52 @@ def _rounds(record: dict, factor: float) -> np.ndarray | None:
 
 def _timed(doc: dict) -> dict[str, dict]:
     """The run's benchmarks by name, calibration probes left out."""
-    return {b["name"]: b for b in doc["benchmarks"] if (b.get("extra_info") or {}).get("measure") != "calibration"}
+    return {b["name"]: b for b in doc["benchmarks"] if info(b).get("measure") != Measure.CALIBRATION}
 
 
-def _judge(b: dict, c: dict, base_factor: float, cand_factor: float, limit: float, alpha: float):
-    """(normalised baseline median, normalised candidate median, ratio, p-value or None, fast ratio, verdict)."""
+def judge(b: dict, c: dict, base_factor: float, cand_factor: float, limit: float, alpha: float) -> Judgement:
+    """One benchmark of one candidate against the baseline, normalised by each run's machine factor."""
     from scipy.stats import mannwhitneyu
 
     b_med, c_med = b["stats"]["median"] / base_factor, c["stats"]["median"] / cand_factor
     ratio = c_med / b_med
     b_rounds, c_rounds = _rounds(b, base_factor), _rounds(c, cand_factor)
     if b_rounds is None or c_rounds is None or min(len(b_rounds), len(c_rounds)) < MIN_ROUNDS:
-        return b_med, c_med, ratio, None, None, "untested"
+        return Judgement(b_med, c_med, ratio, None, None, "untested")
     slower = mannwhitneyu(c_rounds, b_rounds, alternative="greater").pvalue
     faster = mannwhitneyu(c_rounds, b_rounds, alternative="less").pvalue
     fast_ratio = _fast(c_rounds) / _fast(b_rounds)
     if ratio > limit and slower < alpha and fast_ratio > limit:
-        return b_med, c_med, ratio, slower, fast_ratio, "worse"
+        return Judgement(b_med, c_med, ratio, slower, fast_ratio, "worse")
     if ratio < 1 / limit and faster < alpha and fast_ratio < 1 / limit:
-        return b_med, c_med, ratio, faster, fast_ratio, "better"
-    return b_med, c_med, ratio, min(slower, faster), fast_ratio, "same"
+        return Judgement(b_med, c_med, ratio, faster, fast_ratio, "better")
+    return Judgement(b_med, c_med, ratio, min(slower, faster), fast_ratio, "same")
+
+
+def combine(name: str, impl: str, judged: list[Judgement]) -> Row:
+    """One row from a benchmark's judgements in several candidate runs of the same code.
+
+    Worse (or better, or untested) only when every run says so: noise rarely strikes the same benchmark twice,
+    a regression does. Otherwise same. The slowest candidate's figures are shown; for a shared verdict of worse
+    or better, the least significant p-value.
+    """
+    verdicts = {j.verdict for j in judged}
+    verdict = verdicts.pop() if len(verdicts) == 1 else "same"
+    shown = max(judged, key=lambda j: j.candidate)
+    p_value = max(j.p_value for j in judged) if verdict in ("worse", "better") else shown.p_value
+    return Row(**{**asdict(shown), "p_value": p_value, "verdict": verdict}, name=name, impl=impl)
+
+
+def loss_failures(candidates: list[dict]) -> list[str]:
+    """Every training run whose final loss left its band, in any candidate: strict, no statistics."""
+    failures = set()
+    for record in (b for run in candidates for b in run["benchmarks"]):
+        i = info(record)
+        band, loss = i.get("loss_band"), i.get("final_loss")
+        if i.get("measure") == Measure.TRAIN and band and loss is not None and not band[0] <= loss <= band[1]:
+            failures.add(f"{record['name']}: final_loss {loss:.4f} outside its band [{band[0]}, {band[1]}] "
+                         f"({i.get('impl')})")
+    return sorted(failures)
 
 
 def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float = DEFAULT_THRESHOLD_PCT,
@@ -137,43 +164,28 @@ def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float =
     """Judge every benchmark of ``candidate`` against ``baseline``.
 
     Given several candidate runs of the same code (a confirming rerun), a benchmark is worse (or better) only
-    when it is so in every one of them: noise rarely strikes the same benchmark twice, a regression does.
+    when it is so in every one of them (``combine``).
     """
     candidates = candidate if isinstance(candidate, list) else [candidate]
-    notes = []
-    base_factor = machine_factor(baseline)
-    cand_factors = [machine_factor(c) for c in candidates]
-    normalised = base_factor is not None and None not in cand_factors
+    runs = [("baseline", baseline), *((f"candidate {i + 1}", c) for i, c in enumerate(candidates))]
+    factors = [machine_factor(doc) for _, doc in runs]
+    notes = [f"{side}: threads={run_info(doc).get('threads')}"
+             + (f", machine factor {factor * 1e3:.3f} ms" if factor else "")
+             for (side, doc), factor in zip(runs, factors)]
+    normalised = None not in factors
     if not normalised:
-        notes.append("no calibration in one of the runs: times compared as measured, not normalised")
-        base_factor, cand_factors = 1.0, [1.0] * len(candidates)
+        notes.insert(0, "no calibration in one of the runs: times compared as measured, not normalised")
+        factors = [1.0] * len(runs)
+    base_factor, cand_factors = factors[0], factors[1:]
     base, cands = _timed(baseline), [_timed(c) for c in candidates]
-    limit = 1 + threshold_pct / 100
-    rows = []
-    for name in sorted(base.keys() & set.intersection(*(set(c) for c in cands))):
-        judged = [_judge(base[name], c[name], base_factor, f, limit, alpha) for c, f in zip(cands, cand_factors)]
-        verdicts = {j[5] for j in judged}
-        verdict = verdicts.pop() if len(verdicts) == 1 else ("untested" if verdicts == {"untested"} else "same")
-        b_med, c_med, ratio, p_value, fast_ratio, _ = max(judged, key=lambda j: j[1])  # the slowest is shown
-        if verdict in ("worse", "better"):
-            p_value = max(j[3] for j in judged)
-        impl = (cands[0][name].get("extra_info") or {}).get("impl", "?")
-        rows.append(Row(name, impl, b_med, c_med, ratio, p_value, fast_ratio, verdict))
-
-    loss_failures = []
-    for c in (b for run in candidates for b in run["benchmarks"]):
-        info = c.get("extra_info") or {}
-        band, loss = info.get("loss_band"), info.get("final_loss")
-        if info.get("measure") == "train" and band and loss is not None and not band[0] <= loss <= band[1]:
-            loss_failures.append(f"{c['name']}: final_loss {loss:.4f} outside its band [{band[0]}, {band[1]}] "
-                                 f"({info.get('impl')})")
-    for side, doc in (("baseline", baseline), *((f"candidate {i + 1}", c) for i, c in enumerate(candidates))):
-        threads = doc.get("machine_info", {}).get("rnnbench", {}).get("threads")
-        notes.append(f"{side}: threads={threads}, machine factor "
-                     f"{machine_factor(doc) * 1e3:.3f} ms" if machine_factor(doc) else f"{side}: threads={threads}")
     every_candidate = set.intersection(*(set(c) for c in cands))
     any_candidate = set.union(*(set(c) for c in cands))
-    return Comparison(rows, sorted(set(loss_failures)), sorted(base.keys() - every_candidate),
+    limit = 1 + threshold_pct / 100
+    rows = []
+    for name in sorted(base.keys() & every_candidate):
+        judged = [judge(base[name], c[name], base_factor, f, limit, alpha) for c, f in zip(cands, cand_factors)]
+        rows.append(combine(name, info(cands[0][name]).get("impl", "?"), judged))
+    return Comparison(rows, loss_failures(candidates), sorted(base.keys() - every_candidate),
                       sorted(any_candidate - base.keys()), normalised, notes)
 
 
@@ -199,7 +211,7 @@ def format_comparison(result: Comparison, threshold_pct: float) -> str:
         impls = sorted({r.impl for r in worse})
         lines.append(f"SLOWER beyond {threshold_pct:g}% (significant): {', '.join(impls)} "
                      f"({', '.join(r.name for r in worse)})")
-    counts = {v: sum(r.verdict == v for r in result.rows) for v in ("worse", "better", "same", "untested")}
+    counts = {v: sum(r.verdict == v for r in result.rows) for v in VERDICTS}
     lines.append("gate: " + ("FAIL" if result.failed else "pass") + " — " +
                  ", ".join(f"{n} {v}" for v, n in counts.items()) + f", {len(result.loss_failures)} loss regressions")
     return "\n".join(lines)

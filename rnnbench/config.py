@@ -99,9 +99,27 @@ def reference_configs(threads: int | None = None, device: str = "cpu") -> tuple[
 BASELINE_IMPL = "tf-cell"  # the original tutorial's TF1 loop: every speed-up is against it
 
 
-def targets_text(joiner: str = ", ") -> str:
-    """The time-to-target thresholds, e.g. "0.53 at T5-S4, 0.47 at T10-S16", for tables and reports."""
-    return joiner.join(f"{ref.target} at {ref.label}" for ref in reference_configs())
+@dataclass(frozen=True)
+class Profile:
+    """How much ``rnnbench bench`` measures."""
+
+    name: str
+    max_time: float  # pytest-benchmark --benchmark-max-time per benchmark, seconds
+    sweeps: bool  # also the scaling sweeps (SWEEPS)
+    help: str
+
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (
+    Profile("quick", 0.5, False, "the reference configurations"),
+    Profile("full", 1.0, True, "also the scaling sweeps"),
+    Profile("ci", 0.1, False, "quick with fewer rounds, for the regression gate"),
+)}
+DEFAULT_PROFILE = "quick"
+
+
+def profiles_help() -> str:
+    return "; ".join(f"{p.name}: {p.help}" + (" (default)" if p.name == DEFAULT_PROFILE else "")
+                     for p in PROFILES.values())
 
 
 # The full profile's sweeps: one parameter varied from the (5,4) reference, one window timed per point.

@@ -1,0 +1,75 @@
+"""What every benchmark record and every run says about itself (DESIGN.md), built in one place.
+
+Records carry ``extra_info`` (impl, framework, version, device, threads, measure, the config fields, final_loss);
+runs carry ``machine_info.rnnbench``: versions, BLAS, threads, CPUs, device, profile, and what the reports need
+and must not recompute (the theory levels and their labels, the reference configurations, the baseline).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import platform
+
+from threadpoolctl import threadpool_info
+
+from rnnbench import registry
+from rnnbench.config import BASELINE_IMPL, Reference, reference_configs
+from rnnbench.harness.cpus import allowed_cpus
+from rnnbench.results import BENCH_SCHEMA_VERSION
+from rnnbench.task import LEVEL_LABELS, theory_levels
+
+VERSIONED = ("numpy", "tensorflow", "tf-keras", "keras", "torch", "pytest-benchmark")
+
+
+def record_info(impl: str, framework: str, version: str, *, device: str, threads: int, measure: str,
+                **more) -> dict:
+    """The ``extra_info`` of one benchmark record: who ran, where, what was measured, and anything more."""
+    return {"impl": impl, "framework": framework, "version": version, "device": device, "threads": threads,
+            "measure": measure, "final_loss": None, **more}
+
+
+def case_info(name: str, reference: Reference, versions: dict, measure: str, **more) -> dict:
+    """``record_info`` of an implementation at a configuration: its label and every config field too."""
+    framework = registry.entry(name).framework
+    cfg = reference.config
+    fields = {k: v for k, v in cfg.as_dict().items() if k not in ("device", "threads")}
+    return record_info(name, framework, versions.get(framework, ""), device=cfg.device, threads=cfg.threads,
+                       measure=measure, label=reference.label, **{**fields, **more})
+
+
+def reference_facts() -> list[dict]:
+    """The reference configurations as the results record them, in order."""
+    return [{"label": r.label, "expected_level": r.expected_level, "target": r.target,
+             "loss_band": list(r.loss_band), "epochs": r.config.epochs, "num_steps": r.config.num_steps,
+             "state_size": r.config.state_size} for r in reference_configs()]
+
+
+def theory_facts() -> dict:
+    """The task's theory levels (nats) and what each means, in order."""
+    levels = theory_levels().as_dict()
+    return {"levels": levels, "labels": {k: LEVEL_LABELS[k] for k in levels}}
+
+
+def machine_info(*, threads: int, device: str, profile: str, frameworks: list[str]) -> dict:
+    """``machine_info.rnnbench`` of a run."""
+    versions = {}
+    for dist in VERSIONED:
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            versions[dist] = None
+    return {
+        "schema_version": BENCH_SCHEMA_VERSION,
+        "versions": versions,
+        "python": platform.python_version(),
+        "threads": threads,
+        "cpus": allowed_cpus(),
+        "device": device,
+        "profile": profile,
+        "frameworks": frameworks,
+        "blas": [{k: pool.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+                 for pool in threadpool_info()],
+        "theory": theory_facts(),
+        "references": reference_facts(),
+        "baseline_impl": BASELINE_IMPL,
+    }

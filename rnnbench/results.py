@@ -1,0 +1,96 @@
+"""Result files: their schema, the names of what they measure, and the one reader every consumer uses.
+
+Two schemas, named apart:
+
+- ``BENCH_SCHEMA_VERSION``: benchmark results (pytest-benchmark JSON, ``machine_info.rnnbench.schema_version``),
+  read by ``rnnbench compare`` and ``rnnbench report``;
+- ``TRAIN_SCHEMA_VERSION``: one training run (``rnnbench train --out``).
+
+Version 2 of the benchmark schema adds to ``machine_info.rnnbench`` what reports need and must not recompute:
+the theory levels with their labels, the reference configurations (label, expected level, target, loss band)
+and the baseline implementation. Timings and ``extra_info`` are as in version 1, so the gate reads both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rnnbench.errors import UserError
+
+BENCH_SCHEMA_VERSION = 2
+TRAIN_SCHEMA_VERSION = 1
+GATE_READS = (1, 2)  # the gate needs only timings and extra_info, unchanged since version 1
+REPORT_READS = (BENCH_SCHEMA_VERSION,)
+
+
+class Measure:
+    """``extra_info.measure`` of a benchmark record."""
+
+    BUILD = "build"  # graph construction, tracing, compilation: one cold round
+    TRAIN = "train"  # a fresh reference run: final loss, time-to-target, memory
+    TRAIN_STEP = "train_step"  # one window: forward, backward, update
+    FORWARD = "forward"  # inference on one window
+    EPOCH = "epoch"  # one epoch through the training loop
+    SCALING = "scaling"  # one train step at a point of a sweep (full profile)
+    CALIBRATION = "calibration"  # fixed code that times the machine
+    GENERATE = "generate"  # the data generator
+
+
+REFERENCE_MEASURES = (Measure.BUILD, Measure.TRAIN, Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)
+PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING)  # median / steps
+
+
+def read_results(path: str | Path, versions: tuple[int, ...] = REPORT_READS) -> dict:
+    """A benchmark results file, checked: readable, JSON, a pytest-benchmark document, a schema we read.
+
+    Every error is a UserError that names the file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not text.strip():
+        raise UserError(f"{path}: empty file; expected rnnbench bench JSON")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise UserError(f"{path}: not a pytest-benchmark results file (no 'benchmarks' list)")
+    schema = run_info(doc).get("schema_version")
+    if schema not in versions:
+        raise UserError(f"{path}: schema_version {schema!r} is not one this reads "
+                        f"({', '.join(map(str, versions))}); re-run rnnbench bench")
+    return doc
+
+
+def run_info(doc: dict) -> dict:
+    """The run's own facts: ``machine_info.rnnbench`` (threads, device, profile, theory, references, ...)."""
+    return (doc.get("machine_info") or {}).get("rnnbench") or {}
+
+
+def info(record: dict) -> dict:
+    """A record's ``extra_info`` (empty when it has none)."""
+    return record.get("extra_info") or {}
+
+
+TREND_RUNS = 20  # the report's trend shows at most this many stored runs
+
+
+def stored_runs(history_dir: Path, limit: int = TREND_RUNS) -> list[Path]:
+    """The newest ``limit`` runs kept in ``history_dir`` that a report can read, oldest first.
+
+    A stored run the report cannot read (corrupt, another schema) is left out, with a line on stderr naming it.
+    """
+    import sys
+
+    readable = []
+    for path in sorted(Path(history_dir).glob("bench-*.json"))[-limit:]:
+        try:
+            read_results(path, REPORT_READS)
+            readable.append(path)
+        except UserError as exc:
+            print(f"report: skipping a stored run: {exc}", file=sys.stderr)
+    return readable

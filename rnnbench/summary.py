@@ -1,0 +1,115 @@
+"""The summary of a run, one row per reference configuration and implementation, computed from its results
+document alone (no pandas). ``rnnbench bench`` prints it; the report's speed and convergence tables are made
+from the same rows, so a column has one definition.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rnnbench.results import REFERENCE_MEASURES, Measure, info, run_info
+from rnnbench.stats import loglog_slope
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    label: str  # reference configuration, e.g. "T5-S4"
+    impl: str
+    framework: str
+    device: str
+    us_per_step: float  # median epoch time over its steps (NaN: no epoch record)
+    iqr_us_per_step: float  # its interquartile range, per step
+    speedup: float  # the baseline implementation's us_per_step over this one's, same run
+    train_step_us: float  # one window, median
+    forward_us: float  # inference on one window, median
+    build_s: float  # cold build
+    trained: bool  # a reference training run was recorded (the fields below are None otherwise)
+    final_loss: float | None = None
+    expected_level: str | None = None  # a key of the run's theory levels
+    expected_loss: float | None = None  # that level's value
+    nearest_level: str | None = None  # the level final_loss is closest to
+    target: float | None = None  # time-to-target threshold
+    reached: bool | None = None
+    seconds_to_target: float | None = None
+    steps_to_target: int | None = None
+    peak_rss_mb: float | None = None
+    cuda_max_allocated_mb: float | None = None
+
+    @property
+    def learned(self) -> bool:
+        """It reached the theory level its configuration should reach."""
+        return self.trained and self.nearest_level == self.expected_level
+
+
+def reference_labels(doc: dict) -> list[str]:
+    """The run's reference configurations, in order."""
+    return [r["label"] for r in run_info(doc).get("references", [])]
+
+
+def _per_step_us(record: dict | None, key: str = "median") -> float:
+    if record is None:
+        return math.nan
+    return 1e6 * record["stats"][key] / info(record).get("steps", 1)
+
+
+def summary_rows(doc: dict) -> list[SummaryRow]:
+    """One row per (reference configuration, implementation), fastest first within a configuration."""
+    meta = run_info(doc)
+    levels = meta.get("theory", {}).get("levels", {})
+    baseline = meta.get("baseline_impl")
+    order = {label: i for i, label in enumerate(reference_labels(doc))}
+    by_key: dict[tuple[str, str], dict[str, dict]] = {}
+    for b in doc["benchmarks"]:
+        i = info(b)
+        if i.get("label") in order and i.get("measure") in REFERENCE_MEASURES:
+            by_key.setdefault((i["label"], i["impl"]), {})[i["measure"]] = b
+
+    rows = []
+    for (label, impl), records in by_key.items():
+        epoch = records.get(Measure.EPOCH)
+        us = _per_step_us(epoch)
+        base = _per_step_us(by_key.get((label, baseline), {}).get(Measure.EPOCH))
+        build = records.get(Measure.BUILD)
+        first = info(next(iter(records.values())))
+        row = dict(
+            label=label, impl=impl, framework=first.get("framework", ""), device=first.get("device", ""),
+            us_per_step=us,
+            iqr_us_per_step=_per_step_us(epoch, "q3") - _per_step_us(epoch, "q1") if epoch else math.nan,
+            speedup=base / us,
+            train_step_us=_per_step_us(records.get(Measure.TRAIN_STEP)),
+            forward_us=_per_step_us(records.get(Measure.FORWARD)),
+            build_s=build["stats"]["median"] if build else math.nan,
+            trained=Measure.TRAIN in records,
+        )
+        if Measure.TRAIN in records:
+            t = info(records[Measure.TRAIN])
+            row.update(final_loss=t["final_loss"], expected_level=t["expected_level"],
+                       expected_loss=levels.get(t["expected_level"]), nearest_level=t["nearest_level"],
+                       target=t.get("target"), reached=bool(t.get("reached")),
+                       seconds_to_target=t.get("seconds_to_target") if t.get("reached") else None,
+                       steps_to_target=t.get("steps_to_target") if t.get("reached") else None,
+                       peak_rss_mb=t.get("peak_rss_mb"), cuda_max_allocated_mb=t.get("cuda_max_allocated_mb"))
+        rows.append(SummaryRow(**row))
+    return sorted(rows, key=lambda r: (order[r.label], math.inf if math.isnan(r.us_per_step) else r.us_per_step,
+                                       r.impl))
+
+
+def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
+    """Log-log slope of the median train-step time against state_size and num_steps, per implementation."""
+    points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for b in benchmarks:
+        i = info(b)
+        if i.get("measure") == Measure.SCALING and i.get("sweep") in ("state_size", "num_steps"):
+            points.setdefault((i["impl"], i["sweep"]), []).append((i["sweep_value"], b["stats"]["median"]))
+    slopes: dict[str, dict[str, float]] = {}
+    for (impl, sweep), xy in sorted(points.items()):
+        slope = loglog_slope(*zip(*xy))
+        if not math.isnan(slope):
+            slopes.setdefault(impl, {})[sweep] = slope
+    return slopes
+
+
+def targets_text(doc: dict, joiner: str = ", ") -> str:
+    """The time-to-target thresholds of the run, e.g. "0.53 at T5-S4, 0.47 at T10-S16"."""
+    return joiner.join(f"{r['target']} at {r['label']}" for r in run_info(doc).get("references", []))
