@@ -1,4 +1,8 @@
-"""Assembling a report from result files: pure apart from reading the JSON. ``reports.writer`` writes it."""
+"""Assembling a report from result files: pure apart from reading the JSON. ``reports.writer`` writes it.
+
+Everything the report says about the task (theory levels, reference configurations, targets, the baseline) comes
+from the results themselves (``machine_info.rnnbench``), never from the suite's own definitions.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from reports import figures, summaries
-from reports.load import environment, load_curves, load_results
-from rnnbench.config import targets_text
+from rnnbench.reports import figures, summaries
+from rnnbench.reports.load import environment, load_curves, load_results, newest, read_runs
+from rnnbench.results import run_info
+from rnnbench.summary import reference_labels, summary_rows, targets_text
 
 
 @dataclass
@@ -29,37 +34,48 @@ class Report:
     sections: list[Section] = field(default_factory=list)
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
+
+
 def build_report(paths) -> Report:
     paths = [Path(p) for p in paths]
+    _, doc = newest(read_runs(paths))  # the run the tables describe
+    meta = run_info(doc)
+    theory, references, baseline = meta["theory"], meta["references"], meta["baseline_impl"]
+    order = reference_labels(doc)
+    rows = summary_rows(doc)
     frame, curves = load_results(paths), load_curves(paths)
     report = Report(sources=[str(p) for p in paths], environment=environment(paths))
     add = report.sections.append
     add(Section("step_time", "Time per train step",
                 "Median epoch time over its steps (warm; whole-epoch variants run an epoch per call), with its "
-                f"interquartile range, and the speed-up against {summaries.BASELINE_IMPL}, the original TF1 loop.",
-                summaries.speed_table(frame), figures.step_time_figure(frame)))
+                f"interquartile range, and the speed-up against {baseline}, the original TF1 loop.",
+                summaries.speed_table(rows, baseline), figures.step_time_figure(frame, order, baseline)))
+    expected = ", ".join(f"{_epochs(r['epochs'])} at {r['label']} should reach the level "
+                         f"'{theory['labels'][r['expected_level']]}'" for r in references)
     add(Section("convergence", "Learning what theory allows",
                 "Running mean of 100 step losses of a fresh reference run from the canonical weights, against the "
-                "three exact levels: 1 epoch at T5-S4 should reach the t-3 level, 5 epochs at T10-S16 both.",
-                summaries.convergence_table(frame), figures.loss_curve_figure(curves)))
+                f"exact levels of the task: {expected}.",
+                summaries.convergence_table(rows, theory["labels"]), figures.loss_curve_figure(curves, order, theory)))
     add(Section("time_to_target", "Time to target",
                 "Training time (build excluded) until the running mean of 100 step losses first falls below "
-                f"{targets_text(' or ')}. Whole-epoch variants are timed per epoch and spread evenly "
-                "over its steps.", None, figures.time_to_target_figure(frame)))
+                f"{targets_text(doc, ' or ')}. Whole-epoch variants are timed per epoch and spread evenly "
+                "over its steps.", None, figures.time_to_target_figure(frame, order)))
     points = summaries.scaling_points(frame)
     if len(points):
         add(Section("scaling", "How the cost grows",
-                    "One train step while state_size or num_steps grows from the T5-S4 reference (log-log), with "
-                    "each implementation's fitted slope.", summaries.scaling_table(frame),
+                    f"One train step while state_size or num_steps grows from the {order[0]} reference (log-log), "
+                    "with each implementation's fitted slope.", summaries.scaling_table(frame),
                     figures.scaling_figure(points)))
     else:
         add(Section("scaling", "How the cost grows",
                     "No sweep in these results: run `rnnbench bench --profile full` for the scaling plots."))
     add(Section("memory", "Peak memory", "Peak growth of the process's resident memory during the reference "
-                "run; on CUDA, the GPU's maximum allocated memory.", summaries.memory_table(frame),
-                figures.memory_figure(frame)))
-    trend = summaries.trend_table(frame)
+                "run; on CUDA, the GPU's maximum allocated memory.", summaries.memory_table(rows),
+                figures.memory_figure(frame, order)))
+    trend = summaries.trend_table(frame, order[0])
     if len(trend) >= 2:
-        add(Section("trend", "Across runs", "Time per step at T5-S4 in every run given, oldest first.",
-                    trend, figures.trend_figure(trend)))
+        add(Section("trend", "Across runs", f"Time per step at {order[0]} in every run given, oldest first.",
+                    trend, figures.trend_figure(trend, order[0])))
     return report

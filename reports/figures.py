@@ -10,9 +10,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from reports.summaries import BASELINE_IMPL, REFERENCE_ORDER, newest_run  # noqa: E402
+from rnnbench.reports.summaries import newest_run  # noqa: E402
+from rnnbench.results import Measure  # noqa: E402
 from rnnbench.stats import loglog_slope  # noqa: E402
-from rnnbench.task import LEVEL_LABELS, theory_levels  # noqa: E402
 
 FRAMEWORK_COLORS = {"numpy": "#4c72b0", "tensorflow": "#dd8452", "torch": "#c44e52"}
 
@@ -29,56 +29,52 @@ def _panels(n: int, height: float, width: float = 6.0) -> tuple[Figure, list]:
     return fig, list(np.atleast_1d(fig.subplots(1, n)))
 
 
-def step_time_figure(frame: pd.DataFrame) -> Figure:
-    """us/step per implementation with IQR error bars and the speed-up against tf-cell, one panel per config."""
-    epoch = newest_run(frame)
-    epoch = epoch[(epoch["measure"] == "epoch") & epoch["label"].isin(REFERENCE_ORDER)]
-    labels = [label for label in REFERENCE_ORDER if label in set(epoch["label"])]
-    fig, axes = _panels(len(labels), 0.45 * epoch["impl"].nunique() + 1.5)
-    for ax, label in zip(axes, labels):
-        rows = epoch[epoch["label"] == label].sort_values("us_per_step", ascending=False)
-        y = np.arange(len(rows))
+def step_time_figure(frame: pd.DataFrame, order: list[str], baseline: str) -> Figure:
+    """us/step per implementation with IQR error bars and the speed-up against the baseline, a panel per config."""
+    fig, panels = _bar_panels(frame, Measure.EPOCH, "us_per_step", ascending=False, order=order)
+    for ax, label, rows, y, us_per_step in panels:
         err = np.vstack([rows["us_per_step"] - rows["q1_us_per_step"], rows["q3_us_per_step"] - rows["us_per_step"]])
-        ax.barh(y, rows["us_per_step"], xerr=np.clip(err, 0, None), capsize=3,
-                color=[FRAMEWORK_COLORS.get(f, "grey") for f in rows["framework"]])
-        ax.set_yticks(y, rows["impl"])
-        base = rows.loc[rows["impl"] == BASELINE_IMPL, "us_per_step"]
+        ax.errorbar(us_per_step, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", capsize=3)
+        base = rows.loc[rows["impl"] == baseline, "us_per_step"]
         for yi, us, right in zip(y, rows["us_per_step"], rows["q3_us_per_step"].fillna(rows["us_per_step"])):
             note = f" {us:.0f} us" + (f"  ({base.iloc[0] / us:.1f}x)" if len(base) else "")
             ax.text(max(us, right), yi, note, va="center", fontsize=8)
         _framework_legend(ax, rows["framework"])
         ax.set_xlabel("microseconds per train step (median, IQR bars)")
-        ax.set_title(f"{label}: time per step" + (f", speed-up vs {BASELINE_IMPL}" if len(base) else ""))
+        ax.set_title(f"{label}: time per step" + (f", speed-up vs {baseline}" if len(base) else ""))
         ax.set_xlim(0, rows["q3_us_per_step"].max() * 1.45)
     return fig
 
 
-def loss_curve_figure(curves: pd.DataFrame) -> Figure:
-    """Running mean of 100 step losses for every implementation against the three theory levels."""
-    labels = [label for label in REFERENCE_ORDER if label in set(curves["label"])] or list(REFERENCE_ORDER)
+def loss_curve_figure(curves: pd.DataFrame, order: list[str], theory: dict) -> Figure:
+    """Running mean of 100 step losses for every implementation against the theory levels of the run
+    (``theory``: {"levels": {key: nats}, "labels": {key: meaning}})."""
+    labels = [label for label in order if label in set(curves["label"])] or list(order)
+    levels = theory["levels"]
     fig, axes = _panels(len(labels), 4.5)
     latest = curves[curves["run"] == curves["run"].iloc[-1]] if len(curves) else curves
     for ax, label in zip(axes, labels):
         for impl, rows in latest[latest["label"] == label].groupby("impl"):
             ax.plot(rows["step"], rows["loss"], label=impl, linewidth=1)
-        for key, level in theory_levels().as_dict().items():
+        for key, level in levels.items():
             ax.axhline(level, color="black", linestyle="--", linewidth=0.8)
-            ax.text(ax.get_xlim()[1], level, f" {level:.4f} {LEVEL_LABELS[key]}", va="bottom", ha="right", fontsize=8)
+            ax.text(ax.get_xlim()[1], level, f" {level:.4f} {theory['labels'][key]}", va="bottom", ha="right",
+                    fontsize=8)
         ax.set_title(f"{label}: running mean of 100 step losses")
         ax.set_xlabel("train step")
         ax.set_ylabel("cross-entropy (nats)")
-        ax.set_ylim(0.44, 0.70)
+        ax.set_ylim(min(levels.values()) - 0.015, max(levels.values()) + 0.04)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, ncol=2)
     return fig
 
 
-def _bar_panels(frame: pd.DataFrame, measure: str, value: str, ascending: bool):
-    """A figure with one horizontal-bar panel per reference config of the newest run, and per panel
+def _bar_panels(frame: pd.DataFrame, measure: str, value: str, ascending: bool, order: list[str]):
+    """A figure with one horizontal-bar panel per reference config (``order``) of the newest run, and per panel
     (axes, label, rows, y positions, bar values)."""
     rows_all = newest_run(frame)
-    rows_all = rows_all[(rows_all["measure"] == measure) & rows_all["label"].isin(REFERENCE_ORDER)]
-    labels = [label for label in REFERENCE_ORDER if label in set(rows_all["label"])]
+    rows_all = rows_all[(rows_all["measure"] == measure) & rows_all["label"].isin(order)]
+    labels = [label for label in order if label in set(rows_all["label"])]
     fig, axes = _panels(len(labels), 0.45 * rows_all["impl"].nunique() + 1.5)
     panels = []
     for ax, label in zip(axes, labels):
@@ -91,8 +87,8 @@ def _bar_panels(frame: pd.DataFrame, measure: str, value: str, ascending: bool):
     return fig, panels
 
 
-def time_to_target_figure(frame: pd.DataFrame) -> Figure:
-    fig, panels = _bar_panels(frame, "train", "seconds_to_target", ascending=False)
+def time_to_target_figure(frame: pd.DataFrame, order: list[str]) -> Figure:
+    fig, panels = _bar_panels(frame, Measure.TRAIN, "seconds_to_target", ascending=False, order=order)
     for ax, label, rows, y, seconds in panels:
         for yi, s, steps, reached in zip(y, seconds, rows["steps_to_target"], rows["reached"]):
             ax.text(s, yi, f" {s:.2f} s ({int(steps)} steps)" if reached else " not reached", va="center", fontsize=8)
@@ -103,8 +99,8 @@ def time_to_target_figure(frame: pd.DataFrame) -> Figure:
     return fig
 
 
-def memory_figure(frame: pd.DataFrame) -> Figure:
-    fig, panels = _bar_panels(frame, "train", "peak_rss_mb", ascending=True)
+def memory_figure(frame: pd.DataFrame, order: list[str]) -> Figure:
+    fig, panels = _bar_panels(frame, Measure.TRAIN, "peak_rss_mb", ascending=True, order=order)
     for ax, label, *_ in panels:
         ax.set_xlabel("peak RSS growth during the reference run (MB)")
         ax.set_title(f"{label}: memory")
@@ -130,7 +126,7 @@ def scaling_figure(points: pd.DataFrame) -> Figure:
     return fig
 
 
-def trend_figure(trend: pd.DataFrame, label: str = "T5-S4") -> Figure:
+def trend_figure(trend: pd.DataFrame, label: str) -> Figure:
     """us/step per implementation across stored runs, in time order, labelled by date and commit."""
     fig, (ax,) = _panels(1, 4.5, width=10)
     impls = [c for c in trend.columns if c not in ("datetime", "commit", "run")]

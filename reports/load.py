@@ -8,14 +8,12 @@ names the file.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from rnnbench.errors import UserError
-
-SCHEMA_VERSIONS = (1,)
+from rnnbench.results import PER_STEP_MEASURES, REFERENCE_MEASURES, REPORT_READS, Measure, read_results, run_info
 
 # column -> where it comes from: ("stats", key) | ("info", key) | ("run", key)
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -61,34 +59,22 @@ REQUIRED_INFO = ("impl", "framework", "version", "device", "threads", "measure")
 REQUIRED_STATS = ("median", "q1", "q3", "min", "mean", "rounds")
 
 
-class ReportError(UserError):
-    """A results file that cannot be reported on; the message names the file."""
+def read_runs(paths) -> list[tuple[Path, dict]]:
+    """Each file read and checked by the suite's one reader (``rnnbench.results.read_results``)."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise UserError("report: no results files given")
+    return [(p, read_results(p, REPORT_READS)) for p in paths]
 
 
-def read_document(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not text.strip():
-        raise ReportError(f"{path}: empty file; expected rnnbench bench JSON")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        raise ReportError(f"{path}: not a pytest-benchmark results file (no 'benchmarks' list)")
-    schema = doc.get("machine_info", {}).get("rnnbench", {}).get("schema_version")
-    if schema not in SCHEMA_VERSIONS:
-        raise ReportError(f"{path}: schema_version {schema!r} is not one this report reads "
-                          f"({', '.join(map(str, SCHEMA_VERSIONS))}); re-run rnnbench bench")
-    return doc
+def newest(runs: list[tuple[Path, dict]]) -> tuple[Path, dict]:
+    """The most recent run (by its datetime, then by name): the one the tables describe."""
+    return max(runs, key=lambda run: (str(run[1].get("datetime") or ""), run[0].stem))
 
 
 def _run_facts(path: Path, doc: dict) -> dict:
     machine = doc.get("machine_info", {})
-    ours = machine.get("rnnbench", {})
+    ours = run_info(doc)
     return {
         "name": path.stem,
         "datetime": doc.get("datetime"),
@@ -107,10 +93,10 @@ def rows_of(path: Path, doc: dict) -> list[dict]:
         info, stats = record.get("extra_info") or {}, record.get("stats") or {}
         missing = [f"extra_info.{k}" for k in REQUIRED_INFO if k not in info]
         missing += [f"stats.{k}" for k in REQUIRED_STATS if k not in stats]
-        if info.get("measure") in ("build", "train", "train_step", "forward", "epoch") and "label" not in info:
+        if info.get("measure") in REFERENCE_MEASURES and "label" not in info:
             missing.append("extra_info.label")
         if missing:
-            raise ReportError(f"{path}: benchmark {record.get('name', i)!r} lacks {', '.join(missing)}")
+            raise UserError(f"{path}: benchmark {record.get('name', i)!r} lacks {', '.join(missing)}")
         sources = {"run": run, "record": record, "info": info, "stats": stats}
         rows.append({col: sources[src].get(key) for col, (src, key) in COLUMNS.items()})
     return rows
@@ -118,13 +104,10 @@ def rows_of(path: Path, doc: dict) -> list[dict]:
 
 def load_results(paths) -> pd.DataFrame:
     """Every record of every file, one row each, exactly the columns of ``COLUMNS``."""
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise ReportError("report: no results files given")
-    rows = [row for p in paths for row in rows_of(p, read_document(p))]
+    rows = [row for p, doc in read_runs(paths) for row in rows_of(p, doc)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["datetime"] = pd.to_datetime(frame["datetime"], utc=True, errors="coerce")
-    per_step = frame["measure"].isin(["epoch", "train_step", "forward", "scaling"])
+    per_step = frame["measure"].isin(PER_STEP_MEASURES)
     frame["us_per_step"] = (1e6 * frame["median_s"] / frame["steps"]).where(per_step)
     frame["q1_us_per_step"] = (1e6 * frame["q1_s"] / frame["steps"]).where(per_step)
     frame["q3_us_per_step"] = (1e6 * frame["q3_s"] / frame["steps"]).where(per_step)
@@ -134,11 +117,11 @@ def load_results(paths) -> pd.DataFrame:
 def load_curves(paths) -> pd.DataFrame:
     """Loss curves of the train records: columns run, impl, label, step, loss."""
     rows = []
-    for p in map(Path, paths):
-        for record in read_document(p)["benchmarks"]:
+    for p, doc in read_runs(paths):
+        for record in doc["benchmarks"]:
             info = record.get("extra_info") or {}
             curve = info.get("loss_curve")
-            if info.get("measure") == "train" and curve:
+            if info.get("measure") == Measure.TRAIN and curve:
                 rows += [{"run": p.stem, "impl": info["impl"], "label": info["label"], "step": s, "loss": v}
                          for s, v in zip(curve["step"], curve["loss"])]
     return pd.DataFrame(rows, columns=["run", "impl", "label", "step", "loss"])
@@ -147,9 +130,8 @@ def load_curves(paths) -> pd.DataFrame:
 def environment(paths) -> pd.DataFrame:
     """One row per run: when, which commit, machine, CPU, BLAS, threads, device and library versions."""
     rows = []
-    for p in map(Path, paths):
-        doc = read_document(p)
-        ours = doc["machine_info"].get("rnnbench", {})
+    for p, doc in read_runs(paths):
+        ours = run_info(doc)
         versions = ours.get("versions", {})
         blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in ours.get("blas", []))
         facts = _run_facts(p, doc)

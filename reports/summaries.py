@@ -1,18 +1,19 @@
-"""Pure functions: the tidy frame in, display tables (DataFrames) out. No I/O, no plotting.
+"""Pure functions: summary rows and the tidy frame in, display tables (DataFrames) out. No I/O, no plotting.
 
-Tables describe the newest run in the frame; ``trend_table`` spans every run.
+The speed and convergence tables are the rows of ``rnnbench.summary`` (one definition of each column, shared
+with the CLI's summary) in pandas form. Tables describe the newest run; ``trend_table`` spans every run.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-from rnnbench.config import BASELINE_IMPL, reference_configs
+from rnnbench.results import Measure
 from rnnbench.stats import loglog_slope
-from rnnbench.task import LEVEL_LABELS, theory_levels
-
-REFERENCE_ORDER = tuple(ref.label for ref in reference_configs())
+from rnnbench.summary import SummaryRow
 
 
 def newest_run(frame: pd.DataFrame) -> pd.DataFrame:
@@ -21,72 +22,64 @@ def newest_run(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["run"] == runs["run"].iloc[-1]]
 
 
-def _reference_rows(frame: pd.DataFrame, measure: str) -> pd.DataFrame:
-    rows = frame[(frame["measure"] == measure) & frame["label"].isin(REFERENCE_ORDER)].copy()
-    rows["order"] = rows["label"].map(REFERENCE_ORDER.index)
-    return rows
+def _nan(value):
+    return np.nan if value is None else value
 
 
-def speed_table(frame: pd.DataFrame) -> pd.DataFrame:
+def speed_table(rows: list[SummaryRow], baseline: str) -> pd.DataFrame:
     """Per config and implementation: us/step (median epoch time over its steps) with its IQR, the speed-up
-    against tf-cell, one train step, one forward window and the build time. Fastest first per config."""
-    run = newest_run(frame)
-    epoch = _reference_rows(run, "epoch")
-    keyed = {m: run[run["measure"] == m].set_index(["label", "impl"]) for m in ("train_step", "forward", "build")}
-    base = epoch[epoch["impl"] == BASELINE_IMPL].set_index("label")["us_per_step"]
-    table = pd.DataFrame({
-        "config": epoch["label"],
-        "impl": epoch["impl"],
-        "framework": epoch["framework"],
-        "us/step": epoch["us_per_step"].round(1),
-        "IQR us": (epoch["q3_us_per_step"] - epoch["q1_us_per_step"]).round(1),
-        f"vs {BASELINE_IMPL}": (epoch["label"].map(base) / epoch["us_per_step"]).round(2),
-        "train_step us": [_lookup(keyed["train_step"], r, "us_per_step", 1) for r in epoch.itertuples()],
-        "forward us": [_lookup(keyed["forward"], r, "us_per_step", 1) for r in epoch.itertuples()],
-        "build s": [_lookup(keyed["build"], r, "median_s", 3) for r in epoch.itertuples()],
-        "_order": epoch["order"],
+    against the baseline, one train step, one forward window and the build time. Fastest first per config."""
+    epoch = [r for r in rows if not math.isnan(r.us_per_step)]
+    return pd.DataFrame({
+        "config": [r.label for r in epoch],
+        "impl": [r.impl for r in epoch],
+        "framework": [r.framework for r in epoch],
+        "us/step": [round(r.us_per_step, 1) for r in epoch],
+        "IQR us": [round(r.iqr_us_per_step, 1) for r in epoch],
+        f"vs {baseline}": [round(r.speedup, 2) for r in epoch],
+        "train_step us": [round(r.train_step_us, 1) for r in epoch],
+        "forward us": [round(r.forward_us, 1) for r in epoch],
+        "build s": [round(r.build_s, 3) for r in epoch],
     })
-    return _finish(table.sort_values(["_order", "us/step"]))
 
 
-def convergence_table(frame: pd.DataFrame) -> pd.DataFrame:
+def convergence_table(rows: list[SummaryRow], labels: dict[str, str]) -> pd.DataFrame:
     """Per config and implementation: final loss of the reference run against the theory level it should
-    reach, and the time (training seconds and steps) until the running mean of 100 losses met the target."""
-    levels = theory_levels().as_dict()
-    train = _reference_rows(newest_run(frame), "train")
-    table = pd.DataFrame({
-        "config": train["label"],
-        "impl": train["impl"],
-        "final loss": train["final_loss"].round(4),
-        "expected": train["expected_level"].map(lambda k: f"{levels[k]:.4f} ({LEVEL_LABELS[k]})"),
-        "reached level": train["nearest_level"].map(LEVEL_LABELS),
-        "learned": np.where(train["nearest_level"] == train["expected_level"], "yes", "NO"),
-        "target": train["target"],
-        "seconds to target": train["seconds_to_target"].round(3),
-        "steps to target": pd.Series([int(v) if pd.notna(v) else None for v in train["steps_to_target"]],
-                                     index=train.index, dtype=object),
-        "_order": train["order"],
+    reach (``labels`` says what each level means), and the time (training seconds and steps) until the running
+    mean of 100 losses met the target. Ordered by config, then final loss."""
+    order = {label: i for i, label in enumerate(dict.fromkeys(r.label for r in rows))}
+    trained = sorted((r for r in rows if r.trained), key=lambda r: (order[r.label], r.final_loss, r.impl))
+    return pd.DataFrame({
+        "config": [r.label for r in trained],
+        "impl": [r.impl for r in trained],
+        "final loss": [round(r.final_loss, 4) for r in trained],
+        "expected": [f"{r.expected_loss:.4f} ({labels[r.expected_level]})" for r in trained],
+        "reached level": [labels[r.nearest_level] for r in trained],
+        "learned": ["yes" if r.learned else "NO" for r in trained],
+        "target": [r.target for r in trained],
+        "seconds to target": [round(r.seconds_to_target, 3) if r.reached else np.nan for r in trained],
+        "steps to target": pd.Series([int(r.steps_to_target) if r.reached else None for r in trained], dtype=object),
     })
-    table.loc[~train["reached"].astype(bool).to_numpy(), ["seconds to target"]] = np.nan
-    return _finish(table.sort_values(["_order", "final loss", "impl"]))
 
 
-def memory_table(frame: pd.DataFrame) -> pd.DataFrame:
+def memory_table(rows: list[SummaryRow]) -> pd.DataFrame:
     """Peak RSS growth during the reference run (and the GPU's maximum allocated memory on CUDA)."""
-    train = _reference_rows(newest_run(frame), "train")
-    table = pd.DataFrame({
-        "config": train["label"], "impl": train["impl"], "device": train["device"],
-        "peak RSS growth MB": train["peak_rss_mb"].round(1),
-        "CUDA max allocated MB": train["cuda_max_allocated_mb"].astype(float).round(1),
-        "_order": train["order"],
+    trained = [r for r in rows if r.trained]
+    order = {label: i for i, label in enumerate(dict.fromkeys(r.label for r in rows))}
+    trained.sort(key=lambda r: (order[r.label], -(_nan(r.peak_rss_mb))))
+    return pd.DataFrame({
+        "config": [r.label for r in trained],
+        "impl": [r.impl for r in trained],
+        "device": [r.device for r in trained],
+        "peak RSS growth MB": [round(_nan(r.peak_rss_mb), 1) for r in trained],
+        "CUDA max allocated MB": [round(float(_nan(r.cuda_max_allocated_mb)), 1) for r in trained],
     })
-    return _finish(table.sort_values(["_order", "peak RSS growth MB"], ascending=[True, False]))
 
 
 def scaling_points(frame: pd.DataFrame) -> pd.DataFrame:
     """The sweep rows of the newest run: impl, sweep, sweep_value, us_per_step."""
     rows = newest_run(frame)
-    rows = rows[rows["measure"] == "scaling"]
+    rows = rows[rows["measure"] == Measure.SCALING]
     return rows[["impl", "sweep", "sweep_value", "us_per_step"]].sort_values(["sweep", "impl", "sweep_value"])
 
 
@@ -103,24 +96,12 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["impl", "slope vs state_size", "slope vs num_steps"])
 
 
-def trend_table(frame: pd.DataFrame, label: str = "T5-S4") -> pd.DataFrame:
+def trend_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """us/step at one reference config, one row per run (oldest first), one column per implementation."""
-    epoch = frame[(frame["measure"] == "epoch") & (frame["label"] == label)]
+    epoch = frame[(frame["measure"] == Measure.EPOCH) & (frame["label"] == label)]
     if epoch.empty:
         return pd.DataFrame(columns=["datetime", "commit", "run"])
     wide = epoch.pivot_table(index=["datetime", "commit", "run"], columns="impl", values="us_per_step",
                              aggfunc="median").round(1)
     wide.columns.name = None
     return wide.reset_index().sort_values(["datetime", "run"]).reset_index(drop=True)
-
-
-def _lookup(table: pd.DataFrame, row, column: str, digits: int):
-    try:
-        value = table.loc[(row.label, row.impl), column]
-    except KeyError:
-        return np.nan
-    return round(float(value.iloc[0] if isinstance(value, pd.Series) else value), digits)
-
-
-def _finish(table: pd.DataFrame) -> pd.DataFrame:
-    return table.drop(columns="_order").reset_index(drop=True)

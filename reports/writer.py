@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.build import Report
 from rnnbench.files import atomic_write
-
-DEFAULT_OUT = Path("reports/out")
+from rnnbench.paths import REPORT_DIR
+from rnnbench.reports.build import Report
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:3px 8px}
@@ -78,7 +77,7 @@ def render(report: Report) -> dict[str, bytes]:
     return files
 
 
-def write_report(report: Report, out_dir: str | Path = DEFAULT_OUT) -> Path:
+def write_report(report: Report, out_dir: str | Path = REPORT_DIR) -> Path:
     """Write the report into ``out_dir``; returns the path of index.html."""
     files = render(report)
     out_dir = Path(out_dir)

@@ -12,10 +12,12 @@ import sys
 import numpy as np
 
 from rnnbench import registry
-from rnnbench.config import DEVICES, DTYPES, RunConfig
+from rnnbench.compare import DEFAULT_THRESHOLD_PCT
+from rnnbench.config import DEFAULT_PROFILE, DEVICES, DTYPES, PROFILES, RunConfig, profiles_help
 from rnnbench.errors import DivergedError, UserError
 from rnnbench.files import atomic_write, load_npz, write_json
 from rnnbench.params import load_params
+from rnnbench.paths import HISTORY_DIR, REPORT_DIR, RESULTS_DIR
 from rnnbench.task import LEVEL_LABELS, epoch_stream, theory_levels
 
 
@@ -152,8 +154,15 @@ def cmd_train(args) -> int:
 
 def cmd_bench(args) -> int:
     from rnnbench.bench import run_bench
+    from rnnbench.results import stored_runs
 
-    return run_bench(args)
+    code, results = run_bench(args)
+    if results is not None and not args.no_report:
+        ok, reason = report_available()
+        # the stored runs end with this one: the tables describe it, the trend spans them all
+        print(f"report: {make_report(stored_runs(HISTORY_DIR), args.report_out)}" if ok
+              else f"report skipped: {reason}")
+    return code
 
 
 def cmd_compare(args) -> int:
@@ -162,9 +171,38 @@ def cmd_compare(args) -> int:
     return run_compare(args)
 
 
-def cmd_report(args) -> int:
-    from rnnbench.reporting import make_report
+def report_available() -> tuple[bool, str]:
+    """Reports need pandas and matplotlib (the ``report`` extra); the rest of the suite does not."""
+    import importlib.util
 
+    missing = [m for m in ("pandas", "matplotlib") if importlib.util.find_spec(m) is None]
+    if missing:
+        return False, f"{', '.join(missing)} not installed (install: pip install 'rnnbench[report]')"
+    return True, ""
+
+
+def default_results() -> list:
+    """Every stored run (the newest gives the tables, all of them the trend), else the newest bench result."""
+    from rnnbench.results import stored_runs
+
+    runs = stored_runs(HISTORY_DIR) or sorted(RESULTS_DIR.glob("bench-*.json"), key=lambda p: p.stat().st_mtime)[-1:]
+    if not runs:
+        raise UserError(f"no results given and none in {RESULTS_DIR}/; run `rnnbench bench` first")
+    return runs
+
+
+def make_report(results, out):
+    """The report of ``results`` (result files) written to ``out``: the one place the core reaches reports."""
+    ok, reason = report_available()
+    if not ok:
+        raise UserError(reason)
+    from rnnbench.reports.build import build_report
+    from rnnbench.reports.writer import write_report
+
+    return write_report(build_report(results or default_results()), out)
+
+
+def cmd_report(args) -> int:
     print(f"report: {make_report(args.results, args.out)}")
     return 0
 
@@ -191,30 +229,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="the main job: time every available implementation, side by side")
-    p.add_argument("--profile", choices=("quick", "full", "ci"), default="quick",
-                   help="quick: the reference configurations (default); full: also the scaling sweeps; "
-                        "ci: quick with fewer rounds")
+    p.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE, help=profiles_help())
     p.add_argument("--impl", nargs="+", help="only these implementations (default: every available one)")
     p.add_argument("--threads", type=_positive_int, default=RunConfig().threads,
                    help="the one thread count for every framework (all cores: %(default)s); below the CPU "
                         "count each benchmark process is also confined to that many CPUs")
     p.add_argument("--no-pin", action="store_true", help="do not confine the processes to --threads CPUs")
-    p.add_argument("--device", choices=DEVICES, default="cpu")
-    p.add_argument("--json", help="write the merged results here (default: results/bench-<time>.json)")
+    p.add_argument("--device", choices=DEVICES, default=RunConfig.device)
+    p.add_argument("--json", help=f"write the merged results here (default: {RESULTS_DIR}/bench-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip building the report at the end")
-    p.add_argument("--report-out", default="reports/out", help="report folder (default: %(default)s)")
+    p.add_argument("--report-out", default=str(REPORT_DIR), help="report folder (default: %(default)s)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="HTML and Markdown report (tables, plots) from result JSON files")
-    p.add_argument("results", nargs="*", help="bench JSON files (default: the newest in results/)")
-    p.add_argument("--out", default="reports/out", help="output folder (default: %(default)s)")
+    p.add_argument("results", nargs="*",
+                   help=f"bench JSON files (default: the runs kept in {HISTORY_DIR}/, "
+                        f"else the newest in {RESULTS_DIR}/)")
+    p.add_argument("--out", default=str(REPORT_DIR), help="output folder (default: %(default)s)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("compare", help="the regression gate: exit 1 when a benchmark got slower or stopped learning")
     p.add_argument("baseline", help="BASELINE.json (rnnbench bench output)")
     p.add_argument("candidate", nargs="+",
                    help="CANDIDATE.json; give reruns of the same code too, and only what is worse in each counts")
-    p.add_argument("--threshold", type=float, default=25.0,
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT,
                    help="percent slower (after normalising for machine speed) that counts, if significant "
                         "(default: %(default)s)")
     p.set_defaults(func=cmd_compare)
