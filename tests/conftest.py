@@ -1,22 +1,25 @@
 import os
-import sys
 
 import pytest
+
+from rnnbench import families
+from rnnbench.config import reference_configs
 
 # Keep BLAS and framework pools small and equal in tests; results do not depend on it.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
-# TensorFlow and PyTorch never share an interpreter (importing both aborts the process). A marker expression
-# that leaves out a family keeps its test module from being imported at all; with both selected, whichever
-# family is imported second is skipped, with the reason.
-FAMILY_MODULES = {"test_tf.py": ("tf", "tensorflow"), "test_torch.py": ("torch", "torch")}
+# TensorFlow and PyTorch never share an interpreter (importing both aborts the process). Each such family's
+# tests live in test_<marker>.py and carry its marker. A marker expression that leaves out a family keeps its
+# test module from being imported at all; with both selected, whichever family is imported second is skipped,
+# with the reason.
+FAMILY_TEST_FILES = {f"test_{f.marker}.py": f for f in families.FAMILIES if f.own_process}
 
 
 def pytest_ignore_collect(collection_path, config):
-    if collection_path.name not in FAMILY_MODULES:
+    if collection_path.name not in FAMILY_TEST_FILES:
         return None
-    marker = FAMILY_MODULES[collection_path.name][0]
+    marker = FAMILY_TEST_FILES[collection_path.name].marker
     markexpr = config.getoption("markexpr", "")
     if not markexpr:
         return None
@@ -27,14 +30,27 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def skip_if_other_framework_loaded(own: str) -> None:
-    """Module-level guard for test_tf.py and test_torch.py."""
-    for _, module in FAMILY_MODULES.values():
-        if module != own and module in sys.modules:
-            pytest.skip(
-                f"{module} is already imported in this interpreter and {own} never shares one with it; "
-                f"run this family alone (pytest -m {'tf' if own == 'tensorflow' else 'torch'}, or its tox env)",
-                allow_module_level=True,
-            )
+    """Module-level guard for each own-process family's test file."""
+    module = families.conflicting_module(own)
+    if module:
+        pytest.skip(
+            f"{module} is already imported in this interpreter and {own} never shares one with it; "
+            f"run this family alone (pytest -m {families.family(own).marker}, or its tox env)",
+            allow_module_level=True,
+        )
+
+
+REFERENCES = {ref.label: ref for ref in reference_configs(threads=2)}  # T5-S4 and T10-S16, bands and levels
+
+
+def assert_learns(result, label: str) -> None:
+    """The run ended in the loss band of reference ``label``, nearest the theory level it should reach."""
+    from rnnbench.task import theory_levels
+
+    ref = REFERENCES[label]
+    low, high = ref.loss_band
+    assert low <= result.final_loss <= high, f"{result.impl}: final_loss {result.final_loss:.4f} not in {ref.loss_band}"
+    assert theory_levels().nearest(result.final_loss) == ref.expected_level, result.impl
 
 
 @pytest.fixture
@@ -96,3 +112,47 @@ def assert_parity(numpy_reference):
         return result
 
     return check
+
+
+@pytest.fixture(scope="module")
+def built_at_parity():
+    """Each implementation built once per test module at the (5, 4) parity configuration, from a zero state each
+    time it is handed out; an unavailable one skips with its reason."""
+    from rnnbench import registry
+    from rnnbench.params import init_params
+
+    cache = {}
+
+    def get(name: str):
+        ok, reason = registry.entry(name).available()
+        if not ok:
+            pytest.skip(reason)
+        if name not in cache:
+            config = parity_config(5, 4)
+            cache[name] = registry.create(name, config)
+            cache[name].build(config, init_params(config))
+        cache[name].reset_state()
+        return cache[name]
+
+    return get
+
+
+def assert_forward_matches_numpy(impl) -> None:
+    """``forward`` on a fresh build gives NumPy's probabilities for the first parity window and updates nothing."""
+    import numpy as np
+
+    from rnnbench import registry
+    from rnnbench.params import init_params
+    from rnnbench.task import epoch_batches
+
+    config = parity_config(5, 4)
+    params = init_params(config)
+    x = epoch_batches(config, 0)[0][0]  # (200, 5)
+    probs = impl.forward(x)
+    assert probs.shape == (200, 5, 2)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+    reference = registry.create("numpy")
+    reference.build(config, params)
+    np.testing.assert_allclose(probs, reference.forward(x), atol=1e-5)
+    for ours, theirs in zip(impl.params(), params):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)

@@ -7,14 +7,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REFERENCES
 
-from rnnbench.bench import merge_runs, scaling_slopes, summary_rows
+from rnnbench.bench import merge_runs, summary_table
 from rnnbench.cli import main
+from rnnbench.harness.provenance import reference_facts, theory_facts
+from rnnbench.results import BENCH_SCHEMA_VERSION
+from rnnbench.summary import scaling_slopes, summary_rows
 
 
 def record(impl, measure, median, label="T5-S4", **info):
     return {
-        "name": f"test_{measure}[{impl}-{label}]", "group": measure, "stats": {"median": median},
+        "name": f"test_{measure}[{impl}-{label}]", "group": measure,
+        "stats": {"median": median, "q1": median, "q3": median},
         "extra_info": {"impl": impl, "measure": measure, "label": label, **info},
     }
 
@@ -26,7 +31,9 @@ def train_record(impl, final_loss, reached=True, label="T5-S4", expected="lag3",
 
 
 def doc(benchmarks, frameworks=("numpy",)):
-    return {"machine_info": {"rnnbench": {"frameworks": list(frameworks), "schema_version": 1}},
+    ours = {"frameworks": list(frameworks), "schema_version": BENCH_SCHEMA_VERSION, "theory": theory_facts(),
+            "references": reference_facts(), "baseline_impl": "tf-cell"}
+    return {"machine_info": {"rnnbench": ours},
             "commit_info": {}, "datetime": "2026-11-23T00:00:00", "version": "5.3.1", "benchmarks": benchmarks}
 
 
@@ -43,7 +50,7 @@ def test_merge_keeps_the_pytest_benchmark_format_and_every_record():
 
 
 def test_summary_per_step_speedup_theory_and_time_to_target():
-    rows = summary_rows(doc([
+    run = doc([
         record("numpy", "epoch", 0.2, steps=1000),
         record("tf-cell", "epoch", 0.8, steps=1000),
         record("tf-xla-epoch", "epoch", 0.05, steps=1000),
@@ -51,9 +58,15 @@ def test_summary_per_step_speedup_theory_and_time_to_target():
         record("numpy", "build", 0.001),
         train_record("numpy", 0.5204),
         train_record("tf-cell", 0.61, reached=False, nearest="nothing"),
-    ]))
-    assert [r[1] for r in rows] == ["tf-xla-epoch", "numpy", "tf-cell"]  # fastest first
-    xla, numpy, cell = rows
+    ])
+    assert [r.impl for r in summary_rows(run)] == ["tf-xla-epoch", "numpy", "tf-cell"]  # fastest first
+    xla, numpy, cell = summary_rows(run)
+    assert (numpy.us_per_step, numpy.speedup, numpy.learned, cell.learned) == (200.0, 4.0, True, False)
+    assert numpy.expected_loss == pytest.approx(0.5192, abs=1e-4) and numpy.steps_to_target == 300
+    lines = summary_table(run).splitlines()
+    assert lines[0].split()[:4] == ["config", "impl", "us/step", "vs"]
+    xla, numpy, cell = (line.split("  ") for line in lines[2:])
+    xla, numpy, cell = ([c.strip() for c in row if c.strip()] for row in (xla, numpy, cell))
     assert xla[2:4] == ["50.0", "16.0x"] and numpy[2:4] == ["200.0", "4.0x"] and cell[3] == "1.0x"
     assert numpy[4] == "150.0" and numpy[6] == "0.00"
     assert numpy[7:10] == ["0.5204", "0.5192 ok", "0.50 s (300)"]
@@ -72,6 +85,7 @@ def test_scaling_slopes_are_log_log_fits():
     assert slopes["numpy"]["num_steps"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # results/history/ and reports/out/ go here
     out = tmp_path / "run.json"
@@ -96,9 +110,11 @@ def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, ca
             assert info["threads"] == 2 and info["device"] == "cpu"
     train = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"].get("measure") == "train"
                  and b["extra_info"]["label"] == "T5-S4")
-    assert 0.505 <= train["final_loss"] <= 0.535 and train["reached"] and train["steps_to_target"] > 100
+    low, high = REFERENCES["T5-S4"].loss_band
+    assert low <= train["final_loss"] <= high and train["reached"] and train["steps_to_target"] > 100
     machine = data["machine_info"]
-    assert machine["rnnbench"]["schema_version"] == 1 and machine["rnnbench"]["versions"]["numpy"]
+    assert machine["rnnbench"]["schema_version"] == BENCH_SCHEMA_VERSION and machine["rnnbench"]["versions"]["numpy"]
+    assert machine["rnnbench"]["references"] == reference_facts()  # what the report needs, in the results
     assert machine["cpu"]["brand_raw"] and machine["rnnbench"]["blas"]
     assert (tmp_path / "run.log").exists()
     cli = Path(sys.executable).parent / "pytest-benchmark"  # pytest-benchmark's own console script
@@ -112,6 +128,7 @@ def test_bench_rejects_unknown_names(capsys):
     assert "impl: unknown implementation 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs a platform with CPU affinity and at least 2 usable CPUs")
 @pytest.mark.parametrize("pin", [True, False])

@@ -120,9 +120,9 @@ def test_bad_data_files_are_named(capsys, tmp_path):
 def test_a_failed_run_keeps_the_previous_output(capsys, tmp_path, monkeypatch):
     out_file = tmp_path / "r.json"
     out_file.write_text('{"previous": true}')
-    import impl_numpy.rnn
+    import rnnbench.impl_numpy.rnn
 
-    monkeypatch.setattr(impl_numpy.rnn.NumpyRNN, "train_step", lambda self, x, y: float("inf"))
+    monkeypatch.setattr(rnnbench.impl_numpy.rnn.NumpyRNN, "train_step", lambda self, x, y: float("inf"))
     code, _, err = run(capsys, "train", "--impl", "numpy", *TINY, "--out", str(out_file))
     assert code == 1 and "loss became inf at step 0" in err
     assert json.loads(out_file.read_text()) == {"previous": True}

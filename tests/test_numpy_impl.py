@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
+from conftest import REFERENCES, assert_learns
 
-from impl_numpy.rnn import Adagrad, NumpyRNN, loss_and_grads, run_forward
 from rnnbench.config import RunConfig
+from rnnbench.impl_numpy.rnn import Adagrad, NumpyRNN, loss_and_grads, run_forward
 from rnnbench.params import Params, init_params
-from rnnbench.task import epoch_stream, theory_levels
+from rnnbench.task import epoch_stream
 from rnnbench.train import train
 
 
@@ -90,15 +91,13 @@ def test_float32_by_default_float64_on_request(tiny_config):
 
 
 def test_one_epoch_at_5_4_learns_the_t3_dependency():
-    result = train("numpy", RunConfig(num_steps=5, state_size=4, epochs=1, threads=2))
+    result = train("numpy", REFERENCES["T5-S4"].config)
     assert result.steps == 1000
-    assert 0.505 <= result.final_loss <= 0.535
-    assert theory_levels().nearest(result.final_loss) == "lag3"
+    assert_learns(result, "T5-S4")
 
 
 @pytest.mark.slow
 def test_five_epochs_at_10_16_learn_both_dependencies():
-    result = train("numpy", RunConfig(num_steps=10, state_size=16, epochs=5, threads=2))
+    result = train("numpy", REFERENCES["T10-S16"].config)
     assert result.steps == 2500
-    assert result.final_loss <= 0.465
-    assert theory_levels().nearest(result.final_loss) == "both"
+    assert_learns(result, "T10-S16")

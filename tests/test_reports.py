@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,12 @@ import pytest
 pytest.importorskip("pandas", reason="pandas is not installed (pip install 'rnnbench[report]')")
 pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'rnnbench[report]')")
 
-from reports import summaries  # noqa: E402
-from reports.build import build_report  # noqa: E402
-from reports.load import COLUMNS, ReportError, load_curves, load_results  # noqa: E402
-from reports.writer import markdown_table, write_report  # noqa: E402
+from rnnbench.errors import UserError  # noqa: E402
+from rnnbench.reports import summaries  # noqa: E402
+from rnnbench.reports.build import build_report  # noqa: E402
+from rnnbench.reports.load import COLUMNS, load_curves, load_results  # noqa: E402
+from rnnbench.reports.writer import markdown_table, write_report  # noqa: E402
+from rnnbench.summary import summary_rows  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 NEW, OLD = DATA / "bench-new.json", DATA / "bench-old.json"
@@ -25,6 +28,15 @@ NEW, OLD = DATA / "bench-new.json", DATA / "bench-old.json"
 @pytest.fixture(scope="module")
 def frame():
     return load_results([OLD, NEW])
+
+
+@pytest.fixture(scope="module")
+def rows():
+    """The newest run's summary rows, as the report makes them."""
+    return summary_rows(json.loads(NEW.read_text()))
+
+
+LABELS = {"nothing": "nothing learned", "lag3": "t-3 learned", "both": "t-3 and t-8 learned"}
 
 
 def test_tidy_frame_has_the_declared_columns_and_one_row_per_record(frame):
@@ -36,8 +48,8 @@ def test_tidy_frame_has_the_declared_columns_and_one_row_per_record(frame):
                      & (frame["label"] == "T5-S4"), "us_per_step"].item() == pytest.approx(100.0)
 
 
-def test_speed_table_exact(frame):
-    assert markdown_table(summaries.speed_table(frame)) == """\
+def test_speed_table_exact(rows):
+    assert markdown_table(summaries.speed_table(rows, "tf-cell")) == """\
 | config | impl | framework | us/step | IQR us | vs tf-cell | train_step us | forward us | build s |
 |---|---|---|---|---|---|---|---|---|
 | T5-S4 | numpy | numpy | 100.0 | 20.0 | 2.0 | 100.0 | 50.0 | 0.1 |
@@ -48,8 +60,8 @@ def test_speed_table_exact(frame):
 | T10-S16 | torch-rnn | torch | 600.0 | 120.0 | 0.67 | 600.0 | 300.0 | 0.3 |"""
 
 
-def test_convergence_table_exact_with_a_target_not_reached(frame):
-    assert markdown_table(summaries.convergence_table(frame)) == """\
+def test_convergence_table_exact_with_a_target_not_reached(rows):
+    assert markdown_table(summaries.convergence_table(rows, LABELS)) == """\
 | config | impl | final loss | expected | reached level | learned | target | seconds to target | steps to target |
 |---|---|---|---|---|---|---|---|---|
 | T5-S4 | numpy | 0.5204 | 0.5192 (t-3 learned) | t-3 learned | yes | 0.53 | 0.014 | 143 |
@@ -60,18 +72,18 @@ def test_convergence_table_exact_with_a_target_not_reached(frame):
 | T10-S16 | torch-rnn | 0.481 | 0.4545 (t-3 and t-8 learned) | t-3 learned | NO | 0.47 |  |  |"""
 
 
-def test_scaling_memory_and_trend_tables_exact(frame):
+def test_scaling_memory_and_trend_tables_exact(frame, rows):
     assert markdown_table(summaries.scaling_table(frame)) == """\
 | impl | slope vs state_size | slope vs num_steps |
 |---|---|---|
 | numpy | 1.0 | 1.0 |"""
-    assert markdown_table(summaries.memory_table(frame).head(3)) == """\
+    assert markdown_table(summaries.memory_table(rows).head(3)) == """\
 | config | impl | device | peak RSS growth MB | CUDA max allocated MB |
 |---|---|---|---|---|
 | T5-S4 | torch-rnn | cpu | 30.0 |  |
 | T5-S4 | tf-cell | cpu | 20.0 |  |
 | T5-S4 | numpy | cpu | 10.0 |  |"""
-    assert markdown_table(summaries.trend_table(frame)) == """\
+    assert markdown_table(summaries.trend_table(frame, "T5-S4")) == """\
 | datetime | commit | run | numpy | tf-cell | torch-rnn |
 |---|---|---|---|---|---|
 | 2026-11-20 08:00:00+00:00 | aaaaaaaaaa | bench-old | 125.0 | 250.0 | 375.0 |
@@ -90,12 +102,13 @@ def test_loss_curves_come_from_the_train_records():
     ("{not json", "not valid JSON"),
     ('{"rows": []}', "not a pytest-benchmark results file"),
     ('{"benchmarks": [], "machine_info": {"rnnbench": {"schema_version": 99}}}', "schema_version 99 is not one"),
+    ('{"benchmarks": [], "machine_info": {"rnnbench": {"schema_version": 1}}}', "schema_version 1 is not one"),
 ])
 def test_bad_files_are_named(tmp_path, content, needle):
     path = tmp_path / "bad.json"
     if content is not None:
         path.write_text(content)
-    with pytest.raises(ReportError) as info:
+    with pytest.raises(UserError) as info:
         load_results([path])
     assert str(path) in str(info.value) and needle in str(info.value)
 
@@ -106,13 +119,13 @@ def test_a_record_without_a_required_field_is_named(tmp_path):
     del record["extra_info"]["impl"]
     path = tmp_path / "partial.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(ReportError, match=r"partial\.json: benchmark 'test_train_step\[numpy-T5-S4-B200\]' "
+    with pytest.raises(UserError, match=r"partial\.json: benchmark 'test_train_step\[numpy-T5-S4-B200\]' "
                                           r"lacks extra_info\.impl"):
         load_results([path])
 
 
 def test_no_input_is_an_error():
-    with pytest.raises(ReportError, match="no results files given"):
+    with pytest.raises(UserError, match="no results files given"):
         load_results([])
 
 
@@ -136,7 +149,7 @@ def test_a_failed_report_leaves_the_previous_one(tmp_path):
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     bad = tmp_path / "bad.json"
     bad.write_text("{")
-    with pytest.raises(ReportError):
+    with pytest.raises(UserError):
         write_report(build_report([NEW, bad]), out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
@@ -175,3 +188,12 @@ def test_every_image_loads_in_headless_chromium(tmp_path):
     assert loaded_marks(index, tmp_path / "p1") == ["yes"] * 6
     (tmp_path / "out" / "memory.png").unlink()  # and the check does see a broken image
     assert sorted(loaded_marks(index, tmp_path / "p2")) == ["no"] + ["yes"] * 5
+
+
+def test_reports_read_only_json_never_the_suites_own_definitions():
+    """The report says what the results say: building one imports neither the task nor the configurations."""
+    code = (f"import sys; from rnnbench.reports.build import build_report; build_report([{str(NEW)!r}]); "
+            "leaked = {'rnnbench.task', 'rnnbench.config', 'rnnbench.registry', 'rnnbench.train'} & set(sys.modules); "
+            "assert not leaked, leaked")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

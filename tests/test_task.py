@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -77,9 +79,20 @@ def test_theory_matches_conditional_frequencies_of_two_million_samples():
             assert freq == pytest.approx(target_probability(a, b), abs=3e-3)
 
 
-def test_expected_entropy_of_the_full_rule_is_the_both_level():
-    assert expected_entropy((3, 8)) == theory_levels().both
-    assert expected_entropy((8,)) > theory_levels().lag3  # t-8 alone is worth less than t-3
+def _h(p: float) -> float:
+    """Binary entropy in nats, written out here apart from the suite's own."""
+    return 0.0 if p in (0.0, 1.0) else -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def test_the_levels_equal_their_closed_forms_from_the_design():
+    """DESIGN.md's formulas, by hand: P(y=1) is 0.5, 1.0, 0.25, 0.75 for (x_{t-3}, x_{t-8}) = 00, 10, 01, 11."""
+    levels = theory_levels()
+    assert levels.nothing == pytest.approx(_h(0.625), abs=1e-12)
+    assert levels.lag3 == pytest.approx(0.5 * _h(0.875) + 0.5 * _h(0.375), abs=1e-12)
+    assert levels.both == pytest.approx(0.5 * _h(0.75) + 0.25 * _h(0.5) + 0.25 * _h(1.0), abs=1e-12)
+    # knowing only t-8: P = 0.75 given x_{t-8} = 0, 0.5 given 1; worth less than knowing t-3
+    assert expected_entropy((8,)) == pytest.approx(0.5 * _h(0.75) + 0.5 * _h(0.5), abs=1e-12)
+    assert expected_entropy((8,)) > levels.lag3
 
 
 def test_batch_windows_cuts_contiguous_rows_and_takes_windows_in_order():

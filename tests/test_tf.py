@@ -1,8 +1,13 @@
 """TensorFlow implementations: parity with NumPy, convergence to the theory levels, TF1 conditions."""
 
-import numpy as np
 import pytest
-from conftest import skip_if_other_framework_loaded
+from conftest import (
+    REFERENCES,
+    assert_forward_matches_numpy,
+    assert_learns,
+    parity_config,
+    skip_if_other_framework_loaded,
+)
 
 skip_if_other_framework_loaded("tensorflow")
 pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'rnnbench[tf]')")
@@ -11,7 +16,7 @@ from rnnbench import registry  # noqa: E402
 from rnnbench.config import RunConfig  # noqa: E402
 from rnnbench.errors import UnsupportedError  # noqa: E402
 from rnnbench.params import init_params  # noqa: E402
-from rnnbench.task import epoch_stream, theory_levels  # noqa: E402
+from rnnbench.task import epoch_batches  # noqa: E402
 from rnnbench.train import train  # noqa: E402
 
 pytestmark = pytest.mark.tf
@@ -45,38 +50,48 @@ def test_parity_with_numpy(name, shape, assert_parity):
 
 
 @pytest.mark.parametrize("name", TF_NAMES)
-def test_forward_gives_probabilities_without_updating(name):
-    _available(name)
-    config = RunConfig(size=1000, threads=2)
-    impl = registry.create(name)
-    params = init_params(config)
-    impl.build(config, params)
-    x, _ = epoch_stream(1000, 0)
-    probs = impl.forward(x.reshape(200, 5))
-    assert probs.shape == (200, 5, 2)
-    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
-    reference = registry.create("numpy")
-    reference.build(config, params)
-    np.testing.assert_allclose(probs, reference.forward(x.reshape(200, 5)), atol=1e-5)
-    for ours, theirs in zip(impl.params(), params):
-        np.testing.assert_allclose(ours, theirs, atol=1e-7)
+def test_forward_gives_probabilities_without_updating(name, built_at_parity):
+    assert_forward_matches_numpy(built_at_parity(name))
+
+
+def _traced_functions(impl) -> dict:
+    return {k: f for k, f in vars(impl).items() if hasattr(f, "experimental_get_tracing_count")}
+
+
+@pytest.mark.parametrize("name", TF_NAMES)
+def test_build_does_all_tracing_and_graph_building_training_adds_none(name, built_at_parity):
+    """Tracing, XLA compilation and graph construction are timed as build: training must not add any."""
+    impl = built_at_parity(name)
+    xs, ys = epoch_batches(parity_config(5, 4), 0)
+    functions = _traced_functions(impl)
+    if hasattr(impl, "graph"):  # TF1: the graph is finished; adding an op while training would raise
+        assert impl.graph.finalized and not functions
+    else:
+        assert functions and all(f.experimental_get_tracing_count() >= 1 for f in functions.values())
+    before = {k: f.experimental_get_tracing_count() for k, f in functions.items()}
+    for i in range(3):
+        impl.train_step(xs[i], ys[i])
+        impl.forward(xs[i])
+    if impl.whole_epoch:
+        impl.train_epoch(xs, ys)
+    assert {k: f.experimental_get_tracing_count() for k, f in functions.items()} == before
 
 
 @pytest.mark.parametrize("name", TF_NAMES)
 def test_one_epoch_at_5_4_learns_the_t3_dependency(name):
     _available(name)
-    result = train(name, RunConfig(num_steps=5, state_size=4, epochs=1, threads=2))
-    assert 0.505 <= result.final_loss <= 0.535
-    assert theory_levels().nearest(result.final_loss) == "lag3"
-    assert result.build_seconds > 0 and result.versions["tensorflow"]
+    result = train(name, REFERENCES["T5-S4"].config)
+    assert_learns(result, "T5-S4")
+    import tensorflow as tf
+
+    assert result.versions["tensorflow"] == tf.__version__
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["tf-cell", FASTEST])
 def test_five_epochs_at_10_16_learn_both(name):
     _available(name)
-    result = train(name, RunConfig(num_steps=10, state_size=16, epochs=5, threads=2))
-    assert result.final_loss <= 0.465
+    assert_learns(train(name, REFERENCES["T10-S16"].config), "T10-S16")
 
 
 def test_tf1_variants_keep_eager_execution_on_and_use_their_own_graph():
@@ -108,6 +123,7 @@ def test_threads_are_set_before_tensorflow_starts_and_a_change_is_refused():
         registry.create("tf-cell").build(RunConfig(size=1000, threads=3), init_params(RunConfig()))
 
 
-def test_cuda_is_refused_with_a_clear_error():
-    with pytest.raises(UnsupportedError, match="device: the tf-\\* implementations run on cpu only"):
-        registry.create("tf-cell").build(RunConfig(size=1000, threads=2, device="cuda"), init_params(RunConfig()))
+@pytest.mark.parametrize("name", TF_NAMES)
+def test_cuda_is_refused_with_a_clear_error(name):
+    with pytest.raises(UnsupportedError, match=f"device: {name} runs on cpu only, got 'cuda'"):
+        train(name, RunConfig(size=1000, threads=2, device="cuda"))
