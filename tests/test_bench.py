@@ -141,3 +141,13 @@ def test_fewer_threads_than_cpus_confine_the_benchmark_process(tmp_path, pin):
     subprocess.run(cmd, check=True, capture_output=True, cwd=tmp_path)
     cpus = json.loads(out.read_text())["machine_info"]["rnnbench"]["cpus"]
     assert cpus == (allowed[:1] if pin else allowed)
+
+
+def test_bench_without_its_runner_names_the_extra(capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "pytest_benchmark" else real(name, *args))
+    assert main(["bench", "--impl", "numpy"]) == 2
+    assert "pytest_benchmark not installed (install: pip install 'rnnbench[bench]')" in capsys.readouterr().err
