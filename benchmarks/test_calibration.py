@@ -37,7 +37,7 @@ def calibration_info(request, impl: str) -> dict:
                        threads=request.config.getoption("--threads"), measure=Measure.CALIBRATION)
 
 
-@pytest.mark.benchmark(group="calibration")
+@pytest.mark.benchmark(group=Measure.CALIBRATION)
 def test_calibration_matmul(benchmark, request):
     a = np.random.default_rng(0).random((MATMUL_SIZE, MATMUL_SIZE), dtype=np.float32)
     benchmark.extra_info.update(calibration_info(request, "calibration-matmul"))
@@ -46,14 +46,14 @@ def test_calibration_matmul(benchmark, request):
     np.testing.assert_allclose(product[:2], a[:2].astype(np.float64) @ a, rtol=1e-4)
 
 
-@pytest.mark.benchmark(group="calibration")
+@pytest.mark.benchmark(group=Measure.CALIBRATION)
 def test_calibration_python(benchmark, request):
     benchmark.extra_info.update(calibration_info(request, "calibration-python"))
     # the same sum, computed apart: a probe that stopped doing its work would not match it
     assert benchmark(python_loop) == int((np.arange(PYTHON_LOOP, dtype=np.int64) ** 2 % 7).sum())
 
 
-@pytest.mark.benchmark(group="calibration")
+@pytest.mark.benchmark(group=Measure.CALIBRATION)
 def test_calibration_small_numpy_calls(benchmark, request):
     x, w = np.zeros((200, 4)), np.ones((4, 4))
     benchmark.extra_info.update(calibration_info(request, "calibration-small-calls"))

@@ -37,7 +37,7 @@ WARMUP_STEPS = 5
 EPOCH_ROUNDS = 5  # enough for the gate's rank test to reach p < 0.05 (with 3 a side it cannot)
 
 
-@pytest.mark.benchmark(group="build")
+@pytest.mark.benchmark(group=Measure.BUILD)
 def test_build(benchmark, case):
     name, ref = case
     params = init_params(ref.config)
@@ -58,7 +58,7 @@ def test_build(benchmark, case):
         np.testing.assert_allclose(ours, canonical, rtol=0, atol=1e-6)
 
 
-@pytest.mark.benchmark(group="train")
+@pytest.mark.benchmark(group=Measure.TRAIN)
 def test_train(benchmark, case):
     """The reference run: final loss against theory, time-to-target and memory, from one fresh training."""
     name, ref = case
@@ -92,7 +92,7 @@ def test_train(benchmark, case):
     assert np.isfinite(result.losses).all()
 
 
-@pytest.mark.benchmark(group="train_step")
+@pytest.mark.benchmark(group=Measure.TRAIN_STEP)
 def test_train_step(benchmark, fresh_state):
     built = fresh_state
     benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.TRAIN_STEP,
@@ -100,7 +100,7 @@ def test_train_step(benchmark, fresh_state):
     assert math.isfinite(time_train_step(benchmark, built, WARMUP_STEPS))
 
 
-@pytest.mark.benchmark(group="forward")
+@pytest.mark.benchmark(group=Measure.FORWARD)
 def test_forward(benchmark, fresh_state):
     built = fresh_state
     x = built.xs[0]
@@ -113,7 +113,7 @@ def test_forward(benchmark, fresh_state):
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.benchmark(group="epoch")
+@pytest.mark.benchmark(group=Measure.EPOCH)
 def test_epoch(benchmark, fresh_state):
     built = fresh_state
     run_epoch(built.impl, built.xs, built.ys)  # warm-up: a first full epoch

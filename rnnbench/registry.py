@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from rnnbench.config import RunConfig
+from rnnbench.config import DEVICES, RunConfig
 from rnnbench.errors import UnsupportedError, UserError
 from rnnbench.families import family
 
@@ -58,7 +58,7 @@ class Entry:
 _TF = ("tensorflow",)
 _TF1 = ("tensorflow", "tf_keras")  # BasicRNNCell under Keras 3
 _TORCH = ("torch",)
-_CPU_CUDA = ("cpu", "cuda")
+_CPU_CUDA = DEVICES  # every device the suite knows
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("numpy", "rnnbench.impl_numpy.rnn:NumpyRNN", "numpy",
