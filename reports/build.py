@@ -7,13 +7,13 @@ from the results themselves (``machine_info.rnnbench``), never from the suite's 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
+from rnnbench.errors import UserError
 from rnnbench.reports import figures, summaries
-from rnnbench.reports.load import environment, load_curves, load_results, newest, read_runs
+from rnnbench.reports.load import environment, load_curves, load_results, read_runs
 from rnnbench.results import run_info
 from rnnbench.summary import reference_labels, summary_rows, targets_text
 
@@ -39,14 +39,17 @@ def _epochs(n: int) -> str:
 
 
 def build_report(paths) -> Report:
-    paths = [Path(p) for p in paths]
-    _, doc = newest(read_runs(paths))  # the run the tables describe
+    runs = read_runs(paths)  # each file read and checked once
+    frame, curves = load_results(runs), load_curves(runs)
+    if frame.empty:
+        raise UserError(f"report: no benchmark records in {', '.join(str(p) for p, _ in runs)}")
+    newest = summaries.newest_run_name(frame)
+    doc = next(doc for p, doc in runs if p.stem == newest)  # the run the tables and figures describe
     meta = run_info(doc)
     theory, references, baseline = meta["theory"], meta["references"], meta["baseline_impl"]
     order = reference_labels(doc)
     rows = summary_rows(doc)
-    frame, curves = load_results(paths), load_curves(paths)
-    report = Report(sources=[str(p) for p in paths], environment=environment(paths))
+    report = Report(sources=[str(p) for p, _ in runs], environment=environment(runs))
     add = report.sections.append
     add(Section("step_time", "Time per train step",
                 "Median epoch time over its steps (warm; whole-epoch variants run an epoch per call), with its "

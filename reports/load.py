@@ -67,11 +67,6 @@ def read_runs(paths) -> list[tuple[Path, dict]]:
     return [(p, read_results(p, REPORT_READS)) for p in paths]
 
 
-def newest(runs: list[tuple[Path, dict]]) -> tuple[Path, dict]:
-    """The most recent run (by its datetime, then by name): the one the tables describe."""
-    return max(runs, key=lambda run: (str(run[1].get("datetime") or ""), run[0].stem))
-
-
 def _run_facts(path: Path, doc: dict) -> dict:
     machine = doc.get("machine_info", {})
     ours = run_info(doc)
@@ -102,9 +97,9 @@ def rows_of(path: Path, doc: dict) -> list[dict]:
     return rows
 
 
-def load_results(paths) -> pd.DataFrame:
-    """Every record of every file, one row each, exactly the columns of ``COLUMNS``."""
-    rows = [row for p, doc in read_runs(paths) for row in rows_of(p, doc)]
+def load_results(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """Every record of every run (``read_runs``), one row each, exactly the columns of ``COLUMNS``."""
+    rows = [row for p, doc in runs for row in rows_of(p, doc)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["datetime"] = pd.to_datetime(frame["datetime"], utc=True, errors="coerce")
     per_step = frame["measure"].isin(PER_STEP_MEASURES)
@@ -114,10 +109,10 @@ def load_results(paths) -> pd.DataFrame:
     return frame
 
 
-def load_curves(paths) -> pd.DataFrame:
+def load_curves(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     """Loss curves of the train records: columns run, impl, label, step, loss."""
     rows = []
-    for p, doc in read_runs(paths):
+    for p, doc in runs:
         for record in doc["benchmarks"]:
             info = record.get("extra_info") or {}
             curve = info.get("loss_curve")
@@ -127,10 +122,10 @@ def load_curves(paths) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "impl", "label", "step", "loss"])
 
 
-def environment(paths) -> pd.DataFrame:
+def environment(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     """One row per run: when, which commit, machine, CPU, BLAS, threads, device and library versions."""
     rows = []
-    for p, doc in read_runs(paths):
+    for p, doc in runs:
         ours = run_info(doc)
         versions = ours.get("versions", {})
         blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in ours.get("blas", []))

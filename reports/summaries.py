@@ -16,10 +16,15 @@ from rnnbench.stats import loglog_slope
 from rnnbench.summary import SummaryRow
 
 
-def newest_run(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the most recent run (by its datetime, then by name)."""
+def newest_run_name(frame: pd.DataFrame) -> str:
+    """The most recent run (by its datetime, then by name): the one the tables and figures describe."""
     runs = frame[["run", "datetime"]].drop_duplicates().sort_values(["datetime", "run"])
-    return frame[frame["run"] == runs["run"].iloc[-1]]
+    return runs["run"].iloc[-1]
+
+
+def newest_run(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the most recent run."""
+    return frame[frame["run"] == newest_run_name(frame)]
 
 
 def _nan(value):

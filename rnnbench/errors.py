@@ -24,3 +24,11 @@ class DivergedError(RuntimeError):
         self.step = step
         self.loss = loss
         super().__init__(f"loss became {loss} at step {step}; training stopped")
+
+
+def lookup(table: dict, key: str, field: str, what: str):
+    """``table[key]``, or a UserError naming the field, the unknown key and every valid one."""
+    try:
+        return table[key]
+    except KeyError:
+        raise UserError(f"{field}: unknown {what} {key!r}; valid: {', '.join(table)}") from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from rnnbench.errors import UserError
+from rnnbench.errors import lookup
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,7 @@ _BY_NAME = {f.name: f for f in FAMILIES}
 
 
 def family(name: str) -> Family:
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise UserError(f"framework: unknown family {name!r}; valid: {', '.join(_BY_NAME)}") from None
+    return lookup(_BY_NAME, name, "framework", "family")
 
 
 def names() -> list[str]:

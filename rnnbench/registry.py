@@ -12,7 +12,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from rnnbench.config import DEVICES, RunConfig
-from rnnbench.errors import UnsupportedError, UserError
+from rnnbench.errors import UnsupportedError, UserError, lookup
 from rnnbench.families import family
 
 
@@ -99,10 +99,7 @@ def names() -> list[str]:
 
 
 def entry(name: str) -> Entry:
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise UserError(f"impl: unknown implementation {name!r}; valid: {', '.join(names())}") from None
+    return lookup(_BY_NAME, name, "impl", "implementation")
 
 
 def available_names() -> list[str]:

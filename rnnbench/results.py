@@ -14,6 +14,7 @@ and the baseline implementation. Timings and ``extra_info`` are as in version 1,
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from rnnbench.errors import UserError
@@ -84,8 +85,6 @@ def stored_runs(history_dir: Path, limit: int = TREND_RUNS) -> list[Path]:
 
     A stored run the report cannot read (corrupt, another schema) is left out, with a line on stderr naming it.
     """
-    import sys
-
     readable = []
     for path in sorted(Path(history_dir).glob("bench-*.json"))[-limit:]:
         try:

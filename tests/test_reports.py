@@ -17,7 +17,7 @@ pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip insta
 from rnnbench.errors import UserError  # noqa: E402
 from rnnbench.reports import summaries  # noqa: E402
 from rnnbench.reports.build import build_report  # noqa: E402
-from rnnbench.reports.load import COLUMNS, load_curves, load_results  # noqa: E402
+from rnnbench.reports.load import COLUMNS, load_curves, load_results, read_runs  # noqa: E402
 from rnnbench.reports.writer import markdown_table, write_report  # noqa: E402
 from rnnbench.summary import summary_rows  # noqa: E402
 
@@ -27,7 +27,7 @@ NEW, OLD = DATA / "bench-new.json", DATA / "bench-old.json"
 
 @pytest.fixture(scope="module")
 def frame():
-    return load_results([OLD, NEW])
+    return load_results(read_runs([OLD, NEW]))
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_scaling_memory_and_trend_tables_exact(frame, rows):
 
 
 def test_loss_curves_come_from_the_train_records():
-    curves = load_curves([NEW])
+    curves = load_curves(read_runs([NEW]))
     assert len(curves) == 6 * 5 and list(curves.columns) == ["run", "impl", "label", "step", "loss"]
     assert curves[(curves["impl"] == "numpy") & (curves["label"] == "T5-S4")]["loss"].tolist()[-1] == 0.5204
 
@@ -109,7 +109,7 @@ def test_bad_files_are_named(tmp_path, content, needle):
     if content is not None:
         path.write_text(content)
     with pytest.raises(UserError) as info:
-        load_results([path])
+        load_results(read_runs([path]))
     assert str(path) in str(info.value) and needle in str(info.value)
 
 
@@ -121,12 +121,12 @@ def test_a_record_without_a_required_field_is_named(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(UserError, match=r"partial\.json: benchmark 'test_train_step\[numpy-T5-S4-B200\]' "
                                           r"lacks extra_info\.impl"):
-        load_results([path])
+        load_results(read_runs([path]))
 
 
 def test_no_input_is_an_error():
     with pytest.raises(UserError, match="no results files given"):
-        load_results([])
+        load_results(read_runs([]))
 
 
 def test_writer_outputs_every_file(tmp_path):
