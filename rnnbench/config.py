@@ -16,84 +16,103 @@ def _default_threads() -> int:
     return os.cpu_count() or 1
 
 
+OPTIMIZERS = ("adagrad", "adam")  # rnnbench.optimizer has their semantics
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    num_steps: int = 5  # window length: steps of truncated backpropagation
-    state_size: int = 4  # hidden units of the vanilla RNN
-    batch_size: int = 200  # rows the stream is cut into; each row is a contiguous piece of it
-    num_classes: int = 2  # input and output alphabet (the task is binary)
-    learning_rate: float = 0.1  # Adagrad step size
-    size: int = 1_000_000  # samples per epoch
-    epochs: int = 1  # passes, each over a fresh stream
-    seed: int = 0  # seeds the data streams and the initial parameters
+    """One run. The defaults are the binary task's reference (5,4); ``for_task`` gives another task's."""
+
+    task: str = "binary"  # a name of rnnbench.tasks.TASKS
+    cell: str = "rnn"  # a name of rnnbench.cells.CELLS
+    bidirectional: bool = False  # a backward direction too (tasks of independent sequences only)
+    optimizer: str = "adagrad"  # "adagrad" (TF1 semantics) or "adam" (torch.optim.Adam semantics)
+    num_steps: int = 5  # window length: steps of truncated backpropagation (a sequence's length)
+    state_size: int = 4  # hidden units
+    batch_size: int = 200  # rows the stream is cut into, or sequences per step
+    learning_rate: float = 0.1  # the optimizer's step size
+    size: int = 1_000_000  # samples per epoch: stream points, or sequences (images)
+    epochs: int = 1  # passes, each over fresh data
+    seed: int = 0  # seeds the data and the initial parameters
     threads: int = field(default_factory=_default_threads)  # same for every framework in a run
     device: str = "cpu"  # "cpu" or "cuda"
     dtype: str = "float32"  # "float32" or "float64"
 
     def __post_init__(self) -> None:
+        from rnnbench.cells import CELLS
+        from rnnbench.tasks import TASKS
+
+        for name, table in (("task", TASKS), ("cell", CELLS), ("optimizer", OPTIMIZERS), ("device", DEVICES),
+                            ("dtype", DTYPES)):
+            if getattr(self, name) not in table:
+                raise ConfigError(name, f"must be one of {', '.join(table)}, got {getattr(self, name)!r}")
         for name in ("num_steps", "state_size", "batch_size", "size", "epochs", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(name, f"must be a positive integer, got {value!r}")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise ConfigError("num_classes", f"must be an integer >= 2, got {self.num_classes!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError("seed", f"must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
             raise ConfigError("learning_rate", f"must be a number > 0, got {self.learning_rate!r}")
         if self.learning_rate != self.learning_rate or self.learning_rate == float("inf"):
             raise ConfigError("learning_rate", f"must be finite, got {self.learning_rate!r}")
-        if self.device not in DEVICES:
-            raise ConfigError("device", f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.dtype not in DTYPES:
-            raise ConfigError("dtype", f"must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.size < self.batch_size:
-            raise ConfigError(
-                "batch_size", f"must be at most size ({self.size}), got {self.batch_size}"
-            )
-        if self.num_steps > self.row_length:
-            raise ConfigError(
-                "num_steps",
-                f"a window of {self.num_steps} is longer than a row "
-                f"(size {self.size} // batch_size {self.batch_size} = {self.row_length}); "
-                f"use at most {self.row_length}",
-            )
+        if not isinstance(self.bidirectional, bool):
+            raise ConfigError("bidirectional", f"must be true or false, got {self.bidirectional!r}")
+        if self.bidirectional and not self.task_spec.bidirectional_ok:
+            raise ConfigError("bidirectional", f"task {self.task} carries its state from window to window, "
+                                               "so a backward direction cannot see a whole sequence; "
+                                               "bidirectional applies to sine and digits")
+        self.task_spec.validate(self)
+
+    @classmethod
+    def for_task(cls, task: str = "binary", **fields) -> RunConfig:
+        """The task's reference configuration (the seed's settings), with ``fields`` on top."""
+        from rnnbench.tasks import task as lookup_task
+
+        return cls(task=task, **{**lookup_task(task).defaults, **fields})
+
+    @property
+    def task_spec(self):
+        """The ``rnnbench.tasks.Task`` this config runs."""
+        from rnnbench.tasks import TASKS
+
+        return TASKS[self.task]
+
+    @property
+    def input_size(self) -> int:
+        """Width of an input row: the one-hot width of a token task, else the features per step."""
+        return self.task_spec.input_size(self)
+
+    @property
+    def output_size(self) -> int:
+        """Classes of a classification task, values per step of a regression."""
+        return self.task_spec.output_size(self)
+
+    @property
+    def num_classes(self) -> int:
+        """The binary task's alphabet (its input and output width): what the implementations of binary read."""
+        return self.output_size
 
     @property
     def row_length(self) -> int:
-        """Columns in each of the batch_size rows the stream is cut into."""
+        """Columns in each of the batch_size rows a stream is cut into."""
         return self.size // self.batch_size
 
     @property
     def windows_per_epoch(self) -> int:
-        """Train steps in one epoch; columns past the last whole window are dropped."""
-        return self.row_length // self.num_steps
+        """Train steps in one epoch; what does not fill a window or a batch is dropped."""
+        return self.task_spec.windows_per_epoch(self)
+
+    @property
+    def variant(self) -> str:
+        """The model, e.g. "lstm" or "gru-bi"."""
+        return self.cell + ("-bi" if self.bidirectional else "")
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A reference configuration and the theory level it is expected to reach."""
-
-    label: str  # e.g. "T5-S4"
-    config: RunConfig
-    expected_level: str  # a key of rnnbench.task.TheoryLevels
-    target: float  # time-to-target: first time the running mean of 100 step losses falls below this
-    loss_band: tuple[float, float]  # where final_loss must land; leaving it is a regression, always
-
-
-def reference_configs(threads: int | None = None, device: str = "cpu") -> tuple[Reference, ...]:
-    """(5,4) learns only t-3 in one epoch; (10,16) learns both within a few epochs."""
-    extra = {"device": device} if threads is None else {"threads": threads, "device": device}
-    return (
-        Reference("T5-S4", RunConfig(num_steps=5, state_size=4, epochs=1, **extra), "lag3", 0.53, (0.505, 0.535)),
-        Reference("T10-S16", RunConfig(num_steps=10, state_size=16, epochs=5, **extra), "both", 0.47, (0.44, 0.465)),
-    )
 
 
 BASELINE_IMPL = "tf-cell"  # the original tutorial's TF1 loop: every speed-up is against it

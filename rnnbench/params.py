@@ -1,46 +1,93 @@
-"""Canonical parameters W, b, U, c: initialised once here from the seed and loaded by every implementation.
+"""Canonical parameters: initialised once here from the seed and loaded by every implementation.
 
-    s_t    = tanh([onehot(x_t), s_{t-1}] @ W + b)   W: (num_classes + state_size, state_size), b: (state_size,)
-    logits = s_t @ U + c                            U: (state_size, num_classes),              c: (num_classes,)
+The names, shapes and order come from the cell (``rnnbench.cells.param_shapes``): ``W b U c`` for the vanilla RNN
+and the LSTM, ``W b bh U c`` for the GRU, the backward direction's arrays prefixed ``bwd_``. For the vanilla RNN
+on the binary task:
 
-The first num_classes rows of W are the input weights, the rest the recurrent weights.
+    s_t    = tanh([onehot(x_t), s_{t-1}] @ W + b)   W: (C + H, H), b: (H,)
+    logits = s_t @ U + c                            U: (H, C),     c: (C,)
+
+The first input_size rows of W are the input weights, the rest the recurrent weights.
 """
 
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from rnnbench.cells import param_shapes
 from rnnbench.config import RunConfig
 from rnnbench.errors import UserError
 from rnnbench.files import atomic_write, load_npz
-from rnnbench.task import STREAM_PARAMS
-
-KEYS = ("W", "b", "U", "c")
+from rnnbench.tasks.base import STREAM_PARAMS
 
 
-class Params(NamedTuple):
-    W: np.ndarray  # (C + H, H)
-    b: np.ndarray  # (H,)
-    U: np.ndarray  # (H, C)
-    c: np.ndarray  # (C,)
+class Params:
+    """Named arrays in canonical order. Iterating gives the arrays (``W, b, U, c = params`` for the vanilla
+    cell); ``params.W`` and ``params["W"]`` give one by name. The arrays may be any framework's tensors."""
+
+    __slots__ = ("_arrays",)
+
+    def __init__(self, arrays: dict | None = None, **named):
+        object.__setattr__(self, "_arrays", dict(arrays or {}, **named))
+
+    @classmethod
+    def from_arrays(cls, names: Iterable[str], arrays: Iterable) -> Params:
+        return cls(dict(zip(names, arrays, strict=True)))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._arrays)
+
+    def items(self):
+        return self._arrays.items()
+
+    def as_dict(self) -> dict:
+        return dict(self._arrays)
+
+    def __getattr__(self, name: str):
+        try:
+            return self._arrays[name]
+        except KeyError:
+            raise AttributeError(f"no parameter {name!r}; this model has {', '.join(self._arrays)}") from None
+
+    def __getitem__(self, name: str):
+        return self._arrays[name]
+
+    def get(self, name: str, default=None):
+        return self._arrays.get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._arrays
+
+    def __iter__(self) -> Iterator:
+        return iter(self._arrays.values())
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}{tuple(getattr(v, 'shape', ()))}" for k, v in self._arrays.items())
+        return f"Params({shapes})"
+
+    def map(self, fn) -> Params:
+        """The same names, each array replaced by ``fn(array)``."""
+        return Params({k: fn(v) for k, v in self._arrays.items()})
 
     def astype(self, dtype) -> Params:
-        return Params(*(np.asarray(a, dtype=dtype) for a in self))
+        return self.map(lambda a: np.asarray(a, dtype=dtype))
 
     def copy(self) -> Params:
-        return Params(*(np.array(a, copy=True) for a in self))
+        return self.map(lambda a: np.array(a, copy=True))
 
 
-def expected_shapes(num_classes: int, state_size: int) -> dict[str, tuple[int, ...]]:
-    return {
-        "W": (num_classes + state_size, state_size),
-        "b": (state_size,),
-        "U": (state_size, num_classes),
-        "c": (num_classes,),
-    }
+VANILLA_KEYS = tuple(param_shapes("rnn", 1, 1, 1))  # W b U c: the vanilla RNN's canonical arrays, in order
+
+
+def expected_shapes(config: RunConfig) -> dict[str, tuple[int, ...]]:
+    return param_shapes(config.cell, config.input_size, config.state_size, config.output_size, config.bidirectional)
 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -49,28 +96,28 @@ def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarr
 
 
 def init_params(config: RunConfig) -> Params:
-    """Glorot-uniform W and U, zero b and c, float32, from ``default_rng([seed, STREAM_PARAMS])``."""
+    """Glorot-uniform weight matrices (W, then bwd_W, then U: drawn in that order), zero biases, float32, from
+    ``default_rng([seed, STREAM_PARAMS])``."""
     rng = np.random.default_rng([config.seed, STREAM_PARAMS])
-    shapes = expected_shapes(config.num_classes, config.state_size)
-    return Params(
-        W=glorot_uniform(rng, shapes["W"]),
-        b=np.zeros(shapes["b"], np.float32),
-        U=glorot_uniform(rng, shapes["U"]),
-        c=np.zeros(shapes["c"], np.float32),
-    )
+    shapes = expected_shapes(config)
+    drawn = {k: glorot_uniform(rng, s) for k, s in shapes.items() if len(s) == 2}  # W, bwd_W, U in this order
+    return Params({k: drawn[k] if k in drawn else np.zeros(s, np.float32) for k, s in shapes.items()})
 
 
 def save_params(path: str | os.PathLike, params: Params) -> None:
-    atomic_write(path, lambda f: np.savez(f, **params._asdict()))
+    atomic_write(path, lambda f: np.savez(f, **params.as_dict()))
 
 
 def load_params(path: str | os.PathLike, config: RunConfig) -> Params:
-    """Read W b U c from an npz and check their shapes against the config; errors name the file."""
-    arrays = load_npz(path, KEYS)
-    for key, shape in expected_shapes(config.num_classes, config.state_size).items():
+    """Read the config's canonical arrays from an npz and check their shapes; errors name the file and array."""
+    shapes = expected_shapes(config)
+    arrays = load_npz(path, tuple(shapes))
+    for key, shape in shapes.items():
         if arrays[key].shape != shape:
             raise UserError(
-                f"{path}: {key} has shape {arrays[key].shape}, expected {shape} for "
-                f"state_size={config.state_size}, num_classes={config.num_classes}"
+                f"{path}: {key} has shape {arrays[key].shape}, expected {shape} for cell={config.variant}, "
+                f"state_size={config.state_size}, input_size={config.input_size}, output_size={config.output_size}"
             )
-    return Params(*(arrays[k].astype(np.float32) for k in KEYS))
+        if not np.issubdtype(arrays[key].dtype, np.number):
+            raise UserError(f"{path}: {key} must hold numbers, got dtype {arrays[key].dtype}")
+    return Params({k: arrays[k].astype(np.float32) for k in shapes})

@@ -1,0 +1,68 @@
+"""The recurrent cells, as data: their blocks, biases and state, and the canonical parameter layout of a model
+built from one (DESIGN.md, "Cells"). Every framework maps its own layout to these; the math itself is written by
+each implementation (the NumPy reference's is ``rnnbench.impl_numpy.cells``).
+
+    rnn   h' = tanh([x, h] @ W + b)                        W: (n_in+H, H)   b: (H,)
+    lstm  z  = [x, h] @ W + b, blocks i, f, g, o           W: (n_in+H, 4H)  b: (4H,)   state (h, c)
+          c' = sigmoid(f)*c + sigmoid(i)*tanh(g);  h' = sigmoid(o)*tanh(c')
+    gru   a = x @ W[:n_in] + b;  r_h = h @ W[n_in:] + bh   W: (n_in+H, 3H)  b, bh: (3H,)  blocks r, z, n
+          r, z = sigmoid(a + r_h)[r, z];  n = tanh(a_n + r*r_h_n);  h' = (1-z)*n + z*h   (reset-after)
+
+The readout is the same for every cell: ``out_t = h_t @ U + c``; a bidirectional model adds the backward
+direction's ``bwd_W``, ``bwd_b`` (``bwd_bh``), and ``U`` then has 2H rows, the forward state's first.
+To add a cell: one row in ``CELLS`` and its math in each implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnbench.errors import lookup
+
+BACKWARD_PREFIX = "bwd_"
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    blocks: tuple[str, ...]  # the column blocks of W and b, in canonical order
+    recurrent_bias: bool  # a second bias bh on the recurrent product (the GRU's reset-after form)
+    states: tuple[str, ...]  # the carried state arrays, each (batch, H)
+    summary: str
+
+    @property
+    def gates(self) -> int:
+        return len(self.blocks)
+
+    def direction_shapes(self, input_size: int, state_size: int) -> dict[str, tuple[int, ...]]:
+        """One direction's arrays: W, b and (GRU) bh."""
+        width = self.gates * state_size
+        shapes = {"W": (input_size + state_size, width), "b": (width,)}
+        if self.recurrent_bias:
+            shapes["bh"] = (width,)
+        return shapes
+
+
+CELLS: dict[str, Cell] = {c.name: c for c in (
+    Cell("rnn", ("h",), False, ("h",), "vanilla (Elman) RNN: tanh"),
+    Cell("lstm", ("i", "f", "g", "o"), False, ("h", "c"), "LSTM, blocks i, f, g, o, no peepholes, no forget bias"),
+    Cell("gru", ("r", "z", "n"), True, ("h",), "GRU, reset-after (cuDNN, nn.GRU, Keras reset_after=True)"),
+)}
+
+
+def cell(name: str) -> Cell:
+    return lookup(CELLS, name, "cell", "cell")
+
+
+def param_shapes(cell_name: str, input_size: int, state_size: int, output_size: int,
+                 bidirectional: bool = False) -> dict[str, tuple[int, ...]]:
+    """The canonical npz keys and shapes of a model, in canonical order: W b [bh] [bwd_W bwd_b [bwd_bh]] U c."""
+    spec = cell(cell_name)
+    forward = spec.direction_shapes(input_size, state_size)
+    shapes = dict(forward)
+    if bidirectional:
+        shapes.update({BACKWARD_PREFIX + k: v for k, v in forward.items()})
+    directions = 2 if bidirectional else 1
+    shapes["U"] = (directions * state_size, output_size)
+    shapes["c"] = (output_size,)
+    return shapes

@@ -1,0 +1,68 @@
+"""The reference configurations: each task's seed settings (and the binary task's two classic points), what each
+must reach, and the full profile's cell sweep. Benchmarks time them, the gate holds their loss bands, tests
+check convergence at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnbench.cells import CELLS
+from rnnbench.config import RunConfig
+from rnnbench.tasks import TASKS, Goal
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference configuration and what it is expected to reach."""
+
+    label: str  # config_label(config), e.g. "binary-rnn-T5-S4", "digits-lstm-T8-S64"
+    config: RunConfig
+    expected_level: str | None  # a key of the task's theory levels the final loss should lie nearest
+    target: float  # time-to-target: first time the running mean of 100 step losses falls below this
+    loss_band: tuple[float, float]  # where final_loss must land; leaving it is a regression, always
+    goal: Goal | None = None  # what the held-out data must show (eval_loss, test_accuracy)
+    timed: bool = True  # the benchmarks time it; else a convergence reference only
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    def learned(self, final_loss: float, levels, metrics: dict) -> bool:
+        """It reached what this configuration should: its goal on held-out data, else its theory level."""
+        if self.goal is not None:
+            return self.goal.met(metrics.get(self.goal.metric))
+        return levels.nearest(final_loss) == self.expected_level
+
+
+def config_label(config: RunConfig) -> str:
+    """Task, cell (with "-bi" when bidirectional), window and state size: "binary-rnn-T5-S4"."""
+    return f"{config.task}-{config.variant}-T{config.num_steps}-S{config.state_size}"
+
+
+def reference_configs(threads: int | None = None, device: str = "cpu", tasks: list[str] | None = None,
+                      timed: bool = False) -> tuple[Reference, ...]:
+    """Every task's references (binary first), or those of ``tasks``; with ``timed``, only those the benchmarks
+    time."""
+    extra = {"device": device} if threads is None else {"threads": threads, "device": device}
+    refs = []
+    for name, spec in TASKS.items():
+        if tasks and name not in tasks:
+            continue
+        for r in spec.references():
+            if timed and not r.timed:
+                continue
+            config = RunConfig.for_task(name, **{**r.overrides, **extra})
+            refs.append(Reference(config_label(config), config, r.expected_level, r.target, r.loss_band, r.goal,
+                                  r.timed))
+    return tuple(refs)
+
+
+def reference(label: str) -> Reference:
+    from rnnbench.errors import lookup
+
+    return lookup({r.label: r for r in reference_configs()}, label, "reference", "reference configuration")
+
+
+# The full profile's cell sweep: every cell at these references (binary (10,16) and the digits configuration).
+CELL_SWEEP_AT = ("binary-rnn-T10-S16", "digits-lstm-T8-S64")
+CELL_SWEEP = tuple(CELLS)

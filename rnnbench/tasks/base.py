@@ -1,0 +1,174 @@
+"""What every task is: its inputs and targets, its batching, its loss, its seed's settings, its data and its theory
+levels. One module per task subclasses ``Task``; ``rnnbench.tasks.TASKS`` is the table of them.
+
+Data crosses the implementation interface as NumPy windows, one train step each:
+
+- x: token tasks int32 (batch, num_steps); feature tasks float32 (batch, num_steps, input_size);
+- y: class targets int32, (batch, num_steps) at each step or (batch,) at the last; regression targets float32
+  (batch, num_steps, output_size).
+
+An epoch's windows stack them: (n_windows, batch, ...). Seeds: every random draw comes from its own child of the
+run seed, ``default_rng([seed, STREAM_*, ...])``. Only append stream ids; stored results depend on them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rnnbench.errors import UserError
+
+if TYPE_CHECKING:
+    from rnnbench.config import RunConfig
+
+STREAM_DATA = 0  # an epoch's training data: default_rng([seed, STREAM_DATA, epoch])
+STREAM_PARAMS = 1  # the initial parameters
+STREAM_EVAL = 2  # the held-out data
+
+XENT, MSE = "xent", "mse"  # the loss kinds: softmax cross-entropy (nats), mean squared error
+
+
+@dataclass(frozen=True)
+class Level:
+    key: str
+    value: float  # in the task's loss units
+    label: str  # what reaching it means
+
+
+class Levels(tuple):
+    """A task's theory levels, in order. Computed from the task's definition, never typed in."""
+
+    def as_dict(self) -> dict[str, float]:
+        return {lv.key: lv.value for lv in self}
+
+    def labels(self) -> dict[str, str]:
+        return {lv.key: lv.label for lv in self}
+
+    def nearest(self, loss: float) -> str:
+        """Key of the level closest to ``loss``."""
+        return min(self, key=lambda lv: abs(lv.value - loss)).key
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What a reference run must reach on the held-out data, e.g. test_accuracy >= 0.9."""
+
+    metric: str  # a key of the run's metrics: eval_loss, test_accuracy, free_run_mse
+    bound: float
+    higher_is_better: bool = False
+
+    def met(self, value: float | None) -> bool:
+        if value is None or not math.isfinite(value):
+            return False
+        return value >= self.bound if self.higher_is_better else value <= self.bound
+
+    def text(self) -> str:
+        return f"{self.metric} {'>=' if self.higher_is_better else '<='} {self.bound:.4g}"
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """A task's reference configuration: the config fields that differ from the task's defaults and what it
+    must reach. ``rnnbench.references`` turns it into a ``Reference``."""
+
+    overrides: dict  # RunConfig fields on top of the task's defaults
+    expected_level: str | None  # the theory level the final loss should lie nearest to
+    target: float  # time-to-target: the running mean of 100 train losses first below this
+    loss_band: tuple[float, float]  # where the final train loss must land; leaving it is a regression
+    goal: Goal | None = None  # held-out result it must reach
+    timed: bool = True  # timed by the benchmarks' profiles; else a convergence reference only (tests, docs)
+
+
+class Task:
+    """One task. Subclasses set the attributes and write the data methods."""
+
+    name: str
+    summary: str
+    seed: str  # where it comes from
+    tokens: bool  # inputs are class ids (one-hot inside), else rows of features
+    loss: str  # XENT or MSE
+    each_step: bool  # a target at each step, else only at the last
+    carries_state: bool  # one stream per row, state carried across windows; else independent sequences
+    generates: bool = False  # the target is the next input: the model can run free, fed its own outputs
+    defaults: dict  # the seed's settings: RunConfig fields
+    data_help: str  # what --data-in takes
+    data_keys: tuple[str, ...] = ("x", "y")  # the arrays of --data-in and of `rnnbench gen`
+
+    @property
+    def bidirectional_ok(self) -> bool:
+        """A bidirectional model needs a whole sequence: only tasks of independent sequences."""
+        return not self.carries_state
+
+    input_width: int = 1  # values per input step (the one-hot width of a token task)
+    output_width: int = 1  # classes, or values per output
+
+    def input_size(self, config: RunConfig) -> int:
+        return self.input_width
+
+    def output_size(self, config: RunConfig) -> int:
+        return self.output_width
+
+    def levels(self) -> Levels:
+        raise NotImplementedError
+
+    def references(self) -> tuple[ReferenceSpec, ...]:
+        raise NotImplementedError
+
+    def validate(self, config: RunConfig) -> None:
+        """Refuse a configuration this task cannot run (a ConfigError naming the field)."""
+
+    def windows_per_epoch(self, config: RunConfig) -> int:
+        raise NotImplementedError
+
+    def generate(self, config: RunConfig, epoch: int = 0) -> dict[str, np.ndarray]:
+        """The data of one epoch, as ``rnnbench gen`` writes it and ``--data-in`` reads it."""
+        raise NotImplementedError
+
+    def check_data(self, path: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Validate ``--data-in`` arrays; errors name the file, the array and what is valid."""
+        raise NotImplementedError
+
+    def config_from_data(self, data: dict[str, np.ndarray]) -> dict:
+        """RunConfig fields the data decides (e.g. the stream's length)."""
+        return {}
+
+    def epoch_batches(self, config: RunConfig, epoch: int, data: dict | None = None):
+        """(xs, ys): the windows of one epoch, from the given data (``--data-in``) or generated from the seed."""
+        raise NotImplementedError
+
+    def eval_batches(self, config: RunConfig, data: dict | None = None):
+        """(xs, ys): the held-out windows, never trained on."""
+        raise NotImplementedError
+
+
+# --- helpers the tasks share ------------------------------------------------------------------------
+
+
+def cut_rows(rows: np.ndarray, num_steps: int) -> np.ndarray:
+    """(batch, length, ...) rows -> (n_windows, batch, num_steps, ...) windows in order; the tail that does not
+    fill a window is dropped."""
+    batch, length = rows.shape[:2]
+    n_windows = length // num_steps
+    if n_windows == 0:
+        raise ValueError(f"rows of {length} are shorter than num_steps {num_steps}")
+    windows = rows[:, : n_windows * num_steps].reshape(batch, n_windows, num_steps, *rows.shape[2:])
+    return np.ascontiguousarray(np.swapaxes(windows, 0, 1))
+
+
+def batches(a: np.ndarray, batch_size: int) -> np.ndarray:
+    """(n, ...) samples -> (n // batch_size, batch_size, ...) batches; the remainder is dropped."""
+    n = len(a) // batch_size
+    return np.ascontiguousarray(a[: n * batch_size].reshape(n, batch_size, *a.shape[1:]))
+
+
+def require_arrays(path: str, arrays: dict[str, np.ndarray], spec: dict[str, str]) -> None:
+    """Each named array exists (load_npz checked that) and is numeric; ``spec`` maps key -> what it should be."""
+    for key, what in spec.items():
+        a = arrays[key]
+        if not (np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.bool_)):
+            raise UserError(f"{path}: {key} must be {what}, got dtype {a.dtype}")
+        if np.issubdtype(a.dtype, np.floating) and a.size and not np.isfinite(a).all():
+            raise UserError(f"{path}: {key} holds NaN or infinite values")
