@@ -1,8 +1,10 @@
-"""The one training loop every implementation runs under.
+"""The one training loop every implementation runs under, for every task.
 
-Epochs of TF-style truncated backpropagation: the state is zeroed at the start of each epoch and carried
-from window to window inside it. Build time is measured apart from training time, data preparation
-stays outside both, and a NaN or infinite loss stops the run with the step where it happened.
+Epochs of windows: the state is zeroed at the start of each epoch and, for a task of one stream per row,
+carried from window to window inside it (TF-style truncated backpropagation); a task of independent sequences
+starts every window from zero (the implementation's train_step does that). Build time is measured apart from
+training time, data preparation and the held-out evaluation stay outside both, and a NaN or infinite loss stops
+the run with the step where it happened.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from tqdm import tqdm
 from rnnbench import __version__, registry
 from rnnbench.config import RunConfig
 from rnnbench.errors import DivergedError
+from rnnbench.evaluate import evaluate
 from rnnbench.params import Params, init_params
 from rnnbench.results import TRAIN_SCHEMA_VERSION
-from rnnbench.task import epoch_batches, theory_levels
 
 FINAL_LOSS_WINDOW = 100  # final_loss is the mean of the last this-many step losses
 PROGRESS_EVERY = 50  # steps between progress-bar updates, to keep the bar out of the timings
@@ -39,6 +41,12 @@ class TrainResult:
     final_params: Params = field(repr=False)
     # training seconds elapsed at the end of each step; within a whole-epoch call, spread evenly over its steps
     step_seconds: np.ndarray = field(repr=False, default=None)
+    metrics: dict = field(default_factory=dict)  # rnnbench.evaluate: eval_loss, test_accuracy, free_run_mse
+
+    @property
+    def levels(self):
+        """The task's theory levels (rnnbench.tasks.base.Levels)."""
+        return self.config.task_spec.levels()
 
     @property
     def steps(self) -> int:
@@ -78,16 +86,22 @@ class TrainResult:
         return {"step": steps[pick].tolist(), "loss": [round(float(v), 6) for v in running[pick]]}
 
     def to_json(self) -> dict:
-        levels = theory_levels()
+        levels = self.levels
         return {
             "schema_version": TRAIN_SCHEMA_VERSION,
             "impl": self.impl,
             "framework": self.framework,
             "versions": self.versions,
+            "task": self.config.task,
+            "cell": self.config.cell,
+            "bidirectional": self.config.bidirectional,
+            "optimizer": self.config.optimizer,
             "config": self.config.as_dict(),
             "final_loss": self.final_loss,
             "nearest_level": levels.nearest(self.final_loss),
-            "theory": levels.as_dict(),
+            "levels": levels.as_dict(),
+            "level_labels": levels.labels(),
+            **self.metrics,
             "build_seconds": self.build_seconds,
             "train_seconds": self.train_seconds,
             "steps": self.steps,
@@ -141,19 +155,20 @@ def train(
     impl_name: str,
     config: RunConfig,
     params: Params | None = None,
-    data: tuple[np.ndarray, np.ndarray] | None = None,
+    data: dict | None = None,
     progress: bool | None = None,
 ) -> TrainResult:
-    """Build ``impl_name`` from ``params`` (default: the canonical init) and train it for config.epochs.
+    """Build ``impl_name`` from ``params`` (default: the canonical init) and train it for config.epochs, then
+    evaluate it on the task's held-out data.
 
-    ``data`` replaces the generated streams with one (x, y) stream used for every epoch.
+    ``data`` (``--data-in``, checked by the task) replaces the generated data of every epoch; the config must
+    already agree with it (``Task.config_from_data``).
     ``progress``: True/False forces the bar on/off; None shows it only on a terminal.
     """
     impl = registry.create(impl_name, config)
     params = init_params(config) if params is None else params
-    steps_total = config.epochs * (
-        config.windows_per_epoch if data is None else (len(data[0]) // config.batch_size) // config.num_steps
-    )
+    task = config.task_spec
+    steps_total = config.epochs * config.windows_per_epoch
     losses: list[np.ndarray] = []
     step_seconds: list[np.ndarray] = []
     train_seconds = 0.0
@@ -166,7 +181,7 @@ def train(
                    else not progress, leave=False, dynamic_ncols=True)
         with bar:
             for epoch in range(config.epochs):
-                xs, ys = epoch_batches(config, epoch, data)  # data preparation stays outside the timing
+                xs, ys = task.epoch_batches(config, epoch, data)  # data preparation stays outside the timing
                 ends = np.empty(len(xs))
                 start = time.perf_counter()
                 epoch_losses = run_epoch(impl, xs, ys, first_step=sum(map(len, losses)), progress=bar.update,
@@ -177,6 +192,7 @@ def train(
                 losses.append(epoch_losses)
 
     versions = {"rnnbench": __version__, "python": platform.python_version(), **impl.versions()}
+    final_params = impl.params()
     return TrainResult(
         impl=impl_name,
         framework=registry.entry(impl_name).framework,
@@ -185,6 +201,7 @@ def train(
         losses=np.concatenate(losses),
         build_seconds=build_seconds,
         train_seconds=train_seconds,
-        final_params=impl.params(),
+        final_params=final_params,
         step_seconds=np.concatenate(step_seconds),
+        metrics=evaluate(config, final_params, data),
     )

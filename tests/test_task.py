@@ -3,7 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from rnnbench.task import (
+from rnnbench.config import RunConfig
+from rnnbench.tasks import TASKS, digits, sin2cos, sine
+from rnnbench.tasks.binary import (
     batch_windows,
     epoch_stream,
     expected_entropy,
@@ -48,10 +50,10 @@ def test_epoch_streams_are_seeded_fresh_and_reproducible():
 
 def test_theory_levels_to_four_places():
     levels = theory_levels()
-    assert round(levels.nothing, 4) == 0.6616
-    assert round(levels.lag3, 4) == 0.5192
-    assert round(levels.both, 4) == 0.4545
-    assert levels.nothing > levels.lag3 > levels.both
+    assert round(levels.as_dict()["nothing"], 4) == 0.6616
+    assert round(levels.as_dict()["lag3"], 4) == 0.5192
+    assert round(levels.as_dict()["both"], 4) == 0.4545
+    assert levels.as_dict()["nothing"] > levels.as_dict()["lag3"] > levels.as_dict()["both"]
 
 
 def _conditional_cross_entropy(y: np.ndarray, keys: np.ndarray) -> float:
@@ -69,9 +71,9 @@ def test_theory_matches_conditional_frequencies_of_two_million_samples():
     t = np.arange(8, len(x))  # targets whose lags lie inside the returned stream
     y_t, lag3, lag8 = y[t], x[t - 3], x[t - 8]
     levels = theory_levels()
-    assert _conditional_cross_entropy(y_t, np.zeros_like(y_t)) == pytest.approx(levels.nothing, abs=1e-3)
-    assert _conditional_cross_entropy(y_t, lag3) == pytest.approx(levels.lag3, abs=1e-3)
-    assert _conditional_cross_entropy(y_t, 2 * lag3 + lag8) == pytest.approx(levels.both, abs=1e-3)
+    assert _conditional_cross_entropy(y_t, np.zeros_like(y_t)) == pytest.approx(levels.as_dict()["nothing"], abs=1e-3)
+    assert _conditional_cross_entropy(y_t, lag3) == pytest.approx(levels.as_dict()["lag3"], abs=1e-3)
+    assert _conditional_cross_entropy(y_t, 2 * lag3 + lag8) == pytest.approx(levels.as_dict()["both"], abs=1e-3)
     # and the conditional frequencies themselves follow the rule
     for a in (0, 1):
         for b in (0, 1):
@@ -87,12 +89,12 @@ def _h(p: float) -> float:
 def test_the_levels_equal_their_closed_forms_from_the_design():
     """DESIGN.md's formulas, by hand: P(y=1) is 0.5, 1.0, 0.25, 0.75 for (x_{t-3}, x_{t-8}) = 00, 10, 01, 11."""
     levels = theory_levels()
-    assert levels.nothing == pytest.approx(_h(0.625), abs=1e-12)
-    assert levels.lag3 == pytest.approx(0.5 * _h(0.875) + 0.5 * _h(0.375), abs=1e-12)
-    assert levels.both == pytest.approx(0.5 * _h(0.75) + 0.25 * _h(0.5) + 0.25 * _h(1.0), abs=1e-12)
+    assert levels.as_dict()["nothing"] == pytest.approx(_h(0.625), abs=1e-12)
+    assert levels.as_dict()["lag3"] == pytest.approx(0.5 * _h(0.875) + 0.5 * _h(0.375), abs=1e-12)
+    assert levels.as_dict()["both"] == pytest.approx(0.5 * _h(0.75) + 0.25 * _h(0.5) + 0.25 * _h(1.0), abs=1e-12)
     # knowing only t-8: P = 0.75 given x_{t-8} = 0, 0.5 given 1; worth less than knowing t-3
     assert expected_entropy((8,)) == pytest.approx(0.5 * _h(0.75) + 0.5 * _h(0.5), abs=1e-12)
-    assert expected_entropy((8,)) > levels.lag3
+    assert expected_entropy((8,)) > levels.as_dict()["lag3"]
 
 
 def test_batch_windows_cuts_contiguous_rows_and_takes_windows_in_order():
@@ -112,3 +114,65 @@ def test_batch_windows_cuts_contiguous_rows_and_takes_windows_in_order():
 def test_batch_windows_rejects_rows_shorter_than_a_window():
     with pytest.raises(ValueError, match="shorter than num_steps"):
         batch_windows(np.arange(10), np.arange(10), 5, 3)
+
+
+# --- the other tasks: data as specified, levels derived and checked against data -----------------------------
+
+
+def test_sine_levels_are_derived_and_match_the_data():
+    levels = TASKS["sine"].levels().as_dict()
+    assert levels["zero"] == pytest.approx(0.5, abs=1e-12)
+    assert levels["repeat_last"] == pytest.approx(1 - math.cos(10 / 49), abs=1e-12)
+    assert round(levels["repeat_last"], 4) == 0.0208 and abs(levels["exact"]) < 1e-12
+    x, y = sine.sequences(20_000, 49, np.random.default_rng(1))
+    assert np.mean(y**2) == pytest.approx(levels["zero"], abs=0.01)
+    assert np.mean((y - x) ** 2) == pytest.approx(levels["repeat_last"], abs=0.001)
+    two_tap = 2 * math.cos(sine.DELTA) * x[:, 1:] - x[:, :-1]  # x_{t+1} from x_t and x_{t-1}
+    assert np.abs(two_tap - y[:, 1:]).max() < 1e-5
+
+
+def test_sine_sequences_are_seeded_shifted_by_one_point_and_fresh_per_epoch():
+    config = RunConfig.for_task("sine", size=200)
+    xs, ys = TASKS["sine"].epoch_batches(config, 0)
+    assert xs.shape == ys.shape == (4, 50, 49, 1) and xs.dtype == np.float32
+    np.testing.assert_array_equal(xs[:, :, 1:], ys[:, :, :-1])
+    np.testing.assert_array_equal(xs, TASKS["sine"].epoch_batches(config, 0)[0])
+    assert not np.array_equal(xs, TASKS["sine"].epoch_batches(config, 1)[0])
+    start = np.arcsin(np.clip(xs[0, 0, :2, 0], -1, 1))
+    assert abs(np.sin(start[0] + sine.DELTA) - xs[0, 0, 1, 0]) < 1e-5 or abs(
+        np.sin(np.pi - start[0] + sine.DELTA) - xs[0, 0, 1, 0]) < 1e-5
+
+
+def test_sin2cos_rows_are_continuous_streams_carried_across_windows():
+    config = RunConfig.for_task("sin2cos", size=5000)
+    xs, ys = TASKS["sin2cos"].epoch_batches(config, 0)
+    assert xs.shape == (10, 50, 10, 1)
+    np.testing.assert_allclose(xs**2 + ys**2, 1.0, atol=1e-6)
+    phase = np.unwrap(np.arctan2(xs[..., 0], ys[..., 0]).transpose(1, 0, 2).reshape(50, -1), axis=1)
+    np.testing.assert_allclose(np.diff(phase, axis=1), sin2cos.DELTA, atol=1e-5)  # one stream per row
+    levels = TASKS["sin2cos"].levels().as_dict()
+    assert levels == {"memoryless": pytest.approx(0.5), "exact": 0.0}
+    assert np.mean(ys**2) == pytest.approx(levels["memoryless"], abs=0.05)
+
+
+def test_digits_split_is_fixed_stratified_and_the_default_epoch_is_the_training_set():
+    data = digits.bundled_digits()
+    assert data["x_train"].shape == (1437, 8, 8) and data["x_test"].shape == (360, 8, 8)
+    assert 0.0 <= data["x_train"].min() and data["x_train"].max() <= 1.0
+    assert RunConfig.for_task("digits").size == len(data["x_train"])
+    assert np.bincount(data["y_test"]).min() >= 35  # stratified: every class about a tenth
+    config = RunConfig.for_task("digits")
+    xs, ys = TASKS["digits"].epoch_batches(config, 0)
+    assert xs.shape == (22, 64, 8, 8) and ys.shape == (22, 64) and ys.dtype == np.int32
+    assert not np.array_equal(ys, TASKS["digits"].epoch_batches(config, 1)[1])  # a fresh order each epoch
+    ex, ey = TASKS["digits"].eval_batches(config.replace(seed=7))
+    np.testing.assert_array_equal(ey[0], data["y_test"])  # the test set, whatever the run's seed
+    assert TASKS["digits"].levels().as_dict() == {"chance": pytest.approx(math.log(10))}
+
+
+def test_every_task_declares_what_it_is():
+    for task in TASKS.values():
+        config = RunConfig.for_task(task.name)
+        assert config.windows_per_epoch > 0 and config.input_size > 0 and config.output_size > 0
+        assert task.loss in ("xent", "mse") and len(task.levels()) >= 1 and task.references()
+        assert task.bidirectional_ok == (not task.carries_state)

@@ -1,0 +1,168 @@
+"""A whole model in NumPy for any task × cell, uni- or bidirectional: forward over a window, the loss, and
+backpropagation through time to the canonical parameters.
+
+    forward direction:   h_t = cell(x_t, h_{t-1})     from the carried state (stream tasks) or zero
+    backward direction:  g_t = cell(x_t, g_{t+1})     from zero, over the window reversed (bidirectional only)
+    out_t = [h_t, g_t] @ U + c                         at every step, or at the last step only (``each_step``)
+    loss  = mean softmax cross-entropy (classes) or mean squared error (values) over the targets
+
+At the last step a bidirectional model reads the backward direction after one input, as ``nn.LSTM``'s
+``output[:, -1]`` does. Time-major inside: (T, B, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnbench.cells import BACKWARD_PREFIX, cell
+from rnnbench.config import RunConfig
+from rnnbench.impl_numpy.cells import CELL_MATH
+from rnnbench.params import Params
+from rnnbench.tasks.base import XENT
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    return logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+
+
+def cross_entropy(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean softmax cross-entropy of logits ``out`` (..., C) against class ids ``y`` (...), and its gradient."""
+    log_probs = log_softmax(out)
+    picked = np.take_along_axis(log_probs, y[..., None], axis=-1)
+    loss = float(-picked.mean())
+    d_out = np.exp(log_probs)  # softmax - onehot(y), over the mean's denominator
+    np.put_along_axis(d_out, y[..., None], np.take_along_axis(d_out, y[..., None], -1) - 1, -1)
+    d_out /= y.size
+    return loss, d_out
+
+
+def squared_error(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean squared error of ``out`` against ``y`` (same shape), and its gradient."""
+    diff = out - y
+    return float(np.mean(diff * diff)), (2.0 / diff.size) * diff
+
+
+@dataclass
+class Forward:
+    """What backpropagation needs from a forward pass."""
+
+    x: np.ndarray  # the inputs, time-major: (T, B) ids or (T, B, F) features
+    features: np.ndarray  # (T, B, D): the directions' states side by side
+    caches: list  # one per direction
+    out: np.ndarray  # (T, B, O) or (B, O)
+    final_state: tuple  # the forward direction's state after the window
+
+
+class Model:
+    """The model of a config: its cell, its inputs and targets, its directions."""
+
+    def __init__(self, config: RunConfig):
+        task = config.task_spec
+        self.cell = cell(config.cell)
+        self.math = CELL_MATH[config.cell]
+        self.tokens = task.tokens
+        self.each_step = task.each_step
+        self.loss_fn = cross_entropy if task.loss == XENT else squared_error
+        self.classifies = task.loss == XENT
+        self.input_size = config.input_size
+        self.prefixes = ("", BACKWARD_PREFIX) if config.bidirectional else ("",)
+        self.dtype = np.dtype(config.dtype)
+
+    def zero_state(self, batch: int, state_size: int) -> tuple:
+        return tuple(np.zeros((batch, state_size), self.dtype) for _ in self.cell.states)
+
+    def _time_major(self, x: np.ndarray) -> np.ndarray:
+        return x.T if self.tokens else np.swapaxes(x, 0, 1).astype(self.dtype, copy=False)
+
+    def _input_product(self, Wx: np.ndarray, x_tm: np.ndarray) -> np.ndarray:
+        """x_t @ W[:n_in] for every step, (T, B, G*H): a row gather for one-hot tokens."""
+        return Wx[x_tm] if self.tokens else x_tm @ Wx
+
+    def forward(self, p: Params, x: np.ndarray, state: tuple) -> Forward:
+        x_tm = self._time_major(x)
+        n_in = self.input_size
+        directions, caches, final = [], [], state
+        for prefix in self.prefixes:
+            W = p[prefix + "W"]
+            backward = prefix == BACKWARD_PREFIX
+            xs = x_tm[::-1] if backward else x_tm
+            start = self.zero_state(x.shape[0], W.shape[0] - n_in) if backward else state
+            hs, cache, last = self.math.forward(self._input_product(W[:n_in], xs), W[n_in:], p[prefix + "b"],
+                                                p.get(prefix + "bh"), start)
+            directions.append(hs[::-1] if backward else hs)
+            caches.append(cache)
+            if not backward:
+                final = last
+        features = directions[0] if len(directions) == 1 else np.concatenate(directions, axis=-1)
+        out = (features if self.each_step else features[-1]) @ p.U + p.c
+        return Forward(x_tm, features, caches, out, final)
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets in the layout of ``out``: (T, B[, O]) at each step, (B[, O]) at the last."""
+        return np.swapaxes(y, 0, 1) if self.each_step else y
+
+    def loss_and_grads(self, p: Params, x: np.ndarray, y: np.ndarray, state: tuple):
+        """Loss, gradients (Params in canonical order) and the final state of one window."""
+        f = self.forward(p, x, state)
+        y_t = self._targets(y) if self.classifies else self._targets(y).astype(self.dtype, copy=False)
+        loss, d_out = self.loss_fn(f.out, y_t)
+        width, n_out = f.features.shape[-1], f.out.shape[-1]
+        grads = {}
+        if self.each_step:
+            grads["U"] = f.features.reshape(-1, width).T @ d_out.reshape(-1, n_out)
+            grads["c"] = d_out.reshape(-1, n_out).sum(axis=0)
+            d_features = d_out @ p.U.T  # (T, B, D): what each step's states receive from its own output
+        else:
+            grads["U"] = f.features[-1].T @ d_out
+            grads["c"] = d_out.sum(axis=0)
+            d_features = np.zeros_like(f.features)
+            d_features[-1] = d_out @ p.U.T
+
+        n_in = self.input_size
+        for k, (prefix, cache) in enumerate(zip(self.prefixes, f.caches)):
+            W = p[prefix + "W"]
+            H = W.shape[1] // self.cell.gates
+            d_hs = d_features[..., k * H : (k + 1) * H]
+            backward = prefix == BACKWARD_PREFIX
+            xs = f.x[::-1] if backward else f.x
+            d_xw, dWh, db, dbh = self.math.backward(d_hs[::-1] if backward else d_hs, cache, W[n_in:])
+            width = d_xw.shape[-1]
+            d_xw_flat = d_xw.reshape(-1, width)
+            if self.tokens:
+                onehot = np.eye(n_in, dtype=W.dtype)[xs].reshape(-1, n_in)  # (T*B, C)
+                dWx = onehot.T @ d_xw_flat
+            else:
+                dWx = xs.reshape(-1, n_in).T @ d_xw_flat
+            grads[prefix + "W"] = np.concatenate([dWx, dWh])
+            grads[prefix + "b"] = db
+            if dbh is not None:
+                grads[prefix + "bh"] = dbh
+        return loss, Params({k: grads[k] for k in p.names}), f.final_state
+
+    def predict(self, p: Params, x: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
+        """Outputs, batch-major: probabilities (classes) or values; (B, T, O) at each step, (B, O) at the last.
+        And the forward direction's final state."""
+        f = self.forward(p, x, state)
+        out = np.exp(log_softmax(f.out)) if self.classifies else f.out
+        return (np.swapaxes(out, 0, 1) if self.each_step else out), f.final_state
+
+    def loss(self, p: Params, x: np.ndarray, y: np.ndarray, state: tuple) -> tuple[float, tuple]:
+        f = self.forward(p, x, state)
+        y_t = self._targets(y) if self.classifies else self._targets(y).astype(self.dtype, copy=False)
+        return self.loss_fn(f.out, y_t)[0], f.final_state
+
+    def free_run(self, p: Params, first: np.ndarray, steps: int) -> np.ndarray:
+        """Generation from a zero state: the first input is given, then each output is fed back as the next input.
+        first: (B, F) with F equal to the output width. Returns (B, steps, O)."""
+        state = self.zero_state(first.shape[0], p.W.shape[1] // self.cell.gates)
+        n_in = self.input_size
+        inp = first.astype(self.dtype, copy=False)
+        outputs = []
+        for _ in range(steps):
+            hs, _, state = self.math.forward((inp @ p.W[:n_in])[None], p.W[n_in:], p.b, p.get("bh"), state)
+            inp = hs[0] @ p.U + p.c
+            outputs.append(inp)
+        return np.stack(outputs, axis=1)
