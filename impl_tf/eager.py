@@ -26,7 +26,7 @@ from rnnbench.config import RunConfig
 from rnnbench.impl_tf import runtime
 from rnnbench.interface import StepwiseEpoch
 from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
-from rnnbench.params import Params
+from rnnbench.params import VANILLA_KEYS, Params
 
 tf = runtime.tf
 
@@ -136,7 +136,7 @@ class TFFunction(TF2Driver):
         self.config = config
         dtype = runtime.tf_dtype(config)
         self.lr = tf.constant(config.learning_rate, dtype)
-        self.variables = [tf.Variable(p, dtype=dtype, name=n) for n, p in zip(Params._fields, params)]
+        self.variables = [tf.Variable(p, dtype=dtype, name=n) for n, p in params.items()]
         self.accums = [tf.Variable(tf.fill(p.shape, tf.constant(ADAGRAD_INITIAL_ACCUMULATOR, dtype)))
                        for p in params]
         self.state = tf.Variable(tf.zeros((config.batch_size, config.state_size), dtype))
@@ -174,7 +174,7 @@ class TFFunction(TF2Driver):
         return tf.nn.softmax(logits)
 
     def params(self) -> Params:
-        return Params(*(v.numpy().astype(np.float32) for v in self.variables))
+        return Params.from_arrays(VANILLA_KEYS, (v.numpy().astype(np.float32) for v in self.variables))
 
 
 class TFXLA(TFFunction):

@@ -29,7 +29,7 @@ from rnnbench.errors import UnsupportedError
 from rnnbench.impl_tf import runtime
 from rnnbench.interface import StepwiseEpoch
 from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
-from rnnbench.params import Params
+from rnnbench.params import VANILLA_KEYS, Params
 
 tf = runtime.tf
 v1 = tf.compat.v1
@@ -98,7 +98,7 @@ class _TF1Graph(StepwiseEpoch):
         return self.session.run(self.probabilities, self._feed(x))
 
     def params(self) -> Params:
-        return Params(*(np.asarray(a, np.float32) for a in self.session.run(self.variables)))
+        return Params.from_arrays(VANILLA_KEYS, (np.asarray(a, np.float32) for a in self.session.run(self.variables)))
 
     def versions(self) -> dict[str, str]:
         return runtime.versions()

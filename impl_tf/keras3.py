@@ -74,7 +74,7 @@ class TFKeras(TF2Driver):
     def params(self) -> Params:
         kernel, recurrent, bias = (v.numpy() for v in self.rnn.trainable_variables)
         U, c = (v.numpy() for v in self.dense.trainable_variables)
-        return Params(np.concatenate([kernel, recurrent]), bias, U, c).astype(np.float32)
+        return Params(W=np.concatenate([kernel, recurrent]), b=bias, U=U, c=c).astype(np.float32)
 
     def versions(self) -> dict[str, str]:
         return {**runtime.versions(), "keras": self.keras.__version__}

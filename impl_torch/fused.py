@@ -21,7 +21,7 @@ whole-epoch calls, and for torch-compile the multiply-and-reduce products.
 from __future__ import annotations
 
 from functools import partial
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -34,12 +34,21 @@ from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
 from rnnbench.params import Params
 
 
+class Weights(NamedTuple):
+    """W, b, U, c (or their accumulators) as tensors: a pytree that torch.compile and while_loop carry."""
+
+    W: torch.Tensor
+    b: torch.Tensor
+    U: torch.Tensor
+    c: torch.Tensor
+
+
 def small_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a @ b, with a small right-hand side as multiply-and-reduce (the named trick, ``rnnbench.tricks``)."""
     return tricks.small_matmul(a, b, torch.mm, torch.sum)
 
 
-def window_step(params: Params, accums: Params, s0, x_onehot, y_onehot, lr: float, num_classes: int, mm=torch.mm):
+def window_step(params: Weights, accums: Weights, s0, x_onehot, y_onehot, lr: float, num_classes: int, mm=torch.mm):
     """One window: forward, hand-written backward, TF1 Adagrad.
 
     params, accums: W, b, U, c as tensors, and their Adagrad accumulators; s0: (B, H); x_onehot, y_onehot:
@@ -65,14 +74,14 @@ def window_step(params: Params, accums: Params, s0, x_onehot, y_onehot, lr: floa
     for t in range(T - 2, -1, -1):
         d_pre.append(d_out[t] + mm(d_pre[-1], W_rec_t) * (1 - states[t + 1] * states[t + 1]))
     d_pre = torch.cat(d_pre[::-1])  # (T*B, H), time-major again
-    grads = Params(
+    grads = Weights(
         torch.cat([mm(x_onehot.t(), d_pre), mm(torch.cat(states[:-1]).t(), d_pre)]),
         d_pre.sum(0),
         mm(hidden.t(), d_logits),
         d_logits.sum(0),
     )
-    new_accums = Params(*(a + g * g for a, g in zip(accums, grads)))
-    new_params = Params(*(p - lr * g / a.sqrt() for p, g, a in zip(params, grads, new_accums)))
+    new_accums = Weights(*(a + g * g for a, g in zip(accums, grads)))
+    new_params = Weights(*(p - lr * g / a.sqrt() for p, g, a in zip(params, grads, new_accums)))
     return loss, states[-1], new_params, new_accums
 
 
@@ -83,8 +92,8 @@ class TorchFused:
         self.device = runtime.start(config)
         self.config = config
         dtype = runtime.torch_dtype(config)
-        self.weights = Params(*(torch.tensor(p, device=self.device, dtype=dtype) for p in params))
-        self.accums = Params(*(torch.full_like(w, ADAGRAD_INITIAL_ACCUMULATOR) for w in self.weights))
+        self.weights = Weights(*(torch.tensor(p, device=self.device, dtype=dtype) for p in params))
+        self.accums = Weights(*(torch.full_like(w, ADAGRAD_INITIAL_ACCUMULATOR) for w in self.weights))
         self.eye = torch.eye(config.num_classes, device=self.device, dtype=dtype)
         self.step = self.make_step(config)
         self.reset_state()
@@ -131,13 +140,13 @@ class TorchFused:
         return runtime.to_numpy(probs)
 
     def params(self) -> Params:
-        return Params(*(runtime.to_numpy(w) for w in self.weights)).astype(np.float32)
+        return Params.from_arrays(Weights._fields, (runtime.to_numpy(w) for w in self.weights)).astype(np.float32)
 
     def versions(self) -> dict[str, str]:
         return runtime.versions()
 
 
-def epoch_loop(params: Params, accums: Params, s0, xs_onehot, ys_onehot, lr: float, num_classes: int, mm):
+def epoch_loop(params: Weights, accums: Weights, s0, xs_onehot, ys_onehot, lr: float, num_classes: int, mm):
     """Every window of an epoch inside one ``while_loop``, so that a compiled epoch is one call.
 
     xs_onehot, ys_onehot: (N, T*B, C). Returns (losses (N,), final state, new params, new accums).

@@ -26,7 +26,7 @@ from torch import nn
 from rnnbench.config import RunConfig
 from rnnbench.impl_torch import runtime
 from rnnbench.interface import StepwiseEpoch
-from rnnbench.params import Params
+from rnnbench.params import VANILLA_KEYS, Params
 
 
 def rnn_layout(params: Params) -> dict[str, np.ndarray]:
@@ -44,7 +44,7 @@ def rnn_layout(params: Params) -> dict[str, np.ndarray]:
 
 def canonical_from_rnn_layout(t: dict[str, np.ndarray]) -> Params:
     W = np.concatenate([t["weight_ih"].T, t["weight_hh"].T])
-    return Params(W, t["bias_ih"] + t["bias_hh"], t["linear.weight"].T, t["linear.bias"]).astype(np.float32)
+    return Params(W=W, b=t["bias_ih"] + t["bias_hh"], U=t["linear.weight"].T, c=t["linear.bias"]).astype(np.float32)
 
 
 class _TorchBase(StepwiseEpoch):
@@ -158,4 +158,4 @@ class TorchManual(_TorchBase):
         return torch.stack(outputs, dim=1) @ U + c, state  # (B, T, C)
 
     def params(self) -> Params:
-        return Params(*(runtime.to_numpy(w) for w in self.weights)).astype(np.float32)
+        return Params.from_arrays(VANILLA_KEYS, (runtime.to_numpy(w) for w in self.weights)).astype(np.float32)

@@ -12,13 +12,15 @@ import sys
 import numpy as np
 
 from rnnbench import registry
+from rnnbench.cells import CELLS
 from rnnbench.compare import DEFAULT_THRESHOLD_PCT
-from rnnbench.config import DEFAULT_PROFILE, DEVICES, DTYPES, PROFILES, RunConfig, profiles_help
+from rnnbench.config import DEFAULT_PROFILE, DEVICES, DTYPES, OPTIMIZERS, PROFILES, RunConfig, profiles_help
 from rnnbench.errors import DivergedError, UserError
 from rnnbench.files import atomic_write, load_npz, write_json
 from rnnbench.params import load_params
 from rnnbench.paths import HISTORY_DIR, REPORT_DIR, RESULTS_DIR
-from rnnbench.task import LEVEL_LABELS, epoch_stream, theory_levels
+from rnnbench.tasks import DEFAULT_TASK, TASKS
+from rnnbench.tasks import task as task_by_name
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -59,92 +61,117 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def add_model_arguments(p: argparse.ArgumentParser, accumulate: bool = False) -> None:
+    """--task, --cell (one each for a run; repeatable filters for ``bench``)."""
+    if accumulate:
+        p.add_argument("--task", action="extend", nargs="+", choices=tuple(TASKS), metavar="TASK",
+                       help=f"only these tasks (repeatable; default: all): {', '.join(TASKS)}")
+        p.add_argument("--cell", action="extend", nargs="+", choices=tuple(CELLS), metavar="CELL",
+                       help=f"only these cells (repeatable; default: all): {', '.join(CELLS)}")
+    else:
+        p.add_argument("--task", choices=tuple(TASKS), default=DEFAULT_TASK,
+                       help="what to learn (%(default)s); its defaults are the seed's settings")
+        p.add_argument("--cell", choices=tuple(CELLS), default=None, help="the recurrent cell (the task's)")
+
+
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    defaults = RunConfig()
-    p.add_argument("--num-steps", type=_positive_int, default=defaults.num_steps, help="window length (%(default)s)")
-    p.add_argument("--state-size", type=_positive_int, default=defaults.state_size, help="hidden units (%(default)s)")
-    p.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="rows (%(default)s)")
+    """The run's fields. Left out, each takes the task's reference value (``rnnbench theory --task T`` lists
+    them)."""
+    add_model_arguments(p)
+    p.add_argument("--bidirectional", action="store_true", default=None,
+                   help="add a backward direction (tasks of independent sequences: sine, digits)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="the task's by default")
+    p.add_argument("--num-steps", type=_positive_int, default=None, help="window (sequence) length")
+    p.add_argument("--state-size", type=_positive_int, default=None, help="hidden units")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="rows or sequences per step")
     p.add_argument("--size", type=_positive_int, default=None,
-                   help=f"samples per epoch ({defaults.size}; with --data-in, the file's length)")
-    p.add_argument("--epochs", type=_positive_int, default=defaults.epochs, help="(%(default)s)")
-    p.add_argument("--seed", type=_non_negative_int, default=defaults.seed, help="(%(default)s)")
-    p.add_argument("--lr", type=_positive_float, default=defaults.learning_rate, help="Adagrad rate (%(default)s)")
-    p.add_argument("--threads", type=_positive_int, default=defaults.threads,
-                   help="threads for every framework and BLAS (all cores: %(default)s)")
-    p.add_argument("--device", choices=DEVICES, default=defaults.device)
-    p.add_argument("--dtype", choices=DTYPES, default=defaults.dtype)
+                   help="samples per epoch: stream points, or sequences (with --data-in: the file's)")
+    p.add_argument("--epochs", type=_positive_int, default=None)
+    p.add_argument("--seed", type=_non_negative_int, default=None, help="(0)")
+    p.add_argument("--lr", type=_positive_float, default=None, dest="learning_rate", help="the optimizer's step size")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help=f"threads for every framework and BLAS (all cores: {RunConfig().threads})")
+    p.add_argument("--device", choices=DEVICES, default=None, help="(cpu)")
+    p.add_argument("--dtype", choices=DTYPES, default=None, help="(float32)")
 
 
-def config_from_args(args, size: int | None = None) -> RunConfig:
-    return RunConfig(
-        num_steps=args.num_steps,
-        state_size=args.state_size,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        size=size or args.size or RunConfig.size,
-        epochs=args.epochs,
-        seed=args.seed,
-        threads=args.threads,
-        device=args.device,
-        dtype=args.dtype,
-    )
+CONFIG_ARGS = ("cell", "bidirectional", "optimizer", "num_steps", "state_size", "batch_size", "size", "epochs",
+               "seed", "learning_rate", "threads", "device", "dtype")
 
 
-def load_stream(path: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """x, y from a ``gen``-style npz: two 1-D integer arrays of one length with values < num_classes."""
-    arrays = load_npz(path, ("x", "y"))
-    x, y = arrays["x"], arrays["y"]
-    if x.ndim != 1 or y.ndim != 1 or len(x) != len(y):
-        raise UserError(f"{path}: x and y must be 1-D arrays of one length, got shapes {x.shape} and {y.shape}")
-    for key, a in (("x", x), ("y", y)):
-        if not np.issubdtype(a.dtype, np.integer) and not np.issubdtype(a.dtype, np.bool_):
-            raise UserError(f"{path}: {key} must hold integers, got dtype {a.dtype}")
-        if a.size and (a.min() < 0 or a.max() >= num_classes):
-            raise UserError(f"{path}: {key} values must be in 0..{num_classes - 1}")
-    return x.astype(np.int32), y.astype(np.int32)
+def config_from_args(args, from_data: dict | None = None) -> RunConfig:
+    """The task's reference configuration, with every field the user gave (and what ``--data-in`` decides)."""
+    given = {k: getattr(args, k) for k in CONFIG_ARGS if getattr(args, k, None) is not None}
+    for key, value in (from_data or {}).items():
+        if key in given and given[key] != value:
+            flag = "--" + ("lr" if key == "learning_rate" else key.replace("_", "-"))
+            raise UserError(f"{flag} {given[key]} disagrees with {args.data_in} ({key} {value}); drop {flag}")
+        given[key] = value
+    return RunConfig.for_task(args.task, **given)
+
+
+def load_data(path: str, task) -> dict[str, np.ndarray]:
+    """``--data-in``: the arrays ``rnnbench gen --task T`` writes (digits: a Keras-format mnist.npz), checked."""
+    return task.check_data(path, load_npz(path, task.data_keys))
 
 
 # --- commands -------------------------------------------------------------------------------------
 
 
 def cmd_list(args) -> int:
+    """Each implementation: available here or not; with --task/--cell, whether it does that, as "n/a: reason"."""
     width = max(len(n) for n in registry.names())
+    tasks = args.task or ([DEFAULT_TASK] if args.cell else [])
+    configs = [RunConfig.for_task(t, **({"cell": c} if c else {})) for t in tasks for c in (args.cell or [None])]
     for e in registry.ENTRIES:
         ok, reason = e.available()
         status = "available" if ok else f"unavailable: {reason}"
+        gaps = [why for why in (e.unsupported(c) for c in configs) if why]
+        if gaps:
+            status = "n/a: " + "; ".join(gaps)
         print(f"{e.name:<{width}}  {e.framework:<10}  {status}")
     return 0
 
 
 def cmd_theory(args) -> int:
-    for key, value in theory_levels().as_dict().items():
-        print(f"{value:.4f}  {LEVEL_LABELS[key]}")
+    spec = task_by_name(args.task)
+    for level in spec.levels():
+        print(f"{level.value:.4f}  {level.label}")
     return 0
 
 
 def cmd_gen(args) -> int:
-    x, y = epoch_stream(args.size, args.seed, 0)
-    atomic_write(args.out, lambda f: np.savez(f, x=x, y=y))
-    print(f"wrote {args.out}: x, y of length {args.size} (seed {args.seed})")
+    spec = task_by_name(args.task)
+    given = {k: v for k, v in (("size", args.size), ("seed", args.seed)) if v is not None}
+    config = RunConfig.for_task(args.task, **given)
+    arrays = spec.generate(config, 0)
+    atomic_write(args.out, lambda f: np.savez(f, **arrays))
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
+    print(f"wrote {args.out}: task {args.task}, {shapes} (seed {config.seed})")
     return 0
 
 
 def cmd_train(args) -> int:
     from rnnbench.train import train  # keeps `rnnbench list` light
 
-    registry.entry(args.impl)  # unknown names fail before any file is read
-    data = None
-    if args.data_in:
-        data = load_stream(args.data_in, RunConfig.num_classes)
-        if args.size is not None and args.size != len(data[0]):
-            raise UserError(f"--size {args.size} disagrees with {args.data_in} (length {len(data[0])}); drop --size")
-    config = config_from_args(args, size=len(data[0]) if data else None)
+    if len(args.impl) > 1:
+        raise UserError(f"impl: train runs one implementation, got {', '.join(args.impl)}; "
+                        "`rnnbench bench --impl A --impl B` times several")
+    impl = args.impl[0]
+    registry.entry(impl)  # unknown names fail before any file is read
+    spec = task_by_name(args.task)
+    data = load_data(args.data_in, spec) if args.data_in else None
+    config = config_from_args(args, spec.config_from_data(data) if data is not None else None)
+    registry.entry(impl).check(config)
     params = load_params(args.weights_in, config) if args.weights_in else None
-    result = train(args.impl, config, params=params, data=data)
-    levels = theory_levels()
+    result = train(impl, config, params=params, data=data)
+    levels = result.levels
+    metrics = "".join(f", {k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
+    nearest = f" ({levels.labels()[levels.nearest(result.final_loss)]})" if len(levels) > 1 else ""
     print(
-        f"{result.impl}: final_loss {result.final_loss:.4f} ({LEVEL_LABELS[levels.nearest(result.final_loss)]}), "
-        f"{result.steps} steps, {result.us_per_step:.1f} us/step, build {result.build_seconds:.3f} s"
+        f"{result.impl}: final_loss {result.final_loss:.4f}{nearest}{metrics}, {result.steps} steps, "
+        f"{result.us_per_step:.1f} us/step, build {result.build_seconds:.3f} s "
+        f"[{config.task}, {config.variant}, {config.optimizer}]"
     )
     if args.out:
         write_json(args.out, result.to_json())
@@ -211,26 +238,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="rnnbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    sub.add_parser("list", help="implementations and whether each can run here").set_defaults(func=cmd_list)
-    sub.add_parser("theory", help="the three exact cross-entropy levels").set_defaults(func=cmd_theory)
+    p = sub.add_parser("list", help="implementations, whether each can run here, and what it supports")
+    add_model_arguments(p, accumulate=True)
+    p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("gen", help="write a data stream x, y to an npz")
-    p.add_argument("--size", type=_positive_int, required=True)
-    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p = sub.add_parser("theory", help="a task's theory levels, computed from its definition")
+    p.add_argument("--task", choices=tuple(TASKS), default=DEFAULT_TASK, help="(%(default)s)")
+    p.set_defaults(func=cmd_theory)
+
+    p = sub.add_parser("gen", help="write a task's data (epoch 0) to an npz, in the form --data-in reads")
+    p.add_argument("--task", choices=tuple(TASKS), default=DEFAULT_TASK, help="(%(default)s)")
+    p.add_argument("--size", type=_positive_int, default=None, help="samples (the task's epoch size)")
+    p.add_argument("--seed", type=_non_negative_int, default=None, help="(0)")
     p.add_argument("--out", required=True, help="F.npz")
     p.set_defaults(func=cmd_gen)
 
-    p = sub.add_parser("train", help="train one implementation")
-    p.add_argument("--impl", required=True, help="a name from `rnnbench list`")
+    p = sub.add_parser("train", help="train one implementation on one task")
+    p.add_argument("--impl", required=True, action="append", help="a name from `rnnbench list`")
     add_config_arguments(p)
-    p.add_argument("--weights-in", help="npz with W b U c to start from (default: the canonical init)")
-    p.add_argument("--data-in", help="npz with x, y: used as the stream of every epoch")
+    p.add_argument("--weights-in", help="npz of the canonical arrays to start from (W b U c; the GRU adds bh; "
+                                        "bidirectional adds bwd_W bwd_b ...); default: the canonical init")
+    p.add_argument("--data-in", help="npz used as the data of every epoch: what `rnnbench gen --task T` writes "
+                                     "(digits: a Keras-format mnist.npz)")
     p.add_argument("--out", help="write the run as JSON here")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="the main job: time every available implementation, side by side")
     p.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE, help=profiles_help())
-    p.add_argument("--impl", nargs="+", help="only these implementations (default: every available one)")
+    p.add_argument("--impl", action="extend", nargs="+", help="only these implementations (repeatable; default: "
+                                                             "every available one)")
+    add_model_arguments(p, accumulate=True)
     p.add_argument("--threads", type=_positive_int, default=RunConfig().threads,
                    help="the one thread count for every framework (all cores: %(default)s); below the CPU "
                         "count each benchmark process is also confined to that many CPUs")

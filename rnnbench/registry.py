@@ -11,9 +11,11 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from rnnbench.config import DEVICES, RunConfig
+from rnnbench.cells import CELLS
+from rnnbench.config import DEVICES, OPTIMIZERS, RunConfig
 from rnnbench.errors import UnsupportedError, UserError, lookup
 from rnnbench.families import family
+from rnnbench.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class Entry:
     summary: str  # one line: what this variant is
     requires: tuple[str, ...]  # importable modules it needs
     devices: tuple[str, ...] = ("cpu",)  # where it runs (a subset of rnnbench.config.DEVICES)
+    tasks: tuple[str, ...] = ("binary",)  # the tasks it can train (names of rnnbench.tasks.TASKS)
+    cells: tuple[str, ...] = ("rnn",)  # the cells it can build (names of rnnbench.cells.CELLS)
+    bidirectional: bool = False  # it can build a bidirectional model (where the task allows one)
+    optimizers: tuple[str, ...] = ("adagrad",)  # names of rnnbench.config.OPTIMIZERS it runs
+    gap: str = ""  # why a task or cell is missing, shown with "n/a"
 
     @property
     def extra(self) -> str:
@@ -48,47 +55,67 @@ class Entry:
             return False, f"{', '.join(missing)} not installed (install: {self.install_hint})"
         return True, ""
 
+    def unsupported(self, config: RunConfig) -> str | None:
+        """Why this implementation cannot run ``config`` (naming the field), or None. Imports nothing."""
+        why = f" ({self.gap})" if self.gap else ""
+        if config.device not in self.devices:
+            return f"device: {self.name} runs on {' or '.join(self.devices)} only, got {config.device!r}"
+        if config.task not in self.tasks:
+            return f"task: {self.name} does {', '.join(self.tasks)} only, not {config.task}{why}"
+        if config.cell not in self.cells:
+            return f"cell: {self.name} builds {', '.join(self.cells)} only, not {config.cell}{why}"
+        if config.optimizer not in self.optimizers:
+            return f"optimizer: {self.name} runs {', '.join(self.optimizers)} only, not {config.optimizer}{why}"
+        if config.bidirectional and not self.bidirectional:
+            return f"bidirectional: {self.name} builds one direction only{why}"
+        return None
+
     def check(self, config: RunConfig) -> None:
         """Refuse a configuration this implementation does not support, naming the field."""
-        if config.device not in self.devices:
-            raise UnsupportedError(f"device: {self.name} runs on {' or '.join(self.devices)} only, "
-                                   f"got {config.device!r}")
+        reason = self.unsupported(config)
+        if reason:
+            raise UnsupportedError(reason)
 
 
 _TF = ("tensorflow",)
 _TF1 = ("tensorflow", "tf_keras")  # BasicRNNCell under Keras 3
 _TORCH = ("torch",)
 _CPU_CUDA = DEVICES  # every device the suite knows
+_ALL_TASKS = tuple(TASKS)
+_TF_GAP = "TensorFlow's other tasks and cells are still to be written"
+_TORCH_GAP = "PyTorch's other tasks and cells are still to be written"
 
 ENTRIES: tuple[Entry, ...] = (
-    Entry("numpy", "rnnbench.impl_numpy.rnn:NumpyRNN", "numpy",
-          "hand-written forward, BPTT and Adagrad; the parity reference", ("numpy",)),
+    Entry("numpy", "rnnbench.impl_numpy.reference:NumpyReference", "numpy",
+          "hand-written forward, BPTT, Adagrad and Adam for every task and cell; the parity reference", ("numpy",),
+          tasks=_ALL_TASKS, cells=tuple(CELLS), bidirectional=True, optimizers=OPTIMIZERS),
     Entry("tf-cell", "rnnbench.impl_tf.graph:TFCell", "tensorflow",
-          "TF1 graph + Session, the tutorial's hand-written cell unrolled in Python, state fed back", _TF),
+          "TF1 graph + Session, the tutorial's hand-written cell unrolled in Python, state fed back", _TF, gap=_TF_GAP),
     Entry("tf-static", "rnnbench.impl_tf.graph:TFStatic", "tensorflow",
-          "TF1 graph + Session, tf.compat.v1.nn.static_rnn over BasicRNNCell", _TF1),
+          "TF1 graph + Session, tf.compat.v1.nn.static_rnn over BasicRNNCell", _TF1, gap=_TF_GAP),
     Entry("tf-dynamic", "rnnbench.impl_tf.graph:TFDynamic", "tensorflow",
-          "TF1 graph + Session, tf.compat.v1.nn.dynamic_rnn over BasicRNNCell (graph while_loop)", _TF1),
+          "TF1 graph + Session, tf.compat.v1.nn.dynamic_rnn over BasicRNNCell (graph while_loop)", _TF1, gap=_TF_GAP),
     Entry("tf-function", "rnnbench.impl_tf.eager:TFFunction", "tensorflow",
-          "TF2: one tf.function per window (GradientTape), called from Python", _TF),
+          "TF2: one tf.function per window (GradientTape), called from Python", _TF, gap=_TF_GAP),
     Entry("tf-keras", "rnnbench.impl_tf.keras3:TFKeras", "tensorflow",
-          "TF2: Keras 3 SimpleRNN + Dense, tf.function train step, Keras Adagrad (epsilon=0)", _TF),
+          "TF2: Keras 3 SimpleRNN + Dense, tf.function train step, Keras Adagrad (epsilon=0)", _TF, gap=_TF_GAP),
     Entry("tf-xla", "rnnbench.impl_tf.eager:TFXLA", "tensorflow",
-          "TF2: the window step compiled by XLA (jit_compile=True)", _TF),
+          "TF2: the window step compiled by XLA (jit_compile=True)", _TF, gap=_TF_GAP),
     Entry("tf-xla-epoch", "rnnbench.impl_tf.eager:TFXLAEpoch", "tensorflow",
-          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop over windows)", _TF),
+          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop over windows)", _TF, gap=_TF_GAP),
     Entry("torch-rnn", "rnnbench.impl_torch.modules:TorchRNN", "torch",
-          "nn.RNN (batch_first) + nn.Linear, eager, one optimizer step per window", _TORCH, _CPU_CUDA),
+          "nn.RNN (batch_first) + nn.Linear, eager, one optimizer step per window", _TORCH, _CPU_CUDA, gap=_TORCH_GAP),
     Entry("torch-cell", "rnnbench.impl_torch.modules:TorchCell", "torch",
-          "nn.RNNCell called per time step in a Python loop + nn.Linear", _TORCH, _CPU_CUDA),
+          "nn.RNNCell called per time step in a Python loop + nn.Linear", _TORCH, _CPU_CUDA, gap=_TORCH_GAP),
     Entry("torch-manual", "rnnbench.impl_torch.modules:TorchManual", "torch",
-          "the canonical cell written with tensor ops, autograd, torch.optim.Adagrad", _TORCH, _CPU_CUDA),
+          "the canonical cell written with tensor ops, autograd, torch.optim.Adagrad", _TORCH, _CPU_CUDA,
+          gap=_TORCH_GAP),
     Entry("torch-fused", "rnnbench.impl_torch.fused:TorchFused", "torch",
           "eager: hand-written backward, one matmul per product over all steps, whole epochs per call",
-          _TORCH, _CPU_CUDA),
+          _TORCH, _CPU_CUDA, gap=_TORCH_GAP),
     Entry("torch-compile", "rnnbench.impl_torch.fused:TorchCompile", "torch",
           "torch.compile (Inductor) of torch-fused's window step; small products as multiply-and-reduce",
-          _TORCH, _CPU_CUDA),
+          _TORCH, _CPU_CUDA, gap=_TORCH_GAP),
 )
 
 _BY_NAME = {e.name: e for e in ENTRIES}

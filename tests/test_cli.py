@@ -7,7 +7,7 @@ import pytest
 
 from rnnbench.cli import main
 from rnnbench.params import init_params, save_params
-from rnnbench.task import epoch_stream, theory_levels
+from rnnbench.tasks.binary import epoch_stream, theory_levels
 from rnnbench.train import train
 
 TINY = ["--size", "50000", "--threads", "2"]  # 50 windows of (200, 5)
@@ -54,7 +54,10 @@ def test_train_writes_the_contracted_json(capsys, tmp_path):
     assert record["final_loss"] == pytest.approx(np.mean(record["losses"][-100:]))
     assert record["config"]["epochs"] == 3 and record["config"]["threads"] == 2
     assert record["build_seconds"] >= 0 and record["train_seconds"] > 0 and record["us_per_step"] > 0
-    assert record["theory"] == theory_levels().as_dict()
+    assert record["levels"] == theory_levels().as_dict() and record["level_labels"]["lag3"] == "t-3 learned"
+    assert (record["task"], record["cell"], record["bidirectional"], record["optimizer"]) == (
+        "binary", "rnn", False, "adagrad")
+    assert 0.4 < record["eval_loss"] < 0.7 and "test_accuracy" not in record and "free_run_mse" not in record
 
 
 def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
@@ -72,7 +75,7 @@ def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
                        "--out", str(out_file))
     assert code == 0, err
     record = json.loads(out_file.read_text())
-    expected = train("numpy", config.replace(epochs=2), params=weights, data=(x, y))
+    expected = train("numpy", config.replace(epochs=2), params=weights, data={"x": x, "y": y})
     np.testing.assert_allclose(record["losses"], expected.losses, rtol=0, atol=0)
     assert record["config"]["size"] == 20_000 and record["steps"] == 40
     assert record["losses"][0] != train("numpy", config).losses[0]  # the files were really used
@@ -93,6 +96,18 @@ def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
         (["gen", "--size", "-5", "--out", "x.npz"], "--size: expected a positive integer"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["bench", "--impl", "nope"], "impl: unknown implementation 'nope'"),
+        (["train", "--impl", "numpy", "--impl", "numpy"], "impl: train runs one implementation, got numpy, numpy"),
+        (["train", "--impl", "numpy", "--task", "poetry"], "--task: invalid choice: 'poetry'"),
+        (["train", "--impl", "numpy", "--cell", "transformer"], "--cell: invalid choice: 'transformer'"),
+        (["train", "--impl", "numpy", "--bidirectional"], "bidirectional: task binary carries its state"),
+        (["train", "--impl", "tf-cell", "--task", "sine"], "task: tf-cell does binary only, not sine"),
+        (["train", "--impl", "torch-rnn", "--cell", "lstm"], "cell: torch-rnn builds rnn only, not lstm"),
+        (["train", "--impl", "torch-rnn", "--optimizer", "adam"], "optimizer: torch-rnn runs adagrad only"),
+        (["train", "--impl", "numpy", "--task", "digits", "--num-steps", "5"],
+         "num_steps: the digit images have 8 rows, so num_steps must be 8"),
+        (["train", "--impl", "numpy", "--task", "digits", "--size", "5000"], "size: at most the 1437 training images"),
+        (["theory", "--task", "nope"], "--task: invalid choice: 'nope'"),
+        (["gen", "--task", "nope", "--out", "x.npz"], "--task: invalid choice: 'nope'"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(capsys, argv, needle):
@@ -117,12 +132,94 @@ def test_bad_data_files_are_named(capsys, tmp_path):
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("task, levels", [
+    ("binary", ["0.6616", "0.5192", "0.4545"]),
+    ("sine", ["0.5000", "0.0208", "0.0000"]),
+    ("sin2cos", ["0.5000", "0.0000"]),
+    ("digits", ["2.3026"]),
+])
+def test_theory_of_each_task(capsys, task, levels):
+    code, out, _ = run(capsys, "theory", "--task", task)
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == levels
+
+
+def test_list_shows_what_an_implementation_does_not_support_without_importing_it(capsys):
+    code, out, _ = run(capsys, "list", "--task", "sine", "--cell", "lstm", "--cell", "gru")
+    rows = {line.split()[0]: line for line in out.splitlines()}
+    assert code == 0 and rows["numpy"].split()[2] == "available"
+    assert "n/a: task: tf-cell does binary only, not sine" in rows["tf-cell"]
+    assert "n/a: task: torch-rnn does binary only, not sine" in rows["torch-rnn"]
+
+
+def test_bench_options_accumulate():
+    from rnnbench.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--impl", "numpy", "--impl", "tf-cell", "torch-rnn",
+                                      "--task", "sine", "--task", "digits", "--cell", "lstm"])
+    assert args.impl == ["numpy", "tf-cell", "torch-rnn"]
+    assert args.task == ["sine", "digits"] and args.cell == ["lstm"]
+
+
+@pytest.mark.parametrize("task", ["sine", "sin2cos", "digits"])
+def test_gen_and_data_in_round_trip_for_each_task(capsys, tmp_path, task):
+    """What `gen --task T` writes, `train --task T --data-in` reads, and trains as if generated."""
+    from rnnbench.config import RunConfig
+
+    small = {"sine": ["--size", "200"], "sin2cos": ["--size", "5000"], "digits": []}[task]
+    code, out, err = run(capsys, "gen", "--task", task, *small, "--out", str(tmp_path / "d.npz"))
+    assert code == 0 and f"task {task}" in out, err
+    code, out, err = run(capsys, "train", "--impl", "numpy", "--task", task, "--epochs", "1", "--threads", "2",
+                         "--data-in", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r.json"))
+    assert code == 0, err
+    record = json.loads((tmp_path / "r.json").read_text())
+    config = RunConfig.for_task(task, epochs=1, threads=2, **({"size": int(small[1])} if small else {}))
+    expected = train("numpy", config)
+    np.testing.assert_allclose(record["losses"], expected.losses, rtol=0, atol=0)
+    assert record["task"] == task and record["eval_loss"] == pytest.approx(expected.metrics["eval_loss"])
+
+
+def test_digits_reads_a_keras_format_mnist_file(capsys, tmp_path):
+    """The seed's real setup: 28x28 uint8 images, values / 255, 28 steps of 28 features."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(120) % 10
+    images = (rng.random((120, 28, 28)) * 60).astype(np.uint8)
+    images[np.arange(120), :, labels * 2] = 255  # a bright column per class: learnable in a few steps
+    np.savez(tmp_path / "mnist.npz", x_train=images[:100], y_train=labels[:100].astype(np.uint8),
+             x_test=images[100:], y_test=labels[100:].astype(np.uint8))
+    code, out, err = run(capsys, "train", "--impl", "numpy", "--task", "digits", "--data-in",
+                         str(tmp_path / "mnist.npz"), "--batch-size", "20", "--epochs", "15", "--state-size", "16",
+                         "--threads", "2", "--out", str(tmp_path / "r.json"))
+    assert code == 0, err
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["config"]["num_steps"] == 28 and record["config"]["size"] == 100 and record["steps"] == 75
+    assert record["test_accuracy"] >= 0.5 and record["level_labels"] == {"chance": "chance (accuracy 0.1)"}
+    np.savez(tmp_path / "bad.npz", x_train=images[:, :, :20], y_train=labels, x_test=images, y_test=labels)
+    code, _, err = run(capsys, "train", "--impl", "numpy", "--task", "digits", "--data-in", str(tmp_path / "bad.npz"))
+    assert code == 2 and "bad.npz: x_train must hold square images" in err
+
+
+def test_weights_in_checks_the_keys_and_shapes_of_each_cell(capsys, tmp_path):
+    from rnnbench.config import RunConfig
+
+    gru = init_params(RunConfig.for_task("sine", cell="gru", bidirectional=True))
+    assert gru.names == ("W", "b", "bh", "bwd_W", "bwd_b", "bwd_bh", "U", "c") and gru.U.shape == (32, 1)
+    save_params(tmp_path / "gru.npz", gru)
+    base = ["train", "--impl", "numpy", "--task", "sine", "--size", "100", "--epochs", "1", "--threads", "2"]
+    code, _, err = run(capsys, *base, "--cell", "gru", "--bidirectional", "--weights-in", str(tmp_path / "gru.npz"))
+    assert code == 0, err
+    code, _, err = run(capsys, *base, "--cell", "lstm", "--weights-in", str(tmp_path / "gru.npz"))
+    assert code == 2 and "gru.npz: W has shape (17, 48), expected (17, 64) for cell=lstm" in err
+    np.savez(tmp_path / "nobh.npz", **{k: v for k, v in gru.items() if k != "bh"})
+    code, _, err = run(capsys, *base, "--cell", "gru", "--bidirectional", "--weights-in", str(tmp_path / "nobh.npz"))
+    assert code == 2 and "nobh.npz: missing arrays bh" in err
+
+
 def test_a_failed_run_keeps_the_previous_output(capsys, tmp_path, monkeypatch):
     out_file = tmp_path / "r.json"
     out_file.write_text('{"previous": true}')
-    import rnnbench.impl_numpy.rnn
+    import rnnbench.impl_numpy.reference
 
-    monkeypatch.setattr(rnnbench.impl_numpy.rnn.NumpyRNN, "train_step", lambda self, x, y: float("inf"))
+    monkeypatch.setattr(rnnbench.impl_numpy.reference.NumpyReference, "train_step", lambda self, x, y: float("inf"))
     code, _, err = run(capsys, "train", "--impl", "numpy", *TINY, "--out", str(out_file))
     assert code == 1 and "loss became inf at step 0" in err
     assert json.loads(out_file.read_text()) == {"previous": True}

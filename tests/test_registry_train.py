@@ -10,7 +10,7 @@ from rnnbench.config import DEVICES
 from rnnbench.errors import DivergedError, UnsupportedError, UserError
 from rnnbench.interface import RNNImplementation, StepwiseEpoch
 from rnnbench.params import init_params
-from rnnbench.task import batch_windows, epoch_stream
+from rnnbench.tasks.binary import batch_windows, epoch_stream
 from rnnbench.train import train
 
 
@@ -77,6 +77,7 @@ class Recorder(StepwiseEpoch):
     def build(self, config, params):
         self.calls = []
         self.step = 0
+        self.weights = params
 
     def reset_state(self):
         self.calls.append("reset")
@@ -90,7 +91,7 @@ class Recorder(StepwiseEpoch):
         raise NotImplementedError
 
     def params(self):
-        return None
+        return self.weights
 
     def versions(self):
         return {"recorder": "0"}
@@ -126,7 +127,7 @@ def test_loop_resets_each_epoch_feeds_windows_in_order_and_draws_fresh_streams(r
 
 def test_loop_reuses_a_given_stream_every_epoch(recorder, tiny_config):
     x, y = epoch_stream(tiny_config.size, 99, 0)
-    train("numpy-recorder", tiny_config.replace(epochs=2), data=(x, y))
+    train("numpy-recorder", tiny_config.replace(epochs=2), data={"x": x, "y": y})
     calls = recorder[0].calls
     np.testing.assert_array_equal(calls[1][0], calls[52][0])
     np.testing.assert_array_equal(calls[1][0], batch_windows(x, y, 200, 5)[0][0])

@@ -16,7 +16,7 @@ from rnnbench import registry  # noqa: E402
 from rnnbench.config import RunConfig  # noqa: E402
 from rnnbench.errors import UnsupportedError  # noqa: E402
 from rnnbench.params import init_params  # noqa: E402
-from rnnbench.task import epoch_batches  # noqa: E402
+from rnnbench.tasks.binary import TASK as BINARY  # noqa: E402
 from rnnbench.train import train  # noqa: E402
 
 pytestmark = pytest.mark.tf
@@ -42,7 +42,7 @@ def test_the_required_variants_are_registered():
     assert registry.entry(FASTEST).target.endswith("TFXLAEpoch")
 
 
-@pytest.mark.parametrize("shape", [(5, 4), (10, 16)], ids=["T5-S4", "T10-S16"])
+@pytest.mark.parametrize("shape", [(5, 4), (10, 16)], ids=["binary-rnn-T5-S4", "binary-rnn-T10-S16"])
 @pytest.mark.parametrize("name", TF_NAMES)
 def test_parity_with_numpy(name, shape, assert_parity):
     _available(name)
@@ -62,7 +62,7 @@ def _traced_functions(impl) -> dict:
 def test_build_does_all_tracing_and_graph_building_training_adds_none(name, built_at_parity):
     """Tracing, XLA compilation and graph construction are timed as build: training must not add any."""
     impl = built_at_parity(name)
-    xs, ys = epoch_batches(parity_config(5, 4), 0)
+    xs, ys = BINARY.epoch_batches(parity_config(5, 4), 0)
     functions = _traced_functions(impl)
     if hasattr(impl, "graph"):  # TF1: the graph is finished; adding an op while training would raise
         assert impl.graph.finalized and not functions
@@ -80,8 +80,8 @@ def test_build_does_all_tracing_and_graph_building_training_adds_none(name, buil
 @pytest.mark.parametrize("name", TF_NAMES)
 def test_one_epoch_at_5_4_learns_the_t3_dependency(name):
     _available(name)
-    result = train(name, REFERENCES["T5-S4"].config)
-    assert_learns(result, "T5-S4")
+    result = train(name, REFERENCES["binary-rnn-T5-S4"].config)
+    assert_learns(result, "binary-rnn-T5-S4")
     import tensorflow as tf
 
     assert result.versions["tensorflow"] == tf.__version__
@@ -91,7 +91,7 @@ def test_one_epoch_at_5_4_learns_the_t3_dependency(name):
 @pytest.mark.parametrize("name", ["tf-cell", FASTEST])
 def test_five_epochs_at_10_16_learn_both(name):
     _available(name)
-    assert_learns(train(name, REFERENCES["T10-S16"].config), "T10-S16")
+    assert_learns(train(name, REFERENCES["binary-rnn-T10-S16"].config), "binary-rnn-T10-S16")
 
 
 def test_tf1_variants_keep_eager_execution_on_and_use_their_own_graph():

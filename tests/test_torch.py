@@ -19,7 +19,7 @@ from rnnbench import registry  # noqa: E402
 from rnnbench.config import RunConfig  # noqa: E402
 from rnnbench.errors import UnsupportedError  # noqa: E402
 from rnnbench.params import init_params  # noqa: E402
-from rnnbench.task import epoch_batches  # noqa: E402
+from rnnbench.tasks.binary import TASK as BINARY  # noqa: E402
 from rnnbench.train import train  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -39,7 +39,7 @@ def test_the_required_variants_are_registered():
     assert {"torch-rnn", "torch-cell", "torch-manual", "torch-fused", FASTEST} <= set(TORCH_NAMES)
 
 
-@pytest.mark.parametrize("shape", [(5, 4), (10, 16)], ids=["T5-S4", "T10-S16"])
+@pytest.mark.parametrize("shape", [(5, 4), (10, 16)], ids=["binary-rnn-T5-S4", "binary-rnn-T10-S16"])
 @pytest.mark.parametrize("name", TORCH_NAMES)
 def test_parity_with_numpy(name, shape, assert_parity):
     assert_parity(name, *shape)
@@ -83,15 +83,15 @@ def test_forward_gives_probabilities_without_updating(name, built_at_parity):
 
 @pytest.mark.parametrize("name", TORCH_NAMES)
 def test_one_epoch_at_5_4_learns_the_t3_dependency(name):
-    result = train(name, REFERENCES["T5-S4"].config)
-    assert_learns(result, "T5-S4")
+    result = train(name, REFERENCES["binary-rnn-T5-S4"].config)
+    assert_learns(result, "binary-rnn-T5-S4")
     assert result.versions["torch"] == torch.__version__
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["torch-rnn", FASTEST])
 def test_five_epochs_at_10_16_learn_both(name):
-    assert_learns(train(name, REFERENCES["T10-S16"].config), "T10-S16")
+    assert_learns(train(name, REFERENCES["binary-rnn-T10-S16"].config), "binary-rnn-T10-S16")
 
 
 def test_compilation_happens_in_build_and_training_compiles_nothing():
@@ -106,7 +106,7 @@ def test_compilation_happens_in_build_and_training_compiles_nothing():
     impl.build(config, init_params(config))
     compiled = dict(counters["stats"])
     assert compiled.get("unique_graphs", 0) - before_build.get("unique_graphs", 0) == 2  # window step, epoch loop
-    xs, ys = epoch_batches(parity_config(5, 4), 0)
+    xs, ys = BINARY.epoch_batches(parity_config(5, 4), 0)
     for i in range(3):
         impl.train_step(xs[i], ys[i])
         impl.forward(xs[i])
@@ -144,4 +144,77 @@ def test_cuda_parity_with_numpy(name, assert_parity):
 @needs_cuda
 @pytest.mark.parametrize("name", ["torch-rnn", FASTEST])
 def test_cuda_one_epoch_learns_the_t3_dependency(name):
-    assert_learns(train(name, REFERENCES["T5-S4"].config.replace(device="cuda")), "T5-S4")
+    assert_learns(train(name, REFERENCES["binary-rnn-T5-S4"].config.replace(device="cuda")), "binary-rnn-T5-S4")
+
+
+# --- the NumPy reference's new cells against an independent one: torch autograd of DESIGN.md's formulas ----------
+
+
+def design_cell_step(cell: str, p: dict, x_row, state):
+    """One step of DESIGN.md's LSTM or GRU, written from the formulas in torch (not from the NumPy code)."""
+    W, b = p["W"], p["b"]
+    h = state[0]
+    if cell == "lstm":
+        i, f, g, o = torch.chunk(torch.cat([x_row, h], 1) @ W + b, 4, dim=1)
+        c = torch.sigmoid(f) * state[1] + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+    n_in = x_row.shape[1]
+    a_r, a_z, a_n = torch.chunk(x_row @ W[:n_in] + b, 3, dim=1)
+    h_r, h_z, h_n = torch.chunk(h @ W[n_in:] + p["bh"], 3, dim=1)
+    r, z = torch.sigmoid(a_r + h_r), torch.sigmoid(a_z + h_z)
+    n = torch.tanh(a_n + r * h_n)
+    return ((1 - z) * n + z * h,)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_numpy_lstm_and_gru_match_torch_autograd_of_the_design_math(cell):
+    """50 steps on the binary task at (10,16) from canonical weights with nonzero biases: the NumPy reference's
+    per-step losses and final parameters against torch autograd + torch.optim.Adagrad(initial 0.1, eps 0) in
+    float64, state carried from window to window."""
+    config = parity_config(10, 16).replace(cell=cell)
+    rng = np.random.default_rng(5)
+    params = init_params(config).map(lambda a: a if a.ndim == 2 else rng.normal(0, 0.2, a.shape).astype(np.float32))
+    reference = train("numpy", config, params=params)
+
+    p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    opt = torch.optim.Adagrad(list(p.values()), lr=config.learning_rate, initial_accumulator_value=0.1, eps=0)
+    xs, ys = BINARY.epoch_batches(config, 0)
+    state = tuple(torch.zeros(config.batch_size, 16, dtype=torch.float64) for _ in range(2 if cell == "lstm" else 1))
+    losses = []
+    for x, y in zip(xs, ys):
+        rows = torch.nn.functional.one_hot(torch.from_numpy(x).long(), 2).double()  # (B, T, 2)
+        outputs = []
+        for t in range(x.shape[1]):
+            state = design_cell_step(cell, p, rows[:, t], state)
+            outputs.append(state[0] @ p["U"] + p["c"])
+        logits = torch.stack(outputs, 1).reshape(-1, 2)
+        loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y).long().reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        state = tuple(s.detach() for s in state)  # truncated backpropagation: no gradient across windows
+        losses.append(loss.item())
+    assert reference.steps == len(losses) == 50
+    np.testing.assert_allclose(reference.losses, losses, rtol=0, atol=1e-4)
+    for name, ours in reference.final_params.items():
+        np.testing.assert_allclose(ours, p[name].detach().numpy(), rtol=0, atol=1e-4, err_msg=name)
+    assert np.abs(reference.final_params.W - params.W).max() > 1e-2  # the weights really moved
+
+
+def test_numpy_adam_is_torch_optim_adam():
+    """The same gradients through the NumPy reference's Adam and torch.optim.Adam: the same parameters."""
+    from rnnbench.impl_numpy.optim import Adam
+    from rnnbench.params import Params
+
+    rng = np.random.default_rng(0)
+    ours = Params(W=rng.normal(size=(3, 4)), b=rng.normal(size=4))
+    theirs = [torch.tensor(a, requires_grad=True) for a in ours]
+    opt, torch_opt = Adam(ours, 0.01), torch.optim.Adam(theirs, lr=0.01)
+    for _ in range(20):
+        grads = ours.map(lambda a: rng.normal(scale=1e-3, size=a.shape))
+        opt.update(ours, grads)
+        for t, g in zip(theirs, grads):
+            t.grad = torch.tensor(g)
+        torch_opt.step()
+    for a, t in zip(ours, theirs):
+        np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-12, atol=1e-12)
