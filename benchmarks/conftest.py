@@ -1,7 +1,8 @@
 """The timing suites' pytest wiring: options, parametrisation, fixtures and provenance hooks. The logic lives in
 ``rnnbench.harness`` (one concern a module); this file only connects it to pytest.
 
-Options: ``--impl NAME`` and ``--framework NAME`` (repeatable) choose implementations, ``--threads N`` is the one
+Options: ``--impl NAME`` and ``--framework NAME`` (repeatable) choose implementations, ``--task`` and ``--cell``
+(repeatable) the reference configurations, ``--threads N`` is the one
 thread count every framework gets (and, below the CPU count, the number of CPUs the process is confined to;
 ``--no-pin`` lifts that), ``--device``, ``--profile`` (see ``rnnbench.config.PROFILES``). One benchmark process
 holds one framework family; ``rnnbench bench`` runs one per family and merges. Unavailable implementations are
@@ -25,6 +26,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("rnnbench")
     group.addoption("--impl", action="append", default=[], help="only this implementation (repeatable)")
     group.addoption("--framework", action="append", default=[], help="only this framework family (repeatable)")
+    group.addoption("--task", action="append", default=[], help="only this task (repeatable)")
+    group.addoption("--cell", action="append", default=[], help="only this cell (repeatable)")
     group.addoption("--threads", type=int, default=RunConfig().threads, help="threads for every framework")
     group.addoption("--device", choices=DEVICES, default=RunConfig.device)
     group.addoption("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE, help=profiles_help())
@@ -49,13 +52,15 @@ def pytest_generate_tests(metafunc):
     opts = metafunc.config
     threads, device = opts.getoption("--threads"), opts.getoption("--device")
     names = cases.selected_names(opts.getoption("--impl"), opts.getoption("--framework"))
+    tasks, cells = opts.getoption("--task"), opts.getoption("--cell")
     if "case" in metafunc.fixturenames:
-        chosen = cases.reference_cases(names, threads, device)
+        chosen = cases.reference_cases(names, threads, device, tasks, cells)
         # module scope: each case is built once and shared by the tests that time a built implementation
         metafunc.parametrize("case", chosen, ids=[cases.case_id(n, ref.config) for n, ref in chosen],
                              indirect=True, scope="module")
     if "sweep_case" in metafunc.fixturenames:
-        points = cases.sweep_cases(names, threads, device) if PROFILES[opts.getoption("--profile")].sweeps else []
+        points = (cases.sweep_cases(names, threads, device, tasks, cells)
+                  if PROFILES[opts.getoption("--profile")].sweeps else [])
         ids = [f"{field}-{cases.case_id(n, ref.config)}" for n, ref, field in points]
         metafunc.parametrize("sweep_case", points, ids=ids, indirect=True)
 
@@ -70,14 +75,14 @@ def blas_threads(request):
 def case(request):
     """(name, reference): an implementation at a reference configuration."""
     name, ref = request.param
-    cases.skip_unless_runnable(name)
+    cases.skip_unless_runnable(name, ref.config)
     return name, ref
 
 
 @pytest.fixture
 def sweep_case(request):
     """(name, sweep point, swept field), full profile only."""
-    cases.skip_unless_runnable(request.param[0])
+    cases.skip_unless_runnable(request.param[0], request.param[1].config)
     return request.param
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from rnnbench.harness.provenance import record_info
 from rnnbench.results import Measure
-from rnnbench.task import generate, target_probability
+from rnnbench.tasks.binary import generate, target_probability
 
 SIZE = 1_000_000
 

@@ -3,9 +3,10 @@
 Groups (each a pytest-benchmark group, so a table compares like with like):
 
 - ``build``: graph construction, tracing, compilation: one cold round.
-- ``train``: a whole reference run from the canonical weights (1 epoch at (5,4), 5 at (10,16)), built fresh.
-  Its extra_info carries the final loss against theory, time-to-target (seconds and steps, or not reached)
-  and the peak memory growth (RSS; on CUDA also the GPU's maximum allocated memory).
+- ``train``: a whole reference run from the canonical weights (binary: 1 epoch at (5,4), 5 at (10,16); each
+  other task at its seed's settings), built fresh. Its extra_info carries the final loss against the task's
+  theory levels, the held-out metrics and the goal (``rnnbench.evaluate``), time-to-target (seconds and steps,
+  or not reached) and the peak memory growth (RSS; on CUDA also the GPU's maximum allocated memory).
 - ``train_step``: one window (forward, backward, update), the state carried from the previous call.
 - ``forward``: inference on one window.
 - ``epoch``: one epoch through the same ``run_epoch`` as ``rnnbench train``; a whole-epoch implementation
@@ -29,8 +30,8 @@ from rnnbench.harness.cases import time_train_step
 from rnnbench.harness.memory import PeakMemory
 from rnnbench.harness.provenance import case_info
 from rnnbench.params import init_params
-from rnnbench.results import Measure
-from rnnbench.task import theory_levels
+from rnnbench.results import TRACE_STEPS, Measure
+from rnnbench.tasks.base import XENT
 from rnnbench.train import run_epoch, train
 
 WARMUP_STEPS = 5
@@ -68,13 +69,15 @@ def test_train(benchmark, case):
                                         rounds=1, iterations=1)
         except UnsupportedError as exc:
             pytest.skip(f"{name}: {exc}")
-    levels = theory_levels()
+    levels = result.levels
     reached = result.time_to_target(ref.target)
     benchmark.extra_info.update(case_info(
         name, ref, result.versions, Measure.TRAIN,
         final_loss=result.final_loss,
         expected_level=ref.expected_level,
         nearest_level=levels.nearest(result.final_loss),
+        learned=ref.learned(result.final_loss, levels, result.metrics),
+        **result.metrics,
         steps=result.steps,
         build_seconds=result.build_seconds,
         train_seconds=result.train_seconds,
@@ -87,6 +90,7 @@ def test_train(benchmark, case):
         peak_rss_mb=memory.rss_growth_mb,
         cuda_max_allocated_mb=memory.cuda_max_allocated_mb,
         loss_curve=result.loss_curve(),
+        first_losses=[float(v) for v in result.losses[:TRACE_STEPS]],  # the report's parity figure
     ))
     assert result.steps == ref.config.epochs * ref.config.windows_per_epoch
     assert np.isfinite(result.losses).all()
@@ -108,9 +112,13 @@ def test_forward(benchmark, fresh_state):
         built.impl.forward(x)
     benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.FORWARD,
                                           steps=1))
-    probs = benchmark(built.impl.forward, x)
-    assert probs.shape == (*x.shape, built.config.num_classes)
-    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+    out = benchmark(built.impl.forward, x)
+    task = built.config.task_spec
+    batch, steps = x.shape[:2]
+    assert out.shape == ((batch, steps, built.config.output_size) if task.each_step
+                         else (batch, built.config.output_size))
+    if task.loss == XENT:  # probabilities
+        np.testing.assert_allclose(out.sum(-1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.benchmark(group=Measure.EPOCH)

@@ -25,7 +25,7 @@ from rnnbench.files import write_json
 from rnnbench.harness.events import OPTION as EVENTS_OPTION
 from rnnbench.harness.events import EventReader
 from rnnbench.paths import HISTORY_DIR, RESULTS_DIR, benchmarks_dir
-from rnnbench.results import run_info
+from rnnbench.results import info, run_info
 from rnnbench.summary import scaling_slopes, summary_rows, targets_text
 from rnnbench.table import format_table
 
@@ -63,6 +63,8 @@ def family_command(framework: str, names: list[str], args, out: Path, events: Pa
         sys.executable, "-m", "pytest", *(str(bench / f) for f in files),
         "-p", "no:cacheprovider", "-q", "-rs", "--color=no",
         "--framework", framework, *(a for n in names for a in ("--impl", n)),
+        *(a for t in (getattr(args, "task", None) or []) for a in ("--task", t)),
+        *(a for c in (getattr(args, "cell", None) or []) for a in ("--cell", c)),
         "--threads", str(args.threads), "--device", args.device, "--profile", args.profile,
         *(["--no-pin"] if getattr(args, "no_pin", False) else []), EVENTS_OPTION, str(events),
         "--benchmark-json", str(out), "--benchmark-max-time", str(profile.max_time), "--benchmark-save-data",
@@ -121,14 +123,15 @@ def summary_table(doc: dict) -> str:
     """The printed summary: the rows of ``rnnbench.summary``, formatted for a terminal."""
     baseline = run_info(doc).get("baseline_impl")
     headers = ["config", "impl", "us/step", f"vs {baseline}", "train_step us", "forward us", "build s",
-               "final loss", "theory", "time-to-target", "peak MB"]
+               "final loss", "should reach", "time-to-target", "peak MB"]
     rows = []
     for r in summary_rows(doc):
         row = [r.label, r.impl, _num(r.us_per_step, "{:.1f}"), _num(r.speedup, "{:.1f}x"),
                _num(r.train_step_us, "{:.1f}"), _num(r.forward_us, "{:.1f}"), _num(r.build_s, "{:.2f}")]
         if r.trained:
             ttt = f"{r.seconds_to_target:.2f} s ({r.steps_to_target})" if r.reached else "not reached"
-            row += [f"{r.final_loss:.4f}", f"{r.expected_loss:.4f} {'ok' if r.learned else 'MISSED'}", ttt,
+            should = r.goal or (f"{r.expected_loss:.4f}" if r.expected_loss is not None else "-")
+            row += [f"{r.final_loss:.4f}", f"{should} {'ok' if r.learned else 'MISSED'}", ttt,
                     _num(r.peak_rss_mb, "{:.0f}")]
         else:
             row += ["-", "-", "-", "-"]
@@ -137,11 +140,15 @@ def summary_table(doc: dict) -> str:
 
 
 def print_summary(doc: dict) -> None:
-    theory = run_info(doc).get("theory", {})
+    tasks = run_info(doc).get("tasks", {})
+    present = {info(b).get("task") for b in doc["benchmarks"]}
     print(summary_table(doc))
     print("\nus/step: median epoch time over its steps (whole-epoch variants run an epoch per call); "
           f"time-to-target: running mean of 100 losses below {targets_text(doc)}")
-    print("theory: " + ", ".join(f"{v:.4f} {theory['labels'][k]}" for k, v in theory.get("levels", {}).items()))
+    for name, t in tasks.items():
+        if name in present:
+            print(f"theory {name} ({t['loss']}): "
+                  + ", ".join(f"{v:.4f} {t['labels'][k]}" for k, v in t["levels"].items()))
     for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
         print(f"scaling {impl}: " + ", ".join(f"time ~ {k}^{v:.2f}" for k, v in slopes.items()))
 

@@ -87,6 +87,17 @@ def load_run(path: str | Path) -> dict:
     return read_results(path, GATE_READS)
 
 
+def check_same_schema(baseline_path, baseline: dict, candidates: list[tuple[str, dict]]) -> None:
+    """Runs of different schema versions name their benchmarks differently: refuse them in one line."""
+    want = run_info(baseline).get("schema_version")
+    for path, doc in candidates:
+        got = run_info(doc).get("schema_version")
+        if got != want:
+            raise UserError(f"{path}: schema_version {got}, but the baseline {baseline_path} has {want}; their "
+                            "benchmark ids differ, so nothing would be compared: re-record the baseline with this "
+                            "rnnbench (tox -e baseline)")
+
+
 def _fast(rounds) -> float:
     """The time of a benchmark's fast rounds, the 10th percentile: what the code costs when undisturbed."""
     return float(np.percentile(rounds, FAST_PERCENTILE))
@@ -220,7 +231,10 @@ def format_comparison(result: Comparison, threshold_pct: float) -> str:
 def run_compare(args) -> int:
     if not (0 < args.threshold < 1000):
         raise UserError(f"--threshold: expected a percentage in (0, 1000), got {args.threshold}")
-    result = compare(load_run(args.baseline), [load_run(c) for c in args.candidate], args.threshold)
+    baseline = load_run(args.baseline)
+    candidates = [load_run(c) for c in args.candidate]
+    check_same_schema(args.baseline, baseline, list(zip(args.candidate, candidates)))
+    result = compare(baseline, candidates, args.threshold)
     print(format_comparison(result, args.threshold))
     return 1 if result.failed else 0
 

@@ -6,9 +6,14 @@ Two schemas, named apart:
   read by ``rnnbench compare`` and ``rnnbench report``;
 - ``TRAIN_SCHEMA_VERSION``: one training run (``rnnbench train --out``).
 
-Version 2 of the benchmark schema adds to ``machine_info.rnnbench`` what reports need and must not recompute:
+Version 2 of the benchmark schema added to ``machine_info.rnnbench`` what reports need and must not recompute:
 the theory levels with their labels, the reference configurations (label, expected level, target, loss band)
-and the baseline implementation. Timings and ``extra_info`` are as in version 1, so the gate reads both.
+and the baseline implementation. Version 3 makes them per task: ``tasks`` maps each task to its levels, labels
+and loss; each reference names its task, cell, optimizer and goal; records carry ``task``, ``cell``,
+``bidirectional`` and ``optimizer`` in ``extra_info``, train records the held-out metrics (``eval_loss``,
+``test_accuracy``, ``free_run_mse``), and ids and labels carry the task and cell (``numpy-binary-rnn-T5-S4-B200``).
+The gate needs only timings, ``extra_info.impl`` and the loss bands, so it reads all three; a comparison across
+versions is refused where the ids cannot match (``rnnbench.compare``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from pathlib import Path
 
 from rnnbench.errors import UserError
 
-BENCH_SCHEMA_VERSION = 2
-TRAIN_SCHEMA_VERSION = 1
-GATE_READS = (1, 2)  # the gate needs only timings and extra_info, unchanged since version 1
+BENCH_SCHEMA_VERSION = 3
+TRAIN_SCHEMA_VERSION = 2  # 2: task, cell, bidirectional, optimizer, levels and the held-out metrics
+GATE_READS = (1, 2, 3)  # the gate needs only timings and extra_info
 REPORT_READS = (BENCH_SCHEMA_VERSION,)
 
 
@@ -37,6 +42,8 @@ class Measure:
     CALIBRATION = "calibration"  # fixed code that times the machine
     GENERATE = "generate"  # the data generator
 
+
+TRACE_STEPS = 200  # train records keep their first this-many step losses (first_losses): parity, per step
 
 REFERENCE_MEASURES = (Measure.BUILD, Measure.TRAIN, Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)
 PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING)  # median / steps
@@ -68,7 +75,7 @@ def read_results(path: str | Path, versions: tuple[int, ...] = REPORT_READS) -> 
 
 
 def run_info(doc: dict) -> dict:
-    """The run's own facts: ``machine_info.rnnbench`` (threads, device, profile, theory, references, ...)."""
+    """The run's own facts: ``machine_info.rnnbench`` (threads, device, profile, tasks, references, ...)."""
     return (doc.get("machine_info") or {}).get("rnnbench") or {}
 
 

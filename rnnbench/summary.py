@@ -14,7 +14,9 @@ from rnnbench.stats import loglog_slope
 
 @dataclass(frozen=True)
 class SummaryRow:
-    label: str  # reference configuration, e.g. "T5-S4"
+    label: str  # reference configuration, e.g. "binary-rnn-T5-S4"
+    task: str
+    cell: str  # with "-bi" when bidirectional
     impl: str
     framework: str
     device: str
@@ -35,11 +37,16 @@ class SummaryRow:
     steps_to_target: int | None = None
     peak_rss_mb: float | None = None
     cuda_max_allocated_mb: float | None = None
+    eval_loss: float | None = None  # held-out loss
+    test_accuracy: float | None = None  # digits
+    free_run_mse: float | None = None  # sine, generating from its own outputs
+    goal: str | None = None  # what the held-out data must show, e.g. "test_accuracy >= 0.9"
+    reached_goal: bool = False  # the run's verdict: its goal met, else its theory level reached
 
     @property
     def learned(self) -> bool:
-        """It reached the theory level its configuration should reach."""
-        return self.trained and self.nearest_level == self.expected_level
+        """It reached what its configuration should: its goal on held-out data, else its theory level."""
+        return self.trained and self.reached_goal
 
 
 def reference_labels(doc: dict) -> list[str]:
@@ -56,7 +63,8 @@ def _per_step_us(record: dict | None, key: str = "median") -> float:
 def summary_rows(doc: dict) -> list[SummaryRow]:
     """One row per (reference configuration, implementation), fastest first within a configuration."""
     meta = run_info(doc)
-    levels = meta.get("theory", {}).get("levels", {})
+    tasks = meta.get("tasks", {})
+    goals = {r["label"]: (r.get("goal") or {}).get("text") for r in meta.get("references", [])}
     baseline = meta.get("baseline_impl")
     order = {label: i for i, label in enumerate(reference_labels(doc))}
     by_key: dict[tuple[str, str], dict[str, dict]] = {}
@@ -72,8 +80,10 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
         base = _per_step_us(by_key.get((label, baseline), {}).get(Measure.EPOCH))
         build = records.get(Measure.BUILD)
         first = info(next(iter(records.values())))
+        task = first.get("task", "binary")
         row = dict(
-            label=label, impl=impl, framework=first.get("framework", ""), device=first.get("device", ""),
+            label=label, task=task, cell=first.get("cell", "rnn") + ("-bi" if first.get("bidirectional") else ""),
+            impl=impl, framework=first.get("framework", ""), device=first.get("device", ""),
             us_per_step=us,
             iqr_us_per_step=_per_step_us(epoch, "q3") - _per_step_us(epoch, "q1") if epoch else math.nan,
             speedup=base / us,
@@ -84,8 +94,13 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
         )
         if Measure.TRAIN in records:
             t = info(records[Measure.TRAIN])
+            levels = tasks.get(task, {}).get("levels", {})
             row.update(final_loss=t["final_loss"], expected_level=t["expected_level"],
                        expected_loss=levels.get(t["expected_level"]), nearest_level=t["nearest_level"],
+                       eval_loss=t.get("eval_loss"), test_accuracy=t.get("test_accuracy"),
+                       free_run_mse=t.get("free_run_mse"), goal=goals.get(label),
+                       reached_goal=bool(t["learned"]) if "learned" in t
+                       else t["nearest_level"] == t["expected_level"],
                        target=t.get("target"), reached=bool(t.get("reached")),
                        seconds_to_target=t.get("seconds_to_target") if t.get("reached") else None,
                        steps_to_target=t.get("steps_to_target") if t.get("reached") else None,
@@ -111,5 +126,5 @@ def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def targets_text(doc: dict, joiner: str = ", ") -> str:
-    """The time-to-target thresholds of the run, e.g. "0.53 at T5-S4, 0.47 at T10-S16"."""
+    """The time-to-target thresholds of the run, e.g. "0.53 at binary-rnn-T5-S4, 0.47 at binary-rnn-T10-S16"."""
     return joiner.join(f"{r['target']} at {r['label']}" for r in run_info(doc).get("references", []))

@@ -11,27 +11,27 @@ from conftest import REFERENCES
 
 from rnnbench.bench import merge_runs, summary_table
 from rnnbench.cli import main
-from rnnbench.harness.provenance import reference_facts, theory_facts
+from rnnbench.harness.provenance import reference_facts, task_facts
 from rnnbench.results import BENCH_SCHEMA_VERSION
 from rnnbench.summary import scaling_slopes, summary_rows
 
 
-def record(impl, measure, median, label="T5-S4", **info):
+def record(impl, measure, median, label="binary-rnn-T5-S4", **info):
     return {
         "name": f"test_{measure}[{impl}-{label}]", "group": measure,
         "stats": {"median": median, "q1": median, "q3": median},
-        "extra_info": {"impl": impl, "measure": measure, "label": label, **info},
+        "extra_info": {"impl": impl, "measure": measure, "label": label, "task": label.split("-")[0], **info},
     }
 
 
-def train_record(impl, final_loss, reached=True, label="T5-S4", expected="lag3", nearest="lag3"):
+def train_record(impl, final_loss, reached=True, label="binary-rnn-T5-S4", expected="lag3", nearest="lag3"):
     return record(impl, "train", 1.0, label, final_loss=final_loss, expected_level=expected, nearest_level=nearest,
                   reached=reached, seconds_to_target=0.5 if reached else None, steps_to_target=300 if reached else None,
                   peak_rss_mb=12.0)
 
 
 def doc(benchmarks, frameworks=("numpy",)):
-    ours = {"frameworks": list(frameworks), "schema_version": BENCH_SCHEMA_VERSION, "theory": theory_facts(),
+    ours = {"frameworks": list(frameworks), "schema_version": BENCH_SCHEMA_VERSION, "tasks": task_facts(),
             "references": reference_facts(), "baseline_impl": "tf-cell"}
     return {"machine_info": {"rnnbench": ours},
             "commit_info": {}, "datetime": "2026-11-23T00:00:00", "version": "5.3.1", "benchmarks": benchmarks}
@@ -96,22 +96,30 @@ def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, ca
     assert len(history) == 1 and json.loads(history[0].read_text()) == json.loads(out.read_text())
     if "report skipped" not in printed:  # pandas and matplotlib present: the main job ends with the report
         assert "report: reports/out/index.html" in printed and (tmp_path / "reports/out/index.html").exists()
-    assert "T5-S4    numpy" in printed and "0.5192 ok" in printed
+    assert "binary-rnn-T5-S4     numpy" in printed and "0.5192 ok" in printed
+    assert "test_accuracy >= 0.9 ok" in printed and "eval_loss <= 0.05 ok" in printed
     data = json.loads(out.read_text())
     measures = {(b["extra_info"]["label"], b["extra_info"]["measure"]) for b in data["benchmarks"]
                 if "label" in b["extra_info"]}
-    assert measures == {(label, m) for label in ("T5-S4", "T10-S16")
-                        for m in ("build", "train", "train_step", "forward", "epoch")}
+    timed = [r.label for r in REFERENCES.values() if r.timed]
+    assert measures == {(label, m) for label in timed for m in ("build", "train", "train_step", "forward", "epoch")}
     for b in data["benchmarks"]:
         info = b["extra_info"]
         if "label" in info:
-            assert {"impl", "framework", "version", "device", "threads", "num_steps", "state_size",
-                    "batch_size", "final_loss"} <= set(info)
+            assert {"impl", "framework", "version", "device", "threads", "task", "cell", "bidirectional",
+                    "optimizer", "num_steps", "state_size", "batch_size", "final_loss"} <= set(info)
             assert info["threads"] == 2 and info["device"] == "cpu"
     train = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"].get("measure") == "train"
-                 and b["extra_info"]["label"] == "T5-S4")
-    low, high = REFERENCES["T5-S4"].loss_band
+                 and b["extra_info"]["label"] == "binary-rnn-T5-S4")
+    low, high = REFERENCES["binary-rnn-T5-S4"].loss_band
     assert low <= train["final_loss"] <= high and train["reached"] and train["steps_to_target"] > 100
+    assert 0.50 < train["eval_loss"] < 0.53 and len(train["first_losses"]) == 200
+    digits = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"].get("measure") == "train"
+                  and b["extra_info"]["task"] == "digits")
+    assert digits["test_accuracy"] >= 0.9 and digits["learned"] and digits["cell"] == "lstm"
+    sine = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"].get("measure") == "train"
+                and b["extra_info"]["task"] == "sine")
+    assert sine["free_run_mse"] > 0 and len(sine["free_run"]["truth"]) == len(sine["free_run"]["generated"]) > 0
     machine = data["machine_info"]
     assert machine["rnnbench"]["schema_version"] == BENCH_SCHEMA_VERSION and machine["rnnbench"]["versions"]["numpy"]
     assert machine["rnnbench"]["references"] == reference_facts()  # what the report needs, in the results
@@ -120,7 +128,7 @@ def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, ca
     cli = Path(sys.executable).parent / "pytest-benchmark"  # pytest-benchmark's own console script
     compare = subprocess.run([str(cli), "compare", str(out)], capture_output=True, text=True)
     assert compare.returncode == 0, compare.stderr
-    assert "test_train_step[numpy-T5-S4-B200]" in compare.stdout
+    assert "test_train_step[numpy-binary-rnn-T5-S4-B200]" in compare.stdout
 
 
 def test_bench_rejects_unknown_names(capsys):

@@ -14,7 +14,7 @@ from rnnbench.results import BENCH_SCHEMA_VERSION
 
 pytest.importorskip("scipy", reason="scipy is not installed")
 
-BAND = list(REFERENCES["T5-S4"].loss_band)
+BAND = list(REFERENCES["binary-rnn-T5-S4"].loss_band)
 
 
 def make_run(seed: int, speed: float = 1.0, slow_impl: str | None = None, loss: float = 0.5204) -> dict:
@@ -32,9 +32,10 @@ def make_run(seed: int, speed: float = 1.0, slow_impl: str | None = None, loss: 
         record("test_calibration_python", "calibration-python", "calibration", 8e-4),
     ]
     for impl, us in (("numpy", 200e-6), ("tf-cell", 400e-6)):
-        benchmarks.append(record(f"test_train_step[{impl}-T5-S4-B200]", impl, "train_step", us * slow[impl]))
-        benchmarks.append(record(f"test_epoch[{impl}-T5-S4-B200]", impl, "epoch", 1000 * us * slow[impl], rounds=3))
-        benchmarks.append(record(f"test_train[{impl}-T5-S4-B200]", impl, "train", 0.3, rounds=1,
+        benchmarks.append(record(f"test_train_step[{impl}-binary-rnn-T5-S4-B200]", impl, "train_step", us * slow[impl]))
+        benchmarks.append(record(f"test_epoch[{impl}-binary-rnn-T5-S4-B200]", impl, "epoch", 1000 * us * slow[impl],
+                                 rounds=3))
+        benchmarks.append(record(f"test_train[{impl}-binary-rnn-T5-S4-B200]", impl, "train", 0.3, rounds=1,
                                  final_loss=loss, loss_band=BAND))
     return {"machine_info": {"rnnbench": {"threads": 2, "schema_version": BENCH_SCHEMA_VERSION}},
             "benchmarks": benchmarks}
@@ -52,7 +53,7 @@ def test_an_implementation_slowed_twice_fails_the_gate_and_is_named():
     assert result.failed
     assert {r.impl for r in result.regressions} == {"numpy"}
     # the epoch has 3 rounds a side: a rank test there can reach p = 0.05 at best, so it is not significant
-    assert {r.name for r in result.regressions} == {"test_train_step[numpy-T5-S4-B200]"}
+    assert {r.name for r in result.regressions} == {"test_train_step[numpy-binary-rnn-T5-S4-B200]"}
     assert all(1.8 < r.ratio < 2.2 and r.p_value < 0.05 for r in result.regressions)
     text = format_comparison(result, 25)
     assert "SLOWER beyond 25% (significant): numpy" in text and text.endswith(", 0 loss regressions")
@@ -84,7 +85,7 @@ def test_a_probe_disturbed_in_half_its_rounds_does_not_shift_the_machine_factor(
 def test_a_run_disturbed_in_most_rounds_is_not_a_regression_but_slower_code_is():
     # a neighbour slows 60% of one benchmark's rounds 1.7x: the median moves, the fast rounds do not
     disturbed = make_run(2)
-    step = next(b for b in disturbed["benchmarks"] if b["name"] == "test_train_step[numpy-T5-S4-B200]")
+    step = next(b for b in disturbed["benchmarks"] if b["name"] == "test_train_step[numpy-binary-rnn-T5-S4-B200]")
     step["stats"]["data"] = [t * 1.7 if i % 5 < 3 else t for i, t in enumerate(step["stats"]["data"])]
     step["stats"]["median"] = float(np.median(step["stats"]["data"]))
     result = compare(make_run(1), disturbed)
@@ -109,10 +110,10 @@ def test_benchmarks_in_only_one_run_are_listed_not_errors():
     candidate["benchmarks"].append(copy.deepcopy(candidate["benchmarks"][2]) | {"name": "test_train_step[new-impl]"})
     result = compare(make_run(1), candidate)
     assert not result.failed
-    assert result.only_baseline == ["test_epoch[tf-cell-T5-S4-B200]"]
+    assert result.only_baseline == ["test_epoch[tf-cell-binary-rnn-T5-S4-B200]"]
     assert result.only_candidate == ["test_train_step[new-impl]"]
     text = format_comparison(result, 25)
-    assert "only in the baseline (1): test_epoch[tf-cell-T5-S4-B200]" in text
+    assert "only in the baseline (1): test_epoch[tf-cell-binary-rnn-T5-S4-B200]" in text
 
 
 def strip_calibration(run: dict) -> dict:
@@ -160,7 +161,7 @@ def test_a_real_run_is_judged_whole_and_a_synthetic_2x_slowdown_in_it_is_caught(
     run = load_run(real)
     same = compare(run, run)
     judged = {r.name for r in same.rows if r.verdict != "untested"}
-    assert {"test_train_step[numpy-T5-S4-B200]", "test_epoch[numpy-T10-S16-B200]"} <= judged
+    assert {"test_train_step[numpy-binary-rnn-T5-S4-B200]", "test_epoch[numpy-binary-rnn-T10-S16-B200]"} <= judged
     assert not same.failed and {r.verdict for r in same.rows} <= {"same", "untested"}
     assert same.normalised and not same.only_baseline and not same.only_candidate
 
@@ -170,7 +171,7 @@ def test_a_real_run_is_judged_whole_and_a_synthetic_2x_slowdown_in_it_is_caught(
     assert main(["compare", str(real), str(slow)]) == 1
     assert f"SLOWER beyond {DEFAULT_THRESHOLD_PCT:g}% (significant): numpy" in capsys.readouterr().out
     result = compare(run, load_run(slow))
-    assert "test_train_step[numpy-T5-S4-B200]" in {r.name for r in result.regressions}
+    assert "test_train_step[numpy-binary-rnn-T5-S4-B200]" in {r.name for r in result.regressions}
     assert {r.impl for r in result.regressions} == {"numpy"}  # the untouched generator benchmarks are not blamed
     assert all(r.ratio == pytest.approx(2.0) for r in result.regressions)
     assert not result.loss_failures  # slower, not worse at learning

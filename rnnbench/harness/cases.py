@@ -1,8 +1,10 @@
 """Which implementations and configurations are timed, their ids, and building them outside the timings.
 
-Ids read like ``numpy-T5-S4-B200``; the sweep points of the full profile like ``state_size-numpy-T5-S64-B200``.
-An implementation that is not installed, that another framework family's process cannot host, or that does not
-support a configuration is skipped with the reason, never passed empty.
+Ids carry the implementation, task, cell, window, state and batch size: ``numpy-binary-rnn-T5-S4-B200``; the sweep
+points of the full profile are prefixed by the swept field: ``state_size-numpy-binary-rnn-T5-S64-B200``,
+``cell-numpy-digits-gru-T8-S64-B64``. An implementation that is not installed, that another framework family's
+process cannot host, or that does not support a configuration (its registry entry says so: "n/a: reason") is
+skipped with the reason before anything is imported or built, never passed empty.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import numpy as np
 import pytest
 
 from rnnbench import families, registry
-from rnnbench.config import SWEEPS, Reference, RunConfig, reference_configs
+from rnnbench.config import SWEEPS, RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.params import init_params
-from rnnbench.task import epoch_batches
+from rnnbench.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs
 
 
 def selected_names(impls: list[str], frameworks: list[str]) -> list[str]:
@@ -29,27 +31,42 @@ def selected_names(impls: list[str], frameworks: list[str]) -> list[str]:
 
 
 def case_id(name: str, cfg: RunConfig) -> str:
-    return f"{name}-T{cfg.num_steps}-S{cfg.state_size}-B{cfg.batch_size}"
+    return f"{name}-{config_label(cfg)}-B{cfg.batch_size}"
 
 
-def reference_cases(names: list[str], threads: int, device: str) -> list[tuple[str, Reference]]:
-    return [(n, ref) for ref in reference_configs(threads, device) for n in names]
+def _wanted(cfg: RunConfig, tasks: list[str] | None, cells: list[str] | None) -> bool:
+    return (not tasks or cfg.task in tasks) and (not cells or cfg.cell in cells)
 
 
-def sweep_cases(names: list[str], threads: int, device: str) -> list[tuple[str, Reference, str]]:
-    """(name, point, swept field): one parameter of SWEEPS varied from the first reference at a time."""
-    base = reference_configs(threads, device)[0]
-    cases = []
-    for field, values in SWEEPS.items():
-        for value in values:
-            cfg = base.config.replace(**{field: value})
-            point = Reference(f"{field}={value}", cfg, base.expected_level, base.target, base.loss_band)
-            cases += [(n, point, field) for n in names]
-    return cases
+def reference_cases(names: list[str], threads: int, device: str, tasks: list[str] | None = None,
+                    cells: list[str] | None = None) -> list[tuple[str, Reference]]:
+    """Every implementation at every reference configuration (of the chosen tasks and cells)."""
+    return [(n, ref) for ref in reference_configs(threads, device, timed=True) if _wanted(ref.config, tasks, cells)
+            for n in names]
 
 
-def skip_unless_runnable(name: str) -> None:
-    """Skip, with the reason, an implementation this process cannot run."""
+def sweep_cases(names: list[str], threads: int, device: str, tasks: list[str] | None = None,
+                cells: list[str] | None = None) -> list[tuple[str, Reference, str]]:
+    """(name, point, swept field): one parameter of SWEEPS varied from the first reference at a time, and each
+    cell of CELL_SWEEP at the references of CELL_SWEEP_AT."""
+    refs = {r.label: r for r in reference_configs(threads, device, timed=True)}
+    base = next(iter(refs.values()))
+    points = [(Reference(f"{field}={value}", base.config.replace(**{field: value}), base.expected_level,
+                         base.target, base.loss_band), field)
+              for field, values in SWEEPS.items() for value in values]
+    for label in CELL_SWEEP_AT:
+        for c in CELL_SWEEP:
+            cfg = refs[label].config.replace(cell=c)
+            points.append((Reference(config_label(cfg), cfg, None, refs[label].target, refs[label].loss_band), "cell"))
+    return [(n, point, field) for point, field in points if _wanted(point.config, tasks, cells) for n in names]
+
+
+def skip_unless_runnable(name: str, config: RunConfig | None = None) -> None:
+    """Skip, with the reason, an implementation this process cannot run, or that does not do ``config``."""
+    if config is not None:
+        gap = registry.entry(name).unsupported(config)
+        if gap:
+            pytest.skip(f"{name}: n/a: {gap}")
     ok, reason = registry.entry(name).available()
     if not ok:
         pytest.skip(f"{name}: {reason}")
@@ -68,7 +85,7 @@ class Built:
     impl: object
     config: RunConfig
     reference: Reference
-    xs: np.ndarray  # (n_windows, B, T)
+    xs: np.ndarray  # (n_windows, B, T[, F])
     ys: np.ndarray
 
 
@@ -78,8 +95,8 @@ def build(name: str, reference: Reference) -> Built:
         impl = registry.create(name, reference.config)
         impl.build(reference.config, init_params(reference.config))
     except UnsupportedError as exc:
-        pytest.skip(f"{name}: {exc}")
-    xs, ys = epoch_batches(reference.config, 0)
+        pytest.skip(f"{name}: n/a: {exc}")
+    xs, ys = reference.config.task_spec.epoch_batches(reference.config, 0)
     return Built(name, impl, reference.config, reference, xs, ys)
 
 

@@ -2,7 +2,8 @@
 
 Records carry ``extra_info`` (impl, framework, version, device, threads, measure, the config fields, final_loss);
 runs carry ``machine_info.rnnbench``: versions, BLAS, threads, CPUs, device, profile, and what the reports need
-and must not recompute (the theory levels and their labels, the reference configurations, the baseline).
+and must not recompute (each task's theory levels and their labels, the reference configurations with their
+goals, the baseline).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import platform
 from threadpoolctl import threadpool_info
 
 from rnnbench import registry
-from rnnbench.config import BASELINE_IMPL, Reference, reference_configs
+from rnnbench.config import BASELINE_IMPL
 from rnnbench.harness.cpus import allowed_cpus
+from rnnbench.references import Reference, reference_configs
 from rnnbench.results import BENCH_SCHEMA_VERSION
-from rnnbench.task import LEVEL_LABELS, theory_levels
+from rnnbench.tasks import TASKS
 
 VERSIONED = ("numpy", "tensorflow", "tf-keras", "keras", "torch", "pytest-benchmark")
 
@@ -37,17 +39,25 @@ def case_info(name: str, reference: Reference, versions: dict, measure: str, **m
                        measure=measure, label=reference.label, **{**fields, **more})
 
 
+def goal_facts(reference: Reference) -> dict | None:
+    g = reference.goal
+    return None if g is None else {"metric": g.metric, "bound": g.bound, "higher_is_better": g.higher_is_better,
+                                   "text": g.text()}
+
+
 def reference_facts() -> list[dict]:
-    """The reference configurations as the results record them, in order."""
-    return [{"label": r.label, "expected_level": r.expected_level, "target": r.target,
-             "loss_band": list(r.loss_band), "epochs": r.config.epochs, "num_steps": r.config.num_steps,
-             "state_size": r.config.state_size} for r in reference_configs()]
+    """The timed reference configurations as the results record them, in order."""
+    return [{"label": r.label, "task": r.config.task, "cell": r.config.cell, "bidirectional": r.config.bidirectional,
+             "optimizer": r.config.optimizer, "expected_level": r.expected_level, "target": r.target,
+             "loss_band": list(r.loss_band), "goal": goal_facts(r), "epochs": r.config.epochs,
+             "num_steps": r.config.num_steps, "state_size": r.config.state_size, "batch_size": r.config.batch_size}
+            for r in reference_configs(timed=True)]
 
 
-def theory_facts() -> dict:
-    """The task's theory levels (nats) and what each means, in order."""
-    levels = theory_levels().as_dict()
-    return {"levels": levels, "labels": {k: LEVEL_LABELS[k] for k in levels}}
+def task_facts() -> dict:
+    """Each task's theory levels (in its loss's units) and what each means, in order."""
+    return {name: {"summary": t.summary, "loss": t.loss, "levels": t.levels().as_dict(),
+                   "labels": t.levels().labels()} for name, t in TASKS.items()}
 
 
 def machine_info(*, threads: int, device: str, profile: str, frameworks: list[str]) -> dict:
@@ -69,7 +79,7 @@ def machine_info(*, threads: int, device: str, profile: str, frameworks: list[st
         "frameworks": frameworks,
         "blas": [{k: pool.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
                  for pool in threadpool_info()],
-        "theory": theory_facts(),
+        "tasks": task_facts(),
         "references": reference_facts(),
         "baseline_impl": BASELINE_IMPL,
     }
