@@ -1,7 +1,8 @@
 """Assembling a report from result files: pure apart from reading the JSON. ``reports.writer`` writes it.
 
-Everything the report says about the task (theory levels, reference configurations, targets, the baseline) comes
-from the results themselves (``machine_info.rnnbench``), never from the suite's own definitions.
+Everything the report says about the tasks (theory levels, reference configurations, goals, targets, the baseline)
+comes from the results themselves (``machine_info.rnnbench``), never from the suite's own definitions. The report
+opens with findings computed from the results, then speed, parity, a section per task, and the rest.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from matplotlib.figure import Figure
 
 from rnnbench.errors import UserError
 from rnnbench.reports import figures, summaries
-from rnnbench.reports.load import environment, load_curves, load_results, read_runs
+from rnnbench.reports.load import environment, load_curves, load_free_runs, load_results, load_traces, read_runs
 from rnnbench.results import run_info
 from rnnbench.summary import reference_labels, summary_rows, targets_text
 
@@ -38,33 +39,77 @@ def _epochs(n: int) -> str:
     return f"{n} epoch" + ("" if n == 1 else "s")
 
 
+def _expected(references: list[dict], tasks: dict) -> str:
+    parts = []
+    for r in references:
+        if r.get("goal"):
+            parts.append(f"{_epochs(r['epochs'])} at {r['label']} should reach {r['goal']['text']} on held-out data")
+        else:
+            label = tasks[r["task"]]["labels"][r["expected_level"]]
+            parts.append(f"{_epochs(r['epochs'])} at {r['label']} should reach the level '{label}'")
+    return "; ".join(parts)
+
+
 def build_report(paths) -> Report:
     runs = read_runs(paths)  # each file read and checked once
-    frame, curves = load_results(runs), load_curves(runs)
+    frame, curves, traces = load_results(runs), load_curves(runs), load_traces(runs)
     if frame.empty:
         raise UserError(f"report: no benchmark records in {', '.join(str(p) for p, _ in runs)}")
     newest = summaries.newest_run_name(frame)
     doc = next(doc for p, doc in runs if p.stem == newest)  # the run the tables and figures describe
     meta = run_info(doc)
-    theory, references, baseline = meta["theory"], meta["references"], meta["baseline_impl"]
-    order = reference_labels(doc)
+    tasks, references, baseline = meta["tasks"], meta["references"], meta["baseline_impl"]
     rows = summary_rows(doc)
+    present = [label for label in reference_labels(doc) if any(r.label == label for r in rows)]
+    order = present or reference_labels(doc)
+    newest_traces = traces[traces["run"] == newest]
+    parity = summaries.parity_table(newest_traces)
     report = Report(sources=[str(p) for p, _ in runs], environment=environment(runs))
     add = report.sections.append
+    add(Section("findings", "Findings", "Computed from the newest run: the fastest implementation at each "
+                "configuration and its margin over the next, the largest parity deviation, and what missed its "
+                "target.", summaries.findings(rows, parity)))
     add(Section("step_time", "Time per train step",
                 "Median epoch time over its steps (warm; whole-epoch variants run an epoch per call), with its "
                 f"interquartile range, and the speed-up against {baseline}, the original TF1 loop.",
                 summaries.speed_table(rows, baseline), figures.step_time_figure(frame, order, baseline)))
-    expected = ", ".join(f"{_epochs(r['epochs'])} at {r['label']} should reach the level "
-                         f"'{theory['labels'][r['expected_level']]}'" for r in references)
-    add(Section("convergence", "Learning what theory allows",
-                "Running mean of 100 step losses of a fresh reference run from the canonical weights, against the "
-                f"exact levels of the task: {expected}.",
-                summaries.convergence_table(rows, theory["labels"]), figures.loss_curve_figure(curves, order, theory)))
+    if len(parity):
+        add(Section("parity", "Parity with NumPy, step by step",
+                    "Each implementation's dloss = |step loss - numpy's step loss| over the first steps of the "
+                    "reference run, from the same canonical weights and data (log scale). The tests hold the first 50 "
+                    "steps within 1e-4; float32 rounding then grows through the training.", parity,
+                    figures.parity_figure(newest_traces, order)))
+    for task, facts in tasks.items():
+        task_refs = [r for r in references if r["task"] == task and r["label"] in order]
+        if not task_refs:
+            continue
+        labels = [r["label"] for r in task_refs]
+        levels = ", ".join(f"{v:.4f} {facts['labels'][k]}" for k, v in facts["levels"].items())
+        task_rows = [r for r in rows if r.label in labels]
+        add(Section(f"task-{task}", f"Task {task}: learning what theory allows",
+                    f"{facts['summary']}. Loss: {facts['loss']}; theory levels: {levels}. Running mean of 100 step "
+                    f"losses of a fresh reference run from the canonical weights: {_expected(task_refs, tasks)}.",
+                    summaries.convergence_table(task_rows, facts["labels"]),
+                    figures.loss_curve_figure(curves[curves["label"].isin(labels)], labels, facts)))
+        free_runs = load_free_runs([(p, d) for p, d in runs if p.stem == newest])
+        free_runs = free_runs[free_runs["label"].isin(labels)]
+        if len(free_runs):
+            add(Section(f"task-{task}-free-run", f"Task {task}: free-running generation",
+                        "From the first true value of one held-out sequence, each prediction is fed back as the next "
+                        "input; the table above gives each implementation's free-running MSE over every held-out "
+                        "sequence.", None, figures.free_run_figure(free_runs)))
+        accuracy = summaries.accuracy_table(task_rows)
+        if len(accuracy):
+            add(Section(f"task-{task}-accuracy", f"Task {task}: test accuracy",
+                        "Accuracy of the class read at the last step, on the held-out test images.", accuracy))
     add(Section("time_to_target", "Time to target",
                 "Training time (build excluded) until the running mean of 100 step losses first falls below "
                 f"{targets_text(doc, ' or ')}. Whole-epoch variants are timed per epoch and spread evenly "
                 "over its steps.", None, figures.time_to_target_figure(frame, order)))
+    cells = summaries.cells_table(frame)
+    if len(cells):
+        add(Section("cells", "Cells side by side", "One train step of the vanilla RNN, the LSTM and the GRU at the "
+                    "same configuration, per implementation (full profile).", cells, figures.cells_figure(cells)))
     points = summaries.scaling_points(frame)
     if len(points):
         add(Section("scaling", "How the cost grows",

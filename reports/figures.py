@@ -24,9 +24,16 @@ def _framework_legend(ax, frameworks) -> None:
     ax.legend(handles=[Patch(color=FRAMEWORK_COLORS[f], label=f) for f in present], fontsize=8, loc="upper right")
 
 
-def _panels(n: int, height: float, width: float = 6.0) -> tuple[Figure, list]:
-    fig = Figure(figsize=(width * n, height), layout="constrained")
-    return fig, list(np.atleast_1d(fig.subplots(1, n)))
+def _panels(n: int, height: float, width: float = 6.0, columns: int = 2) -> tuple[Figure, list]:
+    """n panels, at most ``columns`` side by side; spare grid cells are hidden."""
+    n = max(n, 1)
+    cols = min(n, columns)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    axes = list(np.atleast_1d(fig.subplots(rows, cols)).ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
 
 
 def step_time_figure(frame: pd.DataFrame, order: list[str], baseline: str) -> Figure:
@@ -46,26 +53,91 @@ def step_time_figure(frame: pd.DataFrame, order: list[str], baseline: str) -> Fi
     return fig
 
 
-def loss_curve_figure(curves: pd.DataFrame, order: list[str], theory: dict) -> Figure:
-    """Running mean of 100 step losses for every implementation against the theory levels of the run
-    (``theory``: {"levels": {key: nats}, "labels": {key: meaning}})."""
+LOSS_UNITS = {"xent": "cross-entropy (nats)", "mse": "mean squared error"}
+
+
+def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: dict) -> Figure:
+    """Running mean of 100 step losses for every implementation of one task against its theory levels, as the
+    run recorded them (``task``: {"loss": kind, "levels": {key: value}, "labels": {key: meaning}})."""
     labels = [label for label in order if label in set(curves["label"])] or list(order)
-    levels = theory["levels"]
+    levels = task["levels"]
     fig, axes = _panels(len(labels), 4.5)
     latest = curves[curves["run"] == curves["run"].iloc[-1]] if len(curves) else curves
+    log = task.get("loss") == "mse"  # regression losses fall by orders of magnitude
     for ax, label in zip(axes, labels):
-        for impl, rows in latest[latest["label"] == label].groupby("impl"):
+        rows_label = latest[latest["label"] == label]
+        for impl, rows in rows_label.groupby("impl"):
             ax.plot(rows["step"], rows["loss"], label=impl, linewidth=1)
         for key, level in levels.items():
+            if log and level < 1e-9:
+                continue  # an exact level of 0 has no place on a log axis; the table names it
             ax.axhline(level, color="black", linestyle="--", linewidth=0.8)
-            ax.text(ax.get_xlim()[1], level, f" {level:.4f} {theory['labels'][key]}", va="bottom", ha="right",
+            ax.text(ax.get_xlim()[1], level, f" {level:.4f} {task['labels'][key]}", va="bottom", ha="right",
                     fontsize=8)
         ax.set_title(f"{label}: running mean of 100 step losses")
         ax.set_xlabel("train step")
-        ax.set_ylabel("cross-entropy (nats)")
-        ax.set_ylim(min(levels.values()) - 0.015, max(levels.values()) + 0.04)
+        ax.set_ylabel(LOSS_UNITS.get(task.get("loss"), "loss"))
+        if log:
+            ax.set_yscale("log")
+        elif len(levels) > 1:
+            ax.set_ylim(min(levels.values()) - 0.015, max(levels.values()) + 0.04)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def parity_figure(traces: pd.DataFrame, order: list[str], reference: str = "numpy") -> Figure:
+    """Each implementation's per-step |loss - reference loss| (log scale), a panel per config: loss curves lie on
+    top of each other, so this is where agreement, and where it ends, shows."""
+    latest = traces[traces["run"] == traces["run"].iloc[-1]] if len(traces) else traces
+    labels = [label for label in order if label in set(latest["label"])]
+    fig, axes = _panels(len(labels), 3.8)
+    for ax, label in zip(axes, labels):
+        group = latest[latest["label"] == label]
+        ref = group[group["impl"] == reference].set_index("step")["loss"]
+        for impl, own in group[group["impl"] != reference].groupby("impl"):
+            diff = (own.set_index("step")["loss"] - ref).abs().dropna()
+            ax.plot(diff.index, diff.clip(lower=1e-9), label=impl, linewidth=1)
+        ax.axhline(1e-4, color="black", linestyle="--", linewidth=0.8)
+        ax.text(ax.get_xlim()[1], 1e-4, " parity tolerance 1e-4", va="bottom", ha="right", fontsize=8)
+        ax.set_yscale("log")
+        ax.set_title(f"{label}: |step loss - {reference}'s|")
+        ax.set_xlabel("train step")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def free_run_figure(free_runs: pd.DataFrame) -> Figure:
+    """One held-out sine: the truth against each implementation's free-running generation."""
+    latest = free_runs[free_runs["run"] == free_runs["run"].iloc[-1]] if len(free_runs) else free_runs
+    fig, (ax,) = _panels(1, 4.0, width=10)
+    truth = latest.drop_duplicates("step")
+    ax.plot(truth["step"], truth["truth"], color="black", linewidth=2, label="truth")
+    for impl, rows in latest.groupby("impl"):
+        ax.plot(rows["step"], rows["generated"], linewidth=1, linestyle="--", label=f"{impl} (free-running)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("value")
+    ax.set_title("sine: generation from the first true value, each prediction fed back")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def cells_figure(cells: pd.DataFrame) -> Figure:
+    """Time per train step of each cell, per implementation, a panel per configuration."""
+    configs = list(dict.fromkeys(cells["config"]))
+    columns = [c for c in cells.columns if c.endswith("us/step")]
+    fig, axes = _panels(len(configs), 0.5 * cells["impl"].nunique() * max(len(columns), 1) / 2 + 1.8)
+    for ax, config in zip(axes, configs):
+        rows = cells[cells["config"] == config]
+        y = np.arange(len(rows))
+        height = 0.8 / max(len(columns), 1)
+        for k, column in enumerate(columns):
+            ax.barh(y + k * height, rows[column].astype(float).fillna(0), height=height, label=column.split()[0])
+        ax.set_yticks(y + 0.4 - height / 2, rows["impl"])
+        ax.set_xlabel("microseconds per train step")
+        ax.set_title(f"{config}: cells side by side")
+        ax.legend(fontsize=7)
     return fig
 
 

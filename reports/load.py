@@ -32,6 +32,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "device": ("info", "device"),
     "threads": ("info", "threads"),
     "label": ("info", "label"),
+    "task": ("info", "task"),
+    "cell": ("info", "cell"),
+    "bidirectional": ("info", "bidirectional"),
+    "optimizer": ("info", "optimizer"),
     "measure": ("info", "measure"),
     "num_steps": ("info", "num_steps"),
     "state_size": ("info", "state_size"),
@@ -40,6 +44,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "sweep": ("info", "sweep"),
     "sweep_value": ("info", "sweep_value"),
     "final_loss": ("info", "final_loss"),
+    "eval_loss": ("info", "eval_loss"),
+    "test_accuracy": ("info", "test_accuracy"),
+    "free_run_mse": ("info", "free_run_mse"),
+    "learned": ("info", "learned"),
     "expected_level": ("info", "expected_level"),
     "nearest_level": ("info", "nearest_level"),
     "target": ("info", "target"),
@@ -109,17 +117,46 @@ def load_results(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     return frame
 
 
-def load_curves(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
-    """Loss curves of the train records: columns run, impl, label, step, loss."""
-    rows = []
+def _train_records(runs: list[tuple[Path, dict]]):
     for p, doc in runs:
         for record in doc["benchmarks"]:
             info = record.get("extra_info") or {}
-            curve = info.get("loss_curve")
-            if info.get("measure") == Measure.TRAIN and curve:
-                rows += [{"run": p.stem, "impl": info["impl"], "label": info["label"], "step": s, "loss": v}
-                         for s, v in zip(curve["step"], curve["loss"])]
-    return pd.DataFrame(rows, columns=["run", "impl", "label", "step", "loss"])
+            if info.get("measure") == Measure.TRAIN:
+                yield p.stem, info
+
+
+CURVE_COLUMNS = ["run", "impl", "label", "task", "step", "loss"]
+
+
+def load_curves(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """Loss curves of the train records (running means of 100 step losses): columns run, impl, label, task, step,
+    loss."""
+    rows = []
+    for run, info in _train_records(runs):
+        curve = info.get("loss_curve") or {"step": [], "loss": []}
+        rows += [{"run": run, "impl": info["impl"], "label": info["label"], "task": info.get("task", "binary"),
+                  "step": s, "loss": v} for s, v in zip(curve["step"], curve["loss"])]
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def load_traces(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """The first step losses of each train record, one row per step (1-based): the parity figure's data."""
+    rows = []
+    for run, info in _train_records(runs):
+        rows += [{"run": run, "impl": info["impl"], "label": info["label"], "task": info.get("task", "binary"),
+                  "step": s, "loss": v} for s, v in enumerate(info.get("first_losses") or [], 1)]
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def load_free_runs(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """Free-running generation of one held-out sequence per train record that has one: run, impl, label, step,
+    truth, generated."""
+    rows = []
+    for run, info in _train_records(runs):
+        example = info.get("free_run") or {"truth": [], "generated": []}
+        rows += [{"run": run, "impl": info["impl"], "label": info["label"], "step": s, "truth": t, "generated": g}
+                 for s, (t, g) in enumerate(zip(example["truth"], example["generated"]), 1)]
+    return pd.DataFrame(rows, columns=["run", "impl", "label", "step", "truth", "generated"])
 
 
 def environment(runs: list[tuple[Path, dict]]) -> pd.DataFrame:

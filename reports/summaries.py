@@ -49,22 +49,112 @@ def speed_table(rows: list[SummaryRow], baseline: str) -> pd.DataFrame:
 
 
 def convergence_table(rows: list[SummaryRow], labels: dict[str, str]) -> pd.DataFrame:
-    """Per config and implementation: final loss of the reference run against the theory level it should
-    reach (``labels`` says what each level means), and the time (training seconds and steps) until the running
-    mean of 100 losses met the target. Ordered by config, then final loss."""
+    """Per config and implementation of one task: final loss of the reference run against what it should reach
+    (a theory level, ``labels`` saying what each means, or a goal on held-out data), the held-out metrics the task
+    has, and the time (training seconds and steps) until the running mean of 100 losses met the target. Ordered by
+    config, then final loss."""
     order = {label: i for i, label in enumerate(dict.fromkeys(r.label for r in rows))}
     trained = sorted((r for r in rows if r.trained), key=lambda r: (order[r.label], r.final_loss, r.impl))
-    return pd.DataFrame({
+    table = {
         "config": [r.label for r in trained],
         "impl": [r.impl for r in trained],
         "final loss": [round(r.final_loss, 4) for r in trained],
-        "expected": [f"{r.expected_loss:.4f} ({labels[r.expected_level]})" for r in trained],
-        "reached level": [labels[r.nearest_level] for r in trained],
+        "expected": [r.goal if r.goal else f"{r.expected_loss:.4f} ({labels[r.expected_level]})" for r in trained],
+        "reached level": [labels.get(r.nearest_level, r.nearest_level) for r in trained],
+        "held-out loss": [_round(r.eval_loss, 4) for r in trained],
+    }
+    for column, field in (("test accuracy", "test_accuracy"), ("free-run MSE", "free_run_mse")):
+        if any(getattr(r, field) is not None for r in trained):
+            table[column] = [_round(getattr(r, field), 4) for r in trained]
+    table.update({
         "learned": ["yes" if r.learned else "NO" for r in trained],
         "target": [r.target for r in trained],
         "seconds to target": [round(r.seconds_to_target, 3) if r.reached else np.nan for r in trained],
         "steps to target": pd.Series([int(r.steps_to_target) if r.reached else None for r in trained], dtype=object),
     })
+    return pd.DataFrame(table)
+
+
+def _round(value, digits: int):
+    return np.nan if value is None else round(value, digits)
+
+
+def accuracy_table(rows: list[SummaryRow]) -> pd.DataFrame:
+    """Classifiers read at the last step (digits): test accuracy and held-out loss per implementation, best
+    first."""
+    scored = sorted((r for r in rows if r.trained and r.test_accuracy is not None),
+                    key=lambda r: (r.label, -r.test_accuracy, r.impl))
+    return pd.DataFrame({
+        "config": [r.label for r in scored],
+        "impl": [r.impl for r in scored],
+        "test accuracy": [round(r.test_accuracy, 4) for r in scored],
+        "held-out loss": [_round(r.eval_loss, 4) for r in scored],
+        "goal": [r.goal for r in scored],
+        "met": ["yes" if r.learned else "NO" for r in scored],
+    })
+
+
+def parity_table(traces: pd.DataFrame, reference: str = "numpy", steps: int = 50) -> pd.DataFrame:
+    """Per config and implementation: the largest dloss = |step loss - the reference's step loss| over the first
+    ``steps`` steps (the parity window) and over every traced step. Largest first."""
+    rows = []
+    latest = traces[traces["run"] == traces["run"].iloc[-1]] if len(traces) else traces
+    for label, group in latest.groupby("label", sort=False):
+        ref = group[group["impl"] == reference].set_index("step")["loss"]
+        if ref.empty:
+            continue
+        for impl, own in group[group["impl"] != reference].groupby("impl"):
+            diff = (own.set_index("step")["loss"] - ref).abs().dropna()
+            rows.append({"config": label, "impl": impl,
+                         f"max dloss, first {steps} steps": float(f"{diff[diff.index <= steps].max():.3g}"),
+                         "max dloss, traced": float(f"{diff.max():.3g}"), "steps traced": int(diff.index.max())})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=["config", "impl", f"max dloss, first {steps} steps"])
+    return table.sort_values(table.columns[2], ascending=False).reset_index(drop=True)
+
+
+def cells_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cell sweep of the newest run: us per train step of each cell, per configuration and implementation."""
+    rows = newest_run(frame)
+    rows = rows[(rows["measure"] == Measure.SCALING) & (rows["sweep"] == "cell")].copy()
+    if rows.empty:
+        return pd.DataFrame(columns=["config", "impl"])
+    rows["config"] = rows["label"].str.replace(r"^([^-]+)-[^-]+(-bi)?-", r"\1-", regex=True)  # the cell left out
+    wide = rows.pivot_table(index=["config", "impl"], columns="sweep_value", values="us_per_step",
+                            aggfunc="median").round(1)
+    wide = wide[[c for c in ("rnn", "lstm", "gru") if c in wide.columns]
+                + [c for c in wide.columns if c not in ("rnn", "lstm", "gru")]]
+    wide.columns = [f"{c} us/step" for c in wide.columns]
+    return wide.reset_index()
+
+
+def findings(rows: list[SummaryRow], parity: pd.DataFrame) -> pd.DataFrame:
+    """What a reader should take away, computed from the results: the fastest implementation per task and cell
+    with its margin over the next, the largest parity deviation, and every run that missed what it should reach."""
+    out = []
+    by_config: dict[str, list[SummaryRow]] = {}
+    for r in rows:
+        if not math.isnan(r.us_per_step):
+            by_config.setdefault(r.label, []).append(r)
+    for label, group in by_config.items():
+        ranked = sorted(group, key=lambda r: r.us_per_step)
+        best = ranked[0]
+        margin = (f", {ranked[1].us_per_step / best.us_per_step:.1f}x ahead of {ranked[1].impl}"
+                  if len(ranked) > 1 else " (the only one timed)")
+        out.append(("fastest", label, f"{best.impl}: {best.us_per_step:.1f} us/step{margin}"))
+    if len(parity):
+        worst = parity.iloc[0]
+        out.append(("largest parity deviation", worst["config"],
+                    f"{worst['impl']}: |loss - numpy loss| up to {worst[parity.columns[2]]:.2g} "
+                    f"({parity.columns[2].removeprefix('max dloss, ')})"))
+    missed = [r for r in rows if r.trained and not r.learned]
+    for r in missed:
+        should = r.goal or f"{r.expected_loss:.4f}"
+        out.append(("missed its target", r.label, f"{r.impl}: final loss {r.final_loss:.4f}, should reach {should}"))
+    if not missed and any(r.trained for r in rows):
+        out.append(("learning", "all", "every reference run reached what it should"))
+    return pd.DataFrame(out, columns=["finding", "config", "detail"])
 
 
 def memory_table(rows: list[SummaryRow]) -> pd.DataFrame:
@@ -82,10 +172,12 @@ def memory_table(rows: list[SummaryRow]) -> pd.DataFrame:
 
 
 def scaling_points(frame: pd.DataFrame) -> pd.DataFrame:
-    """The sweep rows of the newest run: impl, sweep, sweep_value, us_per_step."""
+    """The numeric sweep rows of the newest run (the cell sweep is ``cells_table``'s): impl, sweep, sweep_value,
+    us_per_step."""
     rows = newest_run(frame)
-    rows = rows[rows["measure"] == Measure.SCALING]
-    return rows[["impl", "sweep", "sweep_value", "us_per_step"]].sort_values(["sweep", "impl", "sweep_value"])
+    rows = rows[(rows["measure"] == Measure.SCALING) & (rows["sweep"] != "cell")]
+    rows = rows[["impl", "sweep", "sweep_value", "us_per_step"]].astype({"sweep_value": float})
+    return rows.sort_values(["sweep", "impl", "sweep_value"])
 
 
 def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip insta
 from rnnbench.errors import UserError  # noqa: E402
 from rnnbench.reports import summaries  # noqa: E402
 from rnnbench.reports.build import build_report  # noqa: E402
-from rnnbench.reports.load import COLUMNS, load_curves, load_results, read_runs  # noqa: E402
+from rnnbench.reports.load import COLUMNS, load_curves, load_results, load_traces, read_runs  # noqa: E402
 from rnnbench.reports.writer import markdown_table, write_report  # noqa: E402
 from rnnbench.summary import summary_rows  # noqa: E402
 
@@ -45,31 +45,89 @@ def test_tidy_frame_has_the_declared_columns_and_one_row_per_record(frame):
     assert len(frame) == n_records
     assert set(frame["run"]) == {"bench-old", "bench-new"}
     assert frame.loc[(frame["run"] == "bench-new") & (frame["measure"] == "epoch") & (frame["impl"] == "numpy")
-                     & (frame["label"] == "T5-S4"), "us_per_step"].item() == pytest.approx(100.0)
+                     & (frame["label"] == "binary-rnn-T5-S4"), "us_per_step"].item() == pytest.approx(100.0)
 
 
 def test_speed_table_exact(rows):
     assert markdown_table(summaries.speed_table(rows, "tf-cell")) == """\
 | config | impl | framework | us/step | IQR us | vs tf-cell | train_step us | forward us | build s |
 |---|---|---|---|---|---|---|---|---|
-| T5-S4 | numpy | numpy | 100.0 | 20.0 | 2.0 | 100.0 | 50.0 | 0.1 |
-| T5-S4 | tf-cell | tensorflow | 200.0 | 40.0 | 1.0 | 200.0 | 100.0 | 0.2 |
-| T5-S4 | torch-rnn | torch | 300.0 | 60.0 | 0.67 | 300.0 | 150.0 | 0.3 |
-| T10-S16 | numpy | numpy | 200.0 | 40.0 | 2.0 | 200.0 | 100.0 | 0.1 |
-| T10-S16 | tf-cell | tensorflow | 400.0 | 80.0 | 1.0 | 400.0 | 200.0 | 0.2 |
-| T10-S16 | torch-rnn | torch | 600.0 | 120.0 | 0.67 | 600.0 | 300.0 | 0.3 |"""
+| binary-rnn-T5-S4 | numpy | numpy | 100.0 | 20.0 | 2.0 | 100.0 | 50.0 | 0.1 |
+| binary-rnn-T5-S4 | tf-cell | tensorflow | 200.0 | 40.0 | 1.0 | 200.0 | 100.0 | 0.2 |
+| binary-rnn-T5-S4 | torch-rnn | torch | 300.0 | 60.0 | 0.67 | 300.0 | 150.0 | 0.3 |
+| binary-rnn-T10-S16 | numpy | numpy | 200.0 | 40.0 | 2.0 | 200.0 | 100.0 | 0.1 |
+| binary-rnn-T10-S16 | tf-cell | tensorflow | 400.0 | 80.0 | 1.0 | 400.0 | 200.0 | 0.2 |
+| binary-rnn-T10-S16 | torch-rnn | torch | 600.0 | 120.0 | 0.67 | 600.0 | 300.0 | 0.3 |
+| sine-rnn-T49-S16 | numpy | numpy | 100.0 | 20.0 |  |  |  |  |
+| digits-lstm-T8-S64 | numpy | numpy | 100.0 | 20.0 |  |  |  |  |"""
 
 
 def test_convergence_table_exact_with_a_target_not_reached(rows):
-    assert markdown_table(summaries.convergence_table(rows, LABELS)) == """\
-| config | impl | final loss | expected | reached level | learned | target | seconds to target | steps to target |
-|---|---|---|---|---|---|---|---|---|
-| T5-S4 | numpy | 0.5204 | 0.5192 (t-3 learned) | t-3 learned | yes | 0.53 | 0.014 | 143 |
-| T5-S4 | tf-cell | 0.5204 | 0.5192 (t-3 learned) | t-3 learned | yes | 0.53 | 0.029 | 143 |
-| T5-S4 | torch-rnn | 0.5204 | 0.5192 (t-3 learned) | t-3 learned | yes | 0.53 | 0.043 | 143 |
-| T10-S16 | numpy | 0.459 | 0.4545 (t-3 and t-8 learned) | t-3 and t-8 learned | yes | 0.47 | 0.116 | 578 |
-| T10-S16 | tf-cell | 0.459 | 0.4545 (t-3 and t-8 learned) | t-3 and t-8 learned | yes | 0.47 | 0.231 | 578 |
-| T10-S16 | torch-rnn | 0.481 | 0.4545 (t-3 and t-8 learned) | t-3 learned | NO | 0.47 |  |  |"""
+    binary = [r for r in rows if r.task == "binary"]
+    assert markdown_table(summaries.convergence_table(binary, LABELS)) == """\
+| config | impl | final loss | expected | reached level | held-out loss | learned | target | seconds to target | steps to target |
+|---|---|---|---|---|---|---|---|---|---|
+| binary-rnn-T5-S4 | numpy | 0.5204 | 0.5192 (t-3 learned) | t-3 learned | 0.5264 | yes | 0.53 | 0.014 | 143 |
+| binary-rnn-T5-S4 | tf-cell | 0.5204 | 0.5192 (t-3 learned) | t-3 learned | 0.5264 | yes | 0.53 | 0.029 | 143 |
+| binary-rnn-T5-S4 | torch-rnn | 0.5204 | 0.5192 (t-3 learned) | t-3 learned | 0.5264 | yes | 0.53 | 0.043 | 143 |
+| binary-rnn-T10-S16 | numpy | 0.459 | 0.4545 (t-3 and t-8 learned) | t-3 and t-8 learned | 0.465 | yes | 0.47 | 0.116 | 578 |
+| binary-rnn-T10-S16 | tf-cell | 0.459 | 0.4545 (t-3 and t-8 learned) | t-3 and t-8 learned | 0.465 | yes | 0.47 | 0.231 | 578 |
+| binary-rnn-T10-S16 | torch-rnn | 0.481 | 0.4545 (t-3 and t-8 learned) | t-3 learned | 0.487 | NO | 0.47 |  |  |"""
+
+
+def test_task_tables_show_goals_and_the_metrics_their_task_has(rows):
+    sine = [r for r in rows if r.task == "sine"]
+    labels = {"zero": "predict 0", "repeat_last": "repeat the last value", "exact": "the 2-tap recurrence (exact)"}
+    assert markdown_table(summaries.convergence_table(sine, labels)) == """\
+| config | impl | final loss | expected | reached level | held-out loss | free-run MSE | learned | target | seconds to target | steps to target |
+|---|---|---|---|---|---|---|---|---|---|---|
+| sine-rnn-T49-S16 | numpy | 0.0014 | eval_loss <= 0.002075 | the 2-tap recurrence (exact) | 0.0013 | 0.35 | yes | 0.01 | 0.014 | 143 |"""
+    assert markdown_table(summaries.accuracy_table(rows)) == """\
+| config | impl | test accuracy | held-out loss | goal | met |
+|---|---|---|---|---|---|
+| digits-lstm-T8-S64 | numpy | 0.9889 | 0.0365 | test_accuracy >= 0.9 | yes |"""
+
+
+def test_findings_and_parity_are_computed_from_the_results(rows):
+    parity = summaries.parity_table(load_traces(read_runs([NEW])))
+    assert markdown_table(parity) == """\
+| config | impl | max dloss, first 50 steps | max dloss, traced | steps traced |
+|---|---|---|---|---|
+| binary-rnn-T5-S4 | torch-rnn | 9.8e-06 | 3.98e-05 | 200 |
+| binary-rnn-T10-S16 | torch-rnn | 9.8e-06 | 3.98e-05 | 200 |
+| binary-rnn-T5-S4 | tf-cell | 4.9e-06 | 1.99e-05 | 200 |
+| binary-rnn-T10-S16 | tf-cell | 4.9e-06 | 1.99e-05 | 200 |"""
+    assert markdown_table(summaries.findings(rows, parity)) == """\
+| finding | config | detail |
+|---|---|---|
+| fastest | binary-rnn-T5-S4 | numpy: 100.0 us/step, 2.0x ahead of tf-cell |
+| fastest | binary-rnn-T10-S16 | numpy: 200.0 us/step, 2.0x ahead of tf-cell |
+| fastest | sine-rnn-T49-S16 | numpy: 100.0 us/step (the only one timed) |
+| fastest | digits-lstm-T8-S64 | numpy: 100.0 us/step (the only one timed) |
+| largest parity deviation | binary-rnn-T5-S4 | torch-rnn: \\|loss - numpy loss\\| up to 9.8e-06 (first 50 steps) |
+| missed its target | binary-rnn-T10-S16 | torch-rnn: final loss 0.4810, should reach 0.4545 |"""
+
+
+def test_cells_table_puts_the_cells_side_by_side(tmp_path):
+    doc = json.loads(NEW.read_text())
+    template = next(b for b in doc["benchmarks"] if b["extra_info"]["measure"] == "train_step")
+    for impl, factor in (("numpy", 1), ("tf-cell", 2)):
+        for cell, us in (("rnn", 100.0), ("lstm", 400.0), ("gru", 300.0)):
+            b = json.loads(json.dumps(template))
+            b["name"] = f"test_scaling_train_step[cell-{impl}-binary-{cell}-T10-S16-B200]"
+            b["stats"].update(median=factor * us * 1e-6)
+            b["extra_info"].update(impl=impl, measure="scaling", sweep="cell", sweep_value=cell, cell=cell,
+                                   label=f"binary-{cell}-T10-S16", steps=1)
+            doc["benchmarks"].append(b)
+    path = tmp_path / "cells.json"
+    path.write_text(json.dumps(doc))
+    frame = load_results(read_runs([path]))
+    assert markdown_table(summaries.cells_table(frame)) == """\
+| config | impl | rnn us/step | lstm us/step | gru us/step |
+|---|---|---|---|---|
+| binary-T10-S16 | numpy | 100.0 | 400.0 | 300.0 |
+| binary-T10-S16 | tf-cell | 200.0 | 800.0 | 600.0 |"""
+    assert "cells" in {s.key for s in build_report([path]).sections}
 
 
 def test_scaling_memory_and_trend_tables_exact(frame, rows):
@@ -80,10 +138,10 @@ def test_scaling_memory_and_trend_tables_exact(frame, rows):
     assert markdown_table(summaries.memory_table(rows).head(3)) == """\
 | config | impl | device | peak RSS growth MB | CUDA max allocated MB |
 |---|---|---|---|---|
-| T5-S4 | torch-rnn | cpu | 30.0 |  |
-| T5-S4 | tf-cell | cpu | 20.0 |  |
-| T5-S4 | numpy | cpu | 10.0 |  |"""
-    assert markdown_table(summaries.trend_table(frame, "T5-S4")) == """\
+| binary-rnn-T5-S4 | torch-rnn | cpu | 30.0 |  |
+| binary-rnn-T5-S4 | tf-cell | cpu | 20.0 |  |
+| binary-rnn-T5-S4 | numpy | cpu | 10.0 |  |"""
+    assert markdown_table(summaries.trend_table(frame, "binary-rnn-T5-S4")) == """\
 | datetime | commit | run | numpy | tf-cell | torch-rnn |
 |---|---|---|---|---|---|
 | 2026-11-20 08:00:00+00:00 | aaaaaaaaaa | bench-old | 125.0 | 250.0 | 375.0 |
@@ -92,8 +150,8 @@ def test_scaling_memory_and_trend_tables_exact(frame, rows):
 
 def test_loss_curves_come_from_the_train_records():
     curves = load_curves(read_runs([NEW]))
-    assert len(curves) == 6 * 5 and list(curves.columns) == ["run", "impl", "label", "step", "loss"]
-    assert curves[(curves["impl"] == "numpy") & (curves["label"] == "T5-S4")]["loss"].tolist()[-1] == 0.5204
+    assert len(curves) == 8 * 5 and list(curves.columns) == ["run", "impl", "label", "task", "step", "loss"]
+    assert curves[(curves["impl"] == "numpy") & (curves["label"] == "binary-rnn-T5-S4")]["loss"].tolist()[-1] == 0.5204
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -115,11 +173,11 @@ def test_bad_files_are_named(tmp_path, content, needle):
 
 def test_a_record_without_a_required_field_is_named(tmp_path):
     doc = json.loads(NEW.read_text())
-    record = next(b for b in doc["benchmarks"] if b["name"] == "test_train_step[numpy-T5-S4-B200]")
+    record = next(b for b in doc["benchmarks"] if b["name"] == "test_train_step[numpy-binary-rnn-T5-S4-B200]")
     del record["extra_info"]["impl"]
     path = tmp_path / "partial.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(UserError, match=r"partial\.json: benchmark 'test_train_step\[numpy-T5-S4-B200\]' "
+    with pytest.raises(UserError, match=r"partial\.json: benchmark 'test_train_step\[numpy-binary-rnn-T5-S4-B200\]' "
                                           r"lacks extra_info\.impl"):
         load_results(read_runs([path]))
 
@@ -132,15 +190,19 @@ def test_no_input_is_an_error():
 def test_writer_outputs_every_file(tmp_path):
     index = write_report(build_report([OLD, NEW]), tmp_path / "out")
     names = {p.name for p in index.parent.iterdir()}
-    assert names == {"index.html", "report.md", "environment.csv", "step_time.png", "step_time.csv",
-                     "convergence.png", "convergence.csv", "time_to_target.png", "scaling.png", "scaling.csv",
-                     "memory.png", "memory.csv", "trend.png", "trend.csv"}
+    assert names == {"index.html", "report.md", "environment.csv", "findings.csv", "step_time.png", "step_time.csv",
+                     "parity.png", "parity.csv", "task-binary.png", "task-binary.csv", "task-sine.png", "task-sine.csv",
+                     "task-sine-free-run.png", "task-digits.png", "task-digits.csv", "task-digits-accuracy.csv",
+                     "time_to_target.png", "scaling.png", "scaling.csv", "memory.png", "memory.csv", "trend.png",
+                     "trend.csv"}
     for png in index.parent.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     md = (index.parent / "report.md").read_text()
-    assert "| T5-S4 | numpy | numpy | 100.0 |" in md and "Test CPU" in md and "openblas 0.3.31" in md
+    assert "| binary-rnn-T5-S4 | numpy | numpy | 100.0 |" in md and "Test CPU" in md and "openblas 0.3.31" in md
     page = index.read_text()
-    assert page.count("<img ") == 6 and "Environment" in page and "Test CPU" in page
+    assert page.count("<img ") == IMAGES and "Environment" in page and "Test CPU" in page
+    assert md.index("## Findings") < md.index("## Time per train step") < md.index("## Task binary")
+    assert "theory levels: 0.5000 predict 0, 0.0208 repeat the last value" in md
 
 
 def test_a_failed_report_leaves_the_previous_one(tmp_path):
@@ -164,6 +226,8 @@ def test_report_cli_exit_codes(tmp_path, capsys):
     assert err.count("\n") == 1 and "missing.json: cannot read" in err
 
 
+IMAGES = 10  # figures of the golden report: step time, parity, 3 tasks + sine's free run, time to target, scaling,
+# memory, trend
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
@@ -175,7 +239,7 @@ def loaded_marks(index: Path, profile: Path) -> list[str]:
          f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", index.as_uri()],
         capture_output=True, text=True, timeout=120,
     ).stdout
-    assert dom.count("<img ") == 6, dom[:2000]
+    assert dom.count("<img ") == IMAGES, dom[:2000]
     return re.findall(r'<img [^>]*data-loaded="(yes|no)"', dom)
 
 
@@ -185,15 +249,16 @@ def test_every_image_loads_in_headless_chromium(tmp_path):
             pytest.fail("Chromium is missing in CI; .ci/run should have installed it")
         pytest.skip("no Chromium here (Debian: apt-get install chromium)")
     index = write_report(build_report([OLD, NEW]), tmp_path / "out")
-    assert loaded_marks(index, tmp_path / "p1") == ["yes"] * 6
+    assert loaded_marks(index, tmp_path / "p1") == ["yes"] * IMAGES
     (tmp_path / "out" / "memory.png").unlink()  # and the check does see a broken image
-    assert sorted(loaded_marks(index, tmp_path / "p2")) == ["no"] + ["yes"] * 5
+    assert sorted(loaded_marks(index, tmp_path / "p2")) == ["no"] + ["yes"] * (IMAGES - 1)
 
 
 def test_reports_read_only_json_never_the_suites_own_definitions():
     """The report says what the results say: building one imports neither the task nor the configurations."""
     code = (f"import sys; from rnnbench.reports.build import build_report; build_report([{str(NEW)!r}]); "
-            "leaked = {'rnnbench.task', 'rnnbench.config', 'rnnbench.registry', 'rnnbench.train'} & set(sys.modules); "
+            "leaked = {'rnnbench.tasks', 'rnnbench.cells', 'rnnbench.references', 'rnnbench.config', "
+            "'rnnbench.registry', 'rnnbench.train'} & set(sys.modules); "
             "assert not leaked, leaked")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
