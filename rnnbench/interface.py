@@ -5,9 +5,14 @@ graph, model and optimizer from a config and the canonical parameters. Two calle
 loop in ``rnnbench.train`` (every epoch of a run), and the benchmark harness (``rnnbench.harness``), which
 times ``build``, ``train_step``, ``forward`` and the training loop's epoch one at a time.
 
-Its name, framework and the devices it runs on are data in its registry entry (``rnnbench.registry``), not
-attributes of the class. Arrays cross the interface as NumPy: x and y windows are int32 of shape
-(batch_size, num_steps).
+Its name, framework, devices and what it supports (tasks, cells, bidirectional, optimizers) are data in its
+registry entry (``rnnbench.registry``), not attributes of the class. Arrays cross the interface as NumPy, in the
+task's form (``rnnbench.tasks.base``): x int32 (batch, num_steps) for token tasks or float32
+(batch, num_steps, input_size) for feature tasks; y int32 class ids (batch, num_steps) or (batch,) at the last
+step, or float32 values (batch, num_steps, output_size). The parameters are the config's canonical arrays
+(``rnnbench.cells.param_shapes``): W b U c for the vanilla RNN and the LSTM, W b bh U c for the GRU, bwd_ for the
+backward direction. A task of one stream per row carries the state from window to window; a task of independent
+sequences starts every window from a zero state (``Task.carries_state``).
 
 A configuration an implementation cannot run is refused with ``UnsupportedError`` (from the registry entry's
 check, or from ``build``): the CLI prints it as one line and exits 2, the benchmarks skip with it as the
@@ -35,19 +40,21 @@ class RNNImplementation(Protocol):
         """Construct graph/model/optimizer from canonical params. Timed as build, never as training."""
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        """One window: forward, backward, update; carries the state to the next window; returns the loss."""
+        """One window: forward, backward, update; carries the state to the next window (stream tasks); returns
+        the loss."""
 
     def train_epoch(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """All windows (n_windows, batch, num_steps) of an epoch in order; returns the per-step losses."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Inference on one window from the carried state, no update: probabilities (batch, num_steps, C)."""
+        """Inference on one window from the carried state, no update: probabilities of a classifier, values of a
+        regression; (batch, num_steps, n_out) at each step, (batch, n_out) when the target is at the last step."""
 
     def reset_state(self) -> None:
         """Zero the carried state (start of an epoch)."""
 
     def params(self) -> Params:
-        """The current parameters in canonical form (float32 NumPy W, b, U, c)."""
+        """The current parameters in canonical form (float32 NumPy arrays, the config's canonical names)."""
 
     def versions(self) -> dict[str, str]:
         """Versions of the libraries this implementation runs on, e.g. {"numpy": "2.1.0"}."""

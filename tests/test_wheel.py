@@ -52,7 +52,7 @@ def test_a_wheel_outside_the_checkout_runs_bench_and_report(tmp_path):
     work.mkdir()
     printed = run(str(venv / "bin" / "rnnbench"), "bench", "--impl", "numpy", "--profile", "ci", "--threads", "1",
                   "--json", "run.json", cwd=work)
-    assert "T5-S4    numpy" in printed and "report: reports/out/index.html" in printed
+    assert "binary-rnn-T5-S4     numpy" in printed and "report: reports/out/index.html" in printed
     assert (work / "run.json").exists() and (work / "reports" / "out" / "index.html").exists()
     run(str(venv / "bin" / "rnnbench"), "report", "run.json", "--out", "again", cwd=work)
-    assert (work / "again" / "report.md").read_text().count("| T5-S4 | numpy |") >= 2
+    assert (work / "again" / "report.md").read_text().count("| binary-rnn-T5-S4 | numpy |") >= 2
