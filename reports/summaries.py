@@ -129,6 +129,15 @@ def cells_table(frame: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
+def not_applicable_table(points: list[dict]) -> pd.DataFrame:
+    """The run's n/a points, one row per implementation and reason, its configurations joined."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for p in points:
+        grouped.setdefault((p["impl"], p["reason"]), []).append(p["label"])
+    return pd.DataFrame([{"impl": impl, "configs": ", ".join(labels), "n/a: reason": reason}
+                         for (impl, reason), labels in grouped.items()], columns=["impl", "configs", "n/a: reason"])
+
+
 def findings(rows: list[SummaryRow], parity: pd.DataFrame) -> pd.DataFrame:
     """What a reader should take away, computed from the results: the fastest implementation per task and cell
     with its margin over the next, the largest parity deviation, and every run that missed what it should reach."""

@@ -25,6 +25,7 @@ from rnnbench.files import write_json
 from rnnbench.harness.events import OPTION as EVENTS_OPTION
 from rnnbench.harness.events import EventReader
 from rnnbench.paths import HISTORY_DIR, RESULTS_DIR, benchmarks_dir
+from rnnbench.references import reference_configs
 from rnnbench.results import info, run_info
 from rnnbench.summary import scaling_slopes, summary_rows, targets_text
 from rnnbench.table import format_table
@@ -43,6 +44,21 @@ def select(names: list[str] | None) -> tuple[list[str], dict[str, str]]:
         else:
             skipped[name] = reason
     return runnable, skipped
+
+
+def not_applicable(names: list[str], args) -> list[dict]:
+    """The reference points an implementation declares it does not support (its registry entry), each with the
+    reason: never built, never timed, shown as n/a. Decided from the registry alone: nothing is imported."""
+    points = []
+    for ref in reference_configs(args.threads, args.device, tasks=getattr(args, "task", None), timed=True):
+        if getattr(args, "cell", None) and ref.config.cell not in args.cell:
+            continue
+        for name in names:
+            reason = registry.entry(name).unsupported(ref.config)
+            if reason:
+                points.append({"impl": name, "framework": registry.entry(name).framework, "label": ref.label,
+                               "task": ref.config.task, "reason": reason})
+    return points
 
 
 def by_framework(names: list[str]) -> dict[str, list[str]]:
@@ -149,6 +165,11 @@ def print_summary(doc: dict) -> None:
         if name in present:
             print(f"theory {name} ({t['loss']}): "
                   + ", ".join(f"{v:.4f} {t['labels'][k]}" for k, v in t["levels"].items()))
+    gaps: dict[str, list[str]] = {}
+    for point in doc.get("rnnbench", {}).get("not_applicable", []):
+        gaps.setdefault(point["label"], []).append(point["impl"])
+    for label, impls in gaps.items():
+        print(f"n/a at {label}: {', '.join(impls)} (declared unsupported; `rnnbench list --task ...` says why)")
     for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
         print(f"scaling {impl}: " + ", ".join(f"time ~ {k}^{v:.2f}" for k, v in slopes.items()))
 
@@ -192,6 +213,7 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
         print(f"rnnbench bench: no results; see {log_path}", file=sys.stderr)
         return 1, None
     meta = {"profile": args.profile, "threads": args.threads, "device": args.device, "skipped": skipped,
+            "not_applicable": not_applicable(runnable, args),
             "failed_frameworks": failed}
     doc = merge_runs(parts, meta)
     write_json(out, doc)
