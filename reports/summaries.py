@@ -130,12 +130,17 @@ def cells_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def not_applicable_table(points: list[dict]) -> pd.DataFrame:
-    """The run's n/a points, one row per implementation and reason, its configurations joined."""
-    grouped: dict[tuple[str, str], list[str]] = {}
+    """The run's n/a points, one row per framework, unsupported field and declared gap: its implementations and
+    configurations joined."""
+    grouped: dict[tuple[str, str, str], tuple[dict, dict]] = {}
     for p in points:
-        grouped.setdefault((p["impl"], p["reason"]), []).append(p["label"])
-    return pd.DataFrame([{"impl": impl, "configs": ", ".join(labels), "n/a: reason": reason}
-                         for (impl, reason), labels in grouped.items()], columns=["impl", "configs", "n/a: reason"])
+        field = p.get("field") or str(p.get("reason", "")).split(":")[0]
+        impls, labels = grouped.setdefault((p.get("framework", ""), field, p.get("gap", "")), ({}, {}))
+        impls[p["impl"]] = labels[p["label"]] = None  # ordered sets
+    return pd.DataFrame([{"impls": ", ".join(impls), "configs": ", ".join(labels),
+                          "n/a: reason": f"{field} not supported" + (f" ({gap})" if gap else "")}
+                         for (_, field, gap), (impls, labels) in grouped.items()],
+                        columns=["impls", "configs", "n/a: reason"])
 
 
 def findings(rows: list[SummaryRow], parity: pd.DataFrame) -> pd.DataFrame:

@@ -54,10 +54,11 @@ def not_applicable(names: list[str], args) -> list[dict]:
         if getattr(args, "cell", None) and ref.config.cell not in args.cell:
             continue
         for name in names:
-            reason = registry.entry(name).unsupported(ref.config)
+            e = registry.entry(name)
+            reason = e.unsupported(ref.config)
             if reason:
-                points.append({"impl": name, "framework": registry.entry(name).framework, "label": ref.label,
-                               "task": ref.config.task, "reason": reason})
+                points.append({"impl": name, "framework": e.framework, "label": ref.label, "task": ref.config.task,
+                               "field": reason.split(":")[0], "gap": e.gap, "reason": reason})
     return points
 
 
@@ -165,11 +166,15 @@ def print_summary(doc: dict) -> None:
         if name in present:
             print(f"theory {name} ({t['loss']}): "
                   + ", ".join(f"{v:.4f} {t['labels'][k]}" for k, v in t["levels"].items()))
-    gaps: dict[str, list[str]] = {}
+    by_label: dict[str, list[str]] = {}
     for point in doc.get("rnnbench", {}).get("not_applicable", []):
-        gaps.setdefault(point["label"], []).append(point["impl"])
-    for label, impls in gaps.items():
-        print(f"n/a at {label}: {', '.join(impls)} (declared unsupported; `rnnbench list --task ...` says why)")
+        by_label.setdefault(point["label"], []).append(point["impl"])
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for label, impls in by_label.items():
+        grouped.setdefault(tuple(impls), []).append(label)
+    for impls, labels in grouped.items():
+        print(f"n/a (declared unsupported; `rnnbench list --task T` says why): {', '.join(impls)} at "
+              f"{', '.join(labels)}")
     for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
         print(f"scaling {impl}: " + ", ".join(f"time ~ {k}^{v:.2f}" for k, v in slopes.items()))
 

@@ -170,6 +170,6 @@ def test_unsupported_points_are_listed_as_not_applicable_from_the_registry_alone
     points = not_applicable(["numpy", "tf-cell", "torch-rnn"], args)
     assert {p["impl"] for p in points} == {"tf-cell", "torch-rnn"}  # numpy does every point
     assert {p["label"] for p in points} == {"sine-rnn-T49-S16", "sin2cos-rnn-T10-S32", "digits-lstm-T8-S64"}
-    assert all(p["reason"].startswith(f"task: {p['impl']} does binary only") for p in points)
+    assert all(p["reason"].startswith(f"task: {p['impl']} does binary only") and p["field"] == "task" for p in points)
     narrowed = not_applicable(["tf-cell"], argparse.Namespace(threads=1, device="cpu", task=["digits"], cell=None))
     assert [p["label"] for p in narrowed] == ["digits-lstm-T8-S64"]
