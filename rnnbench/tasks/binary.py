@@ -122,7 +122,7 @@ class Binary(Task):
         """(5,4) learns only t-3 in one epoch; (10,16) learns both within a few epochs.
 
         The gated cells at (10,16) learn both with Adam 0.01 (the other tasks' optimizer) within 5 epochs, at
-        0.456-0.459 over 8 seeds; with the tutorial's Adagrad 0.1 they are still on their way after 5 epochs (LSTM
+        0.456-0.457 over 8 seeds; with the tutorial's Adagrad 0.1 they are still on their way after 5 epochs (LSTM
         0.50-0.57, GRU 0.477-0.480 over 5 seeds). They are convergence references: tested, not timed (the full
         profile's cell sweep times the cells)."""
         both = dict(num_steps=10, state_size=16, epochs=5)
