@@ -188,3 +188,17 @@ def test_a_confirming_rerun_clears_a_one_off_and_keeps_a_repeat():
     assert not one_off.failed
     repeated = compare(base, [make_run(2, slow_impl="numpy"), make_run(3, slow_impl="numpy")])
     assert repeated.failed and {r.impl for r in repeated.regressions} == {"numpy"}
+
+
+def test_runs_of_different_schemas_are_refused_in_one_line(tmp_path, capsys):
+    """Schema 3 names benchmarks by task and cell: against a schema-2 baseline nothing would match."""
+    old, new = make_run(1), make_run(2)
+    old["machine_info"]["rnnbench"]["schema_version"] = 2
+    for b in old["benchmarks"]:
+        b["name"] = b["name"].replace("binary-rnn-", "")
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert main(["compare", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"new.json: schema_version {BENCH_SCHEMA_VERSION}, but the baseline" in err and "has 2" in err
