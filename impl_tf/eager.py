@@ -1,18 +1,22 @@
-"""TensorFlow 2 idioms for the same RNN: eager variables, ``tf.function``, XLA and a whole-epoch loop.
+"""TensorFlow 2 idioms for the same models: eager variables, ``tf.function``, XLA and a whole-epoch loop, for every
+task, cell and direction (the model's math is ``rnnbench.impl_tf.model``).
 
-- ``tf-function``: one ``tf.function`` per window (GradientTape, hand-written cell unrolled over the window,
-  TF1-style Adagrad as variable updates), called once per window from Python.
+- ``tf-function``: one ``tf.function`` per window (GradientTape over the cell unrolled over the window, the
+  optimizer as variable updates), called once per window from Python.
 - ``tf-xla``: the same window step compiled by XLA (``jit_compile=True``).
 - ``tf-xla-epoch``: a whole epoch in one XLA-compiled ``tf.function``: a ``tf.while_loop`` over the windows
   carries the state, the parameters and the Adagrad accumulators, so Python is entered once per epoch instead
   of once per window. Two named tricks make it the fastest TensorFlow variant, both because XLA on a CPU pays
   per operation: gradients written by hand (as in the NumPy reference) rather than taken by GradientTape,
   which halves the operations, and products with a small right-hand side written as multiply-and-reduce,
-  which XLA fuses instead of calling GEMM. Its ``train_step`` is the same computation for one window.
+  which XLA fuses instead of calling GEMM. Both tricks apply to the binary task with the vanilla cell; the other
+tasks and cells take autodiff of the model inside the same whole-epoch loop (independent-sequence tasks start
+every window from zero). Its ``train_step`` is the same computation for one window.
 
-The cell is the canonical one, written in split form: ``onehot(x_t) @ W[:C] + s @ W[C:] + b`` equals
-``concat([onehot(x_t), s]) @ W + b``. Adagrad follows TF1 (accumulator from 0.1, no epsilon). Tracing and XLA
-compilation happen in ``build`` (a warm-up call, after which the state and parameters are restored).
+The cells are the canonical ones, written in split form: ``x_t @ W[:n_in] + h @ W[n_in:] + b`` equals
+``concat([x_t, h]) @ W + b``. Adagrad follows TF1 (accumulator from 0.1, no epsilon), Adam torch (epsilon added
+to the bias-corrected root). Tracing and XLA compilation happen in ``build`` (a warm-up call, after which the
+state, parameters and optimizer slots are restored).
 """
 
 from __future__ import annotations
@@ -24,28 +28,11 @@ import numpy as np
 from rnnbench import tricks
 from rnnbench.config import RunConfig
 from rnnbench.impl_tf import runtime
+from rnnbench.impl_tf.model import OPTIMIZERS, Model
 from rnnbench.interface import StepwiseEpoch
-from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
-from rnnbench.params import VANILLA_KEYS, Params
+from rnnbench.params import Params
 
 tf = runtime.tf
-
-
-def window_loss(params, x, y, s0, num_classes: int):
-    """Mean cross-entropy over one window, the final state, and the logits (B, T, C). Differentiable."""
-    W, b, U, c = params
-    B, T = x.shape
-    H = W.shape[1]
-    x_onehot = tf.reshape(tf.one_hot(x, num_classes, dtype=W.dtype), [B * T, num_classes])
-    input_part = tf.reshape(tf.matmul(x_onehot, W[:num_classes]), [B, T, H])  # one matmul for the window
-    W_rec = W[num_classes:]
-    state, outputs = s0, []
-    for t in range(T):  # static window length: unrolled, as static_rnn does
-        state = tf.tanh(input_part[:, t] + tf.matmul(state, W_rec) + b)
-        outputs.append(state)
-    logits = tf.reshape(tf.matmul(tf.reshape(tf.stack(outputs, axis=1), [B * T, H]), U) + c, [B, T, -1])
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
-    return loss, state, logits
 
 
 def small_matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
@@ -60,7 +47,7 @@ def window_loss_and_grads(params, x, y, s0, num_classes: int):
 
     The same algebra as the NumPy reference, time-major: every product that does not depend on the
     recurrence (input part, logits, dU, dW, and the output's share of each state's gradient) is one matmul
-    over all T*B rows, so only 2*T small matmuls stay sequential. XLA's autodiff graph of ``window_loss``
+    over all T*B rows, so only 2*T small matmuls stay sequential. XLA's autodiff graph of the window loss
     has about twice the operations; on a CPU each costs a dispatch, and this runs faster (README: tf-xla-epoch).
     Small products go through ``small_matmul``.
     """
@@ -92,21 +79,15 @@ def window_loss_and_grads(params, x, y, s0, num_classes: int):
     return loss, states[-1], grads
 
 
-def adagrad(params, accums, grads, lr):
-    """TF1 Adagrad on tensors: returns the new (params, accums)."""
-    accums = [a + g * g for a, g in zip(accums, grads)]
-    params = [p - lr * g / tf.sqrt(a) for p, g, a in zip(params, grads, accums)]
-    return params, accums
-
-
 class TF2Driver(StepwiseEpoch):
-    """What every TF2 variant shares: the carried state in a variable, and ``tf.function``s driven from NumPy.
+    """What every TF2 variant shares: the carried state in variables, and ``tf.function``s driven from NumPy.
 
-    Subclasses set ``self.state``, ``self._train_step`` and ``self._forward`` in ``build``.
+    Subclasses set ``self.state`` (a list of variables), ``self._train_step`` and ``self._forward`` in ``build``.
     """
 
     def reset_state(self) -> None:
-        self.state.assign(tf.zeros_like(self.state))
+        for v in self.state:
+            v.assign(tf.zeros_like(v))
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         return float(self._train_step(tf.constant(x), tf.constant(y)))
@@ -127,7 +108,7 @@ class TF2Driver(StepwiseEpoch):
 
 
 class TFFunction(TF2Driver):
-    """A tf.function per window, run eagerly from Python; variables hold parameters, accumulators, state."""
+    """A tf.function per window, run eagerly from Python; variables hold parameters, optimizer slots, state."""
 
     jit_compile: ClassVar[bool] = False
 
@@ -135,46 +116,58 @@ class TFFunction(TF2Driver):
         runtime.start(config)
         self.config = config
         dtype = runtime.tf_dtype(config)
-        self.lr = tf.constant(config.learning_rate, dtype)
+        self.model = Model(config)
+        self.carries_state = config.task_spec.carries_state
+        self.names = params.names
         self.variables = [tf.Variable(p, dtype=dtype, name=n) for n, p in params.items()]
-        self.accums = [tf.Variable(tf.fill(p.shape, tf.constant(ADAGRAD_INITIAL_ACCUMULATOR, dtype)))
-                       for p in params]
-        self.state = tf.Variable(tf.zeros((config.batch_size, config.state_size), dtype))
+        self.optimizer = OPTIMIZERS[config.optimizer](config.learning_rate)
+        self.slots = [tf.Variable(s) for s in self.optimizer.slots([v.read_value() for v in self.variables])]
+        self.state = [tf.Variable(z) for z in self.model.zero_state(config.batch_size, dtype)]
         self._train_step = tf.function(self._train_window, jit_compile=self.jit_compile)
-        self._forward = tf.function(self._probabilities, jit_compile=self.jit_compile)
+        self._forward = tf.function(self._predictions, jit_compile=self.jit_compile)
         self.warm_up()
 
     def warm_up(self) -> None:
-        """Trace and compile on zeros; the parameters, accumulators and state are put back afterwards."""
-        zeros = np.zeros((self.config.batch_size, self.config.num_steps), np.int32)
+        """Trace and compile on zeros; the parameters, optimizer slots and state are put back afterwards."""
+        x, y = self.config.task_spec.zero_windows(self.config)
 
         def run():
-            self.train_step(zeros, zeros)
-            self.forward(zeros)
+            self.train_step(x, y)
+            self.forward(x)
 
-        self.run_and_restore((*self.variables, *self.accums, self.state), run)
+        self.run_and_restore((*self.variables, *self.slots, *self.state), run)
 
-    def loss_and_grads(self, params, x, y, state):
+    def _start(self, state: list) -> tuple:
+        """The carried state of a stream task; zero for independent sequences."""
+        if self.carries_state:
+            return tuple(state)
+        return self.model.zero_state(self.config.batch_size, self.variables[0].dtype)
+
+    def loss_and_grads(self, params: list, x, y, state: tuple):
         """Autodiff of the window loss; a subclass may supply the gradients another way."""
         with tf.GradientTape() as tape:
             tape.watch(params)
-            loss, final, _ = window_loss(params, x, y, state, self.config.num_classes)
+            out, final = self.model.outputs(dict(zip(self.names, params)), x, state)
+            loss = self.model.loss(out, y)
         return loss, final, tape.gradient(loss, params)
 
     def _train_window(self, x, y):
-        loss, final, grads = self.loss_and_grads(self.variables, x, y, self.state)
-        new_params, new_accums = adagrad(self.variables, self.accums, grads, self.lr)
-        for var, value in zip((*self.variables, *self.accums), (*new_params, *new_accums)):
+        params = [v.read_value() for v in self.variables]
+        loss, final, grads = self.loss_and_grads(params, x, y, self._start([v.read_value() for v in self.state]))
+        new_params, new_slots = self.optimizer.apply(params, [s.read_value() for s in self.slots], grads)
+        for var, value in zip((*self.variables, *self.slots), (*new_params, *new_slots)):
             var.assign(value)
-        self.state.assign(final)
+        for var, value in zip(self.state, final):
+            var.assign(value)
         return loss
 
-    def _probabilities(self, x):
-        _, _, logits = window_loss(self.variables, x, tf.zeros_like(x), self.state, self.config.num_classes)
-        return tf.nn.softmax(logits)
+    def _predictions(self, x):
+        params = dict(zip(self.names, (v.read_value() for v in self.variables)))
+        out, _ = self.model.outputs(params, x, self._start([v.read_value() for v in self.state]))
+        return self.model.predictions(out)
 
     def params(self) -> Params:
-        return Params.from_arrays(VANILLA_KEYS, (v.numpy().astype(np.float32) for v in self.variables))
+        return Params.from_arrays(self.names, (v.numpy().astype(np.float32) for v in self.variables))
 
 
 class TFXLA(TFFunction):
@@ -186,43 +179,50 @@ class TFXLA(TFFunction):
 class TFXLAEpoch(TFXLA):
     """A whole epoch in one XLA-compiled call: a while_loop over windows, everything carried on device.
 
-    Gradients are written by hand (``window_loss_and_grads``), in both the epoch loop and train_step.
+    On the binary task with the vanilla cell the gradients are written by hand (``window_loss_and_grads``, the
+    named trick), in both the epoch loop and train_step; every other task and cell takes autodiff of the model
+    (``rnnbench.impl_tf.model``) inside the same loop.
     """
 
     whole_epoch: ClassVar[bool] = True
 
+    def hand_written(self) -> bool:
+        return self.config.task == "binary" and self.config.cell == "rnn" and not self.config.bidirectional
+
     def loss_and_grads(self, params, x, y, state):
-        return window_loss_and_grads(params, x, y, state, self.config.num_classes)
+        if not self.hand_written():
+            return super().loss_and_grads(params, x, y, state)
+        loss, final, grads = window_loss_and_grads(params, x, y, state[0], self.config.num_classes)
+        return loss, (final,), grads
 
     def build(self, config: RunConfig, params: Params) -> None:
         self._train_epoch = tf.function(self._epoch_loop, jit_compile=True)
         super().build(config, params)
 
     def warm_up(self) -> None:
-        zeros = np.zeros((self.config.windows_per_epoch, self.config.batch_size, self.config.num_steps), np.int32)
-        self.run_and_restore((*self.variables, *self.accums, self.state),
-                             lambda: self.train_epoch(zeros, zeros))  # compiles for this epoch's shape
+        xs, ys = self.config.task_spec.zero_windows(self.config, self.config.windows_per_epoch)
+        self.run_and_restore((*self.variables, *self.slots, *self.state),
+                             lambda: self.train_epoch(xs, ys))  # compiles for this epoch's shape
         super().warm_up()
 
     def _epoch_loop(self, xs, ys):
         n = xs.shape[0]
 
-        def body(i, state, params, accums, losses):
-            loss, final, grads = self.loss_and_grads(params, xs[i], ys[i], state)
-            params, accums = adagrad(params, accums, grads, self.lr)
-            return i + 1, final, params, accums, losses.write(i, loss)
+        def body(i, state, params, slots, losses):
+            loss, final, grads = self.loss_and_grads(params, xs[i], ys[i], self._start(state))
+            params, slots = self.optimizer.apply(params, slots, grads)
+            return i + 1, list(final), params, slots, losses.write(i, loss)
 
         start = (
             tf.constant(0),
-            self.state.read_value(),
+            [v.read_value() for v in self.state],
             [v.read_value() for v in self.variables],
-            [a.read_value() for a in self.accums],
-            tf.TensorArray(self.lr.dtype, size=n),
+            [s.read_value() for s in self.slots],
+            tf.TensorArray(self.variables[0].dtype, size=n),
         )
-        _, state, params, accums, losses = tf.while_loop(lambda i, *_: i < n, body, start)
-        for var, value in zip((*self.variables, *self.accums), (*params, *accums)):
+        _, state, params, slots, losses = tf.while_loop(lambda i, *_: i < n, body, start)
+        for var, value in zip((*self.variables, *self.slots, *self.state), (*params, *slots, *state)):
             var.assign(value)
-        self.state.assign(state)
         return losses.stack()
 
     def train_epoch(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:

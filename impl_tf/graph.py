@@ -1,21 +1,32 @@
-"""The original tutorial's three TensorFlow RNNs, as TF1 graphs on today's TensorFlow.
+"""The original tutorial's three TensorFlow RNNs, as TF1 graphs on today's TensorFlow, for every task, cell and
+direction.
 
-- ``tf-cell``: the hand-written cell, ``tanh(concat([x_t, s_{t-1}]) @ W + b)`` with ``tf.compat.v1`` variables,
-  unrolled in Python over the window.
-- ``tf-static``: ``tf.compat.v1.nn.static_rnn`` over a ``BasicRNNCell`` (the graph unrolled by TensorFlow).
-- ``tf-dynamic``: ``tf.compat.v1.nn.dynamic_rnn`` over a ``BasicRNNCell`` (a ``while_loop`` in the graph).
+- ``tf-cell``: the hand-written cell with ``tf.compat.v1`` variables, unrolled in Python over the window: the
+  tutorial's ``tanh(concat([x_t, s_{t-1}]) @ W + b)`` for the vanilla cell, and the LSTM and GRU of
+  ``rnnbench.impl_tf.model`` (the canonical math) for the others.
+- ``tf-static``: ``tf.compat.v1.nn.static_rnn`` (``static_bidirectional_rnn``) over a TF1 cell object (the graph
+  unrolled by TensorFlow).
+- ``tf-dynamic``: ``tf.compat.v1.nn.dynamic_rnn`` (``bidirectional_dynamic_rnn``): a ``while_loop`` in the graph.
 
 All three run as the tutorial did: each graph in its own ``tf.Graph`` with its own ``Session``; the window's
 inputs and the initial state are fed through placeholders, the final state is fetched and fed back as the next
-window's initial state, and ``tf.compat.v1.train.AdagradOptimizer`` trains. Eager execution stays on for the
-rest of the process.
+window's initial state (zeros for tasks of independent sequences), and ``tf.compat.v1.train.AdagradOptimizer``
+or Adam trains. Eager execution stays on for the rest of the process.
 
-Why ``BasicRNNCell`` through ``tf_keras`` rather than a cell of our own: it is the very class the tutorial used
-(``tf.contrib.rnn.BasicRNNCell`` became ``tf.compat.v1.nn.rnn_cell.BasicRNNCell``), so static_rnn and
-dynamic_rnn are measured with their real cell, variable scoping and all. Under Keras 3 it lives on only in the
-``tf_keras`` package, selected by ``TF_USE_LEGACY_KERAS=1`` before TensorFlow is imported (``runtime`` does
-that). Its kernel is ``(num_classes + state_size, state_size)`` over ``concat([inputs, state])``, which is
-exactly the canonical W, so the canonical parameters load without any reshuffling.
+The cells static_rnn and dynamic_rnn run, and how the canonical arrays map into them (``CELL_LAYOUTS``):
+
+- vanilla: ``BasicRNNCell``, the tutorial's own class (through ``tf_keras``, selected by ``TF_USE_LEGACY_KERAS=1``
+  before TensorFlow is imported: ``runtime`` does that). Its kernel over ``concat([inputs, state])`` is exactly W.
+- LSTM: ``BasicLSTMCell(forget_bias=0)``. Its blocks are ordered i, j(=g), f, o, so the canonical i, f, g, o
+  columns are permuted into it and back; it adds ``forget_bias`` inside the cell, which is why it is built with 0.
+  Its state is ``LSTMStateTuple(c, h)``, the canonical (h, c) swapped.
+- GRU: TF1's ``GRUCell`` is the reset-before form (``r`` applied to h before the product), which cannot express
+  the canonical reset-after GRU; ``ResetAfterGRUCell`` here is a minimal cell object (``state_size``,
+  ``output_size``, ``zero_state``, ``__call__``) computing the canonical cell with W, b and bh as they are.
+
+Adam is written out as graph ops with ``torch.optim.Adam``'s semantics (``written_out_adam``): ``AdamOptimizer`` adds
+its epsilon to the root before the bias correction of v, where torch adds it after, and that moved the losses of
+parameters with tiny gradients beyond the parity tolerance.
 """
 
 from __future__ import annotations
@@ -24,81 +35,164 @@ import warnings
 
 import numpy as np
 
+from rnnbench.cells import BACKWARD_PREFIX, permute_blocks
 from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.impl_tf import runtime
+from rnnbench.impl_tf.model import Adam, Model, cell_step
 from rnnbench.interface import StepwiseEpoch
 from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
-from rnnbench.params import VANILLA_KEYS, Params
+from rnnbench.params import Params
 
 tf = runtime.tf
 v1 = tf.compat.v1
 
+LSTM_TO_TF1 = [0, 2, 1, 3]  # canonical blocks i, f, g, o -> TF1's i, j(=g), f, o (its own inverse)
+
+
+class ResetAfterGRUCell:
+    """The canonical (reset-after) GRU as a TF1 cell object for static_rnn and dynamic_rnn. TF1's own GRUCell
+    is reset-before and cannot express it. Its variables W (n_in+H, 3H), b and bh are the canonical arrays."""
+
+    def __init__(self, state_size: int, input_size: int, params: Params, prefix: str, dtype):
+        self.state_size = self.output_size = state_size
+        self.n_in = input_size
+        with v1.variable_scope(f"{prefix or 'fw_'}gru_cell"):
+            self.W, self.b, self.bh = (v1.get_variable(k, initializer=params[prefix + k].astype(dtype.as_numpy_dtype))
+                                       for k in ("W", "b", "bh"))
+        self.weights = [self.W, self.b, self.bh]
+
+    def zero_state(self, batch_size, dtype):
+        return tf.zeros([batch_size, self.state_size], dtype)
+
+    def __call__(self, inputs, state, scope=None):
+        (h,) = cell_step("gru", tf.matmul(inputs, self.W[: self.n_in]), (state,), self.W[self.n_in :], self.b, self.bh)
+        return h, h
+
+
+def _tf1_cell(cell_name: str, state_size: int, input_size: int, params: Params, prefix: str, dtype):
+    """The TF1 cell object for one direction."""
+    if cell_name == "gru":
+        return ResetAfterGRUCell(state_size, input_size, params, prefix, dtype)
+    try:
+        with warnings.catch_warnings():  # their deprecation notices: we use them on purpose, see the docstring
+            warnings.simplefilter("ignore", UserWarning)
+            if cell_name == "lstm":
+                return v1.nn.rnn_cell.BasicLSTMCell(state_size, forget_bias=0.0, state_is_tuple=True)
+            return v1.nn.rnn_cell.BasicRNNCell(state_size)
+    except Exception as exc:  # Keras 3 without tf_keras (or TF imported before TF_USE_LEGACY_KERAS was set)
+        raise UnsupportedError(
+            f"BasicRNNCell is not available ({exc}); install tf_keras (pip install 'rnnbench[tf]') and make "
+            "sure nothing imports tensorflow before impl_tf"
+        ) from None
+
+
+def written_out_adam(loss, variables: list, learning_rate: float):
+    """torch.optim.Adam as graph ops (``rnnbench.impl_tf.model.Adam``): AdamOptimizer would add epsilon before the
+    bias correction of v, which at step 1 acts as 1e-8 / sqrt(1 - 0.999) = 3.2e-7 on the corrected root; on
+    parameters with tiny gradients that moved digits' losses 1.3e-3 from NumPy's within 66 steps."""
+    adam = Adam(learning_rate)
+    grads = tf.gradients(loss, variables)
+    values = [v.read_value() for v in variables]
+    slots = [v1.Variable(s, trainable=False) for s in adam.slots(values)]
+    new_values, new_slots = adam.apply(values, [s.read_value() for s in slots], grads)
+    with tf.control_dependencies([*new_values, *new_slots]):  # every read before any write
+        return tf.group(*(v1.assign(var, value) for var, value in zip((*variables, *slots), (*new_values, *new_slots))))
+
+
+def _lstm_state(state: tuple):
+    return v1.nn.rnn_cell.LSTMStateTuple(c=state[1], h=state[0])
+
 
 class _TF1Graph(StepwiseEpoch):
-    """Placeholders, the softmax layer, the loss, Adagrad and the Session; subclasses supply the recurrence."""
+    """Placeholders, the readout, the loss, the optimizer and the Session; subclasses supply the recurrence."""
 
-    def recurrence(self, x_onehot, init_state, params: Params, dtype):
-        """Return (outputs (B, T, H) or a list of T tensors (B, H), final state (B, H), [W, b] variables)."""
+    def recurrence(self, rows, init_state: tuple, params: Params, dtype):
+        """Return (per-step outputs: T tensors (B, D) or a tensor (B, T, D), the forward final state as a tuple,
+        {canonical name: variable} of the recurrent layer, in canonical order, with a loader per variable)."""
         raise NotImplementedError
 
     def build(self, config: RunConfig, params: Params) -> None:
         runtime.start(config)
         self.config = config
-        B, T, H, C = config.batch_size, config.num_steps, config.state_size, config.num_classes
+        self.model = Model(config)
+        self.names = params.names
+        self.carries_state = config.task_spec.carries_state
+        B, T, H = config.batch_size, config.num_steps, config.state_size
         dtype = runtime.tf_dtype(config)
+        (x_shape, x_dtype), (y_shape, y_dtype) = config.task_spec.window_shapes(config)
+        as_tf = {np.int32: tf.int32, np.float32: dtype}
         self.graph = tf.Graph()
         with self.graph.as_default():
-            self.x = v1.placeholder(tf.int32, [B, T], name="x")
-            self.y = v1.placeholder(tf.int32, [B, T], name="y")
-            self.init_state = v1.placeholder(dtype, [B, H], name="init_state")
-            x_onehot = tf.one_hot(self.x, C, dtype=dtype)  # (B, T, C)
-            outputs, self.final_state, (W, b) = self.recurrence(x_onehot, self.init_state, params, dtype)
+            self.x = v1.placeholder(as_tf[x_dtype], x_shape, name="x")
+            self.y = v1.placeholder(as_tf[y_dtype], y_shape, name="y")
+            self.init_state = tuple(v1.placeholder(dtype, [B, H], name=f"init_{k}") for k in self.model.cell.states)
+            rows = self.model.inputs(self.x, dtype)  # (B, T, n_in)
+            outputs, final, recurrent = self.recurrence(rows, self.init_state, params, dtype)
+            self.final_state = tuple(final)
             if isinstance(outputs, list):
-                outputs = tf.stack(outputs, axis=1)  # (B, T, H)
+                outputs = tf.stack(outputs, axis=1)  # (B, T, D)
+            D = outputs.shape[-1]
             with v1.variable_scope("softmax"):
                 U = v1.get_variable("U", initializer=params.U.astype(dtype.as_numpy_dtype))
                 c = v1.get_variable("c", initializer=params.c.astype(dtype.as_numpy_dtype))
-            logits = tf.reshape(tf.matmul(tf.reshape(outputs, [-1, H]), U) + c, [B, T, C])
-            self.probabilities = tf.nn.softmax(logits)
-            self.loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=self.y, logits=logits))
-            optimizer = v1.train.AdagradOptimizer(config.learning_rate,
-                                                   initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR)
-            self.train_op = optimizer.minimize(self.loss)
-            self.variables = [W, b, U, c]
-            # BasicRNNCell makes its own kernel and bias; these load the canonical values into them.
+            n_out = U.shape[1]
+            if config.task_spec.each_step:
+                logits = tf.reshape(tf.matmul(tf.reshape(outputs, [-1, D]), U) + c, [B, T, n_out])
+            else:
+                logits = tf.matmul(outputs[:, -1], U) + c
+            self.predictions = self.model.predictions(logits)
+            self.loss = self.model.loss(logits, self.y)
+            self.layout = {**recurrent, "U": (U, _identity), "c": (c, _identity)}
+            if config.optimizer == "adam":
+                self.train_op = written_out_adam(self.loss, [var for var, _ in self.layout.values()],
+                                                 config.learning_rate)
+            else:
+                optimizer = v1.train.AdagradOptimizer(config.learning_rate,
+                                                       initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR)
+                self.train_op = optimizer.minimize(self.loss)
+            # TF1's cells make their own kernels and biases; these load the canonical values into them.
             init = [v1.global_variables_initializer()]
-            load = [v1.assign(v, p.astype(dtype.as_numpy_dtype)) for v, p in zip(self.variables, params)]
+            load = [v1.assign(var, to_layout(params[name]).astype(dtype.as_numpy_dtype))
+                    for name, (var, to_layout) in self.layout.items()]
         self.graph.finalize()
         self.session = v1.Session(graph=self.graph, config=runtime.session_config(config))
         self.session.run(init)
         self.session.run(load)
         # Warm-up: the first run of a fetch set prunes and optimises the graph. Do it here, then start again.
-        zeros = np.zeros((B, T), np.int32)
+        x, y = config.task_spec.zero_windows(config)
         self.reset_state()
-        self.session.run([self.loss, self.final_state, self.train_op], self._feed(zeros, zeros))
-        self.session.run(self.probabilities, self._feed(zeros))
+        self.session.run([self.loss, self.final_state, self.train_op], self._feed(x, y))
+        self.session.run(self.predictions, self._feed(x))
         self.session.run(init)
         self.session.run(load)
 
     def _feed(self, x, y=None):
-        feed = {self.x: x, self.init_state: self.state}
+        state = self.state if self.carries_state else self.zero
+        feed = {self.x: x, **dict(zip(self.init_state, state))}
         if y is not None:
             feed[self.y] = y
         return feed
 
     def reset_state(self) -> None:
-        self.state = np.zeros((self.config.batch_size, self.config.state_size), dtype=self.config.dtype)
+        self.zero = tuple(np.zeros((self.config.batch_size, self.config.state_size), dtype=self.config.dtype)
+                          for _ in self.model.cell.states)
+        self.state = self.zero
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         loss, self.state, _ = self.session.run([self.loss, self.final_state, self.train_op], self._feed(x, y))
         return float(loss)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(self.probabilities, self._feed(x))
+        return self.session.run(self.predictions, self._feed(x))
 
     def params(self) -> Params:
-        return Params.from_arrays(VANILLA_KEYS, (np.asarray(a, np.float32) for a in self.session.run(self.variables)))
+        values = self.session.run({name: var for name, (var, _) in self.layout.items()})
+        return Params({name: self.from_layout(name, values[name]) for name in self.names}).astype(np.float32)
+
+    def from_layout(self, name: str, value: np.ndarray) -> np.ndarray:
+        """A variable's value in canonical form (the inverse of its loader)."""
+        return value
 
     def versions(self) -> dict[str, str]:
         return runtime.versions()
@@ -109,47 +203,86 @@ class _TF1Graph(StepwiseEpoch):
             session.close()
 
 
+def _identity(a):
+    return a
+
+
 class TFCell(_TF1Graph):
-    """The tutorial's first version: its own rnn_cell function, unrolled in Python."""
+    """The tutorial's first version: its own cell function, unrolled in Python."""
 
-    def recurrence(self, x_onehot, init_state, params, dtype):
-        with v1.variable_scope("rnn_cell"):
-            W = v1.get_variable("W", initializer=params.W.astype(dtype.as_numpy_dtype))
-            b = v1.get_variable("b", initializer=params.b.astype(dtype.as_numpy_dtype))
-        state, outputs = init_state, []
-        for x_t in tf.unstack(x_onehot, axis=1):
-            state = tf.tanh(tf.matmul(tf.concat([x_t, state], 1), W) + b)
-            outputs.append(state)
-        return outputs, state, (W, b)
+    def recurrence(self, rows, init_state, params, dtype):
+        variables, outputs, final = {}, [], init_state
+        for prefix in self.model.prefixes:
+            with v1.variable_scope(f"{prefix}rnn_cell"):
+                p = {k: v1.get_variable(k, initializer=params[prefix + k].astype(dtype.as_numpy_dtype))
+                     for k in ("W", "b", "bh") if prefix + k in params}
+            variables.update({prefix + k: (v, _identity) for k, v in p.items()})
+            if prefix == BACKWARD_PREFIX:
+                outs, _ = self.model.direction({prefix + k: v for k, v in p.items()}, prefix, rows,
+                                               self.model.zero_state(rows.shape[0], dtype))
+            elif self.config.cell == "rnn":  # the tutorial's own cell, in the concat form
+                state, outs = init_state[0], []
+                for x_t in tf.unstack(rows, axis=1):
+                    state = tf.tanh(tf.matmul(tf.concat([x_t, state], 1), p["W"]) + p["b"])
+                    outs.append(state)
+                final = (state,)
+            else:
+                outs, final = self.model.direction(p, prefix, rows, init_state)
+            outputs.append(outs)
+        steps = outputs[0] if len(outputs) == 1 else [tf.concat(hs, axis=1) for hs in zip(*outputs)]
+        return steps, final, variables
 
 
-def _basic_rnn_cell(state_size: int):
-    try:
-        with warnings.catch_warnings():  # its deprecation notice: we use it on purpose, see the docstring
-            warnings.simplefilter("ignore", UserWarning)
-            return v1.nn.rnn_cell.BasicRNNCell(state_size)
-    except Exception as exc:  # Keras 3 without tf_keras (or TF imported before TF_USE_LEGACY_KERAS was set)
-        raise UnsupportedError(
-            f"BasicRNNCell is not available ({exc}); install tf_keras (pip install 'rnnbench[tf]') and make "
-            "sure nothing imports tensorflow before impl_tf"
-        ) from None
+class _TF1CellObjects(_TF1Graph):
+    """static_rnn and dynamic_rnn: the TF1 cell objects of ``_tf1_cell``, one per direction."""
+
+    def cells(self, params, dtype) -> list:
+        cfg = self.config
+        return [_tf1_cell(cfg.cell, cfg.state_size, cfg.input_size, params, prefix, dtype)
+                for prefix in self.model.prefixes]
+
+    def layout_of(self, cells) -> dict:
+        """{canonical name: (variable, canonical -> cell layout)}: the cells' weights, built by now."""
+        lstm = self.config.cell == "lstm"
+        to_cell = (lambda a: permute_blocks(a, LSTM_TO_TF1)) if lstm else _identity
+        names = ("W", "b", "bh")
+        return {prefix + names[k]: (var, to_cell)
+                for prefix, cell in zip(self.model.prefixes, cells) for k, var in enumerate(cell.weights)}
+
+    def from_layout(self, name, value):
+        recurrent = name.removeprefix(BACKWARD_PREFIX) in ("W", "b")
+        return permute_blocks(value, LSTM_TO_TF1) if self.config.cell == "lstm" and recurrent else value
+
+    def wrap(self, state: tuple):
+        return _lstm_state(state) if self.config.cell == "lstm" else state[0]
+
+    def unwrap(self, state) -> tuple:
+        return (state.h, state.c) if self.config.cell == "lstm" else (state,)
 
 
-class TFStatic(_TF1Graph):
+class TFStatic(_TF1CellObjects):
     """static_rnn: TensorFlow unrolls the cell over a Python list of per-step inputs."""
 
-    def recurrence(self, x_onehot, init_state, params, dtype):
-        cell = _basic_rnn_cell(self.config.state_size)
-        outputs, final = v1.nn.static_rnn(cell, tf.unstack(x_onehot, axis=1), initial_state=init_state)
-        kernel, bias = cell.weights
-        return outputs, final, (kernel, bias)
+    def recurrence(self, rows, init_state, params, dtype):
+        cells = self.cells(params, dtype)
+        inputs = tf.unstack(rows, axis=1)
+        if len(cells) == 1:
+            outputs, final = v1.nn.static_rnn(cells[0], inputs, initial_state=self.wrap(init_state))
+        else:
+            outputs, final, _ = v1.nn.static_bidirectional_rnn(cells[0], cells[1], inputs,
+                                                               initial_state_fw=self.wrap(init_state), dtype=dtype)
+        return outputs, self.unwrap(final), self.layout_of(cells)
 
 
-class TFDynamic(_TF1Graph):
-    """dynamic_rnn: the cell inside a graph-level while_loop over a (B, T, C) tensor."""
+class TFDynamic(_TF1CellObjects):
+    """dynamic_rnn: the cell inside a graph-level while_loop over a (B, T, n_in) tensor."""
 
-    def recurrence(self, x_onehot, init_state, params, dtype):
-        cell = _basic_rnn_cell(self.config.state_size)
-        outputs, final = v1.nn.dynamic_rnn(cell, x_onehot, initial_state=init_state)
-        kernel, bias = cell.weights
-        return outputs, final, (kernel, bias)
+    def recurrence(self, rows, init_state, params, dtype):
+        cells = self.cells(params, dtype)
+        if len(cells) == 1:
+            outputs, final = v1.nn.dynamic_rnn(cells[0], rows, initial_state=self.wrap(init_state))
+        else:
+            (out_fw, out_bw), (final, _) = v1.nn.bidirectional_dynamic_rnn(
+                cells[0], cells[1], rows, initial_state_fw=self.wrap(init_state), dtype=dtype)
+            outputs = tf.concat([out_fw, out_bw], axis=2)
+        return outputs, self.unwrap(final), self.layout_of(cells)

@@ -54,6 +54,15 @@ def cell(name: str) -> Cell:
     return lookup(CELLS, name, "cell", "cell")
 
 
+def permute_blocks(a, order: list[int]):
+    """``a`` (..., G*H) with its G column blocks reordered: ``order[k]`` is the block that goes to place k.
+    Frameworks whose gate order differs from the canonical one map through it (TF1's LSTM, Keras' GRU)."""
+    import numpy as np
+
+    blocks = np.split(a, len(order), axis=-1)
+    return np.concatenate([blocks[k] for k in order], axis=-1)
+
+
 def param_shapes(cell_name: str, input_size: int, state_size: int, output_size: int,
                  bidirectional: bool = False) -> dict[str, tuple[int, ...]]:
     """The canonical npz keys and shapes of a model, in canonical order: W b [bh] [bwd_W bwd_b [bwd_bh]] U c."""

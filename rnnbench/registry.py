@@ -82,27 +82,34 @@ _TF1 = ("tensorflow", "tf_keras")  # BasicRNNCell under Keras 3
 _TORCH = ("torch",)
 _CPU_CUDA = DEVICES  # every device the suite knows
 _ALL_TASKS = tuple(TASKS)
-_TF_GAP = "TensorFlow's other tasks and cells are still to be written"
+_EVERY_POINT = dict(tasks=_ALL_TASKS, cells=tuple(CELLS), bidirectional=True, optimizers=OPTIMIZERS)
 _TORCH_GAP = "PyTorch's other tasks and cells are still to be written"
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("numpy", "rnnbench.impl_numpy.reference:NumpyReference", "numpy",
           "hand-written forward, BPTT, Adagrad and Adam for every task and cell; the parity reference", ("numpy",),
-          tasks=_ALL_TASKS, cells=tuple(CELLS), bidirectional=True, optimizers=OPTIMIZERS),
+          **_EVERY_POINT),
     Entry("tf-cell", "rnnbench.impl_tf.graph:TFCell", "tensorflow",
-          "TF1 graph + Session, the tutorial's hand-written cell unrolled in Python, state fed back", _TF, gap=_TF_GAP),
+          "TF1 graph + Session, the tutorial's hand-written cell (and LSTM, GRU) unrolled in Python, state fed back",
+          _TF, **_EVERY_POINT),
     Entry("tf-static", "rnnbench.impl_tf.graph:TFStatic", "tensorflow",
-          "TF1 graph + Session, tf.compat.v1.nn.static_rnn over BasicRNNCell", _TF1, gap=_TF_GAP),
+          "TF1 graph + Session, static_rnn over BasicRNNCell / BasicLSTMCell / a reset-after GRU cell",
+          _TF1, **_EVERY_POINT),
     Entry("tf-dynamic", "rnnbench.impl_tf.graph:TFDynamic", "tensorflow",
-          "TF1 graph + Session, tf.compat.v1.nn.dynamic_rnn over BasicRNNCell (graph while_loop)", _TF1, gap=_TF_GAP),
+          "TF1 graph + Session, dynamic_rnn (graph while_loop) over the same TF1 cells",
+          _TF1, **_EVERY_POINT),
     Entry("tf-function", "rnnbench.impl_tf.eager:TFFunction", "tensorflow",
-          "TF2: one tf.function per window (GradientTape), called from Python", _TF, gap=_TF_GAP),
+          "TF2: one tf.function per window (GradientTape), called from Python",
+          _TF, **_EVERY_POINT),
     Entry("tf-keras", "rnnbench.impl_tf.keras3:TFKeras", "tensorflow",
-          "TF2: Keras 3 SimpleRNN + Dense, tf.function train step, Keras Adagrad (epsilon=0)", _TF, gap=_TF_GAP),
+          "TF2: Keras 3 SimpleRNN / LSTM / GRU (Bidirectional) + Dense, tf.function step, Keras optimizers",
+          _TF, **_EVERY_POINT),
     Entry("tf-xla", "rnnbench.impl_tf.eager:TFXLA", "tensorflow",
-          "TF2: the window step compiled by XLA (jit_compile=True)", _TF, gap=_TF_GAP),
+          "TF2: the window step compiled by XLA (jit_compile=True)",
+          _TF, **_EVERY_POINT),
     Entry("tf-xla-epoch", "rnnbench.impl_tf.eager:TFXLAEpoch", "tensorflow",
-          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop over windows)", _TF, gap=_TF_GAP),
+          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop); binary rnn: hand-written grads",
+          _TF, **_EVERY_POINT),
     Entry("torch-rnn", "rnnbench.impl_torch.modules:TorchRNN", "torch",
           "nn.RNN (batch_first) + nn.Linear, eager, one optimizer step per window", _TORCH, _CPU_CUDA, gap=_TORCH_GAP),
     Entry("torch-cell", "rnnbench.impl_torch.modules:TorchCell", "torch",

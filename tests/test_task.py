@@ -176,3 +176,11 @@ def test_every_task_declares_what_it_is():
         assert config.windows_per_epoch > 0 and config.input_size > 0 and config.output_size > 0
         assert task.loss in ("xent", "mse") and len(task.levels()) >= 1 and task.references()
         assert task.bidirectional_ok == (not task.carries_state)
+
+
+def test_window_shapes_are_what_each_task_hands_to_the_implementations():
+    for task in TASKS.values():
+        config = RunConfig.for_task(task.name, size=RunConfig.for_task(task.name).size)
+        xs, ys = task.epoch_batches(config, 0)
+        zx, zy = task.zero_windows(config, 2)
+        assert (zx.shape[1:], zx.dtype, zy.shape[1:], zy.dtype) == (xs.shape[1:], xs.dtype, ys.shape[1:], ys.dtype)

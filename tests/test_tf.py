@@ -1,5 +1,6 @@
 """TensorFlow implementations: parity with NumPy, convergence to the theory levels, TF1 conditions."""
 
+import numpy as np
 import pytest
 from conftest import (
     REFERENCES,
@@ -7,6 +8,7 @@ from conftest import (
     assert_learns,
     parity_config,
     skip_if_other_framework_loaded,
+    task_parity_config,
 )
 
 skip_if_other_framework_loaded("tensorflow")
@@ -47,6 +49,74 @@ def test_the_required_variants_are_registered():
 def test_parity_with_numpy(name, shape, assert_parity):
     _available(name)
     assert_parity(name, *shape)
+
+
+# Every cell on the binary task at (10,16); every other task at its seed configuration; bidirectional where the
+# task allows it; Adam on the binary task (the other tasks' optimizer) too.
+GRID = [
+    ("binary", dict(cell="lstm", num_steps=10, state_size=16)),
+    ("binary", dict(cell="gru", num_steps=10, state_size=16)),
+    ("binary", dict(num_steps=10, state_size=16, optimizer="adam", learning_rate=0.01)),
+    ("sine", {}),
+    ("sine", dict(bidirectional=True)),
+    ("sin2cos", {}),
+    ("digits", {}),
+    ("digits", dict(cell="gru", bidirectional=True)),
+]
+
+
+def _grid_id(point) -> str:
+    task, changes = point
+    return "-".join([task, *(f"{k}={v}" for k, v in changes.items())])
+
+
+@pytest.mark.parametrize("point", GRID, ids=[_grid_id(p) for p in GRID])
+@pytest.mark.parametrize("name", TF_NAMES)
+def test_parity_with_numpy_across_tasks_and_cells(name, point, assert_parity_at):
+    _available(name)
+    task, changes = point
+    assert_parity_at(name, task_parity_config(task, **changes))
+
+
+@pytest.mark.parametrize("name", ["tf-static", "tf-dynamic", "tf-keras"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_canonical_weights_round_trip_through_each_framework_layout(name, cell, bidirectional):
+    """canonical -> the TF1 cell's or Keras layer's own layout (permuted gate blocks, split biases) -> canonical
+    is exact, for every cell and direction."""
+    _available(name)
+    config = RunConfig.for_task("sine", cell=cell, bidirectional=bidirectional, num_steps=4, size=100, threads=2)
+    rng = np.random.default_rng(3)
+    params = init_params(config).map(lambda a: rng.normal(0, 0.5, a.shape).astype(np.float32))
+    impl = registry.create(name, config)
+    impl.build(config, params)
+    back = impl.params()
+    assert back.names == params.names
+    for key in params.names:
+        np.testing.assert_array_equal(back[key], params[key], err_msg=key)
+
+
+def test_keras_gru_layout_is_z_r_h_with_a_two_row_bias():
+    from rnnbench.impl_tf.keras3 import canonical_weights, keras_weights
+
+    config = RunConfig.for_task("sine", cell="gru", state_size=2, num_steps=3, size=100)
+    params = init_params(config).map(lambda a: np.arange(a.size, dtype=np.float32).reshape(a.shape))
+    kernel, recurrent, bias = keras_weights("gru", params, "", 1)
+    np.testing.assert_array_equal(kernel[0], params.W[0, [2, 3, 0, 1, 4, 5]])  # z, r, h from r, z, n
+    assert bias.shape == (2, 6)
+    np.testing.assert_array_equal(bias[1], params.bh[[2, 3, 0, 1, 4, 5]])
+    back = canonical_weights("gru", [kernel, recurrent, bias], "")
+    for key in ("W", "b", "bh"):
+        np.testing.assert_array_equal(back[key], params[key])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["sine", "sin2cos", "digits"])
+@pytest.mark.parametrize("name", TF_NAMES)
+def test_every_variant_reaches_each_tasks_goal(name, task):
+    _available(name)
+    label = next(r.label for r in REFERENCES.values() if r.task == task)
+    assert_learns(train(name, REFERENCES[label].config, progress=False), label)
 
 
 @pytest.mark.parametrize("name", TF_NAMES)

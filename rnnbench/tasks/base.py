@@ -143,6 +143,22 @@ class Task:
         """(xs, ys): the held-out windows, never trained on."""
         raise NotImplementedError
 
+    def window_shapes(self, config: RunConfig) -> tuple[tuple[tuple, type], tuple[tuple, type]]:
+        """((x shape, dtype), (y shape, dtype)) of one window, as the interface passes it."""
+        B, T = config.batch_size, config.num_steps
+        x = ((B, T), np.int32) if self.tokens else ((B, T, self.input_size(config)), np.float32)
+        if self.loss == MSE:
+            y = ((B, T, self.output_size(config)) if self.each_step else (B, self.output_size(config)), np.float32)
+        else:
+            y = ((B, T) if self.each_step else (B,), np.int32)
+        return x, y
+
+    def zero_windows(self, config: RunConfig, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Zero x and y of one window (or of ``count`` stacked windows): what a build warms up and traces on."""
+        lead = () if count is None else (count,)
+        (x_shape, x_dtype), (y_shape, y_dtype) = self.window_shapes(config)
+        return np.zeros(lead + x_shape, x_dtype), np.zeros(lead + y_shape, y_dtype)
+
 
 # --- helpers the tasks share ------------------------------------------------------------------------
 
