@@ -13,8 +13,10 @@ Groups (each a pytest-benchmark group, so a table compares like with like):
   gets all windows in one call. Per-step time is the round time over ``extra_info["steps"]``.
 
 ``train_step``, ``forward`` and ``epoch`` share one build of each case (built outside every timing); each starts
-from a zero state and warms up first. Each timed call returns only once its result is on the host (a float loss,
-a NumPy array).
+from a zero state and warms up first. The binary references are timed by every measure; the other tasks' by their
+training run (whose record carries the build time) and the epoch, timed on the implementation that run trained
+(``Reference.measures``): one build per case, which keeps the main job within its time. Each timed call returns
+only once its result is on the host (a float loss, a NumPy array).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 
 from rnnbench import registry
 from rnnbench.errors import UnsupportedError
-from rnnbench.harness.cases import time_train_step
+from rnnbench.harness.cases import keep_trained, require, time_train_step
 from rnnbench.harness.memory import PeakMemory
 from rnnbench.harness.provenance import case_info
 from rnnbench.params import init_params
@@ -41,6 +43,7 @@ EPOCH_ROUNDS = 5  # enough for the gate's rank test to reach p < 0.05 (with 3 a 
 @pytest.mark.benchmark(group=Measure.BUILD)
 def test_build(benchmark, case):
     name, ref = case
+    require(ref, Measure.BUILD)
     params = init_params(ref.config)
 
     def fresh():
@@ -94,19 +97,22 @@ def test_train(benchmark, case):
     ))
     assert result.steps == ref.config.epochs * ref.config.windows_per_epoch
     assert np.isfinite(result.losses).all()
+    keep_trained(name, ref, result.implementation)
 
 
 @pytest.mark.benchmark(group=Measure.TRAIN_STEP)
-def test_train_step(benchmark, fresh_state):
-    built = fresh_state
+def test_train_step(benchmark, case, request):
+    require(case[1], Measure.TRAIN_STEP)  # before anything is built
+    built = request.getfixturevalue("fresh_state")
     benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.TRAIN_STEP,
                                           steps=1))
     assert math.isfinite(time_train_step(benchmark, built, WARMUP_STEPS))
 
 
 @pytest.mark.benchmark(group=Measure.FORWARD)
-def test_forward(benchmark, fresh_state):
-    built = fresh_state
+def test_forward(benchmark, case, request):
+    require(case[1], Measure.FORWARD)
+    built = request.getfixturevalue("fresh_state")
     x = built.xs[0]
     for _ in range(WARMUP_STEPS):
         built.impl.forward(x)

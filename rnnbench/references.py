@@ -8,7 +8,10 @@ from dataclasses import dataclass
 
 from rnnbench.cells import CELLS
 from rnnbench.config import RunConfig
+from rnnbench.results import REFERENCE_MEASURES, Measure
 from rnnbench.tasks import TASKS, Goal
+
+LIGHT_MEASURES = (Measure.TRAIN, Measure.EPOCH)
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,14 @@ class Reference:
     loss_band: tuple[float, float]  # where final_loss must land; leaving it is a regression, always
     goal: Goal | None = None  # what the held-out data must show (eval_loss, test_accuracy)
     timed: bool = True  # the benchmarks time it; else a convergence reference only
+    every_measure: bool = False  # all of REFERENCE_MEASURES; else LIGHT_MEASURES (the main job's time budget)
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """What the benchmarks measure here. The binary references get every measure; the other tasks' their
+        training run and the epoch, timed on the implementation that run trained: each build costs seconds
+        (XLA, torch.compile), and one per case keeps the main job within its time."""
+        return REFERENCE_MEASURES if self.every_measure else LIGHT_MEASURES
 
     @property
     def task(self) -> str:
@@ -53,7 +64,7 @@ def reference_configs(threads: int | None = None, device: str = "cpu", tasks: li
                 continue
             config = RunConfig.for_task(name, **{**r.overrides, **extra})
             refs.append(Reference(config_label(config), config, r.expected_level, r.target, r.loss_band, r.goal,
-                                  r.timed))
+                                  r.timed, r.every_measure))
     return tuple(refs)
 
 

@@ -25,7 +25,7 @@ class SummaryRow:
     speedup: float  # the baseline implementation's us_per_step over this one's, same run
     train_step_us: float  # one window, median
     forward_us: float  # inference on one window, median
-    build_s: float  # cold build
+    build_s: float  # cold build (where not measured apart: the reference training run's build)
     trained: bool  # a reference training run was recorded (the fields below are None otherwise)
     final_loss: float | None = None
     expected_level: str | None = None  # a key of the run's theory levels
@@ -89,7 +89,9 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
             speedup=base / us,
             train_step_us=_per_step_us(records.get(Measure.TRAIN_STEP)),
             forward_us=_per_step_us(records.get(Measure.FORWARD)),
-            build_s=build["stats"]["median"] if build else math.nan,
+            build_s=(build["stats"]["median"] if build  # the cold build, else the reference run's own
+                     else info(records[Measure.TRAIN]).get("build_seconds", math.nan) if Measure.TRAIN in records
+                     else math.nan),
             trained=Measure.TRAIN in records,
         )
         if Measure.TRAIN in records:

@@ -42,6 +42,7 @@ class TrainResult:
     # training seconds elapsed at the end of each step; within a whole-epoch call, spread evenly over its steps
     step_seconds: np.ndarray = field(repr=False, default=None)
     metrics: dict = field(default_factory=dict)  # rnnbench.evaluate: eval_loss, test_accuracy, free_run_mse
+    implementation: object = field(default=None, repr=False)  # the trained instance, for a caller to time further
 
     @property
     def levels(self):
@@ -204,4 +205,5 @@ def train(
         final_params=final_params,
         step_seconds=np.concatenate(step_seconds),
         metrics=evaluate(config, final_params, data),
+        implementation=impl,
     )

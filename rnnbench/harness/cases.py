@@ -20,6 +20,7 @@ from rnnbench.config import SWEEPS, RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.params import init_params
 from rnnbench.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs
+from rnnbench.results import Measure
 
 
 def selected_names(impls: list[str], frameworks: list[str]) -> list[str]:
@@ -89,13 +90,33 @@ class Built:
     ys: np.ndarray
 
 
+# Implementations trained by a reference's training run, kept for its epoch timing where the reference is not
+# timed by every measure (``Reference.measures``): one build per case instead of two.
+TRAINED: dict[tuple[str, str], object] = {}
+
+
+def keep_trained(name: str, reference: Reference, impl) -> None:
+    if Measure.EPOCH in reference.measures and not reference.every_measure:
+        TRAINED[name, reference.label] = impl
+
+
+def require(reference: Reference, measure: str) -> None:
+    """Skip a measure this reference is not timed by (binary's references get every one)."""
+    if measure not in reference.measures:
+        pytest.skip(f"{reference.label}: {measure} is not measured here (this reference is timed by "
+                    f"{', '.join(reference.measures)}; its training run records its build time)")
+
+
 def build(name: str, reference: Reference) -> Built:
-    """Create and build, outside any timing; an implementation that cannot do this config is skipped."""
-    try:
-        impl = registry.create(name, reference.config)
-        impl.build(reference.config, init_params(reference.config))
-    except UnsupportedError as exc:
-        pytest.skip(f"{name}: n/a: {exc}")
+    """Create and build, outside any timing (or take the implementation its training run trained, see
+    ``TRAINED``); an implementation that cannot do this config is skipped."""
+    impl = TRAINED.pop((name, reference.label), None)
+    if impl is None:
+        try:
+            impl = registry.create(name, reference.config)
+            impl.build(reference.config, init_params(reference.config))
+        except UnsupportedError as exc:
+            pytest.skip(f"{name}: n/a: {exc}")
     xs, ys = reference.config.task_spec.epoch_batches(reference.config, 0)
     return Built(name, impl, reference.config, reference, xs, ys)
 

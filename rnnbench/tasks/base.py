@@ -80,6 +80,8 @@ class ReferenceSpec:
     loss_band: tuple[float, float]  # where the final train loss must land; leaving it is a regression
     goal: Goal | None = None  # held-out result it must reach
     timed: bool = True  # timed by the benchmarks' profiles; else a convergence reference only (tests, docs)
+    every_measure: bool = False  # timed by every measure (build, train, train_step, forward, epoch); else by its
+    # training run (which records its build) and the epoch timed on the implementation that run trained
 
 
 class Task:
