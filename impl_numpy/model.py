@@ -101,14 +101,20 @@ class Model:
         return Forward(x_tm, features, caches, out, final)
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        """Targets in the layout of ``out``: (T, B[, O]) at each step, (B[, O]) at the last."""
-        return np.swapaxes(y, 0, 1) if self.each_step else y
+        """Targets in the layout of ``out``: (T, B[, O]) at each step, (B[, O]) at the last; values in the model's
+        dtype."""
+        y = np.swapaxes(y, 0, 1) if self.each_step else y
+        return y if self.classifies else y.astype(self.dtype, copy=False)
+
+    def _predictions(self, f: Forward) -> np.ndarray:
+        """Probabilities (classes) or values, batch-major: (B, T, O) at each step, (B, O) at the last."""
+        out = np.exp(log_softmax(f.out)) if self.classifies else f.out
+        return np.swapaxes(out, 0, 1) if self.each_step else out
 
     def loss_and_grads(self, p: Params, x: np.ndarray, y: np.ndarray, state: tuple):
         """Loss, gradients (Params in canonical order) and the final state of one window."""
         f = self.forward(p, x, state)
-        y_t = self._targets(y) if self.classifies else self._targets(y).astype(self.dtype, copy=False)
-        loss, d_out = self.loss_fn(f.out, y_t)
+        loss, d_out = self.loss_fn(f.out, self._targets(y))
         width, n_out = f.features.shape[-1], f.out.shape[-1]
         grads = {}
         if self.each_step:
@@ -143,16 +149,18 @@ class Model:
         return loss, Params({k: grads[k] for k in p.names}), f.final_state
 
     def predict(self, p: Params, x: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
-        """Outputs, batch-major: probabilities (classes) or values; (B, T, O) at each step, (B, O) at the last.
-        And the forward direction's final state."""
+        """Outputs (``_predictions``) and the forward direction's final state."""
         f = self.forward(p, x, state)
-        out = np.exp(log_softmax(f.out)) if self.classifies else f.out
-        return (np.swapaxes(out, 0, 1) if self.each_step else out), f.final_state
+        return self._predictions(f), f.final_state
 
     def loss(self, p: Params, x: np.ndarray, y: np.ndarray, state: tuple) -> tuple[float, tuple]:
         f = self.forward(p, x, state)
-        y_t = self._targets(y) if self.classifies else self._targets(y).astype(self.dtype, copy=False)
-        return self.loss_fn(f.out, y_t)[0], f.final_state
+        return self.loss_fn(f.out, self._targets(y))[0], f.final_state
+
+    def scored(self, p: Params, x: np.ndarray, y: np.ndarray, state: tuple) -> tuple[float, np.ndarray, tuple]:
+        """Loss, outputs and final state from one forward pass (held-out evaluation)."""
+        f = self.forward(p, x, state)
+        return self.loss_fn(f.out, self._targets(y))[0], self._predictions(f), f.final_state
 
     def free_run(self, p: Params, first: np.ndarray, steps: int) -> np.ndarray:
         """Generation from a zero state: the first input is given, then each output is fed back as the next input.

@@ -50,9 +50,8 @@ def not_applicable(names: list[str], args) -> list[dict]:
     """The reference points an implementation declares it does not support (its registry entry), each with the
     reason: never built, never timed, shown as n/a. Decided from the registry alone: nothing is imported."""
     points = []
-    for ref in reference_configs(args.threads, args.device, tasks=getattr(args, "task", None), timed=True):
-        if getattr(args, "cell", None) and ref.config.cell not in args.cell:
-            continue
+    for ref in reference_configs(args.threads, args.device, getattr(args, "task", None), getattr(args, "cell", None),
+                                 timed=True):
         for name in names:
             e = registry.entry(name)
             reason = e.unsupported(ref.config)

@@ -29,10 +29,9 @@ def evaluate(config: RunConfig, params: Params, data: dict | None = None) -> dic
     losses, correct = [], []
     for x, y in zip(xs, ys):
         start = state if task.carries_state else model.zero_state(x.shape[0], config.state_size)
-        loss, state = model.loss(p, x, y, start)
+        loss, out, state = model.scored(p, x, y, start)
         losses.append(loss)
         if model.classifies and not model.each_step:
-            out, _ = model.predict(p, x, start)
             correct.append(out.argmax(axis=-1) == y)
     metrics = {"eval_loss": float(np.mean(losses))}
     if correct:

@@ -50,28 +50,27 @@ def config_label(config: RunConfig) -> str:
     return f"{config.task}-{config.variant}-T{config.num_steps}-S{config.state_size}"
 
 
+def selected(config: RunConfig, tasks: list[str] | None = None, cells: list[str] | None = None) -> bool:
+    """Whether ``config`` is among the chosen tasks and cells (none chosen: all), as ``--task``/``--cell`` say."""
+    return (not tasks or config.task in tasks) and (not cells or config.cell in cells)
+
+
 def reference_configs(threads: int | None = None, device: str = "cpu", tasks: list[str] | None = None,
-                      timed: bool = False) -> tuple[Reference, ...]:
-    """Every task's references (binary first), or those of ``tasks``; with ``timed``, only those the benchmarks
-    time."""
+                      cells: list[str] | None = None, timed: bool = False) -> tuple[Reference, ...]:
+    """Every task's references (binary first), or those of the chosen ``tasks`` and ``cells``; with ``timed``, only
+    those the benchmarks time."""
     extra = {"device": device} if threads is None else {"threads": threads, "device": device}
     refs = []
     for name, spec in TASKS.items():
-        if tasks and name not in tasks:
-            continue
         for r in spec.references():
             if timed and not r.timed:
                 continue
             config = RunConfig.for_task(name, **{**r.overrides, **extra})
+            if not selected(config, tasks, cells):
+                continue
             refs.append(Reference(config_label(config), config, r.expected_level, r.target, r.loss_band, r.goal,
                                   r.timed, r.every_measure))
     return tuple(refs)
-
-
-def reference(label: str) -> Reference:
-    from rnnbench.errors import lookup
-
-    return lookup({r.label: r for r in reference_configs()}, label, "reference", "reference configuration")
 
 
 # The full profile's cell sweep: every cell at these references (binary (10,16) and the digits configuration).

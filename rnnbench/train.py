@@ -158,12 +158,14 @@ def train(
     params: Params | None = None,
     data: dict | None = None,
     progress: bool | None = None,
+    held_out: bool = True,
 ) -> TrainResult:
     """Build ``impl_name`` from ``params`` (default: the canonical init) and train it for config.epochs, then
     evaluate it on the task's held-out data.
 
     ``data`` (``--data-in``, checked by the task) replaces the generated data of every epoch; the config must
-    already agree with it (``Task.config_from_data``).
+    already agree with it (``Task.config_from_data``). ``held_out=False`` leaves the evaluation (``metrics``) to
+    the caller: a benchmark that times this call does it after the clock.
     ``progress``: True/False forces the bar on/off; None shows it only on a terminal.
     """
     impl = registry.create(impl_name, config)
@@ -204,6 +206,6 @@ def train(
         train_seconds=train_seconds,
         final_params=final_params,
         step_seconds=np.concatenate(step_seconds),
-        metrics=evaluate(config, final_params, data),
+        metrics=evaluate(config, final_params, data) if held_out else {},
         implementation=impl,
     )

@@ -19,7 +19,7 @@ from rnnbench import families, registry
 from rnnbench.config import SWEEPS, RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.params import init_params
-from rnnbench.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs
+from rnnbench.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs, selected
 from rnnbench.results import Measure
 
 
@@ -35,15 +35,10 @@ def case_id(name: str, cfg: RunConfig) -> str:
     return f"{name}-{config_label(cfg)}-B{cfg.batch_size}"
 
 
-def _wanted(cfg: RunConfig, tasks: list[str] | None, cells: list[str] | None) -> bool:
-    return (not tasks or cfg.task in tasks) and (not cells or cfg.cell in cells)
-
-
 def reference_cases(names: list[str], threads: int, device: str, tasks: list[str] | None = None,
                     cells: list[str] | None = None) -> list[tuple[str, Reference]]:
     """Every implementation at every reference configuration (of the chosen tasks and cells)."""
-    return [(n, ref) for ref in reference_configs(threads, device, timed=True) if _wanted(ref.config, tasks, cells)
-            for n in names]
+    return [(n, ref) for ref in reference_configs(threads, device, tasks, cells, timed=True) for n in names]
 
 
 def sweep_cases(names: list[str], threads: int, device: str, tasks: list[str] | None = None,
@@ -59,7 +54,7 @@ def sweep_cases(names: list[str], threads: int, device: str, tasks: list[str] | 
         for c in CELL_SWEEP:
             cfg = refs[label].config.replace(cell=c)
             points.append((Reference(config_label(cfg), cfg, None, refs[label].target, refs[label].loss_band), "cell"))
-    return [(n, point, field) for point, field in points if _wanted(point.config, tasks, cells) for n in names]
+    return [(n, point, field) for point, field in points if selected(point.config, tasks, cells) for n in names]
 
 
 def skip_unless_runnable(name: str, config: RunConfig | None = None) -> None:
