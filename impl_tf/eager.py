@@ -5,13 +5,13 @@ task, cell and direction (the model's math is ``rnnbench.impl_tf.model``).
   optimizer as variable updates), called once per window from Python.
 - ``tf-xla``: the same window step compiled by XLA (``jit_compile=True``).
 - ``tf-xla-epoch``: a whole epoch in one XLA-compiled ``tf.function``: a ``tf.while_loop`` over the windows
-  carries the state, the parameters and the Adagrad accumulators, so Python is entered once per epoch instead
-  of once per window. Two named tricks make it the fastest TensorFlow variant, both because XLA on a CPU pays
-  per operation: gradients written by hand (as in the NumPy reference) rather than taken by GradientTape,
-  which halves the operations, and products with a small right-hand side written as multiply-and-reduce,
-  which XLA fuses instead of calling GEMM. Both tricks apply to the binary task with the vanilla cell; the other
-tasks and cells take autodiff of the model inside the same whole-epoch loop (independent-sequence tasks start
-every window from zero). Its ``train_step`` is the same computation for one window.
+  carries the state, the parameters and the optimizer slots, so Python is entered once per epoch instead of once
+  per window (independent-sequence tasks start every window from zero). Two named tricks, both because XLA on a
+  CPU pays per operation: gradients written by hand rather than taken by GradientTape, for every task, cell and
+  direction (``rnnbench.backprop``, the NumPy reference's algebra, given TensorFlow's operations as ``OPS``; the
+  binary task with the vanilla cell has a leaner window of its own, ``window_loss_and_grads``), and products
+  with a small right-hand side written as multiply-and-reduce, which XLA fuses instead of calling GEMM. Its
+  ``train_step`` is the same computation for one window.
 
 The cells are the canonical ones, written in split form: ``x_t @ W[:n_in] + h @ W[n_in:] + b`` equals
 ``concat([x_t, h]) @ W + b``. Adagrad follows TF1 (accumulator from 0.1, no epsilon), Adam torch (epsilon added
@@ -25,12 +25,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from rnnbench import tricks
+from rnnbench import backprop, tricks
 from rnnbench.config import RunConfig
 from rnnbench.impl_tf import runtime
 from rnnbench.impl_tf.model import OPTIMIZERS, Model
 from rnnbench.interface import StepwiseEpoch
 from rnnbench.params import Params
+from rnnbench.tasks.base import XENT
 
 tf = runtime.tf
 
@@ -42,14 +43,18 @@ def small_matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
     return tricks.small_matmul(a, b, tf.matmul, tf.reduce_sum)
 
 
-def window_loss_and_grads(params, x, y, s0, num_classes: int):
-    """Loss, final state and gradients for one window, backpropagation written out by hand.
+OPS = backprop.Ops(
+    matmul=small_matmul, cat=lambda xs, axis: tf.concat(xs, axis), split=lambda x, n, axis: tf.split(x, n, axis),
+    sigmoid=tf.sigmoid, tanh=tf.tanh, exp=tf.exp, log_softmax=tf.nn.log_softmax,
+    sum0=lambda x: tf.reduce_sum(x, 0), total=tf.reduce_sum, zeros_like=tf.zeros_like)
 
-    The same algebra as the NumPy reference, time-major: every product that does not depend on the
-    recurrence (input part, logits, dU, dW, and the output's share of each state's gradient) is one matmul
-    over all T*B rows, so only 2*T small matmuls stay sequential. XLA's autodiff graph of the window loss
-    has about twice the operations; on a CPU each costs a dispatch, and this runs faster (README: tf-xla-epoch).
-    Small products go through ``small_matmul``.
+
+def window_loss_and_grads(params, x, y, s0, num_classes: int):
+    """Loss, final state and gradients (W b U c) of one window of the binary task with the vanilla cell.
+
+    Leaner than ``rnnbench.backprop`` for the most overhead-bound case of all: the readout's share of every
+    state's gradient, times tanh', is one product over all T*B rows, so each step backward adds only the
+    recurrent term. XLA's autodiff graph of the same loss has about twice the operations.
     """
     W, b, U, c = params
     B, T = x.shape
@@ -179,23 +184,32 @@ class TFXLA(TFFunction):
 class TFXLAEpoch(TFXLA):
     """A whole epoch in one XLA-compiled call: a while_loop over windows, everything carried on device.
 
-    On the binary task with the vanilla cell the gradients are written by hand (``window_loss_and_grads``, the
-    named trick), in both the epoch loop and train_step; every other task and cell takes autodiff of the model
-    (``rnnbench.impl_tf.model``) inside the same loop.
+    The gradients are written by hand (the named trick) in both the epoch loop and train_step: the binary task
+    with the vanilla cell by ``window_loss_and_grads``, every other task, cell and direction by
+    ``rnnbench.backprop``.
     """
 
     whole_epoch: ClassVar[bool] = True
 
-    def hand_written(self) -> bool:
-        return self.config.task == "binary" and self.config.cell == "rnn" and not self.config.bidirectional
-
     def loss_and_grads(self, params, x, y, state):
-        if not self.hand_written():
-            return super().loss_and_grads(params, x, y, state)
-        loss, final, grads = window_loss_and_grads(params, x, y, state[0], self.config.num_classes)
-        return loss, (final,), grads
+        config, model = self.config, self.model
+        if config.task == "binary" and config.cell == "rnn" and not config.bidirectional:
+            loss, final, grads = window_loss_and_grads(params, x, y, state[0], config.num_classes)
+            return loss, (final,), grads
+        dtype = params[0].dtype
+        rows = model.inputs(tf.transpose(x) if model.task.tokens else tf.transpose(x, [1, 0, 2]), dtype)
+        rows = tf.reshape(rows, [-1, model.n_in])  # time-major (T*B, n_in)
+        if model.task.each_step:
+            y = tf.transpose(y) if y.shape.rank == 2 else tf.transpose(y, [1, 0, 2])
+        target = tf.one_hot(tf.reshape(y, [-1]), config.output_size, dtype=dtype) if model.task.loss == XENT \
+            else tf.reshape(tf.cast(y, dtype), [-1, config.output_size])
+        zero = model.zero_state(config.batch_size, dtype)
+        loss, grads, final = backprop.loss_and_grads(OPS, self.shape, dict(zip(self.names, params)), rows, target,
+                                                     state, zero)
+        return loss, final, [grads[n] for n in self.names]
 
     def build(self, config: RunConfig, params: Params) -> None:
+        self.shape = backprop.Shape.of(config)
         self._train_epoch = tf.function(self._epoch_loop, jit_compile=True)
         super().build(config, params)
 

@@ -18,6 +18,7 @@ from rnnbench import registry  # noqa: E402
 from rnnbench.config import RunConfig  # noqa: E402
 from rnnbench.errors import UnsupportedError  # noqa: E402
 from rnnbench.params import init_params  # noqa: E402
+from rnnbench.tasks import TASKS  # noqa: E402
 from rnnbench.tasks.binary import TASK as BINARY  # noqa: E402
 from rnnbench.train import train  # noqa: E402
 
@@ -197,3 +198,42 @@ def test_threads_are_set_before_tensorflow_starts_and_a_change_is_refused():
 def test_cuda_is_refused_with_a_clear_error(name):
     with pytest.raises(UnsupportedError, match=f"device: {name} runs on cpu only, got 'cuda'"):
         train(name, RunConfig(size=1000, threads=2, device="cuda"))
+
+
+HAND_WRITTEN = [(task, cell, bi) for task in ("binary", "sine", "sin2cos", "digits") for cell in ("rnn", "lstm", "gru")
+                for bi in (False, True) if not bi or TASKS[task].bidirectional_ok]
+
+
+@pytest.mark.parametrize("point", HAND_WRITTEN, ids=[f"{t}-{c}" + ("-bi" if b else "") for t, c, b in HAND_WRITTEN])
+def test_hand_written_gradients_equal_autodiff(point):
+    """tf-xla-epoch's gradients written by hand (``rnnbench.backprop`` over TensorFlow's operations, and the lean
+    binary vanilla window) equal GradientTape's of the model, in float64, for every task, cell and direction.
+    Run eagerly: the math, not the compiler."""
+    import tensorflow as tf
+
+    from rnnbench.backprop import Shape
+    from rnnbench.impl_tf.eager import TFFunction, TFXLAEpoch
+    from rnnbench.impl_tf.model import Model
+
+    task, cell, bidirectional = point
+    shape = {} if task == "digits" else dict(num_steps=6)  # digits: as many steps as the images have rows
+    config = RunConfig.for_task(task, cell=cell, bidirectional=bidirectional, state_size=5, batch_size=3,
+                                dtype="float64", **shape)
+    impl = TFXLAEpoch()  # what build would set, without compiling anything
+    impl.config, impl.model, impl.shape = config, Model(config), Shape.of(config)
+    rng = np.random.default_rng(1)
+    weights = init_params(config)
+    impl.names = weights.names
+    params = [tf.constant(v.astype(np.float64) + 0.1 * rng.standard_normal(v.shape)) for v in weights]
+    xs, ys = config.task_spec.epoch_batches(config, 0)
+    x, y = tf.constant(xs[0]), tf.constant(ys[0])
+    state = impl.model.zero_state(3, tf.float64)
+    if config.task_spec.carries_state:
+        state = tuple(s + 0.3 * rng.standard_normal(s.shape) for s in state)
+    loss, final, grads = impl.loss_and_grads(params, x, y, state)
+    expected_loss, expected_final, expected = TFFunction.loss_and_grads(impl, params, x, y, state)  # autodiff
+    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-12)
+    for name, g, e in zip(impl.names, grads, expected, strict=True):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+    for a, b in zip(final, expected_final, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
