@@ -1,21 +1,23 @@
-"""The fastest PyTorch variants: the hand-written window step, run eagerly or compiled, whole epochs per call.
+"""The fastest PyTorch variants: hand-written window steps, run eagerly or compiled, whole epochs per call.
 
 On tensors this small an eager PyTorch step costs what its operator calls cost (microseconds each), not what
-its arithmetic costs. ``window_step`` makes as few calls as the algebra allows:
+its arithmetic costs. The window step makes as few calls as the algebra allows:
 
-- no autograd: the backward pass is written out as in the NumPy reference, time-major (row t*B + r is step t
-  of batch row r), so every product that does not depend on the recurrence (the input part, the logits, dU,
-  dW, the output's share of each state's gradient) is one matmul over all T*B rows;
-- TF1 Adagrad on the four parameters, functionally (accum + g*g, p - lr*g/sqrt(accum)).
+- no autograd: the backward pass is written out (``rnnbench.backprop``, the NumPy reference's algebra over
+  PyTorch's operations, for every task, cell and direction; the binary task with the vanilla cell and Adagrad has
+  a leaner window of its own, ``window_step``), time-major, so every product that does not depend on the
+  recurrence (the input part, the readout, dU, dW, the readout's share of each state's gradient) is one matmul
+  over all T*B rows;
+- the optimizer as a functional update (``rnnbench.impl_torch.model``: TF1 Adagrad, torch's Adam).
 
 ``torch-fused`` runs it eagerly. ``torch-compile`` runs it through ``torch.compile`` (Inductor): ``train_step``
 compiles one window, ``train_epoch`` compiles a whole epoch as one ``while_loop`` (a PyTorch prototype
-higher-order op) over the windows, so Python is entered once per epoch. Products whose right-hand side is small
-are written as multiply-and-reduce, which Inductor fuses into its generated loops instead of calling a GEMM.
-Compilation happens in ``build`` and is reported as ``build_seconds``.
-Both train a whole epoch per ``train_epoch`` call, keeping the losses on the device so the host waits once per
-epoch (``train_step`` does one window and waits for its loss). Named tricks (README): hand-written gradients,
-whole-epoch calls, and for torch-compile the multiply-and-reduce products.
+higher-order op) over the windows, so Python is entered once per epoch; independent-sequence tasks start every
+window from zero inside it. Products whose right-hand side is small are written as multiply-and-reduce, which
+Inductor fuses into its generated loops instead of calling a GEMM. Compilation happens in ``build`` and is
+reported as ``build_seconds``. Both train a whole epoch per ``train_epoch`` call, keeping the losses on the
+device so the host waits once per epoch (``train_step`` does one window and waits for its loss). Named tricks
+(README): hand-written gradients, whole-epoch calls, and for torch-compile the multiply-and-reduce products.
 """
 
 from __future__ import annotations
@@ -27,15 +29,15 @@ import numpy as np
 import torch
 from torch._higher_order_ops import while_loop
 
-from rnnbench import tricks
+from rnnbench import backprop
 from rnnbench.config import RunConfig
 from rnnbench.impl_torch import runtime
-from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
+from rnnbench.impl_torch.model import OPTIMIZERS, Model, matmul, ops, small_matmul
 from rnnbench.params import Params
 
 
 class Weights(NamedTuple):
-    """W, b, U, c (or their accumulators) as tensors: a pytree that torch.compile and while_loop carry."""
+    """W, b, U, c (or their accumulators) as tensors: the binary vanilla window's parameters."""
 
     W: torch.Tensor
     b: torch.Tensor
@@ -43,13 +45,10 @@ class Weights(NamedTuple):
     c: torch.Tensor
 
 
-def small_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b, with a small right-hand side as multiply-and-reduce (the named trick, ``rnnbench.tricks``)."""
-    return tricks.small_matmul(a, b, torch.mm, torch.sum)
-
-
-def window_step(params: Weights, accums: Weights, s0, x_onehot, y_onehot, lr: float, num_classes: int, mm=torch.mm):
-    """One window: forward, hand-written backward, TF1 Adagrad.
+def window_step(params: Weights, accums: Weights, s0, x_onehot, y_onehot, lr: float, num_classes: int, mm):
+    """One window of the binary task with the vanilla cell: forward, hand-written backward, TF1 Adagrad. Leaner than
+    ``rnnbench.backprop`` for the most overhead-bound case: the readout's share of every state's gradient, times
+    tanh', is one product over all T*B rows, so each step backward adds only the recurrent term.
 
     params, accums: W, b, U, c as tensors, and their Adagrad accumulators; s0: (B, H); x_onehot, y_onehot:
     (T*B, C) time-major rows. Returns (loss, final state, new params, new accums), all on the device.
@@ -85,111 +84,133 @@ def window_step(params: Weights, accums: Weights, s0, x_onehot, y_onehot, lr: fl
     return loss, states[-1], new_params, new_accums
 
 
+def lean_window(params: tuple, slots: tuple, state: tuple, rows, target, lr: float, num_classes: int, mm):
+    """``window_step`` in the general window's signature."""
+    loss, s, new_params, new_slots = window_step(Weights(*params), Weights(*slots), state[0], rows, target, lr,
+                                                 num_classes, mm)
+    return loss, (s,), tuple(new_params), tuple(new_slots)
+
+
+def general_window(params: tuple, slots: tuple, state: tuple, rows, target, lr: float, names: tuple,
+                   shape: backprop.Shape, ops: backprop.Ops, apply, carries_state: bool):
+    """One window of any task, cell and direction: ``rnnbench.backprop``, then the optimizer's update.
+
+    rows, target: the window in ``rnnbench.backprop``'s layout (``Model.rows``, ``Model.targets``). Returns
+    (loss, final state, new params, new slots), all on the device.
+    """
+    zero = tuple(torch.zeros_like(s) for s in state)
+    loss, grads, final = backprop.loss_and_grads(ops, shape, dict(zip(names, params)), rows, target,
+                                                 state if carries_state else zero, zero)
+    new_params, new_slots = apply(lr, params, slots, tuple(grads[n] for n in names))
+    return loss, final, new_params, new_slots
+
+
+def make_window(config: RunConfig, names: tuple, mm):
+    """The config's window step, its keyword arguments bound."""
+    if config.task == "binary" and config.cell == "rnn" and not config.bidirectional and config.optimizer == "adagrad":
+        return partial(lean_window, lr=config.learning_rate, num_classes=config.num_classes, mm=mm)
+    return partial(general_window, lr=config.learning_rate, names=names, shape=backprop.Shape.of(config),
+                   ops=ops(mm), apply=OPTIMIZERS[config.optimizer][1], carries_state=config.task_spec.carries_state)
+
+
 class TorchFused:
     whole_epoch: ClassVar[bool] = True
+    mm = staticmethod(matmul)
 
     def build(self, config: RunConfig, params: Params) -> None:
         self.device = runtime.start(config)
         self.config = config
-        dtype = runtime.torch_dtype(config)
-        self.weights = Weights(*(torch.tensor(p, device=self.device, dtype=dtype) for p in params))
-        self.accums = Weights(*(torch.full_like(w, ADAGRAD_INITIAL_ACCUMULATOR) for w in self.weights))
-        self.eye = torch.eye(config.num_classes, device=self.device, dtype=dtype)
-        self.step = self.make_step(config)
+        self.model = Model(config, self.device, runtime.torch_dtype(config))
+        self.names = params.names
+        self.weights = tuple(torch.tensor(p, device=self.device, dtype=self.model.dtype) for p in params)
+        self.slots = OPTIMIZERS[config.optimizer][0](self.weights)
+        self.window = make_window(config, self.names, self.mm)
         self.reset_state()
+        self.compile()
+        runtime.synchronize(self.device)
 
-    def make_step(self, config: RunConfig):
-        return partial(window_step, lr=config.learning_rate, num_classes=config.num_classes)
+    def compile(self) -> None:
+        """Nothing to compile eagerly."""
 
     def reset_state(self) -> None:
-        self.state = torch.zeros(self.config.batch_size, self.config.state_size, device=self.device,
-                                 dtype=self.eye.dtype)
+        self.state = self.model.zero_state()
 
-    def _onehot_rows(self, a: np.ndarray) -> torch.Tensor:
-        """(..., B, T) int windows -> (..., T*B, C) time-major one-hot rows on the device."""
-        rows = torch.from_numpy(np.ascontiguousarray(np.swapaxes(a, -1, -2)).astype(np.int64))
-        return self.eye[rows.reshape(*a.shape[:-2], -1).to(self.device, non_blocking=True)]
+    def _data(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Windows (stacked or one) on the device in ``rnnbench.backprop``'s layout."""
+        return self.model.rows(self.model.tensor(x)), self.model.targets(self.model.tensor(y))
 
-    def _window(self, x_onehot, y_onehot) -> torch.Tensor:
-        loss, self.state, self.weights, self.accums = self.step(self.weights, self.accums, self.state,
-                                                                 x_onehot, y_onehot)
+    def _step(self, rows, target) -> torch.Tensor:
+        loss, self.state, self.weights, self.slots = self.window(self.weights, self.slots, self.state, rows, target)
         return loss
 
     @torch.no_grad()
     def train_epoch(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        x_onehot, y_onehot = self._onehot_rows(xs), self._onehot_rows(ys)  # (N, T*B, C)
-        losses = torch.empty(len(xs), device=self.device, dtype=self.eye.dtype)
+        rows, targets = self._data(xs, ys)  # (N, ...)
+        losses = torch.empty(len(xs), device=self.device, dtype=self.model.dtype)
         for i in range(len(xs)):
-            losses[i] = self._window(x_onehot[i], y_onehot[i])
+            losses[i] = self._step(rows[i], targets[i])
         return runtime.to_numpy(losses)  # the host waits for the device once per epoch
 
     @torch.no_grad()
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return self._window(self._onehot_rows(x), self._onehot_rows(y)).item()
+        return self._step(*self._data(x, y)).item()
 
     @torch.no_grad()
     def forward(self, x: np.ndarray) -> np.ndarray:
-        W, b, U, c = self.weights
-        C = self.config.num_classes
-        state, outputs = self.state, []
-        input_part = self._onehot_rows(x[None])[0].view(x.shape[1], x.shape[0], C) @ W[:C]  # (T, B, H)
-        for t in range(x.shape[1]):
-            state = torch.tanh(input_part[t] + b + state @ W[C:])
-            outputs.append(state)
-        probs = torch.softmax(torch.stack(outputs, dim=1) @ U + c, dim=-1)  # (B, T, C)
-        return runtime.to_numpy(probs)
+        start = self.state if self.config.task_spec.carries_state else self.model.zero_state()
+        out, _ = self.model.outputs(dict(zip(self.names, self.weights)), self.model.tensor(x), start)
+        return runtime.to_numpy(self.model.predictions(out))
 
     def params(self) -> Params:
-        return Params.from_arrays(Weights._fields, (runtime.to_numpy(w) for w in self.weights)).astype(np.float32)
+        return Params.from_arrays(self.names, (runtime.to_numpy(w) for w in self.weights)).astype(np.float32)
 
     def versions(self) -> dict[str, str]:
         return runtime.versions()
 
 
-def epoch_loop(params: Weights, accums: Weights, s0, xs_onehot, ys_onehot, lr: float, num_classes: int, mm):
+def epoch_loop(params: tuple, slots: tuple, s0: tuple, xs, ys, window):
     """Every window of an epoch inside one ``while_loop``, so that a compiled epoch is one call.
 
-    xs_onehot, ys_onehot: (N, T*B, C). Returns (losses (N,), final state, new params, new accums).
+    xs, ys: the windows stacked, (N, ...). Returns (losses (N,), final state, new params, new slots).
     """
-    n_windows = xs_onehot.shape[0]
+    n_windows = xs.shape[0]
 
-    def more(i, params, accums, state, losses):
+    def more(i, params, slots, state, losses):
         return i < n_windows
 
-    def body(i, params, accums, state, losses):
+    def body(i, params, slots, state, losses):
         at = i.reshape(1)
-        x_onehot, y_onehot = xs_onehot.index_select(0, at)[0], ys_onehot.index_select(0, at)[0]
-        loss, state, params, accums = window_step(params, accums, state, x_onehot, y_onehot, lr, num_classes, mm)
-        return i + 1, params, accums, state, losses.index_put((at,), loss.reshape(1))
+        loss, state, params, slots = window(params, slots, state, xs.index_select(0, at)[0],
+                                            ys.index_select(0, at)[0])
+        return i + 1, params, slots, tuple(state), losses.index_put((at,), loss.reshape(1))
 
-    start = (torch.zeros((), dtype=torch.int64, device=s0.device), params, accums, s0,
-             torch.zeros(n_windows, dtype=s0.dtype, device=s0.device))
-    _, params, accums, state, losses = while_loop(more, body, start)
-    return losses, state, params, accums
+    device, dtype = s0[0].device, s0[0].dtype
+    start = (torch.zeros((), dtype=torch.int64, device=device), params, slots, s0,
+             torch.zeros(n_windows, dtype=dtype, device=device))
+    _, params, slots, state, losses = while_loop(more, body, start)
+    return losses, state, params, slots
 
 
 class TorchCompile(TorchFused):
     """torch.compile of the window step (train_step) and of a whole epoch as one while_loop (train_epoch)."""
 
-    def make_step(self, config: RunConfig):
+    mm = staticmethod(small_matmul)
+
+    def compile(self) -> None:
         # Start from empty compile caches: the build is measured cold, and a process that builds many
         # configurations (the scaling sweeps) never runs into Dynamo's recompile limit.
         torch._dynamo.reset()
-        kwargs = {"lr": config.learning_rate, "num_classes": config.num_classes, "mm": small_matmul}
-        step = torch.compile(partial(window_step, **kwargs), fullgraph=True, dynamic=False)
-        self.epoch = torch.compile(partial(epoch_loop, **kwargs), fullgraph=True, dynamic=False)
+        config = self.config
+        self.window = torch.compile(self.window, fullgraph=True, dynamic=False)
+        self.epoch = torch.compile(partial(epoch_loop, window=self.window), fullgraph=True, dynamic=False)
         # Compile now (build time) on zero windows, for this run's epoch length; nothing is updated.
-        windows = self._onehot_rows(np.zeros((config.windows_per_epoch, config.batch_size, config.num_steps),
-                                             np.int64))
-        state = torch.zeros(config.batch_size, config.state_size, device=self.device, dtype=self.eye.dtype)
+        rows, targets = self._data(*config.task_spec.zero_windows(config, config.windows_per_epoch))
         with torch.no_grad():  # distinct x and y windows, as in training: compiled code may not assume aliasing
-            step(self.weights, self.accums, state, windows[0], windows[1 % len(windows)].clone())
-            self.epoch(self.weights, self.accums, state, windows, windows.clone())
-        runtime.synchronize(self.device)
-        return step
+            self.window(self.weights, self.slots, self.state, rows[0], targets[0].clone())
+            self.epoch(self.weights, self.slots, self.state, rows, targets.clone())
 
     @torch.no_grad()
     def train_epoch(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        losses, self.state, self.weights, self.accums = self.epoch(self.weights, self.accums, self.state,
-                                                                   self._onehot_rows(xs), self._onehot_rows(ys))
+        losses, self.state, self.weights, self.slots = self.epoch(self.weights, self.slots, self.state,
+                                                                  *self._data(xs, ys))
         return runtime.to_numpy(losses)

@@ -1,161 +1,203 @@
-"""PyTorch the usual ways: ``nn.RNN``, an ``nn.RNNCell`` loop, and hand-written tensor ops, all with autograd.
+"""PyTorch the usual ways, for every task, cell and direction: the ``nn`` modules, the cell modules in a Python
+loop, and the canonical math in tensor ops, all with autograd and ``torch.optim``.
 
-- ``torch-rnn``: ``nn.RNN(batch_first=True)`` + ``nn.Linear``, one call per window.
-- ``torch-cell``: ``nn.RNNCell`` called once per time step in a Python loop, + ``nn.Linear``.
-- ``torch-manual``: the canonical W, b, U, c as leaf tensors and the cell written out with tensor ops.
+- ``torch-rnn``: ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (``batch_first=True``, ``bidirectional=True`` where asked)
+  + ``nn.Linear``, one call per window, exactly as the tutorials write them.
+- ``torch-cell``: ``nn.RNNCell`` / ``nn.LSTMCell`` / ``nn.GRUCell`` called once per time step in a Python loop
+  (one cell per direction), + ``nn.Linear``.
+- ``torch-manual``: the canonical parameters as leaf tensors and the cells written out with tensor ops
+  (``rnnbench.impl_torch.model``).
 
-Every variant trains with ``torch.optim.Adagrad(initial_accumulator_value=0.1, eps=0)``, which is TF1 Adagrad,
-and carries the final state (detached) into the next window.
+The optimizers are ``torch.optim.Adagrad(initial_accumulator_value=0.1, eps=0)`` (TF1 Adagrad) and
+``torch.optim.Adam`` (the canonical Adam). A task of one stream per row carries the final state (detached) into
+the next window; a task of independent sequences starts every window from zero.
 
-Parameter layout. nn.RNN and nn.RNNCell compute ``tanh(x @ weight_ih.T + bias_ih + s @ weight_hh.T +
-bias_hh)``, so ``weight_ih = W[:C].T``, ``weight_hh = W[C:].T``, and the canonical b is ``bias_ih + bias_hh``.
-``bias_hh`` is held at zero and not trained (``requires_grad=False``): with two trained biases Adagrad would move
-their sum by two steps per update, and the model would no longer be the canonical one. nn.Linear holds
-``weight = U.T``, ``bias = c``.
+Parameter layout (``torch_layout``). The modules compute ``x @ weight_ih.T + bias_ih`` and
+``h @ weight_hh.T + bias_hh`` in the canonical gate order (nn.LSTM i, f, g, o; nn.GRU r, z, n, reset-after), so
+``weight_ih = W[:n_in].T`` and ``weight_hh = W[n_in:].T``. The GRU's two biases are the canonical b and bh, and
+both train. The vanilla RNN and the LSTM have one canonical bias, ``b = bias_ih + bias_hh``: ``bias_hh`` is held
+at zero and not trained (``requires_grad=False``); with two trained biases the optimizer would move their sum by
+two steps per update, and the model would no longer be the canonical one. nn.RNN/LSTM/GRU name the backward
+direction's tensors ``..._l0_reverse``; nn.Linear holds ``weight = U.T``, ``bias = c``.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from rnnbench.cells import BACKWARD_PREFIX
 from rnnbench.config import RunConfig
 from rnnbench.impl_torch import runtime
+from rnnbench.impl_torch.model import Model
 from rnnbench.interface import StepwiseEpoch
-from rnnbench.params import VANILLA_KEYS, Params
+from rnnbench.params import Params
+
+TORCH_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+MODULES = {"rnn": (nn.RNN, nn.RNNCell), "lstm": (nn.LSTM, nn.LSTMCell), "gru": (nn.GRU, nn.GRUCell)}
 
 
-def rnn_layout(params: Params) -> dict[str, np.ndarray]:
-    """Canonical -> nn.RNN / nn.RNNCell / nn.Linear tensors (float32 NumPy, names as in PyTorch)."""
-    C = params.U.shape[1]
-    return {
-        "weight_ih": params.W[:C].T.copy(),
-        "weight_hh": params.W[C:].T.copy(),
-        "bias_ih": params.b.copy(),
-        "bias_hh": np.zeros_like(params.b),
-        "linear.weight": params.U.T.copy(),
-        "linear.bias": params.c.copy(),
-    }
+def torch_layout(cell_name: str, params: Params, prefix: str, n_in: int) -> dict[str, np.ndarray]:
+    """One direction's canonical W, b (bh) -> weight_ih, weight_hh, bias_ih, bias_hh (float32 NumPy)."""
+    W, b = params[prefix + "W"], params[prefix + "b"]
+    bias_hh = params[prefix + "bh"] if cell_name == "gru" else np.zeros_like(b)
+    return {"weight_ih": W[:n_in].T.copy(), "weight_hh": W[n_in:].T.copy(), "bias_ih": b.copy(),
+            "bias_hh": bias_hh.copy()}
 
 
-def canonical_from_rnn_layout(t: dict[str, np.ndarray]) -> Params:
-    W = np.concatenate([t["weight_ih"].T, t["weight_hh"].T])
-    return Params(W=W, b=t["bias_ih"] + t["bias_hh"], U=t["linear.weight"].T, c=t["linear.bias"]).astype(np.float32)
+def canonical_direction(cell_name: str, t: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """weight_ih, weight_hh, bias_ih, bias_hh -> one direction's canonical W, b (bh)."""
+    out = {prefix + "W": np.concatenate([t["weight_ih"].T, t["weight_hh"].T])}
+    if cell_name == "gru":
+        out[prefix + "b"], out[prefix + "bh"] = t["bias_ih"], t["bias_hh"]
+    else:
+        out[prefix + "b"] = t["bias_ih"] + t["bias_hh"]
+    return out
 
 
 class _TorchBase(StepwiseEpoch):
-    """State, device transfer and the train step around a subclass's ``logits(x, state)``."""
+    """Device, dtype, state and the train step around a subclass's ``outputs(x, state)``."""
 
     def build(self, config: RunConfig, params: Params) -> None:
         self.device = runtime.start(config)
         self.dtype = runtime.torch_dtype(config)
         self.config = config
+        self.model = Model(config, self.device, self.dtype)
         self.make_model(params)
-        self.optimizer = runtime.adagrad(self.trainable(), config)
+        self.optimizer = runtime.optimizer(self.trainable(), config)
         self.reset_state()
         runtime.synchronize(self.device)  # build time includes the copies to the device
 
-    # subclasses: make_model, trainable, logits (returns logits (B, T, C) and the final state), params
+    # subclasses: make_model, trainable, outputs (logits or values, and the forward final state), params
 
     def reset_state(self) -> None:
-        self.state = torch.zeros(self.config.batch_size, self.config.state_size, device=self.device, dtype=self.dtype)
+        self.state = self.model.zero_state()
 
-    def _inputs(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(x, dtype=np.int64)).to(self.device, non_blocking=True)
+    def _start(self) -> tuple:
+        return self.state if self.config.task_spec.carries_state else self.model.zero_state()
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        logits, final = self.logits(self._inputs(x), self.state)
-        loss = F.cross_entropy(logits.reshape(-1, self.config.num_classes), self._inputs(y).reshape(-1))
+        out, final = self.outputs(self.model.tensor(x), self._start())
+        loss = self.model.loss(out, self.model.tensor(y))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        self.state = final.detach()
+        self.state = tuple(s.detach() for s in final)
         return loss.item()  # .item() waits for the device
 
     @torch.no_grad()
     def forward(self, x: np.ndarray) -> np.ndarray:
-        logits, _ = self.logits(self._inputs(x), self.state)
-        return runtime.to_numpy(torch.softmax(logits, dim=-1))
+        out, _ = self.outputs(self.model.tensor(x), self._start())
+        return runtime.to_numpy(self.model.predictions(out))
 
     def versions(self) -> dict[str, str]:
         return runtime.versions()
 
 
-class _RNNLayout(_TorchBase):
-    """Shared by nn.RNN and nn.RNNCell: load/read the canonical parameters through ``rnn_layout``."""
+class _ModuleLayout(_TorchBase):
+    """Shared by the nn modules and the cell modules: the canonical parameters in and out through
+    ``torch_layout``, per direction, and the nn.Linear readout."""
 
     def make_model(self, params: Params) -> None:
-        C, H = self.config.num_classes, self.config.state_size
-        self.rnn = self.make_recurrence(C, H).to(self.device, self.dtype)
-        self.linear = nn.Linear(H, C).to(self.device, self.dtype)
+        config = self.config
+        self.names = params.names
+        self.make_recurrence(config.input_size, config.state_size)
+        directions = 2 if config.bidirectional else 1
+        self.linear = nn.Linear(directions * config.state_size, config.output_size).to(self.device, self.dtype)
+        self.modules = [*self.recurrence(), self.linear]
         with torch.no_grad():
-            for name, value in rnn_layout(params).items():
-                self.tensor(name).copy_(torch.from_numpy(value))
-        self.tensor("bias_hh").requires_grad_(False)
-
-    def tensor(self, name: str) -> torch.Tensor:
-        if name.startswith("linear."):
-            return getattr(self.linear, name.split(".")[1])
-        return getattr(self.rnn, name + self.layer_suffix)
+            for prefix in self.model.prefixes:
+                for name, value in torch_layout(config.cell, params, prefix, config.input_size).items():
+                    self.tensor(name, prefix).copy_(torch.from_numpy(value))
+                if config.cell != "gru":
+                    self.tensor("bias_hh", prefix).requires_grad_(False)
+            self.linear.weight.copy_(torch.from_numpy(params.U.T.copy()))
+            self.linear.bias.copy_(torch.from_numpy(params.c))
 
     def trainable(self):
-        return [p for p in (*self.rnn.parameters(), *self.linear.parameters()) if p.requires_grad]
+        return [p for m in self.modules for p in m.parameters() if p.requires_grad]
 
     def params(self) -> Params:
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "linear.weight", "linear.bias")
-        return canonical_from_rnn_layout({n: runtime.to_numpy(self.tensor(n)) for n in names})
+        arrays = {}
+        for prefix in self.model.prefixes:
+            tensors = {n: runtime.to_numpy(self.tensor(n, prefix)) for n in TORCH_NAMES}
+            arrays.update(canonical_direction(self.config.cell, tensors, prefix))
+        arrays["U"] = runtime.to_numpy(self.linear.weight).T
+        arrays["c"] = runtime.to_numpy(self.linear.bias)
+        return Params({k: arrays[k] for k in self.names}).astype(np.float32)
 
 
-class TorchRNN(_RNNLayout):
-    layer_suffix: ClassVar[str] = "_l0"  # nn.RNN names its first layer's tensors weight_ih_l0, ...
+class TorchRNN(_ModuleLayout):
+    """nn.RNN / nn.LSTM / nn.GRU over the whole window."""
 
-    def make_recurrence(self, C: int, H: int) -> nn.Module:
-        return nn.RNN(C, H, nonlinearity="tanh", batch_first=True)
+    def make_recurrence(self, n_in: int, H: int) -> None:
+        self.rnn = MODULES[self.config.cell][0](n_in, H, batch_first=True, bidirectional=self.config.bidirectional)
+        self.rnn.to(self.device, self.dtype)
 
-    def logits(self, x, state):
-        x_onehot = F.one_hot(x, self.config.num_classes).to(self.dtype)  # (B, T, C)
-        outputs, final = self.rnn(x_onehot, state.unsqueeze(0))  # (B, T, H), (1, B, H)
-        return self.linear(outputs), final.squeeze(0)
+    def recurrence(self) -> list[nn.Module]:
+        return [self.rnn]
+
+    def tensor(self, name: str, prefix: str) -> torch.Tensor:
+        return getattr(self.rnn, name + "_l0" + ("_reverse" if prefix == BACKWARD_PREFIX else ""))
+
+    def outputs(self, x, state):
+        rows = self.model.inputs(x)  # (B, T, n_in)
+        if self.config.bidirectional:  # the backward direction starts from zero
+            state = tuple(torch.stack([s, torch.zeros_like(s)]) for s in state)
+        else:
+            state = tuple(s.unsqueeze(0) for s in state)
+        seq, final = self.rnn(rows, state if self.config.cell == "lstm" else state[0])  # (B, T, D)
+        final = tuple(s[0] for s in final) if self.config.cell == "lstm" else (final[0],)
+        return self.linear(seq if self.config.task_spec.each_step else seq[:, -1]), final
 
 
-class TorchCell(_RNNLayout):
-    layer_suffix: ClassVar[str] = ""
+class TorchCell(_ModuleLayout):
+    """nn.RNNCell / nn.LSTMCell / nn.GRUCell per step in a Python loop, one cell per direction."""
 
-    def make_recurrence(self, C: int, H: int) -> nn.Module:
-        return nn.RNNCell(C, H, nonlinearity="tanh")
+    def make_recurrence(self, n_in: int, H: int) -> None:
+        self.cells = {p: MODULES[self.config.cell][1](n_in, H).to(self.device, self.dtype)
+                      for p in self.model.prefixes}
 
-    def logits(self, x, state):
-        x_onehot = F.one_hot(x, self.config.num_classes).to(self.dtype)  # (B, T, C)
-        outputs = []
-        for t in range(x.shape[1]):
-            state = self.rnn(x_onehot[:, t], state)
-            outputs.append(state)
-        return self.linear(torch.stack(outputs, dim=1)), state
+    def recurrence(self) -> list[nn.Module]:
+        return list(self.cells.values())
+
+    def tensor(self, name: str, prefix: str) -> torch.Tensor:
+        return getattr(self.cells[prefix], name)
+
+    def outputs(self, x, state):
+        rows = self.model.inputs(x)  # (B, T, n_in)
+        T = rows.shape[1]
+        lstm = self.config.cell == "lstm"
+        per_direction, final = [], state
+        for prefix, cell in self.cells.items():
+            backward = prefix == BACKWARD_PREFIX
+            s = self.model.zero_state(rows.shape[0]) if backward else state
+            outs = [None] * T
+            for t in range(T - 1, -1, -1) if backward else range(T):
+                s = cell(rows[:, t], s) if lstm else (cell(rows[:, t], s[0]),)
+                outs[t] = s[0]
+            per_direction.append(outs)
+            if not backward:
+                final = tuple(s)
+        steps = [torch.cat(hs, dim=1) if len(hs) > 1 else hs[0] for hs in zip(*per_direction)]
+        if not self.config.task_spec.each_step:
+            return self.linear(steps[-1]), final
+        return self.linear(torch.stack(steps, dim=1)), final
 
 
 class TorchManual(_TorchBase):
-    """The canonical cell written with tensor ops; W, b, U, c are the trained leaves themselves."""
+    """The canonical cells written with tensor ops; the canonical arrays are the trained leaves themselves."""
 
     def make_model(self, params: Params) -> None:
-        self.weights = [torch.tensor(p, device=self.device, dtype=self.dtype, requires_grad=True) for p in params]
+        self.weights = {n: torch.tensor(p, device=self.device, dtype=self.dtype, requires_grad=True)
+                        for n, p in params.items()}
 
     def trainable(self):
-        return self.weights
+        return list(self.weights.values())
 
-    def logits(self, x, state):
-        W, b, U, c = self.weights
-        C = self.config.num_classes
-        input_part = W[:C][x]  # (B, T, H): onehot(x_t) @ W[:C] as a row gather
-        W_rec = W[C:]
-        outputs = []
-        for t in range(x.shape[1]):
-            state = torch.tanh(input_part[:, t] + state @ W_rec + b)
-            outputs.append(state)
-        return torch.stack(outputs, dim=1) @ U + c, state  # (B, T, C)
+    def outputs(self, x, state):
+        return self.model.outputs(self.weights, x, state)
 
     def params(self) -> Params:
-        return Params.from_arrays(VANILLA_KEYS, (runtime.to_numpy(w) for w in self.weights)).astype(np.float32)
+        return Params({n: runtime.to_numpy(w) for n, w in self.weights.items()}).astype(np.float32)

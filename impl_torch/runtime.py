@@ -7,7 +7,7 @@ import torch
 
 from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
-from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR
+from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
 
 # The first optimizer pulls in torch._dynamo lazily (seconds). Pay that at import, like TensorFlow's import,
 # so that build_seconds measures building the model and not a one-time import.
@@ -42,6 +42,13 @@ def adagrad(parameters, config: RunConfig) -> torch.optim.Adagrad:
     return torch.optim.Adagrad(
         parameters, lr=config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR, eps=ADAGRAD_EPSILON
     )
+
+
+def optimizer(parameters, config: RunConfig) -> torch.optim.Optimizer:
+    """The config's optimizer as torch.optim defines it: TF1 Adagrad, or Adam (the canonical one)."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.learning_rate, betas=(ADAM_BETA1, ADAM_BETA2), eps=ADAM_EPSILON)
+    return adagrad(parameters, config)
 
 
 def synchronize(device: torch.device) -> None:

@@ -3,7 +3,9 @@ import os
 import pytest
 
 from rnnbench import families
+from rnnbench.cells import CELLS
 from rnnbench.references import reference_configs
+from rnnbench.tasks import TASKS
 
 # Keep BLAS and framework pools small and equal in tests; results do not depend on it.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -208,3 +210,55 @@ def assert_forward_matches_numpy(impl) -> None:
     np.testing.assert_allclose(probs, reference.forward(x), atol=1e-5)
     for ours, theirs in zip(impl.params(), params):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
+
+
+# Every cell on the binary task at (10,16); every other task at its seed configuration; bidirectional where the
+# task allows it; Adam on the binary task (the other tasks' optimizer) too. Each framework's variants match NumPy
+# at every point.
+GRID = [
+    ("binary", dict(cell="lstm", num_steps=10, state_size=16)),
+    ("binary", dict(cell="gru", num_steps=10, state_size=16)),
+    ("binary", dict(num_steps=10, state_size=16, optimizer="adam", learning_rate=0.01)),
+    ("sine", {}),
+    ("sine", dict(bidirectional=True)),
+    ("sin2cos", {}),
+    ("digits", {}),
+    ("digits", dict(cell="gru", bidirectional=True)),
+]
+GRID_IDS = ["-".join([task, *(f"{k}={v}" for k, v in changes.items())]) for task, changes in GRID]
+
+# Every task × cell × direction the tasks allow: where hand-written gradients are checked against autodiff.
+HAND_WRITTEN = [(task, cell, bi) for task, spec in TASKS.items() for cell in CELLS for bi in (False, True)
+                if not bi or spec.bidirectional_ok]
+HAND_WRITTEN_IDS = [f"{t}-{c}" + ("-bi" if b else "") for t, c, b in HAND_WRITTEN]
+
+
+def hand_written_config(point):
+    """A small float64 configuration of a HAND_WRITTEN point."""
+    from rnnbench.config import RunConfig
+
+    task, cell, bidirectional = point
+    shape = {} if task == "digits" else dict(num_steps=6)  # digits: as many steps as the images have rows
+    return RunConfig.for_task(task, cell=cell, bidirectional=bidirectional, state_size=5, batch_size=3,
+                              dtype="float64", **shape)
+
+
+def assert_round_trip(name: str, cell: str, bidirectional: bool):
+    """Build ``name`` from random canonical weights (sine, 4 steps): its parameters read back exactly. Returns the
+    built implementation and the weights."""
+    import numpy as np
+
+    from rnnbench import registry
+    from rnnbench.config import RunConfig
+    from rnnbench.params import init_params
+
+    config = RunConfig.for_task("sine", cell=cell, bidirectional=bidirectional, num_steps=4, size=100, threads=2)
+    rng = np.random.default_rng(3)
+    params = init_params(config).map(lambda a: rng.normal(0, 0.5, a.shape).astype(np.float32))
+    impl = registry.create(name, config)
+    impl.build(config, params)
+    back = impl.params()
+    assert back.names == params.names
+    for key in params.names:
+        np.testing.assert_array_equal(back[key], params[key], err_msg=key)
+    return impl, params

@@ -168,9 +168,10 @@ def test_unsupported_points_are_listed_as_not_applicable_from_the_registry_alone
     from rnnbench.bench import not_applicable
 
     args = argparse.Namespace(threads=1, device="cpu", task=None, cell=None)
-    points = not_applicable(["numpy", "tf-cell", "torch-rnn"], args)
-    assert {p["impl"] for p in points} == {"torch-rnn"}  # numpy and the TensorFlow variants do every point
+    points = not_applicable(["numpy", "tf-cell", "torch-rnn", "torch-compile"], args)
+    assert {p["impl"] for p in points} == {"torch-compile"}  # the others do every point
     assert {p["label"] for p in points} == {"sine-rnn-T49-S16", "sin2cos-rnn-T10-S32", "digits-lstm-T8-S64"}
     assert all(p["reason"].startswith(f"task: {p['impl']} does binary only") and p["field"] == "task" for p in points)
-    narrowed = not_applicable(["torch-rnn"], argparse.Namespace(threads=1, device="cpu", task=["digits"], cell=None))
+    narrowed = not_applicable(["torch-compile"],
+                              argparse.Namespace(threads=1, device="cpu", task=["digits"], cell=None))
     assert [p["label"] for p in narrowed] == ["digits-lstm-T8-S64"]

@@ -100,9 +100,7 @@ def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
         (["train", "--impl", "numpy", "--task", "poetry"], "--task: invalid choice: 'poetry'"),
         (["train", "--impl", "numpy", "--cell", "transformer"], "--cell: invalid choice: 'transformer'"),
         (["train", "--impl", "numpy", "--bidirectional"], "bidirectional: task binary carries its state"),
-        (["train", "--impl", "torch-cell", "--task", "sine"], "task: torch-cell does binary only, not sine"),
-        (["train", "--impl", "torch-rnn", "--cell", "lstm"], "cell: torch-rnn builds rnn only, not lstm"),
-        (["train", "--impl", "torch-rnn", "--optimizer", "adam"], "optimizer: torch-rnn runs adagrad only"),
+        (["train", "--impl", "torch-compile", "--task", "sine"], "task: torch-compile does binary only, not sine"),
         (["train", "--impl", "numpy", "--task", "digits", "--num-steps", "5"],
          "num_steps: the digit images have 8 rows, so num_steps must be 8"),
         (["train", "--impl", "numpy", "--task", "digits", "--size", "5000"], "size: at most the 1437 training images"),
@@ -147,8 +145,8 @@ def test_list_shows_what_an_implementation_does_not_support_without_importing_it
     code, out, _ = run(capsys, "list", "--task", "sine", "--cell", "lstm", "--cell", "gru")
     rows = {line.split()[0]: line for line in out.splitlines()}
     assert code == 0 and rows["numpy"].split()[2] == "available"
-    assert "n/a" not in rows["tf-cell"]  # TensorFlow does every task and cell
-    assert "n/a: task: torch-rnn does binary only, not sine" in rows["torch-rnn"]
+    assert "n/a" not in rows["tf-cell"] and "n/a" not in rows["torch-rnn"]  # they do every task and cell
+    assert "n/a: task: torch-compile does binary only, not sine" in rows["torch-compile"]
 
 
 def test_bench_options_accumulate():

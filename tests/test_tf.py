@@ -3,9 +3,15 @@
 import numpy as np
 import pytest
 from conftest import (
+    GRID,
+    GRID_IDS,
+    HAND_WRITTEN,
+    HAND_WRITTEN_IDS,
     REFERENCES,
     assert_forward_matches_numpy,
     assert_learns,
+    assert_round_trip,
+    hand_written_config,
     parity_config,
     skip_if_other_framework_loaded,
     task_parity_config,
@@ -18,7 +24,6 @@ from rnnbench import registry  # noqa: E402
 from rnnbench.config import RunConfig  # noqa: E402
 from rnnbench.errors import UnsupportedError  # noqa: E402
 from rnnbench.params import init_params  # noqa: E402
-from rnnbench.tasks import TASKS  # noqa: E402
 from rnnbench.tasks.binary import TASK as BINARY  # noqa: E402
 from rnnbench.train import train  # noqa: E402
 
@@ -52,26 +57,7 @@ def test_parity_with_numpy(name, shape, assert_parity):
     assert_parity(name, *shape)
 
 
-# Every cell on the binary task at (10,16); every other task at its seed configuration; bidirectional where the
-# task allows it; Adam on the binary task (the other tasks' optimizer) too.
-GRID = [
-    ("binary", dict(cell="lstm", num_steps=10, state_size=16)),
-    ("binary", dict(cell="gru", num_steps=10, state_size=16)),
-    ("binary", dict(num_steps=10, state_size=16, optimizer="adam", learning_rate=0.01)),
-    ("sine", {}),
-    ("sine", dict(bidirectional=True)),
-    ("sin2cos", {}),
-    ("digits", {}),
-    ("digits", dict(cell="gru", bidirectional=True)),
-]
-
-
-def _grid_id(point) -> str:
-    task, changes = point
-    return "-".join([task, *(f"{k}={v}" for k, v in changes.items())])
-
-
-@pytest.mark.parametrize("point", GRID, ids=[_grid_id(p) for p in GRID])
+@pytest.mark.parametrize("point", GRID, ids=GRID_IDS)
 @pytest.mark.parametrize("name", TF_NAMES)
 def test_parity_with_numpy_across_tasks_and_cells(name, point, assert_parity_at):
     _available(name)
@@ -86,15 +72,7 @@ def test_canonical_weights_round_trip_through_each_framework_layout(name, cell, 
     """canonical -> the TF1 cell's or Keras layer's own layout (permuted gate blocks, split biases) -> canonical
     is exact, for every cell and direction."""
     _available(name)
-    config = RunConfig.for_task("sine", cell=cell, bidirectional=bidirectional, num_steps=4, size=100, threads=2)
-    rng = np.random.default_rng(3)
-    params = init_params(config).map(lambda a: rng.normal(0, 0.5, a.shape).astype(np.float32))
-    impl = registry.create(name, config)
-    impl.build(config, params)
-    back = impl.params()
-    assert back.names == params.names
-    for key in params.names:
-        np.testing.assert_array_equal(back[key], params[key], err_msg=key)
+    assert_round_trip(name, cell, bidirectional)
 
 
 def test_keras_gru_layout_is_z_r_h_with_a_two_row_bias():
@@ -200,11 +178,7 @@ def test_cuda_is_refused_with_a_clear_error(name):
         train(name, RunConfig(size=1000, threads=2, device="cuda"))
 
 
-HAND_WRITTEN = [(task, cell, bi) for task in ("binary", "sine", "sin2cos", "digits") for cell in ("rnn", "lstm", "gru")
-                for bi in (False, True) if not bi or TASKS[task].bidirectional_ok]
-
-
-@pytest.mark.parametrize("point", HAND_WRITTEN, ids=[f"{t}-{c}" + ("-bi" if b else "") for t, c, b in HAND_WRITTEN])
+@pytest.mark.parametrize("point", HAND_WRITTEN, ids=HAND_WRITTEN_IDS)
 def test_hand_written_gradients_equal_autodiff(point):
     """tf-xla-epoch's gradients written by hand (``rnnbench.backprop`` over TensorFlow's operations, and the lean
     binary vanilla window) equal GradientTape's of the model, in float64, for every task, cell and direction.
@@ -215,10 +189,7 @@ def test_hand_written_gradients_equal_autodiff(point):
     from rnnbench.impl_tf.eager import TFFunction, TFXLAEpoch
     from rnnbench.impl_tf.model import Model
 
-    task, cell, bidirectional = point
-    shape = {} if task == "digits" else dict(num_steps=6)  # digits: as many steps as the images have rows
-    config = RunConfig.for_task(task, cell=cell, bidirectional=bidirectional, state_size=5, batch_size=3,
-                                dtype="float64", **shape)
+    config = hand_written_config(point)
     impl = TFXLAEpoch()  # what build would set, without compiling anything
     impl.config, impl.model, impl.shape = config, Model(config), Shape.of(config)
     rng = np.random.default_rng(1)
