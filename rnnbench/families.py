@@ -13,7 +13,7 @@ from rnnbench.errors import lookup
 @dataclass(frozen=True)
 class Family:
     name: str  # as recorded in results: "numpy", "tensorflow", "torch"
-    module: str  # the import that makes a process this family's
+    module: str  # the import that makes a process this family's (a framework's own, or the one that starts it)
     extra: str  # the pyproject extra that installs it ("" for the base install)
     prefix: str  # every implementation name starts with it
     own_process: bool  # never shares an interpreter with another family that has its own process
@@ -24,6 +24,10 @@ FAMILIES: tuple[Family, ...] = (
     Family("numpy", "numpy", "", "numpy", own_process=False, marker=""),
     Family("tensorflow", "tensorflow", "tf", "tf-", own_process=True, marker="tf"),
     Family("torch", "torch", "torch", "torch-", own_process=True, marker="torch"),
+    # JAX ran correctly beside TensorFlow and PyTorch here; it gets its own process all the same, since XLA_FLAGS
+    # and the CPU affinity that set its threads are process-wide (rnnbench.impl_jax.runtime). Its module is the one
+    # that starts it, not jax: TensorFlow 2.21 imports jax whenever it is installed, without starting it.
+    Family("jax", "rnnbench.impl_jax.runtime", "jax", "jax-", own_process=True, marker="jax"),
 )
 _BY_NAME = {f.name: f for f in FAMILIES}
 

@@ -80,6 +80,7 @@ class Entry:
 _TF = ("tensorflow",)
 _TF1 = ("tensorflow", "tf_keras")  # BasicRNNCell under Keras 3
 _TORCH = ("torch",)
+_JAX = ("jax", "optax")
 _CPU_CUDA = DEVICES  # every device the suite knows
 _ALL_TASKS = tuple(TASKS)
 _EVERY_POINT = dict(tasks=_ALL_TASKS, cells=tuple(CELLS), bidirectional=True, optimizers=OPTIMIZERS)
@@ -125,6 +126,12 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("torch-compile", "rnnbench.impl_torch.fused:TorchCompile", "torch",
           "torch.compile (Inductor) of torch-fused's window step and whole epoch; small products multiply-and-reduce",
           _TORCH, _CPU_CUDA, **dict(_EVERY_POINT, tasks=("binary",)), gap=_COMPILE_GAP),
+    Entry("jax-jit", "rnnbench.impl_jax.jit:JaxJit", "jax",
+          "jax.jit of one window step (value_and_grad through the cell math, lax.scan over time), optax",
+          _JAX, _CPU_CUDA, **_EVERY_POINT),
+    Entry("jax-scan", "rnnbench.impl_jax.jit:JaxScan", "jax",
+          "a whole epoch in one jax.jit call: lax.scan over the windows (and over time inside each), optax",
+          _JAX, _CPU_CUDA, **_EVERY_POINT),
 )
 
 _BY_NAME = {e.name: e for e in ENTRIES}

@@ -1,0 +1,1 @@
+"""JAX implementations (jax-*). Imported only through the registry."""

@@ -1,0 +1,80 @@
+"""Starting JAX the same way for every jax-* variant: float64 available, the run's thread count, the device,
+and the optimizers as optax defines them with the canonical semantics.
+
+Threads. JAX has no setting for its CPU thread pool: XLA sizes it from the CPUs the process may run on when the
+backend starts (at the first computation, not at import). ``start`` therefore confines the process to
+``config.threads`` CPUs before that (the benchmark processes are confined already, ``rnnbench.harness.cpus``),
+and for one thread also turns off XLA's multi-threaded Eigen. A later run in the same process with another
+count is refused rather than silently measured with the wrong one.
+
+Sharing a process. JAX imported beside TensorFlow or PyTorch, in either order, computed correctly here; it still
+gets a process of its own (``rnnbench.families``): ``XLA_FLAGS`` and the CPU affinity are process-wide, and
+TensorFlow's XLA reads the same flags.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rnnbench.config import RunConfig
+from rnnbench.errors import UnsupportedError
+from rnnbench.harness.cpus import allowed_cpus, pin_to_cpus
+from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
+
+os.environ.setdefault("JAX_PLATFORMS", "")  # every platform JAX finds (cuda where a GPU is present)
+
+import jax  # noqa: E402
+import optax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)  # float64 runs (the parity configs); every array gets an explicit dtype
+
+_started_with: int | None = None  # the thread count the backend started with, in this process
+
+
+def start(config: RunConfig):
+    """Apply ``config.threads`` (before the backend starts) and return the config's device."""
+    global _started_with
+    if _started_with is None:
+        cpus = allowed_cpus()
+        if cpus is not None and config.threads < len(cpus):
+            pin_to_cpus(config.threads)
+        if config.threads == 1:
+            flags = os.environ.get("XLA_FLAGS", "")
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        _started_with = config.threads
+    elif _started_with != config.threads:
+        raise UnsupportedError(f"threads: JAX already started in this process with {_started_with} threads; "
+                               f"run threads={config.threads} in a new process")
+    if config.device == "cuda":
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if not gpus:
+            raise UnsupportedError("device: cuda was asked for, but JAX sees no CUDA GPU here; use --device cpu")
+        return gpus[0]
+    return jax.devices("cpu")[0]
+
+
+def jax_dtype(config: RunConfig):
+    return jax.numpy.float32 if config.dtype == "float32" else jax.numpy.float64
+
+
+def optimizer(config: RunConfig) -> optax.GradientTransformation:
+    """The config's optimizer in optax: TF1 Adagrad (accumulator from 0.1, no epsilon), or Adam as torch.optim
+    defines it (optax adds epsilon to the bias-corrected root, as torch does)."""
+    if config.optimizer == "adam":
+        return optax.adam(config.learning_rate, b1=ADAM_BETA1, b2=ADAM_BETA2, eps=ADAM_EPSILON)
+    return optax.adagrad(config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR,
+                         eps=ADAGRAD_EPSILON)
+
+
+def versions() -> dict[str, str]:
+    out = {"jax": jax.__version__, "optax": optax.__version__}
+    try:
+        import jaxlib
+
+        out["jaxlib"] = jaxlib.__version__
+    except ImportError:  # pragma: no cover - jaxlib ships with jax
+        pass
+    gpus = [d for d in jax.devices() if d.platform == "gpu"]
+    if gpus:
+        out["gpu"] = gpus[0].device_kind
+    return out

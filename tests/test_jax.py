@@ -1,0 +1,193 @@
+"""JAX implementations: parity with NumPy across the grid, the optax optimizers' semantics, compilation in build,
+convergence, threads and devices."""
+
+import numpy as np
+import pytest
+from conftest import (
+    GRID,
+    GRID_IDS,
+    HAND_WRITTEN,
+    HAND_WRITTEN_IDS,
+    REFERENCES,
+    assert_forward_matches_numpy,
+    assert_learns,
+    hand_written_config,
+    parity_config,
+    skip_if_other_framework_loaded,
+    task_parity_config,
+)
+
+skip_if_other_framework_loaded("jax")
+pytest.importorskip("jax", reason="JAX is not installed (pip install 'rnnbench[jax]')")
+pytest.importorskip("optax", reason="optax is not installed (pip install 'rnnbench[jax]')")
+
+import jax  # noqa: E402
+import optax  # noqa: E402
+
+from rnnbench import registry  # noqa: E402
+from rnnbench.config import RunConfig  # noqa: E402
+from rnnbench.errors import UnsupportedError  # noqa: E402
+from rnnbench.params import init_params  # noqa: E402
+from rnnbench.tasks.binary import TASK as BINARY  # noqa: E402
+from rnnbench.train import train  # noqa: E402
+
+pytestmark = pytest.mark.jax
+
+JAX_NAMES = [e.name for e in registry.ENTRIES if e.framework == "jax"]
+needs_gpu = pytest.mark.skipif(not any(d.platform == "gpu" for d in jax.devices()), reason="no GPU visible to JAX")
+
+
+def test_entries_satisfy_the_interface():
+    from test_registry_train import assert_entries_satisfy_the_interface
+
+    assert_entries_satisfy_the_interface("jax")
+
+
+def test_the_required_variants_are_registered():
+    assert {"jax-jit", "jax-scan"} <= set(JAX_NAMES)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (10, 16)], ids=["binary-rnn-T5-S4", "binary-rnn-T10-S16"])
+@pytest.mark.parametrize("name", JAX_NAMES)
+def test_parity_with_numpy(name, shape, assert_parity):
+    assert_parity(name, *shape)
+
+
+@pytest.mark.parametrize("point", GRID, ids=GRID_IDS)
+@pytest.mark.parametrize("name", JAX_NAMES)
+def test_parity_with_numpy_across_tasks_and_cells(name, point, assert_parity_at):
+    task, changes = point
+    assert_parity_at(name, task_parity_config(task, **changes))
+
+
+@pytest.mark.parametrize("name", JAX_NAMES)
+def test_forward_gives_probabilities_without_updating(name, built_at_parity):
+    assert_forward_matches_numpy(built_at_parity(name))
+
+
+@pytest.mark.parametrize("point", HAND_WRITTEN, ids=HAND_WRITTEN_IDS)
+def test_hand_written_gradients_equal_autodiff(point):
+    """jax-scan's hand-written gradients (``rnnbench.backprop`` over JAX's operations) give the loss, the final
+    state and every gradient that ``jax.value_and_grad`` of the model gives, in float64, for every task, cell and
+    direction, from a nonzero carried state."""
+    import jax.numpy as jnp
+
+    from rnnbench.impl_jax.model import Model
+
+    config = hand_written_config(point)
+    model = Model.of(config)
+    rng = np.random.default_rng(1)
+    params = {n: jnp.asarray(a + 0.1 * rng.standard_normal(a.shape)) for n, a in init_params(config).items()}
+    state = tuple(jnp.asarray(rng.standard_normal(s.shape) * 0.3) for s in model.zero_state(jnp.float64))
+    xs, ys = config.task_spec.epoch_batches(config, 0)
+    loss, grads, final = jax.jit(model.grads_by_hand)(params, state, xs[0], ys[0])
+    their_loss, their_grads, their_final = jax.jit(model.grads_autodiff)(params, state, xs[0], ys[0])
+    assert float(loss) == pytest.approx(float(their_loss), rel=1e-12)
+    for a, b in zip(final, their_final, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert set(grads) == set(their_grads) == set(params)
+    for name in params:
+        np.testing.assert_allclose(grads[name], their_grads[name], rtol=1e-9, atol=1e-12, err_msg=name)
+        assert np.abs(np.asarray(grads[name])).max() > 1e-6, name  # not vacuous
+
+
+def test_optimizers_are_optax_with_the_canonical_semantics():
+    """optax.adagrad from an accumulator of 0.1 with no epsilon (TF1's), and optax.adam with torch.optim.Adam's
+    hyperparameters; one update of each against the formulas of ``rnnbench.optimizer``."""
+    from rnnbench.impl_jax import runtime
+
+    g = np.array([0.5, -2.0])
+    p = np.array([1.0, 1.0])
+    adagrad = runtime.optimizer(RunConfig(learning_rate=0.1))
+    state = adagrad.init(p)
+    updates, _ = adagrad.update(g, state, p)
+    np.testing.assert_allclose(optax.apply_updates(p, updates), p - 0.1 * g / np.sqrt(0.1 + g * g), rtol=1e-12)
+    adam = runtime.optimizer(RunConfig(optimizer="adam", learning_rate=0.01))
+    state = adam.init(p)
+    for _ in range(2):  # the second step's bias corrections are not 1 - b**1
+        updates, state = adam.update(g, state, p)
+    m = 0.9 * (0.1 * g) + 0.1 * g
+    v = 0.999 * (0.001 * g * g) + 0.001 * g * g
+    expected = p - (0.01 / (1 - 0.9**2)) * m / (np.sqrt(v) / np.sqrt(1 - 0.999**2) + 1e-8)
+    np.testing.assert_allclose(p + updates, expected, rtol=1e-7)
+
+
+def test_compilation_happens_in_build_and_training_traces_nothing():
+    """jax-scan compiles its window step and its epoch in build (ahead of time, timed as build): the steps and
+    whole epochs that follow trace nothing new."""
+    config = parity_config(5, 4)
+    impl = registry.create("jax-scan", config)
+    impl.build(config, init_params(config))
+    assert isinstance(impl.step, jax.stages.Compiled) and isinstance(impl.epoch, jax.stages.Compiled)
+    xs, ys = BINARY.epoch_batches(config, 0)
+    traced = []
+    with jax.log_compiles(True):
+        import logging
+
+        handler = logging.Handler()
+        handler.emit = lambda record: traced.append(record.getMessage())
+        logging.getLogger("jax").addHandler(handler)
+        try:
+            for i in range(3):
+                impl.train_step(xs[i], ys[i])
+            impl.train_epoch(xs, ys)
+            impl.train_epoch(xs, ys)
+        finally:
+            logging.getLogger("jax").removeHandler(handler)
+    assert not [m for m in traced if "Compiling" in m], traced
+
+
+def test_the_epoch_is_the_window_step_scanned():
+    """jax-scan's compiled epoch (hand-written gradients at this window length) gives what jax-jit's window step
+    (autodiff) gives called once per window, the state carried."""
+    config = parity_config(10, 16).replace(cell="lstm")
+    params = init_params(config)
+    xs, ys = BINARY.epoch_batches(config, 0)
+    scan, jit = registry.create("jax-scan", config), registry.create("jax-jit", config)
+    scan.build(config, params)
+    jit.build(config, params)
+    np.testing.assert_allclose(scan.train_epoch(xs, ys), [jit.train_step(x, y) for x, y in zip(xs, ys)],
+                               rtol=0, atol=1e-6)
+    for a, b in zip(scan.params(), jit.params()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", JAX_NAMES)
+def test_one_epoch_at_5_4_learns_the_t3_dependency(name):
+    result = train(name, REFERENCES["binary-rnn-T5-S4"].config)
+    assert_learns(result, "binary-rnn-T5-S4")
+    assert result.versions["jax"] == jax.__version__ and result.versions["optax"] == optax.__version__
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", JAX_NAMES)
+def test_five_epochs_at_10_16_learn_both(name):
+    assert_learns(train(name, REFERENCES["binary-rnn-T10-S16"].config), "binary-rnn-T10-S16")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["sine", "sin2cos", "digits"])
+@pytest.mark.parametrize("name", JAX_NAMES)
+def test_every_variant_reaches_each_tasks_goal(name, task):
+    label = next(r.label for r in REFERENCES.values() if r.task == task)
+    assert_learns(train(name, REFERENCES[label].config, progress=False), label)
+
+
+def test_a_thread_change_is_refused_once_jax_has_started():
+    registry.create("jax-jit").build(RunConfig(size=1000, threads=2), init_params(RunConfig()))
+    with pytest.raises(UnsupportedError, match="threads: JAX already started in this process with 2 threads"):
+        registry.create("jax-jit").build(RunConfig(size=1000, threads=3), init_params(RunConfig()))
+
+
+@pytest.mark.skipif(any(d.platform == "gpu" for d in jax.devices()), reason="checks the error given without a GPU")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(UnsupportedError, match="device: cuda was asked for, but JAX sees no CUDA GPU"):
+        registry.create("jax-jit").build(RunConfig(size=1000, threads=2, device="cuda"), init_params(RunConfig()))
+
+
+@needs_gpu
+@pytest.mark.parametrize("point", GRID, ids=GRID_IDS)
+@pytest.mark.parametrize("name", JAX_NAMES)
+def test_cuda_parity_with_numpy_across_tasks_and_cells(name, point, assert_parity_at):
+    task, changes = point
+    assert_parity_at(name, task_parity_config(task, device="cuda", **changes))
