@@ -71,6 +71,12 @@ def blas_threads(request):
         yield
 
 
+@pytest.fixture(scope="session")
+def profile(request):
+    """The run's profile (``rnnbench.config.PROFILES``)."""
+    return PROFILES[request.config.getoption("--profile")]
+
+
 @pytest.fixture(scope="module")
 def case(request):
     """(name, reference): an implementation at a reference configuration."""

@@ -38,7 +38,6 @@ from rnnbench.tasks.base import XENT
 from rnnbench.train import run_epoch, train
 
 WARMUP_STEPS = 5
-EPOCH_ROUNDS = 5  # enough for the gate's rank test to reach p < 0.05 (with 3 a side it cannot)
 
 
 @pytest.mark.benchmark(group=Measure.BUILD)
@@ -130,10 +129,11 @@ def test_forward(benchmark, case, request):
 
 
 @pytest.mark.benchmark(group=Measure.EPOCH)
-def test_epoch(benchmark, fresh_state):
+def test_epoch(benchmark, fresh_state, profile):
     built = fresh_state
     run_epoch(built.impl, built.xs, built.ys)  # warm-up: a first full epoch
-    losses = benchmark.pedantic(run_epoch, args=(built.impl, built.xs, built.ys), rounds=EPOCH_ROUNDS, iterations=1)
+    losses = benchmark.pedantic(run_epoch, args=(built.impl, built.xs, built.ys), rounds=profile.epoch_rounds,
+                                iterations=1)
     assert losses.shape == (len(built.xs),) and np.isfinite(losses).all()
     benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.EPOCH,
                                           steps=len(built.xs)))
