@@ -11,6 +11,7 @@ from conftest import REFERENCES
 
 from rnnbench.bench import merge_runs, summary_table
 from rnnbench.cli import main
+from rnnbench.flops import step_flops
 from rnnbench.harness.provenance import reference_facts, task_facts
 from rnnbench.results import BENCH_SCHEMA_VERSION
 from rnnbench.summary import scaling_slopes, summary_rows
@@ -110,6 +111,11 @@ def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, ca
             assert {"impl", "framework", "version", "device", "threads", "task", "cell", "bidirectional",
                     "optimizer", "num_steps", "state_size", "batch_size", "final_loss"} <= set(info)
             assert info["threads"] == 2 and info["device"] == "cpu"
+    for b in data["benchmarks"]:  # the roofline's numbers: the step's FLOPs and the rate its median achieved
+        if b["extra_info"].get("measure") == "train_step":
+            config = REFERENCES[b["extra_info"]["label"]].config
+            assert b["extra_info"]["flops"] == step_flops(config).total
+            assert b["extra_info"]["gflops"] == pytest.approx(step_flops(config).total / b["stats"]["median"] / 1e9)
     train = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"].get("measure") == "train"
                  and b["extra_info"]["label"] == "binary-rnn-T5-S4")
     low, high = REFERENCES["binary-rnn-T5-S4"].loss_band

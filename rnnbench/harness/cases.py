@@ -18,6 +18,7 @@ import pytest
 from rnnbench import families, registry
 from rnnbench.config import SWEEPS, RunConfig
 from rnnbench.errors import UnsupportedError
+from rnnbench.flops import step_flops
 from rnnbench.params import init_params
 from rnnbench.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs, selected
 from rnnbench.results import Measure
@@ -117,7 +118,8 @@ def build(name: str, reference: Reference) -> Built:
 
 
 def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
-    """Benchmark one window per call, cycling through the epoch's windows with the state carried."""
+    """Benchmark one window per call, cycling through the epoch's windows with the state carried. Records the
+    step's FLOPs (``rnnbench.flops``) as ``flops`` and, from the median, the achieved ``gflops``."""
     windows = itertools.cycle(range(len(built.xs)))
 
     def step() -> float:
@@ -126,4 +128,9 @@ def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
 
     for _ in range(warmup_steps):
         step()
-    return benchmark(step)
+    loss = benchmark(step)
+    flops = step_flops(built.config).total
+    benchmark.extra_info["flops"] = flops
+    if benchmark.stats is not None:  # None with --benchmark-disable
+        benchmark.extra_info["gflops"] = flops / benchmark.stats.stats.median / 1e9
+    return loss

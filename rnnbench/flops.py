@@ -1,0 +1,64 @@
+"""Floating-point operations of one train step (one window: forward, backward, update), counted from the model's
+shapes, for any task × cell × direction: the roofline's numerator.
+
+Counted: every product, as 2·m·k·n for (m, k) @ (k, n), the way the canonical model writes it (the input product
+of one-hot tokens as a dense product too, as the frameworks compute it), and the optimizer's update per parameter
+element. Not counted: the cells' elementwise work (gates, nonlinearities) and the loss, which are small next to the
+products and memory-bound; so the count is a lower bound of what runs, and the same bound for every implementation.
+
+    forward, per direction:   x @ W[:n_in]  over T·B rows        2·T·B·n_in·G·H
+                              h @ W[n_in:]  at each of T steps   2·T·B·H·G·H
+    readout:                  [h, g] @ U    over R rows          2·R·D·O       (R = T·B at each step, else B)
+    backward, per direction:  dW[:n_in], dW[n_in:]  over T·B rows   2·T·B·G·H·(n_in + H)
+                              dh @ W[n_in:].T  at each step a gradient reaches   2·S·B·G·H·H
+    readout:                  dU, d[h, g]                        4·R·D·O
+    update:                   UPDATE_FLOPS[optimizer] per parameter element
+
+with G the cell's gate blocks, H the state size, D = H per direction, O the outputs, and S = T except for the
+backward direction of a last-step task, whose read state has seen one input: the gradient reaches one step.
+``tests/test_flops.py`` checks the products against a count of the hand-written BPTT's (``rnnbench.backprop``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnbench.cells import cell, param_shapes
+from rnnbench.config import RunConfig
+
+# Operations per parameter element of one update (rnnbench.optimizer's formulas).
+UPDATE_FLOPS = {
+    "adagrad": 5,  # g*g, accum + ., sqrt, g / ., p - lr * .
+    "adam": 12,  # m: 3, v: 4, sqrt, / sqrt(1 - b2^t), + eps, m / ., p - step * .
+}
+
+
+@dataclass(frozen=True)
+class StepFlops:
+    forward: int
+    backward: int
+    update: int
+
+    @property
+    def total(self) -> int:
+        return self.forward + self.backward + self.update
+
+
+def step_flops(config: RunConfig) -> StepFlops:
+    """The FLOPs of one train step of ``config`` (see the module's docstring for what is counted)."""
+    B, T, H = config.batch_size, config.num_steps, config.state_size
+    n_in, n_out = config.input_size, config.output_size
+    G = cell(config.cell).gates
+    directions = 2 if config.bidirectional else 1
+    D = directions * H
+    R = T * B if config.task_spec.each_step else B
+    reached = T * directions if config.task_spec.each_step or directions == 1 else T + 1  # steps a gradient reaches
+    forward = directions * 2 * T * B * G * H * (n_in + H) + 2 * R * D * n_out
+    backward = directions * 2 * T * B * G * H * (n_in + H) + reached * 2 * B * G * H * H + 4 * R * D * n_out
+    n_params = 0
+    for shape in param_shapes(config.cell, n_in, H, n_out, config.bidirectional).values():
+        size = 1
+        for d in shape:
+            size *= d
+        n_params += size
+    return StepFlops(forward, backward, UPDATE_FLOPS[config.optimizer] * n_params)
