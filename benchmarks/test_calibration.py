@@ -5,6 +5,11 @@ bimodal), a pure-Python loop (the interpreter), and a loop of small NumPy calls 
 dominates these small RNNs).
 
 Never change these functions: stored baselines are normalised by them.
+
+Apart from them, ``test_peak_matmul`` measures the roofline's ceiling: the float32 matmul rate NumPy's BLAS
+reaches at the run's thread count, with a product large enough to reach it (``PEAK_SIZE``; the 256² probe is
+far too small: tf-xla-epoch at state size 1024 did more than twice its one-thread rate). It is not a calibration
+probe (``compare`` never divides by it, nor judges it).
 """
 
 import numpy as np
@@ -17,6 +22,7 @@ from rnnbench.results import Measure
 MATMUL_SIZE = 256
 PYTHON_LOOP = 20_000
 SMALL_CALLS = 50
+PEAK_SIZE = 2048  # 17 GFLOP per product: about 0.1 s at 2 threads here
 
 
 def python_loop() -> int:
@@ -58,3 +64,19 @@ def test_calibration_small_numpy_calls(benchmark, request):
     x, w = np.zeros((200, 4)), np.ones((4, 4))
     benchmark.extra_info.update(calibration_info(request, "calibration-small-calls"))
     np.testing.assert_allclose(benchmark(small_numpy_calls, x, w), np.tanh(1.0))
+
+
+@pytest.mark.benchmark(group=Measure.PEAK)
+def test_peak_matmul(benchmark, request):
+    """float32 (n, n) @ (n, n) at the run's thread count (the session's BLAS limit): flops and the median's
+    gflops."""
+    a = np.random.default_rng(0).random((PEAK_SIZE, PEAK_SIZE), dtype=np.float32)
+    threads = request.config.getoption("--threads")
+    benchmark.extra_info.update(record_info("peak-matmul", "calibration", np.__version__, device="cpu",
+                                            threads=threads, measure=Measure.PEAK))
+    product = benchmark(np.matmul, a, a)
+    np.testing.assert_allclose(product[:2], a[:2].astype(np.float64) @ a, rtol=1e-4)
+    flops = 2 * PEAK_SIZE**3
+    benchmark.extra_info["flops"] = flops
+    if benchmark.stats is not None:  # None with --benchmark-disable
+        benchmark.extra_info["gflops"] = flops / benchmark.stats.stats.median / 1e9

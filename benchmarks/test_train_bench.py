@@ -10,7 +10,8 @@ Groups (each a pytest-benchmark group, so a table compares like with like):
 - ``train_step``: one window (forward, backward, update), the state carried from the previous call.
 - ``forward``: inference on one window.
 - ``epoch``: one epoch through the same ``run_epoch`` as ``rnnbench train``; a whole-epoch implementation
-  gets all windows in one call. Per-step time is the round time over ``extra_info["steps"]``.
+  gets all windows in one call. Per-step time is the round time over ``extra_info["steps"]``; ``flops`` is one
+  step's (``rnnbench.flops``), so the report gives each its achieved rate against the run's matmul peak.
 
 ``train_step``, ``forward`` and ``epoch`` share one build of each case (built outside every timing); each starts
 from a zero state and warms up first. The binary references are timed by every measure; the other tasks' by their
@@ -29,6 +30,7 @@ import pytest
 from rnnbench import registry
 from rnnbench.errors import UnsupportedError
 from rnnbench.evaluate import evaluate
+from rnnbench.flops import step_flops
 from rnnbench.harness.cases import keep_trained, require, time_train_step
 from rnnbench.harness.memory import PeakMemory
 from rnnbench.harness.provenance import case_info
@@ -136,4 +138,4 @@ def test_epoch(benchmark, fresh_state, profile):
                                 iterations=1)
     assert losses.shape == (len(built.xs),) and np.isfinite(losses).all()
     benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.EPOCH,
-                                          steps=len(built.xs)))
+                                          steps=len(built.xs), flops=step_flops(built.config).total))

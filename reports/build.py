@@ -16,7 +16,7 @@ from rnnbench.errors import UserError
 from rnnbench.reports import figures, summaries
 from rnnbench.reports.load import environment, load_curves, load_free_runs, load_results, load_traces, read_runs
 from rnnbench.results import run_info
-from rnnbench.summary import reference_labels, summary_rows, targets_text
+from rnnbench.summary import peak_gflops, reference_labels, summary_rows, targets_text
 
 
 @dataclass
@@ -60,6 +60,7 @@ def build_report(paths) -> Report:
     meta = run_info(doc)
     tasks, references, baseline = meta["tasks"], meta["references"], meta["baseline_impl"]
     rows = summary_rows(doc)
+    peak = peak_gflops(doc)
     present = [label for label in reference_labels(doc) if any(r.label == label for r in rows)]
     order = present or reference_labels(doc)
     newest_traces = traces[traces["run"] == newest]
@@ -77,7 +78,7 @@ def build_report(paths) -> Report:
     add(Section("step_time", "Time per train step",
                 "Median epoch time over its steps (warm; whole-epoch variants run an epoch per call), with its "
                 f"interquartile range, and the speed-up against {baseline}, the original TF1 loop.",
-                summaries.speed_table(rows, baseline), figures.step_time_figure(frame, order, baseline)))
+                summaries.speed_table(rows, baseline, peak), figures.step_time_figure(frame, order, baseline)))
     if len(parity):
         add(Section("parity", "Parity with NumPy, step by step",
                     "Each implementation's dloss = |step loss - numpy's step loss| over the first steps of the "
@@ -118,12 +119,26 @@ def build_report(paths) -> Report:
     points = summaries.scaling_points(frame)
     if len(points):
         add(Section("scaling", "How the cost grows",
-                    f"One train step while state_size or num_steps grows from the {order[0]} reference (log-log), "
-                    "with each implementation's fitted slope.", summaries.scaling_table(frame),
-                    figures.scaling_figure(points)))
+                    f"One train step while state_size, num_steps or batch_size grows from the {order[0]} reference "
+                    "(log-log), with each implementation's log-log slope over the low half of each sweep (bound by "
+                    "per-call overhead) and over the high half (bound by arithmetic).", summaries.scaling_table(frame),
+                    figures.scaling_figure(points, summaries.SCALING_SWEEPS)))
     else:
         add(Section("scaling", "How the cost grows",
                     "No sweep in these results: run `rnnbench bench --profile full` for the scaling plots."))
+    roofline = summaries.roofline_points(frame)
+    peak_text = (f"the run's float32 matmul peak, {peak:.1f} GFLOP/s at its thread count" if peak == peak
+                 else "the run's float32 matmul peak (not measured in these results)")
+    if len(roofline):
+        add(Section("roofline", "Roofline",
+                    "Achieved GFLOP/s of one train step while state_size grows (the products and the update, as "
+                    f"rnnbench/flops.py counts them, over the median step time), against {peak_text}. The speed "
+                    "table's fraction of peak is the same ratio at the reference configurations.", None,
+                    figures.roofline_figure(roofline, peak)))
+    else:
+        add(Section("roofline", "Roofline",
+                    f"The speed table gives each reference's achieved GFLOP/s and its fraction of {peak_text}; "
+                    "`rnnbench bench --profile full` adds the rate against state size."))
     add(Section("memory", "Peak memory", "Peak growth of the process's resident memory during the reference "
                 "run; on CUDA, the GPU's maximum allocated memory.", summaries.memory_table(rows),
                 figures.memory_figure(frame, order)))

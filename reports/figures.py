@@ -12,7 +12,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from rnnbench.reports.summaries import newest_run  # noqa: E402
 from rnnbench.results import Measure  # noqa: E402
-from rnnbench.stats import loglog_slope  # noqa: E402
+from rnnbench.stats import regime_slopes  # noqa: E402
 
 FRAMEWORK_COLORS = {"numpy": "#4c72b0", "tensorflow": "#dd8452", "torch": "#c44e52"}
 
@@ -179,15 +179,15 @@ def memory_figure(frame: pd.DataFrame, order: list[str]) -> Figure:
     return fig
 
 
-def scaling_figure(points: pd.DataFrame) -> Figure:
-    """Log-log time per step against state_size and num_steps, with the fitted slope per implementation."""
-    sweeps = ("state_size", "num_steps")
+def scaling_figure(points: pd.DataFrame, sweeps: tuple[str, ...]) -> Figure:
+    """Log-log time per step against each swept field, with each implementation's slopes over the low and the high
+    half of the sweep."""
     fig, axes = _panels(len(sweeps), 4.5)
     for ax, sweep in zip(axes, sweeps):
         for impl, rows in points[points["sweep"] == sweep].groupby("impl"):
-            slope = loglog_slope(rows["sweep_value"], rows["us_per_step"])
+            slopes = regime_slopes(rows["sweep_value"], rows["us_per_step"])
             ax.plot(rows["sweep_value"], rows["us_per_step"], marker="o", linewidth=1,
-                    label=f"{impl} (slope {slope:.2f})")
+                    label=f"{impl} (slopes {slopes['low']:.2f} / {slopes['high']:.2f})")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(sweep)
@@ -213,4 +213,23 @@ def trend_figure(trend: pd.DataFrame, label: str) -> Figure:
     ax.set_title(f"{label}: time per step across runs")
     if impls:
         ax.legend(fontsize=7, ncol=3)
+    return fig
+
+
+def roofline_figure(points: pd.DataFrame, peak: float) -> Figure:
+    """Achieved GFLOP/s of one train step against state size (log-log), one line per implementation, with the run's
+    float32 matmul peak drawn across."""
+    fig, axes = _panels(1, 4.5, width=8.0, columns=1)
+    ax = axes[0]
+    for impl, rows in points.groupby("impl"):
+        ax.plot(rows["state_size"], rows["gflops"], marker="o", linewidth=1, label=impl)
+    if peak == peak:  # not NaN
+        ax.axhline(peak, color="black", linestyle="--", linewidth=1, label=f"matmul peak {peak:.0f} GFLOP/s")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("state_size")
+    ax.set_ylabel("GFLOP/s (rnnbench.flops count)")
+    ax.set_title("roofline: achieved rate of one train step against the matmul peak")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     return fig

@@ -56,6 +56,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "seconds_to_target": ("info", "seconds_to_target"),
     "peak_rss_mb": ("info", "peak_rss_mb"),
     "cuda_max_allocated_mb": ("info", "cuda_max_allocated_mb"),
+    "flops": ("info", "flops"),
+    "gflops": ("info", "gflops"),
     "median_s": ("stats", "median"),
     "q1_s": ("stats", "q1"),
     "q3_s": ("stats", "q3"),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rnnbench.results import Measure
-from rnnbench.stats import loglog_slope
+from rnnbench.stats import REGIMES, regime_slopes
 from rnnbench.summary import SummaryRow
 
 
@@ -31,9 +31,10 @@ def _nan(value):
     return np.nan if value is None else value
 
 
-def speed_table(rows: list[SummaryRow], baseline: str) -> pd.DataFrame:
+def speed_table(rows: list[SummaryRow], baseline: str, peak: float = math.nan) -> pd.DataFrame:
     """Per config and implementation: us/step (median epoch time over its steps) with its IQR, the speed-up
-    against the baseline, one train step, one forward window and the build time. Fastest first per config."""
+    against the baseline, the achieved GFLOP/s and its fraction of the run's matmul ``peak``, one train step, one
+    forward window and the build time. Fastest first per config."""
     epoch = [r for r in rows if not math.isnan(r.us_per_step)]
     return pd.DataFrame({
         "config": [r.label for r in epoch],
@@ -42,6 +43,8 @@ def speed_table(rows: list[SummaryRow], baseline: str) -> pd.DataFrame:
         "us/step": [round(r.us_per_step, 1) for r in epoch],
         "IQR us": [round(r.iqr_us_per_step, 1) for r in epoch],
         f"vs {baseline}": [round(r.speedup, 2) for r in epoch],
+        "GFLOP/s": [round(r.gflops, 2) for r in epoch],
+        "fraction of peak": [round(r.gflops / peak, 4) for r in epoch],
         "train_step us": [round(r.train_step_us, 1) for r in epoch],
         "forward us": [round(r.forward_us, 1) for r in epoch],
         "build s": [round(r.build_s, 3) for r in epoch],
@@ -194,17 +197,31 @@ def scaling_points(frame: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values(["sweep", "impl", "sweep_value"])
 
 
+def roofline_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """The newest run's state_size sweep with its achieved rate: impl, framework, state_size, gflops."""
+    rows = newest_run(frame)
+    rows = rows[(rows["measure"] == Measure.SCALING) & (rows["sweep"] == "state_size") & rows["gflops"].notna()]
+    rows = rows[["impl", "framework", "sweep_value", "gflops"]].astype({"sweep_value": float, "gflops": float})
+    return rows.rename(columns={"sweep_value": "state_size"}).sort_values(["impl", "state_size"])
+
+
+SCALING_SWEEPS = ("state_size", "num_steps", "batch_size")
+
+
 def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per implementation: the log-log slope of step time against state_size and against num_steps."""
+    """Per implementation: the log-log slope of step time against each swept field, over the low and the high
+    half of the sweep (``rnnbench.stats.regime_slopes``)."""
     points = scaling_points(frame)
+    columns = ["impl"] + [f"{sweep} {regime}" for sweep in SCALING_SWEEPS for regime in REGIMES]
     out = []
     for impl, rows in points.groupby("impl", sort=True):
         row = {"impl": impl}
-        for sweep in ("state_size", "num_steps"):
+        for sweep in SCALING_SWEEPS:
             part = rows[rows["sweep"] == sweep]
-            row[f"slope vs {sweep}"] = round(loglog_slope(part["sweep_value"], part["us_per_step"]), 2)
+            for regime, slope in regime_slopes(part["sweep_value"], part["us_per_step"]).items():
+                row[f"{sweep} {regime}"] = round(slope, 2)
         out.append(row)
-    return pd.DataFrame(out, columns=["impl", "slope vs state_size", "slope vs num_steps"])
+    return pd.DataFrame(out, columns=columns)
 
 
 def trend_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:

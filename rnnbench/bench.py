@@ -175,7 +175,8 @@ def print_summary(doc: dict) -> None:
         print(f"n/a (declared unsupported; `rnnbench list --task T` says why): {', '.join(impls)} at "
               f"{', '.join(labels)}")
     for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
-        print(f"scaling {impl}: " + ", ".join(f"time ~ {k}^{v:.2f}" for k, v in slopes.items()))
+        print(f"scaling {impl} (log-log slope of time, over the low and the high half of each sweep): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items()))
 
 
 BENCH_MODULES = ("pytest", "pytest_benchmark", "psutil")

@@ -292,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT,
                    help="percent slower (after normalising for machine speed) that counts, if significant "
                         "(default: %(default)s)")
+    p.add_argument("--flagged", metavar="FILE",
+                   help="write the implementations judged slower here, one per line (for a confirming rerun of "
+                        "just those: rnnbench bench --impl ...)")
     p.set_defaults(func=cmd_compare)
     return parser
 

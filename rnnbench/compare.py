@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnbench.errors import UserError
-from rnnbench.results import GATE_READS, Measure, info, read_results, run_info
+from rnnbench.results import GATE_READS, MACHINE_MEASURES, Measure, info, read_results, run_info
 from rnnbench.table import format_table
 
 DEFAULT_THRESHOLD_PCT = 25.0
@@ -121,8 +121,8 @@ def _rounds(record: dict, factor: float) -> np.ndarray | None:
 
 
 def _timed(doc: dict) -> dict[str, dict]:
-    """The run's benchmarks by name, calibration probes left out."""
-    return {b["name"]: b for b in doc["benchmarks"] if info(b).get("measure") != Measure.CALIBRATION}
+    """The run's benchmarks by name, the machine's own measures (calibration probes, the peak) left out."""
+    return {b["name"]: b for b in doc["benchmarks"] if info(b).get("measure") not in MACHINE_MEASURES}
 
 
 def judge(b: dict, c: dict, base_factor: float, cand_factor: float, limit: float, alpha: float) -> Judgement:
@@ -236,6 +236,8 @@ def run_compare(args) -> int:
     check_same_schema(args.baseline, baseline, list(zip(args.candidate, candidates)))
     result = compare(baseline, candidates, args.threshold)
     print(format_comparison(result, args.threshold))
+    if args.flagged:  # the implementations judged worse, one per line: what a confirming rerun needs to time
+        Path(args.flagged).write_text("".join(f"{impl}\n" for impl in sorted({r.impl for r in result.regressions})))
     return 1 if result.failed else 0
 
 

@@ -40,12 +40,14 @@ class Measure:
     EPOCH = "epoch"  # one epoch through the training loop
     SCALING = "scaling"  # one train step at a point of a sweep (full profile)
     CALIBRATION = "calibration"  # fixed code that times the machine
+    PEAK = "peak"  # the machine's float32 matmul rate at the run's threads: the roofline's ceiling
     GENERATE = "generate"  # the data generator
 
 
 TRACE_STEPS = 200  # train records keep their first this-many step losses (first_losses): parity, per step
 
 REFERENCE_MEASURES = (Measure.BUILD, Measure.TRAIN, Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)
+MACHINE_MEASURES = (Measure.CALIBRATION, Measure.PEAK)  # time the machine, not an implementation: never judged
 PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING)  # median / steps
 
 

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from rnnbench.results import REFERENCE_MEASURES, Measure, info, run_info
-from rnnbench.stats import loglog_slope
+from rnnbench.stats import regime_slopes
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class SummaryRow:
     device: str
     us_per_step: float  # median epoch time over its steps (NaN: no epoch record)
     iqr_us_per_step: float  # its interquartile range, per step
+    gflops: float  # the step's FLOPs (rnnbench.flops) over us_per_step, GFLOP/s (NaN: not recorded)
     speedup: float  # the baseline implementation's us_per_step over this one's, same run
     train_step_us: float  # one window, median
     forward_us: float  # inference on one window, median
@@ -47,6 +48,13 @@ class SummaryRow:
     def learned(self) -> bool:
         """It reached what its configuration should: its goal on held-out data, else its theory level."""
         return self.trained and self.reached_goal
+
+
+def peak_gflops(doc: dict) -> float:
+    """The run's float32 matmul rate at its thread count (the roofline's ceiling), GFLOP/s; NaN if not measured."""
+    rates = [info(b).get("gflops") for b in doc["benchmarks"] if info(b).get("measure") == Measure.PEAK]
+    rates = [r for r in rates if r]
+    return max(rates) if rates else math.nan
 
 
 def reference_labels(doc: dict) -> list[str]:
@@ -86,6 +94,7 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
             impl=impl, framework=first.get("framework", ""), device=first.get("device", ""),
             us_per_step=us,
             iqr_us_per_step=_per_step_us(epoch, "q3") - _per_step_us(epoch, "q1") if epoch else math.nan,
+            gflops=info(epoch).get("flops", math.nan) / us / 1e3 if epoch else math.nan,
             speedup=base / us,
             train_step_us=_per_step_us(records.get(Measure.TRAIN_STEP)),
             forward_us=_per_step_us(records.get(Measure.FORWARD)),
@@ -113,7 +122,8 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
 
 
 def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
-    """Log-log slope of the median train-step time against state_size and num_steps, per implementation."""
+    """Log-log slopes of the median train-step time against state_size and num_steps, per implementation and
+    regime (``rnnbench.stats.regime_slopes``): keys like "state_size low" and "state_size high"."""
     points: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for b in benchmarks:
         i = info(b)
@@ -121,9 +131,9 @@ def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
             points.setdefault((i["impl"], i["sweep"]), []).append((i["sweep_value"], b["stats"]["median"]))
     slopes: dict[str, dict[str, float]] = {}
     for (impl, sweep), xy in sorted(points.items()):
-        slope = loglog_slope(*zip(*xy))
-        if not math.isnan(slope):
-            slopes.setdefault(impl, {})[sweep] = slope
+        for regime, slope in regime_slopes(*zip(*xy)).items():
+            if not math.isnan(slope):
+                slopes.setdefault(impl, {})[f"{sweep} {regime}"] = slope
     return slopes
 
 

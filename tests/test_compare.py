@@ -126,9 +126,12 @@ def test_cli_exit_codes_and_errors(tmp_path, capsys):
     base, slow = tmp_path / "base.json", tmp_path / "slow.json"
     base.write_text(json.dumps(make_run(1)))
     slow.write_text(json.dumps(make_run(2, slow_impl="tf-cell")))
-    assert main(["compare", str(base), str(base)]) == 0
-    assert main(["compare", str(base), str(slow)]) == 1
+    flagged = tmp_path / "flagged.txt"
+    assert main(["compare", str(base), str(base), "--flagged", str(flagged)]) == 0
+    assert flagged.read_text() == ""  # nothing to rerun
+    assert main(["compare", str(base), str(slow), "--flagged", str(flagged)]) == 1
     assert "SLOWER beyond 25% (significant): tf-cell" in capsys.readouterr().out
+    assert flagged.read_text() == "tf-cell\n"  # what .ci/run's confirming rerun times again
     assert main(["compare", str(base), str(slow), "--threshold", "150"]) == 0  # 2x is within +150%
     assert main(["compare", str(base), str(tmp_path / "missing.json")]) == 2
     assert "missing.json: cannot read" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from rnnbench.reports import summaries  # noqa: E402
 from rnnbench.reports.build import build_report  # noqa: E402
 from rnnbench.reports.load import COLUMNS, load_curves, load_results, load_traces, read_runs  # noqa: E402
 from rnnbench.reports.writer import markdown_table, write_report  # noqa: E402
-from rnnbench.summary import summary_rows  # noqa: E402
+from rnnbench.summary import peak_gflops, summary_rows  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 NEW, OLD = DATA / "bench-new.json", DATA / "bench-old.json"
@@ -49,17 +49,20 @@ def test_tidy_frame_has_the_declared_columns_and_one_row_per_record(frame):
 
 
 def test_speed_table_exact(rows):
-    assert markdown_table(summaries.speed_table(rows, "tf-cell")) == """\
-| config | impl | framework | us/step | IQR us | vs tf-cell | train_step us | forward us | build s |
-|---|---|---|---|---|---|---|---|---|
-| binary-rnn-T5-S4 | numpy | numpy | 100.0 | 20.0 | 2.0 | 100.0 | 50.0 | 0.1 |
-| binary-rnn-T5-S4 | tf-cell | tensorflow | 200.0 | 40.0 | 1.0 | 200.0 | 100.0 | 0.2 |
-| binary-rnn-T5-S4 | torch-rnn | torch | 300.0 | 60.0 | 0.67 | 300.0 | 150.0 | 0.3 |
-| binary-rnn-T10-S16 | numpy | numpy | 200.0 | 40.0 | 2.0 | 200.0 | 100.0 | 0.1 |
-| binary-rnn-T10-S16 | tf-cell | tensorflow | 400.0 | 80.0 | 1.0 | 400.0 | 200.0 | 0.2 |
-| binary-rnn-T10-S16 | torch-rnn | torch | 600.0 | 120.0 | 0.67 | 600.0 | 300.0 | 0.3 |
-| sine-rnn-T49-S16 | numpy | numpy | 100.0 | 20.0 |  |  |  |  |
-| digits-lstm-T8-S64 | numpy | numpy | 100.0 | 20.0 |  |  |  |  |"""
+    # the golden run's epochs record 1e6 FLOPs per step, and its peak probe 100 GFLOP/s
+    peak = peak_gflops(json.loads(NEW.read_text()))
+    assert peak == 100.0
+    assert markdown_table(summaries.speed_table(rows, "tf-cell", peak)) == """\
+| config | impl | framework | us/step | IQR us | vs tf-cell | GFLOP/s | fraction of peak | train_step us | forward us | build s |
+|---|---|---|---|---|---|---|---|---|---|---|
+| binary-rnn-T5-S4 | numpy | numpy | 100.0 | 20.0 | 2.0 | 10.0 | 0.1 | 100.0 | 50.0 | 0.1 |
+| binary-rnn-T5-S4 | tf-cell | tensorflow | 200.0 | 40.0 | 1.0 | 5.0 | 0.05 | 200.0 | 100.0 | 0.2 |
+| binary-rnn-T5-S4 | torch-rnn | torch | 300.0 | 60.0 | 0.67 | 3.33 | 0.0333 | 300.0 | 150.0 | 0.3 |
+| binary-rnn-T10-S16 | numpy | numpy | 200.0 | 40.0 | 2.0 | 5.0 | 0.05 | 200.0 | 100.0 | 0.1 |
+| binary-rnn-T10-S16 | tf-cell | tensorflow | 400.0 | 80.0 | 1.0 | 2.5 | 0.025 | 400.0 | 200.0 | 0.2 |
+| binary-rnn-T10-S16 | torch-rnn | torch | 600.0 | 120.0 | 0.67 | 1.67 | 0.0167 | 600.0 | 300.0 | 0.3 |
+| sine-rnn-T49-S16 | numpy | numpy | 100.0 | 20.0 |  | 10.0 | 0.1 |  |  |  |
+| digits-lstm-T8-S64 | numpy | numpy | 100.0 | 20.0 |  | 10.0 | 0.1 |  |  |  |"""
 
 
 def test_convergence_table_exact_with_a_target_not_reached(rows):
@@ -132,9 +135,11 @@ def test_cells_table_puts_the_cells_side_by_side(tmp_path):
 
 def test_scaling_memory_and_trend_tables_exact(frame, rows):
     assert markdown_table(summaries.scaling_table(frame)) == """\
-| impl | slope vs state_size | slope vs num_steps |
-|---|---|---|
-| numpy | 1.0 | 1.0 |"""
+| impl | state_size low | state_size high | num_steps low | num_steps high | batch_size low | batch_size high |
+|---|---|---|---|---|---|---|
+| numpy | 1.0 | 1.0 | 1.0 | 1.0 |  |  |"""
+    roofline = summaries.roofline_points(frame)  # 1e6 FLOPs per unit of state size, in linear time: flat
+    assert roofline["state_size"].tolist() == [4.0, 16.0, 64.0] and roofline["gflops"].round(6).tolist() == [40.0] * 3
     assert markdown_table(summaries.memory_table(rows).head(3)) == """\
 | config | impl | device | peak RSS growth MB | CUDA max allocated MB |
 |---|---|---|---|---|
@@ -193,7 +198,7 @@ def test_writer_outputs_every_file(tmp_path):
     assert names == {"index.html", "report.md", "environment.csv", "findings.csv", "step_time.png", "step_time.csv",
                      "parity.png", "parity.csv", "task-binary.png", "task-binary.csv", "task-sine.png", "task-sine.csv",
                      "task-sine-free-run.png", "task-digits.png", "task-digits.csv", "task-digits-accuracy.csv",
-                     "time_to_target.png", "scaling.png", "scaling.csv", "memory.png", "memory.csv", "trend.png",
+                     "time_to_target.png", "scaling.png", "scaling.csv", "roofline.png", "memory.png", "memory.csv", "trend.png",
                      "trend.csv"}
     for png in index.parent.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
@@ -226,8 +231,8 @@ def test_report_cli_exit_codes(tmp_path, capsys):
     assert err.count("\n") == 1 and "missing.json: cannot read" in err
 
 
-IMAGES = 10  # figures of the golden report: step time, parity, 3 tasks + sine's free run, time to target, scaling,
-# memory, trend
+IMAGES = 11  # figures of the golden report: step time, parity, 3 tasks + sine's free run, time to target, scaling,
+# roofline, memory, trend
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
