@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from rnnbench.harness.provenance import record_info
+from rnnbench.harness.provenance import record_info, record_rate
 from rnnbench.results import Measure
 
 MATMUL_SIZE = 256
@@ -76,7 +76,4 @@ def test_peak_matmul(benchmark, request):
                                             threads=threads, measure=Measure.PEAK))
     product = benchmark(np.matmul, a, a)
     np.testing.assert_allclose(product[:2], a[:2].astype(np.float64) @ a, rtol=1e-4)
-    flops = 2 * PEAK_SIZE**3
-    benchmark.extra_info["flops"] = flops
-    if benchmark.stats is not None:  # None with --benchmark-disable
-        benchmark.extra_info["gflops"] = flops / benchmark.stats.stats.median / 1e9
+    record_rate(benchmark, 2 * PEAK_SIZE**3)

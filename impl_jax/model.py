@@ -95,7 +95,7 @@ class Model:
     def outputs(self, p: dict, x, state: tuple):
         """Logits or values, (B, T, n_out) at each step or (B, n_out) at the last, and the forward final state."""
         dtype = p["U"].dtype
-        rows = jax.nn.one_hot(x, self.n_in, dtype=dtype) if self.tokens else x.astype(dtype)  # (B, T, n_in)
+        rows = self.inputs(x, dtype)  # (B, T, n_in)
         per_direction, final = [], state
         for prefix in self.directions:
             W = p[prefix + "W"]
@@ -133,11 +133,13 @@ class Model:
         return backprop.Shape(self.cell, self.n_in, self.state_size, self.directions, self.each_step,
                               self.classifies)
 
-    def rows(self, x):
-        """(B, T[, F]) -> (T*B, n_in) time-major input rows, one-hot for tokens (``rnnbench.backprop``'s layout)."""
-        dtype = jnp.float32 if x.dtype in (jnp.int32, jnp.int64) else x.dtype
-        rows = jax.nn.one_hot(x, self.n_in, dtype=dtype) if self.tokens else x
-        return jnp.swapaxes(rows, 0, 1).reshape(-1, self.n_in)
+    def inputs(self, x, dtype):
+        """(B, T[, F]) -> (B, T, n_in) float rows in ``dtype``: one-hot for tokens."""
+        return jax.nn.one_hot(x, self.n_in, dtype=dtype) if self.tokens else x.astype(dtype)
+
+    def rows(self, x, dtype):
+        """(B, T[, F]) -> (T*B, n_in) time-major input rows (``rnnbench.backprop``'s layout)."""
+        return jnp.swapaxes(self.inputs(x, dtype), 0, 1).reshape(-1, self.n_in)
 
     def targets(self, y, dtype):
         """y -> one-hot rows (classes) or value rows, time-major: (T*B, O) at each step, (B, O) at the last."""
@@ -159,7 +161,7 @@ class Model:
         """(loss, gradients, final state) written out: ``rnnbench.backprop`` over ``OPS``, unrolled over time."""
         dtype = p["U"].dtype
         zero = tuple(jnp.zeros_like(s) for s in state)
-        return backprop.loss_and_grads(OPS, self.shape, p, self.rows(x).astype(dtype), self.targets(y, dtype),
+        return backprop.loss_and_grads(OPS, self.shape, p, self.rows(x, dtype), self.targets(y, dtype),
                                        self.start(state), zero)
 
     def window_step(self, tx, grads, p: dict, opt_state, state: tuple, x, y):

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import os
 
+import jax
+import optax
+
 from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.harness.cpus import allowed_cpus, pin_to_cpus
 from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
-
-os.environ.setdefault("JAX_PLATFORMS", "")  # every platform JAX finds (cuda where a GPU is present)
-
-import jax  # noqa: E402
-import optax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)  # float64 runs (the parity configs); every array gets an explicit dtype
 

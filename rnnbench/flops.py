@@ -21,6 +21,7 @@ backward direction of a last-step task, whose read state has seen one input: the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rnnbench.cells import cell, param_shapes
@@ -55,10 +56,5 @@ def step_flops(config: RunConfig) -> StepFlops:
     reached = T * directions if config.task_spec.each_step or directions == 1 else T + 1  # steps a gradient reaches
     forward = directions * 2 * T * B * G * H * (n_in + H) + 2 * R * D * n_out
     backward = directions * 2 * T * B * G * H * (n_in + H) + reached * 2 * B * G * H * H + 4 * R * D * n_out
-    n_params = 0
-    for shape in param_shapes(config.cell, n_in, H, n_out, config.bidirectional).values():
-        size = 1
-        for d in shape:
-            size *= d
-        n_params += size
+    n_params = sum(math.prod(s) for s in param_shapes(config.cell, n_in, H, n_out, config.bidirectional).values())
     return StepFlops(forward, backward, UPDATE_FLOPS[config.optimizer] * n_params)

@@ -19,6 +19,7 @@ from rnnbench import families, registry
 from rnnbench.config import SWEEPS, RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.flops import step_flops
+from rnnbench.harness.provenance import record_rate
 from rnnbench.params import init_params
 from rnnbench.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs, selected
 from rnnbench.results import Measure
@@ -129,8 +130,5 @@ def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
     for _ in range(warmup_steps):
         step()
     loss = benchmark(step)
-    flops = step_flops(built.config).total
-    benchmark.extra_info["flops"] = flops
-    if benchmark.stats is not None:  # None with --benchmark-disable
-        benchmark.extra_info["gflops"] = flops / benchmark.stats.stats.median / 1e9
+    record_rate(benchmark, step_flops(built.config).total)
     return loss

@@ -83,3 +83,11 @@ def machine_info(*, threads: int, device: str, profile: str, frameworks: list[st
         "references": reference_facts(),
         "baseline_impl": BASELINE_IMPL,
     }
+
+
+def record_rate(benchmark, flops: int) -> None:
+    """A timed computation's ``flops`` and, from its median, the achieved ``gflops`` (none with
+    ``--benchmark-disable``, which keeps no statistics)."""
+    benchmark.extra_info["flops"] = flops
+    if benchmark.stats is not None:
+        benchmark.extra_info["gflops"] = flops / benchmark.stats.stats.median / 1e9
