@@ -78,17 +78,17 @@ def profile(request):
 
 
 @pytest.fixture(scope="module")
-def case(request):
+def case(request, profile):
     """(name, reference): an implementation at a reference configuration."""
     name, ref = request.param
-    cases.skip_unless_runnable(name, ref.config)
+    cases.skip_unless_runnable(name, ref.config, profile)
     return name, ref
 
 
 @pytest.fixture
-def sweep_case(request):
+def sweep_case(request, profile):
     """(name, sweep point, swept field), full profile only."""
-    cases.skip_unless_runnable(request.param[0], request.param[1].config)
+    cases.skip_unless_runnable(request.param[0], request.param[1].config, profile)
     return request.param
 
 

@@ -44,7 +44,7 @@ class JaxJit:
         self.dtype = runtime.jax_dtype(config)
         self.model = Model.of(config)
         self.names = params.names
-        self.params_ = {n: jax.device_put(jnp.asarray(a, self.dtype), self.device) for n, a in params.items()}
+        self.params_ = jax.device_put(self.layout(params), self.device)
         tx = runtime.optimizer(config)
         self.opt_state = jax.device_put(tx.init(self.params_), self.device)
         self.reset_state()
@@ -56,6 +56,14 @@ class JaxJit:
 
     def compile_epoch(self, tx, config: RunConfig) -> None:
         """Nothing more for a variant that trains one window per call."""
+
+    def layout(self, params: Params) -> dict:
+        """The canonical arrays as this variant keeps them: a dict by canonical name."""
+        return {n: jnp.asarray(a, self.dtype) for n, a in params.items()}
+
+    def canonical(self) -> Params:
+        """The inverse of ``layout``, on the host."""
+        return Params.from_arrays(self.names, (np.asarray(self.params_[n]) for n in self.names))
 
     def _compile(self, fn, x: np.ndarray, y: np.ndarray):
         """``fn(params, opt_state, state, x, y)`` compiled now for these shapes (and placed on the device)."""
@@ -81,7 +89,7 @@ class JaxJit:
         return np.asarray(self.predict(self.params_, self.state, jax.device_put(x, self.device)))
 
     def params(self) -> Params:
-        return Params.from_arrays(self.names, (np.asarray(self.params_[n]) for n in self.names)).astype(np.float32)
+        return self.canonical().astype(np.float32)
 
     def versions(self) -> dict[str, str]:
         return runtime.versions()

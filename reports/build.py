@@ -73,8 +73,8 @@ def build_report(paths) -> Report:
     gaps = summaries.not_applicable_table(doc.get("rnnbench", {}).get("not_applicable", []))
     if len(gaps):
         add(Section("not_applicable", "Not applicable",
-                    "Points of the grid an implementation declares it does not support (its registry entry, with "
-                    "the reason): n/a, never built or timed.", gaps))
+                    "Points of the grid an implementation declares it does not support, or builds too slowly for "
+                    "the run's profile (its registry entry, with the reason): n/a, never built or timed.", gaps))
     add(Section("step_time", "Time per train step",
                 "Median epoch time over its steps (warm; whole-epoch variants run an epoch per call), with its "
                 f"interquartile range, and the speed-up against {baseline}, the original TF1 loop.",

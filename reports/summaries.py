@@ -132,6 +132,9 @@ def cells_table(frame: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
+NOT_TIMED_IN_PROFILE = "built too slowly for this profile, timed in the full profile only"
+
+
 def not_applicable_table(points: list[dict]) -> pd.DataFrame:
     """The run's n/a points, one row per framework, unsupported field and declared gap: its implementations and
     configurations joined."""
@@ -141,7 +144,8 @@ def not_applicable_table(points: list[dict]) -> pd.DataFrame:
         impls, labels = grouped.setdefault((p.get("framework", ""), field, p.get("gap", "")), ({}, {}))
         impls[p["impl"]] = labels[p["label"]] = None  # ordered sets
     return pd.DataFrame([{"impls": ", ".join(impls), "configs": ", ".join(labels),
-                          "n/a: reason": f"{field} not supported" + (f" ({gap})" if gap else "")}
+                          "n/a: reason": (NOT_TIMED_IN_PROFILE if field == "profile" else f"{field} not supported")
+                          + (f" ({gap})" if gap else "")}
                          for (_, field, gap), (impls, labels) in grouped.items()],
                         columns=["impls", "configs", "n/a: reason"])
 

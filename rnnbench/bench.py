@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from rnnbench import families, registry
-from rnnbench.config import PROFILES
+from rnnbench.config import DEFAULT_PROFILE, PROFILES
 from rnnbench.errors import UserError
 from rnnbench.files import write_json
 from rnnbench.harness.events import OPTION as EVENTS_OPTION
@@ -47,17 +47,21 @@ def select(names: list[str] | None) -> tuple[list[str], dict[str, str]]:
 
 
 def not_applicable(names: list[str], args) -> list[dict]:
-    """The reference points an implementation declares it does not support (its registry entry), each with the
-    reason: never built, never timed, shown as n/a. Decided from the registry alone: nothing is imported."""
+    """The reference points an implementation declares it does not support (its registry entry), or whose build
+    there is too slow for the run's profile, each with the reason: never built, never timed, shown as n/a. Decided
+    from the registry alone: nothing is imported."""
     points = []
+    profile = PROFILES[getattr(args, "profile", DEFAULT_PROFILE)]
     for ref in reference_configs(args.threads, args.device, getattr(args, "task", None), getattr(args, "cell", None),
                                  timed=True):
         for name in names:
             e = registry.entry(name)
-            reason = e.unsupported(ref.config)
+            gap = e.unsupported(ref.config)
+            reason = gap or e.too_slow_to_build(ref.config, profile)
             if reason:
                 points.append({"impl": name, "framework": e.framework, "label": ref.label, "task": ref.config.task,
-                               "field": reason.split(":")[0], "gap": e.gap, "reason": reason})
+                               "field": reason.split(":")[0], "gap": e.gap if gap else e.slow_build_why,
+                               "reason": reason})
     return points
 
 
@@ -172,7 +176,8 @@ def print_summary(doc: dict) -> None:
     for label, impls in by_label.items():
         grouped.setdefault(tuple(impls), []).append(label)
     for impls, labels in grouped.items():
-        print(f"n/a (declared unsupported; `rnnbench list --task T` says why): {', '.join(impls)} at "
+        print(f"n/a (declared unsupported, or built too slowly for this profile; the report says why): "
+              f"{', '.join(impls)} at "
               f"{', '.join(labels)}")
     for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
         print(f"scaling {impl} (log-log slope of time, over the low and the high half of each sweep): "

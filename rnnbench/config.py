@@ -129,11 +129,13 @@ class Profile:
     # Rounds of the epoch measure (after one warm-up epoch). The gate's rank test needs 5 a side to reach p < 0.05
     # (with 3 it cannot); the main job, which no gate reads, takes 3 to stay within its time.
     epoch_rounds: int = 5
+    # Also the implementations whose builds are too slow for the main job's time at some tasks (``Entry.slow_build``).
+    slow_builds: bool = False
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("quick", 0.5, False, "the reference configurations", epoch_rounds=3),
-    Profile("full", 1.0, True, "also the scaling sweeps"),
+    Profile("full", 1.0, True, "also the scaling sweeps and the slowest builds", slow_builds=True),
     Profile("ci", 0.1, False, "quick with fewer rounds, for the regression gate"),
 )}
 DEFAULT_PROFILE = "quick"

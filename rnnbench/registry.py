@@ -12,7 +12,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from rnnbench.cells import CELLS
-from rnnbench.config import DEVICES, OPTIMIZERS, RunConfig
+from rnnbench.config import DEVICES, OPTIMIZERS, Profile, RunConfig
 from rnnbench.errors import UnsupportedError, UserError, lookup
 from rnnbench.families import family
 from rnnbench.tasks import TASKS
@@ -36,6 +36,10 @@ class Entry:
     bidirectional: bool = False  # it can build a bidirectional model (where the task allows one)
     optimizers: tuple[str, ...] = ("adagrad",)  # names of rnnbench.config.OPTIMIZERS it runs
     gap: str = ""  # why a task or cell is missing, shown with "n/a"
+    # Tasks whose cold build takes too long for a profile without ``slow_builds`` (the main job, the gate): the
+    # benchmarks time them in the full profile only, and skip them elsewhere with ``slow_build_why``.
+    slow_build: tuple[str, ...] = ()
+    slow_build_why: str = ""
 
     @property
     def extra(self) -> str:
@@ -70,6 +74,13 @@ class Entry:
             return f"bidirectional: {self.name} builds one direction only{why}"
         return None
 
+    def too_slow_to_build(self, config: RunConfig, profile: Profile) -> str | None:
+        """Why the benchmarks of ``profile`` skip this implementation at ``config``, or None."""
+        if config.task in self.slow_build and not profile.slow_builds:
+            return (f"profile: {self.name}'s {config.task} builds are timed in the full profile only "
+                    f"({self.slow_build_why})")
+        return None
+
     def check(self, config: RunConfig) -> None:
         """Refuse a configuration this implementation does not support, naming the field."""
         reason = self.unsupported(config)
@@ -84,8 +95,11 @@ _JAX = ("jax", "optax")
 _CPU_CUDA = DEVICES  # every device the suite knows
 _ALL_TASKS = tuple(TASKS)
 _EVERY_POINT = dict(tasks=_ALL_TASKS, cells=tuple(CELLS), bidirectional=True, optimizers=OPTIMIZERS)
-_COMPILE_GAP = ("its code runs every task (tests/test_torch.py checks it against torch-fused), but compiling the "
-                "other tasks' window and epoch takes 7-27 s each on 2 cores, more than the main job's time allows yet")
+_FLAX = ("jax", "optax", "flax")
+_FLAX_GRU = ("flax.linen.GRUCell gives the r and z gates one bias each where the canonical GRU trains two "
+             "(b and bh), so its training cannot match")
+_COMPILE_COST = dict(slow_build=("sine",),
+                     slow_build_why="a cold compile of the whole epoch of its 49-step windows takes 15-25 s on 2 cores")
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("numpy", "rnnbench.impl_numpy.reference:NumpyReference", "numpy",
@@ -124,14 +138,17 @@ ENTRIES: tuple[Entry, ...] = (
           "eager: hand-written backward (every cell), one matmul per product over all steps, whole epochs per call",
           _TORCH, _CPU_CUDA, **_EVERY_POINT),
     Entry("torch-compile", "rnnbench.impl_torch.fused:TorchCompile", "torch",
-          "torch.compile (Inductor) of torch-fused's window step and whole epoch; small products multiply-and-reduce",
-          _TORCH, _CPU_CUDA, **dict(_EVERY_POINT, tasks=("binary",)), gap=_COMPILE_GAP),
+          "torch.compile (Inductor) of torch-fused's whole epoch and window step; small products multiply-and-reduce",
+          _TORCH, _CPU_CUDA, **_EVERY_POINT, **_COMPILE_COST),
     Entry("jax-jit", "rnnbench.impl_jax.jit:JaxJit", "jax",
           "jax.jit of one window step (value_and_grad through the cell math, lax.scan over time), optax",
           _JAX, _CPU_CUDA, **_EVERY_POINT),
     Entry("jax-scan", "rnnbench.impl_jax.jit:JaxScan", "jax",
           "a whole epoch in one jax.jit call: lax.scan over the windows (and over time inside each), optax",
           _JAX, _CPU_CUDA, **_EVERY_POINT),
+    Entry("jax-flax", "rnnbench.impl_jax.linen:JaxFlax", "jax",
+          "Flax linen: nn.RNN over nn.SimpleCell / nn.LSTMCell (nn.Bidirectional) + nn.Dense, one jax.jit window step",
+          _FLAX, _CPU_CUDA, **dict(_EVERY_POINT, cells=("rnn", "lstm")), gap=_FLAX_GRU),
 )
 
 _BY_NAME = {e.name: e for e in ENTRIES}

@@ -46,6 +46,15 @@ def skip_if_other_framework_loaded(own: str) -> None:
         )
 
 
+def skip_unless_supported(name: str, config) -> None:
+    """Skip, with the registry's reason, a point of the grid ``name`` declares it does not do."""
+    from rnnbench import registry
+
+    reason = registry.entry(name).unsupported(config)
+    if reason:
+        pytest.skip(reason)
+
+
 REFERENCES = {ref.label: ref for ref in reference_configs(threads=2)}  # every task's, with bands, levels, goals
 
 

@@ -174,16 +174,19 @@ def test_bench_without_its_runner_names_the_extra(capsys, monkeypatch):
     assert "pytest_benchmark not installed (install: pip install 'rnnbench[bench]')" in capsys.readouterr().err
 
 
-def test_unsupported_points_are_listed_as_not_applicable_from_the_registry_alone():
+def test_points_built_too_slowly_for_the_profile_are_listed_as_not_applicable_from_the_registry_alone():
     import argparse
 
     from rnnbench.bench import not_applicable
 
-    args = argparse.Namespace(threads=1, device="cpu", task=None, cell=None)
+    args = argparse.Namespace(threads=1, device="cpu", task=None, cell=None, profile="quick")
     points = not_applicable(["numpy", "tf-cell", "torch-rnn", "torch-compile"], args)
-    assert {p["impl"] for p in points} == {"torch-compile"}  # the others do every point
-    assert {p["label"] for p in points} == {"sine-rnn-T49-S16", "sin2cos-rnn-T10-S32", "digits-lstm-T8-S64"}
-    assert all(p["reason"].startswith(f"task: {p['impl']} does binary only") and p["field"] == "task" for p in points)
+    assert {p["impl"] for p in points} == {"torch-compile"}  # the others build every point quickly
+    assert [p["label"] for p in points] == ["sine-rnn-T49-S16"]
+    assert all(p["reason"].startswith("profile: torch-compile's") and "full profile only" in p["reason"]
+               and p["field"] == "profile" and "cold compile" in p["gap"] for p in points)
     narrowed = not_applicable(["torch-compile"],
-                              argparse.Namespace(threads=1, device="cpu", task=["digits"], cell=None))
-    assert [p["label"] for p in narrowed] == ["digits-lstm-T8-S64"]
+                              argparse.Namespace(threads=1, device="cpu", task=["digits"], cell=None, profile="ci"))
+    assert narrowed == []
+    full = argparse.Namespace(threads=1, device="cpu", task=None, cell=None, profile="full")
+    assert not_applicable(["numpy", "torch-compile"], full) == []  # the full profile times every point

@@ -100,7 +100,7 @@ def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
         (["train", "--impl", "numpy", "--task", "poetry"], "--task: invalid choice: 'poetry'"),
         (["train", "--impl", "numpy", "--cell", "transformer"], "--cell: invalid choice: 'transformer'"),
         (["train", "--impl", "numpy", "--bidirectional"], "bidirectional: task binary carries its state"),
-        (["train", "--impl", "torch-compile", "--task", "sine"], "task: torch-compile does binary only, not sine"),
+        (["train", "--impl", "jax-flax", "--cell", "gru"], "cell: jax-flax builds rnn, lstm only, not gru (flax"),
         (["train", "--impl", "numpy", "--task", "digits", "--num-steps", "5"],
          "num_steps: the digit images have 8 rows, so num_steps must be 8"),
         (["train", "--impl", "numpy", "--task", "digits", "--size", "5000"], "size: at most the 1437 training images"),
@@ -146,7 +146,8 @@ def test_list_shows_what_an_implementation_does_not_support_without_importing_it
     rows = {line.split()[0]: line for line in out.splitlines()}
     assert code == 0 and rows["numpy"].split()[2] == "available"
     assert "n/a" not in rows["tf-cell"] and "n/a" not in rows["torch-rnn"]  # they do every task and cell
-    assert "n/a: task: torch-compile does binary only, not sine" in rows["torch-compile"]
+    assert "n/a" not in rows["torch-compile"] and "n/a" not in rows["jax-scan"]
+    assert "n/a: cell: jax-flax builds rnn, lstm only, not gru (flax.linen.GRUCell gives" in rows["jax-flax"]
 
 
 def test_bench_options_accumulate():

@@ -14,6 +14,7 @@ from conftest import (
     hand_written_config,
     parity_config,
     skip_if_other_framework_loaded,
+    skip_unless_supported,
     task_parity_config,
 )
 
@@ -57,14 +58,11 @@ def test_parity_with_numpy(name, shape, assert_parity):
 def test_parity_with_numpy_across_tasks_and_cells(name, point, assert_parity_at):
     task, changes = point
     config = task_parity_config(task, **changes)
-    _skip_unless_supported(name, config)
+    skip_unless_supported(name, config)
+    if name == FASTEST and task == "sine" and config.bidirectional:
+        pytest.skip("torch-compile's sine-bi build takes 33 s cold, too long for CI; its compiled bidirectional "
+                    "code is checked at digits, its sine code at sine")
     assert_parity_at(name, config)
-
-
-def _skip_unless_supported(name, config):
-    reason = registry.entry(name).unsupported(config)
-    if reason:
-        pytest.skip(reason)
 
 
 @pytest.mark.parametrize("name", ["torch-rnn", "torch-cell"])
@@ -158,7 +156,7 @@ def test_five_epochs_at_10_16_learn_both(name):
 @pytest.mark.parametrize("name", TORCH_NAMES)
 def test_every_variant_reaches_each_tasks_goal(name, task):
     label = next(r.label for r in REFERENCES.values() if r.task == task)
-    _skip_unless_supported(name, REFERENCES[label].config)
+    skip_unless_supported(name, REFERENCES[label].config)
     assert_learns(train(name, REFERENCES[label].config, progress=False), label)
 
 
@@ -171,40 +169,31 @@ def test_adam_is_torch_optim_adam():
     assert group["eps"] == 1e-8 and group["betas"] == (0.9, 0.999) and group["lr"] == config.learning_rate
 
 
-def test_compiled_epoch_runs_independent_sequences_as_torch_fused_does():
-    """torch-compile's code beyond the binary task (not yet in its registry entry, for the main job's time): built
-    directly on digits with the GRU, its compiled whole epoch gives torch-fused's losses and parameters."""
-    from rnnbench.impl_torch.fused import TorchCompile, TorchFused
-
-    config = task_parity_config("digits", cell="gru").replace(epochs=1)
-    params = init_params(config)
-    xs, ys = config.task_spec.epoch_batches(config, 0)
-    compiled, eager = TorchCompile(), TorchFused()
-    compiled.build(config, params)
-    eager.build(config, params)
-    np.testing.assert_allclose(compiled.train_epoch(xs, ys), eager.train_epoch(xs, ys), rtol=0, atol=1e-5)
-    for a, b in zip(compiled.params(), eager.params()):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
-
-
-def test_compilation_happens_in_build_and_training_compiles_nothing():
-    """torch-compile compiles its window step and its epoch loop in build (timed as build): the steps, forward
-    windows and whole epochs of training that follow make Dynamo compile no further graph. (Built here, not
-    shared: every torch-compile build starts from empty Dynamo caches, which would recompile an older one.)"""
+def test_compilation_happens_in_build_and_at_the_first_step_and_nothing_after():
+    """torch-compile compiles its epoch loop in build (timed as build) and its window step at the first
+    ``train_step`` (the train-step benchmark's warm-up takes it); the steps, forward windows and whole epochs of
+    training that follow make Dynamo compile no further graph. (Built here, not shared: every torch-compile build
+    starts from empty Dynamo caches, which would recompile an older one.)"""
     from torch._dynamo.utils import counters
+
+    def graphs():
+        return counters["stats"].get("unique_graphs", 0)
 
     config = parity_config(5, 4)
     impl = registry.create(FASTEST, config)
-    before_build = dict(counters["stats"])
+    before_build = graphs()
     impl.build(config, init_params(config))
-    compiled = dict(counters["stats"])
-    assert compiled.get("unique_graphs", 0) - before_build.get("unique_graphs", 0) == 2  # window step, epoch loop
+    assert graphs() - before_build == 1  # the epoch loop
     xs, ys = BINARY.epoch_batches(parity_config(5, 4), 0)
+    impl.train_epoch(xs, ys)
+    assert graphs() - before_build == 1
     for i in range(3):
         impl.train_step(xs[i], ys[i])
         impl.forward(xs[i])
+    assert graphs() - before_build == 2  # and the window step
+    compiled = dict(counters["stats"])
     impl.train_epoch(xs, ys)
-    impl.train_epoch(xs, ys)
+    impl.train_step(xs[0], ys[0])
     assert dict(counters["stats"]) == compiled
 
 
@@ -240,7 +229,7 @@ def test_cuda_parity_with_numpy(name, assert_parity):
 def test_cuda_parity_with_numpy_across_tasks_and_cells(name, point, assert_parity_at):
     task, changes = point
     config = task_parity_config(task, device="cuda", **changes)
-    _skip_unless_supported(name, config)
+    skip_unless_supported(name, config)
     assert_parity_at(name, config)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rnnbench import families, registry
-from rnnbench.config import SWEEPS, RunConfig
+from rnnbench.config import SWEEPS, Profile, RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.flops import step_flops
 from rnnbench.harness.provenance import record_rate
@@ -59,12 +59,16 @@ def sweep_cases(names: list[str], threads: int, device: str, tasks: list[str] | 
     return [(n, point, field) for point, field in points if selected(point.config, tasks, cells) for n in names]
 
 
-def skip_unless_runnable(name: str, config: RunConfig | None = None) -> None:
-    """Skip, with the reason, an implementation this process cannot run, or that does not do ``config``."""
+def skip_unless_runnable(name: str, config: RunConfig | None = None, profile: Profile | None = None) -> None:
+    """Skip, with the reason, an implementation this process cannot run, that does not do ``config``, or whose
+    build there is too slow for ``profile``."""
     if config is not None:
         gap = registry.entry(name).unsupported(config)
         if gap:
             pytest.skip(f"{name}: n/a: {gap}")
+        slow = profile and registry.entry(name).too_slow_to_build(config, profile)
+        if slow:
+            pytest.skip(f"{name}: {slow}")
     ok, reason = registry.entry(name).available()
     if not ok:
         pytest.skip(f"{name}: {reason}")

@@ -1,0 +1,139 @@
+"""``jax-flax``: the model as the Flax tutorials write it: ``nn.RNN`` over ``nn.SimpleCell`` or ``nn.LSTMCell``
+(``nn.Bidirectional`` of two where asked) and an ``nn.Dense`` readout, trained by one ``jax.jit``-compiled window
+step (``jax.value_and_grad`` of ``Module.apply``, then optax), called from Python per window as ``jax-jit`` is.
+
+Flax's cells against DESIGN.md's:
+
+- ``SimpleCell``: ``h' = tanh(W_i x + b_i + W_h h)``, one bias: the canonical vanilla cell. ``i`` holds
+  ``W[:n_in]`` and ``b``, ``h`` holds ``W[n_in:]``.
+- ``LSTMCell``: gates i, f, g, o (the canonical order), each from an input kernel (``ii`` … ``io``, no bias) and a
+  recurrent kernel with the gate's one bias (``hi`` … ``ho``): the canonical LSTM, its (n_in+H, 4H) matrix cut into
+  eight blocks. Its carry is (c, h) where the canonical state is (h, c).
+- ``GRUCell`` cannot express the canonical GRU: it gives the r and z gates one bias each (``b_ir``, ``b_iz``) where
+  the canonical GRU trains two that sum (``b`` and ``bh``), so its training could not match (its registry row
+  declares the gap).
+
+Both optimizers act elementwise, so cutting a canonical matrix into Flax's blocks changes no update: the parity
+with NumPy is exact up to rounding.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rnnbench.cells import BACKWARD_PREFIX
+from rnnbench.config import RunConfig
+from rnnbench.impl_jax import runtime
+from rnnbench.impl_jax.jit import JaxJit
+from rnnbench.params import Params
+
+CELLS = {"rnn": nn.SimpleCell, "lstm": nn.LSTMCell}
+# Per cell: the gates (suffixes of the dense layers' names) and which of a gate's two dense layers holds its bias.
+GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o")}
+BIAS_IN = {"rnn": "i", "lstm": "h"}
+DIRECTIONS = {"": "forward", BACKWARD_PREFIX: "backward"}  # canonical prefix -> the cell's module name
+
+
+class Net(nn.Module):
+    """Recurrent layer + readout; ``carry`` is Flax's (a state, or (c, h) for the LSTM)."""
+
+    cell: str
+    state_size: int
+    n_out: int
+    bidirectional: bool
+    each_step: bool
+    dtype: Any = jnp.float32  # of the parameters, the computation and the zero carries Flax makes
+
+    @nn.compact
+    def __call__(self, rows, carry):
+        make = partial(CELLS[self.cell], dtype=self.dtype, param_dtype=self.dtype)
+        if self.bidirectional:  # independent sequences only: both directions start from zero
+            hs = nn.Bidirectional(nn.RNN(make(self.state_size, name="forward")),
+                                  nn.RNN(make(self.state_size, name="backward")))(rows)
+        else:
+            carry, hs = nn.RNN(make(self.state_size, name="forward"), return_carry=True)(rows, initial_carry=carry)
+        readout = nn.Dense(self.n_out, dtype=self.dtype, param_dtype=self.dtype, name="readout")
+        return readout(hs if self.each_step else hs[:, -1]), carry
+
+
+def to_flax(cell: str, n_in: int, p: dict) -> dict:
+    """Canonical arrays (by name) -> Flax's parameter tree."""
+    tree = {"readout": {"kernel": p["U"], "bias": p["c"]}}
+    gates = GATES[cell]
+    for prefix, module in DIRECTIONS.items():
+        if prefix + "W" not in p:
+            continue
+        W, b = p[prefix + "W"], p[prefix + "b"]
+        blocks = zip(gates, np.split(np.arange(W.shape[1]), len(gates)))
+        layers = {}
+        for gate, cols in blocks:
+            layers["i" + gate] = {"kernel": W[:n_in, cols]}
+            layers["h" + gate] = {"kernel": W[n_in:, cols]}
+            layers[BIAS_IN[cell] + gate]["bias"] = b[cols]
+        tree[module] = layers
+    return tree
+
+
+def from_flax(cell: str, tree: dict, names: tuple[str, ...]) -> dict:
+    """Flax's parameter tree -> canonical arrays (by name): the inverse of ``to_flax``."""
+    out = {"U": tree["readout"]["kernel"], "c": tree["readout"]["bias"]}
+    gates = GATES[cell]
+    for prefix, module in DIRECTIONS.items():
+        if prefix + "W" not in names:
+            continue
+        layers = tree[module]
+        out[prefix + "W"] = jnp.concatenate([jnp.concatenate([layers["i" + g]["kernel"] for g in gates], axis=1),
+                                             jnp.concatenate([layers["h" + g]["kernel"] for g in gates], axis=1)])
+        out[prefix + "b"] = jnp.concatenate([layers[BIAS_IN[cell] + g]["bias"] for g in gates])
+    return out
+
+
+class JaxFlax(JaxJit):
+    """Flax linen modules, one jit-compiled window step per call."""
+
+    def build(self, config: RunConfig, params: Params) -> None:
+        self.net = Net(config.cell, config.state_size, config.output_size, config.bidirectional,
+                       config.task_spec.each_step, runtime.jax_dtype(config))
+        super().build(config, params)
+
+    def layout(self, params: Params) -> dict:
+        return jax.tree.map(lambda a: jnp.asarray(a, self.dtype), to_flax(self.config.cell, self.config.input_size,
+                                                                          dict(params.items())))
+
+    def canonical(self) -> Params:
+        arrays = from_flax(self.config.cell, self.params_, self.names)
+        return Params.from_arrays(self.names, (np.asarray(arrays[n]) for n in self.names))
+
+    def gradients(self, config: RunConfig):
+        return self.flax_grads
+
+    def apply(self, p: dict, x, state: tuple):
+        """Outputs and the forward final state (canonical order) from a canonical start state."""
+        carry = state[0] if len(state) == 1 else (state[1], state[0])  # Flax's LSTM carry is (c, h)
+        out, carry = self.net.apply({"params": p}, self.model.inputs(x, p["readout"]["kernel"].dtype), carry)
+        return out, (carry,) if len(state) == 1 else (carry[1], carry[0])
+
+    def flax_grads(self, p: dict, state: tuple, x, y):
+        """(loss, gradients, final state) by ``jax.value_and_grad`` of ``Module.apply``."""
+
+        def loss_of(params):
+            out, final = self.apply(params, x, self.model.start(state))
+            return self.model.loss(out, y), final
+
+        (loss, final), grads = jax.value_and_grad(loss_of, has_aux=True)(p)
+        return loss, grads, final
+
+    def _predict(self, p: dict, state: tuple, x):
+        out, _ = self.apply(p, x, self.model.start(state))
+        return self.model.predictions(out)
+
+    def tensor(self, name: str, direction: str = "") -> np.ndarray:
+        """A Flax parameter by its path, e.g. ``tensor("hi/kernel")`` or ``tensor("ii/kernel", "bwd_")``."""
+        layer, leaf = name.split("/")
+        return np.asarray(self.params_[DIRECTIONS[direction]][layer][leaf])
