@@ -70,6 +70,11 @@ def build_report(paths) -> Report:
     add(Section("findings", "Findings", "Computed from the newest run: the fastest implementation at each "
                 "configuration and its margin over the next, the largest parity deviation, and what missed its "
                 "target.", summaries.findings(rows, parity)))
+    failed = doc.get("rnnbench", {}).get("failed", [])
+    if failed:
+        add(Section("failed", "Failed", "Benchmarks that crashed or diverged in this run, each with its error; the "
+                    "others ran. rnnbench bench exited 1.",
+                    pd.DataFrame([{"impl": f["impl"], "benchmark": f["test"], "error": f["error"]} for f in failed])))
     gaps = summaries.not_applicable_table(doc.get("rnnbench", {}).get("not_applicable", []))
     if len(gaps):
         add(Section("not_applicable", "Not applicable",

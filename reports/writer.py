@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnbench.files import atomic_write
+from rnnbench.files import replace_folder
 from rnnbench.paths import REPORT_DIR
 from rnnbench.reports.build import Report
 
@@ -78,9 +78,9 @@ def render(report: Report) -> dict[str, bytes]:
 
 
 def write_report(report: Report, out_dir: str | Path = REPORT_DIR) -> Path:
-    """Write the report into ``out_dir``; returns the path of index.html."""
+    """Write the report as ``out_dir``, whole: rendered into a new folder beside it, then swapped in, so that no
+    file of an older report survives and a failure leaves the older one as it was. Returns index.html's path."""
     files = render(report)
     out_dir = Path(out_dir)
-    for name, data in files.items():
-        atomic_write(out_dir / name, lambda f, data=data: f.write(data))
+    replace_folder(out_dir, lambda staging: [(staging / name).write_bytes(data) for name, data in files.items()])
     return out_dir / "index.html"

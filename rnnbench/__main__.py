@@ -1,5 +1,8 @@
 import sys
 
-from rnnbench.cli import main
+try:
+    from rnnbench.cli import main
+except KeyboardInterrupt:  # interrupted while starting: nothing was written yet
+    sys.exit(130)
 
 sys.exit(main())

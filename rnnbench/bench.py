@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from rnnbench import families, registry
-from rnnbench.config import DEFAULT_PROFILE, PROFILES
+from rnnbench.config import DEFAULT_PROFILE, PROFILES, SWEEPS
 from rnnbench.errors import UserError
 from rnnbench.files import write_json
 from rnnbench.harness.events import OPTION as EVENTS_OPTION
@@ -92,10 +92,10 @@ def family_command(framework: str, names: list[str], args, out: Path, events: Pa
     ]
 
 
-def run_family(cmd: list[str], log, events: Path) -> tuple[int, list[str]]:
+def run_family(cmd: list[str], log, events: Path) -> tuple[int, list[dict]]:
     """Run one family's pytest with its output in the log, printing a progress line per finished benchmark.
 
-    Returns (exit code, names of the benchmarks that failed).
+    Returns (exit code, the benchmarks that failed: {"test", "error"} each).
     """
     reader, total, done, failed = EventReader(events), "?", 0, []
 
@@ -110,7 +110,7 @@ def run_family(cmd: list[str], log, events: Path) -> tuple[int, list[str]]:
             print(f"  [{done}/{total}] {event['test']} {event['outcome'].upper()}{reason}", file=sys.stderr,
                   flush=True)
             if event["outcome"] in ("failed", "error"):
-                failed.append(event["test"])
+                failed.append({"test": event["test"], "error": event.get("reason", "")})
 
     log.flush()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -119,6 +119,13 @@ def run_family(cmd: list[str], log, events: Path) -> tuple[int, list[str]]:
         report_progress()
     report_progress()
     return proc.returncode, failed
+
+
+def impl_of(test: str) -> str:
+    """The implementation a benchmark id names: ``test_train[torch-compile-binary-...]`` -> ``torch-compile``."""
+    param = test.partition("[")[2]
+    param = param.split("-", 1)[1] if param.split("-", 1)[0] in SWEEPS or param.startswith("cell-") else param
+    return next((n for n in sorted(registry.names(), key=len, reverse=True) if param.startswith(n + "-")), "")
 
 
 def merge_runs(parts: list[dict], meta: dict) -> dict:
@@ -179,6 +186,8 @@ def print_summary(doc: dict) -> None:
         print(f"n/a (declared unsupported, or built too slowly for this profile; the report says why): "
               f"{', '.join(impls)} at "
               f"{', '.join(labels)}")
+    for f in doc.get("rnnbench", {}).get("failed", []):
+        print(f"FAILED {f['impl'] or f['framework']}: {f['test']}: {f['error']}")
     for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
         print(f"scaling {impl} (log-log slope of time, over the low and the high half of each sweep): "
               + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items()))
@@ -204,7 +213,7 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
     log_path = out.with_suffix(".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     groups = by_framework(runnable)
-    parts, failed = [], []
+    parts, failed, failures = [], [], []
     with tempfile.TemporaryDirectory() as tmp, open(log_path, "w") as log:
         for i, (framework, names) in enumerate(groups.items(), 1):
             print(f"[{i}/{len(groups)}] {framework}: {', '.join(names)} "
@@ -212,9 +221,10 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
             part, events = Path(tmp) / f"{framework}.json", Path(tmp) / f"{framework}.events"
             code, failed_tests = run_family(family_command(framework, names, args, part, events, calibrate=i == 1),
                                             log, events)
+            failures += [{"framework": framework, "impl": impl_of(f["test"]), **f} for f in failed_tests]
             if code not in (0, 5) or not part.exists():
                 failed.append(framework)
-                which = f": {', '.join(failed_tests)}" if failed_tests else ""
+                which = f": {', '.join(f['test'] for f in failed_tests)}" if failed_tests else ""
                 print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}){which}; see {log_path}",
                       file=sys.stderr)
             if part.exists():
@@ -224,7 +234,7 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
         return 1, None
     meta = {"profile": args.profile, "threads": args.threads, "device": args.device, "skipped": skipped,
             "not_applicable": not_applicable(runnable, args),
-            "failed_frameworks": failed}
+            "failed_frameworks": failed, "failed": failures}
     doc = merge_runs(parts, meta)
     write_json(out, doc)
     write_json(HISTORY_DIR / f"bench-{stamp}.json", doc)  # every run is kept for the trend

@@ -1,22 +1,27 @@
 """rnnbench: the same small RNN in several frameworks and styles: parity, learning against theory, speed.
 
 The console script's verbs: list, theory, gen, train, bench (the main job), report, compare (the gate).
-User errors (bad values, unknown names, unreadable files) print one line to stderr and exit 2.
+Exit codes: 0 done (the gate passed), 1 a regression or a diverged run, 2 a user error (bad values, unknown names,
+unreadable files: one line on stderr naming the field or file), 3 an internal error.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 
 import numpy as np
 
-from rnnbench import registry
+from rnnbench import __version__, registry
 from rnnbench.cells import CELLS
 from rnnbench.compare import DEFAULT_THRESHOLD_PCT
 from rnnbench.config import DEFAULT_PROFILE, DEVICES, DTYPES, OPTIMIZERS, PROFILES, RunConfig, profiles_help
-from rnnbench.errors import DivergedError, UserError
-from rnnbench.files import atomic_write, load_npz, write_json
+from rnnbench.console import discard_stdout
+from rnnbench.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USER, DivergedError, UserError
+from rnnbench.files import atomic_write, check_output, load_npz, write_json
 from rnnbench.params import load_params
 from rnnbench.paths import HISTORY_DIR, REPORT_DIR, RESULTS_DIR
 from rnnbench.tasks import DEFAULT_TASK, TASKS
@@ -112,7 +117,28 @@ def config_from_args(args, from_data: dict | None = None) -> RunConfig:
 
 def load_data(path: str, task) -> dict[str, np.ndarray]:
     """``--data-in``: the arrays ``rnnbench gen --task T`` writes (digits: a Keras-format mnist.npz), checked."""
-    return task.check_data(path, load_npz(path, task.data_keys))
+    arrays = load_npz(path, task.data_keys)
+    if any(a.size == 0 for a in arrays.values()):
+        raise UserError(f"{path}: {' and '.join(k for k, a in arrays.items() if a.size == 0)} are empty; "
+                        "expected data (rnnbench gen --task T writes it)")
+    return task.check_data(path, arrays)
+
+
+def check_fits(config: RunConfig) -> None:
+    """Refuse up front a run whose data cannot fit in this machine's memory, with what it would need."""
+    need = config.task_spec.data_bytes(config)
+    have = available_memory()
+    if need > have:
+        raise UserError(f"size: {config.size} samples need about {need / 2**30:,.1f} GiB for their data; this "
+                        f"machine has {have / 2**30:,.1f} GiB available")
+
+
+def available_memory() -> int:
+    try:
+        import psutil
+    except ImportError:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    return psutil.virtual_memory().available
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -144,6 +170,8 @@ def cmd_gen(args) -> int:
     spec = task_by_name(args.task)
     given = {k: v for k, v in (("size", args.size), ("seed", args.seed)) if v is not None}
     config = RunConfig.for_task(args.task, **given)
+    check_output(args.out, "--out")
+    check_fits(config)
     arrays = spec.generate(config, 0)
     atomic_write(args.out, lambda f: np.savez(f, **arrays))
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
@@ -159,10 +187,14 @@ def cmd_train(args) -> int:
                         "`rnnbench bench --impl A --impl B` times several")
     impl = args.impl[0]
     registry.entry(impl)  # unknown names fail before any file is read
+    if args.out:
+        check_output(args.out, "--out")
     spec = task_by_name(args.task)
     data = load_data(args.data_in, spec) if args.data_in else None
     config = config_from_args(args, spec.config_from_data(data) if data is not None else None)
     registry.entry(impl).check(config)
+    if data is None:
+        check_fits(config)
     params = load_params(args.weights_in, config) if args.weights_in else None
     result = train(impl, config, params=params, data=data)
     levels = result.levels
@@ -183,6 +215,10 @@ def cmd_bench(args) -> int:
     from rnnbench.bench import run_bench
     from rnnbench.results import stored_runs
 
+    if args.json:
+        check_output(args.json, "--json")
+    if not args.no_report:
+        check_output(args.report_out, "--report-out", folder=True)
     code, results = run_bench(args)
     if results is not None and not args.no_report:
         ok, reason = report_available()
@@ -230,13 +266,15 @@ def make_report(results, out):
 
 
 def cmd_report(args) -> int:
+    check_output(args.out, "--out", folder=True)
     print(f"report: {make_report(args.results, args.out)}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="rnnbench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    parser.add_argument("--version", action="version", version=f"rnnbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser, metavar="VERB")
 
     p = sub.add_parser("list", help="implementations, whether each can run here, and what it supports")
     add_model_arguments(p, accumulate=True)
@@ -292,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT,
                    help="percent slower (after normalising for machine speed) that counts, if significant "
                         "(default: %(default)s)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="judge a deliberate partial run: do not fail when the candidate lacks more than "
+                        "10%% of the baseline's benchmarks")
+    p.add_argument("--allow-mismatch", action="store_true",
+                   help="compare runs made at different thread counts, devices or profiles anyway")
     p.add_argument("--flagged", metavar="FILE",
                    help="write the implementations judged slower here, one per line (for a confirming rerun of "
                         "just those: rnnbench bench --impl ...)")
@@ -299,19 +342,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one verb; the exit code is the contract in the module's docstring."""
+    for stream in (sys.stdout, sys.stderr):  # a narrow locale (PYTHONIOENCODING=latin-1) must not lose output
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)  # unwinds like Ctrl-C: temporary files are removed
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return EXIT_OK
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except UserError as exc:
         print(f"rnnbench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER
     except DivergedError as exc:
         print(f"rnnbench {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+    except BrokenPipeError:  # the reader went away (| head): what it wanted it has
+        discard_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("rnnbench: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, exit 3, never a traceback that reads like a user error
+        text = " ".join(str(exc).split())
+        print(f"rnnbench {args.command}: internal error: {type(exc).__name__}: {text} (please report it; "
+              "RNNBENCH_DEBUG=1 shows the traceback)", file=sys.stderr)
+        if os.environ.get("RNNBENCH_DEBUG"):
+            raise
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -28,12 +28,15 @@ candidate files (a confirming rerun of the same code) count a benchmark as worse
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rnnbench.errors import UserError
+from rnnbench.console import emit
+from rnnbench.errors import EXIT_FAILED, EXIT_OK, NotJudgeable, UserError
+from rnnbench.files import write_text
 from rnnbench.results import GATE_READS, MACHINE_MEASURES, Measure, info, read_results, run_info
 from rnnbench.table import format_table
 
@@ -42,6 +45,8 @@ ALPHA = 0.05
 FAST_PERCENTILE = 10
 MIN_ROUNDS = 3  # below this no rank test is possible (3 vs 3 already needs every round to agree for p = 0.05)
 VERDICTS = ("worse", "better", "same", "untested")
+MAX_MISSING = 0.10  # the share of the baseline's judged benchmarks a candidate may lack (--allow-missing: any)
+ALIKE = ("threads", "device", "profile")  # run facts that must agree for two runs to be compared
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,39 @@ def check_same_schema(baseline_path, baseline: dict, candidates: list[tuple[str,
             raise UserError(f"{path}: schema_version {got}, but the baseline {baseline_path} has {want}; their "
                             "benchmark ids differ, so nothing would be compared: re-record the baseline with this "
                             "rnnbench (tox -e baseline)")
+
+
+def check_alike(baseline_path, baseline: dict, candidates: list[tuple[str, dict]], allow: bool) -> list[str]:
+    """Runs at another thread count, device or profile time other things: refuse them in one line, or (``allow``)
+    return a note for each difference."""
+    notes = []
+    for path, doc in candidates:
+        for key in ALIKE:
+            want, got = run_info(baseline).get(key), run_info(doc).get(key)
+            if want != got:
+                if not allow:
+                    raise UserError(f"{path}: {key} {got}, but the baseline {baseline_path} has {want}; runs made "
+                                    f"at different {key}s are not alike (--allow-mismatch compares them anyway)")
+                notes.append(f"compared anyway (--allow-mismatch): {path} has {key} {got}, the baseline {want}")
+    return notes
+
+
+def check_coverage(baseline: dict, candidates: list[tuple[str, dict]], allow_missing: bool) -> None:
+    """Refuse (the gate fails) a candidate that shares nothing with the baseline, or lacks more than MAX_MISSING of
+    its judged benchmarks, unless ``allow_missing``."""
+    judged = set(_timed(baseline))
+    covered = set()
+    for path, doc in candidates:
+        mine = set(_timed(doc))
+        if not judged & mine:
+            raise NotJudgeable(f"{path}: no benchmark in common with the baseline ({len(judged)} judged there); "
+                               "nothing would be compared")
+        covered |= mine
+    missing = sorted(judged - covered)
+    if len(missing) > MAX_MISSING * len(judged) and not allow_missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise NotJudgeable(f"{' + '.join(p for p, _ in candidates)} lacks {len(missing)} of the baseline's "
+                           f"{len(judged)} judged benchmarks ({shown}); --allow-missing for a deliberate partial run")
 
 
 def _fast(rounds) -> float:
@@ -229,16 +267,25 @@ def format_comparison(result: Comparison, threshold_pct: float) -> str:
 
 
 def run_compare(args) -> int:
+    """The gate: 0 pass, 1 fail (a regression, or a candidate it cannot judge), 2 a user error."""
     if not (0 < args.threshold < 1000):
         raise UserError(f"--threshold: expected a percentage in (0, 1000), got {args.threshold}")
-    baseline = load_run(args.baseline)
-    candidates = [load_run(c) for c in args.candidate]
-    check_same_schema(args.baseline, baseline, list(zip(args.candidate, candidates)))
+    try:
+        baseline = load_run(args.baseline)
+        candidates = [load_run(c) for c in args.candidate]
+        named = list(zip(args.candidate, candidates))
+        check_same_schema(args.baseline, baseline, named)
+        notes = check_alike(args.baseline, baseline, named, args.allow_mismatch)
+        check_coverage(baseline, named, args.allow_missing)
+    except NotJudgeable as exc:
+        print(f"rnnbench compare: gate: FAIL — {exc}", file=sys.stderr)
+        return EXIT_FAILED
     result = compare(baseline, candidates, args.threshold)
-    print(format_comparison(result, args.threshold))
+    result.notes.extend(notes)
     if args.flagged:  # the implementations judged worse, one per line: what a confirming rerun needs to time
-        Path(args.flagged).write_text("".join(f"{impl}\n" for impl in sorted({r.impl for r in result.regressions})))
-    return 1 if result.failed else 0
+        write_text(args.flagged, "".join(f"{impl}\n" for impl in sorted({r.impl for r in result.regressions})))
+    emit(format_comparison(result, args.threshold))
+    return EXIT_FAILED if result.failed else EXIT_OK
 
 
 __all__ = ["compare", "format_comparison", "run_compare", "machine_factor", "DEFAULT_THRESHOLD_PCT"]

@@ -6,6 +6,8 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from rnnbench.errors import ConfigError
 
 DEVICES = ("cpu", "cuda")
@@ -56,6 +58,9 @@ class RunConfig:
             raise ConfigError("learning_rate", f"must be a number > 0, got {self.learning_rate!r}")
         if self.learning_rate != self.learning_rate or self.learning_rate == float("inf"):
             raise ConfigError("learning_rate", f"must be finite, got {self.learning_rate!r}")
+        if self.learning_rate > float(np.finfo(self.dtype).max):
+            raise ConfigError("learning_rate", f"{self.learning_rate!r} overflows {self.dtype} (largest "
+                                               f"{float(np.finfo(self.dtype).max):.3g})")
         if not isinstance(self.bidirectional, bool):
             raise ConfigError("bidirectional", f"must be true or false, got {self.bidirectional!r}")
         if self.bidirectional and not self.task_spec.bidirectional_ok:

@@ -1,4 +1,9 @@
-"""Errors the CLI turns into one line on stderr and exit status 2 (user errors) or 1 (run failures)."""
+"""Errors the CLI turns into one line on stderr, and the exit codes that are the CLI's contract."""
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a regression, a run that diverged, a candidate the gate cannot judge
+EXIT_USER = 2  # bad input: a value, a name or a file
+EXIT_INTERNAL = 3  # a bug
 
 
 class UserError(Exception):
@@ -17,13 +22,18 @@ class UnsupportedError(UserError):
     """An implementation cannot do what was asked (a device, a dtype, a mode)."""
 
 
+class NotJudgeable(UserError):
+    """A results file the gate cannot judge (no benchmarks, not rnnbench's): the gate fails on it (exit 1); a
+    report refuses it as a user error (exit 2)."""
+
+
 class DivergedError(RuntimeError):
     """Training produced a NaN or infinite loss."""
 
-    def __init__(self, step: int, loss: float):
+    def __init__(self, step: int, loss: float, why: str = ""):
         self.step = step
         self.loss = loss
-        super().__init__(f"loss became {loss} at step {step}; training stopped")
+        super().__init__(why or f"diverged: loss became {loss} at step {step}; training stopped")
 
 
 def lookup(table: dict, key: str, field: str, what: str):

@@ -120,4 +120,6 @@ def load_params(path: str | os.PathLike, config: RunConfig) -> Params:
             )
         if not np.issubdtype(arrays[key].dtype, np.number):
             raise UserError(f"{path}: {key} must hold numbers, got dtype {arrays[key].dtype}")
-    return Params({k: arrays[k].astype(np.float32) for k in shapes})
+        if not np.isfinite(arrays[key]).all():
+            raise UserError(f"{path}: {key} holds inf or nan; every weight must be a finite number")
+    return Params({k: arrays[k].astype(config.dtype) for k in shapes})

@@ -19,10 +19,11 @@ versions is refused where the ids cannot match (``rnnbench.compare``).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
-from rnnbench.errors import UserError
+from rnnbench.errors import NotJudgeable, UserError
 
 BENCH_SCHEMA_VERSION = 3
 TRAIN_SCHEMA_VERSION = 2  # 2: task, cell, bidirectional, optimizer, levels and the held-out metrics
@@ -58,9 +59,11 @@ def read_results(path: str | Path, versions: tuple[int, ...] = REPORT_READS) -> 
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); expected rnnbench bench JSON") from None
     if not text.strip():
         raise UserError(f"{path}: empty file; expected rnnbench bench JSON")
     try:
@@ -69,11 +72,43 @@ def read_results(path: str | Path, versions: tuple[int, ...] = REPORT_READS) -> 
         raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise UserError(f"{path}: not a pytest-benchmark results file (no 'benchmarks' list)")
+    if not isinstance(doc.get("machine_info"), dict):
+        raise UserError(f"{path}: machine_info must be an object, got {json.dumps(doc.get('machine_info'))}")
+    if not run_info(doc):
+        raise NotJudgeable(f"{path}: not an rnnbench result (no machine_info.rnnbench; a plain pytest-benchmark "
+                           "file?); record it with rnnbench bench")
     schema = run_info(doc).get("schema_version")
     if schema not in versions:
         raise UserError(f"{path}: schema_version {schema!r} is not one this reads "
                         f"({', '.join(map(str, versions))}); re-run rnnbench bench")
+    if not doc["benchmarks"]:
+        raise NotJudgeable(f"{path}: no benchmarks (an empty 'benchmarks' list)")
+    for i, record in enumerate(doc["benchmarks"]):
+        check_record(path, i, record)
     return doc
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def check_record(path, i: int, record) -> None:
+    """A benchmark record every reader can use: a name, stats with a positive median (and, where saved, positive
+    rounds; a calibration probe's minimum too, since the gate divides by it)."""
+    name = record.get("name") if isinstance(record, dict) else None
+    where = f"{path}: benchmark {i} ({name})" if name else f"{path}: benchmark {i}"
+    if not isinstance(name, str):
+        raise UserError(f"{where}: no name")
+    stats = record.get("stats")
+    if not isinstance(stats, dict):
+        raise UserError(f"{where}: no stats (expected an object with a median)")
+    if not _positive(stats.get("median")):
+        raise UserError(f"{where}: stats.median must be a positive number, got {json.dumps(stats.get('median'))}")
+    data = stats.get("data")
+    if data is not None and not (isinstance(data, list) and all(_positive(t) for t in data)):
+        raise UserError(f"{where}: stats.data must be a list of positive times")
+    if info(record).get("measure") == Measure.CALIBRATION and not _positive(stats.get("min", stats["median"])):
+        raise UserError(f"{where}: a calibration time must be positive, got {json.dumps(stats.get('min'))}")
 
 
 def run_info(doc: dict) -> dict:

@@ -26,6 +26,7 @@ from rnnbench.params import Params, init_params
 from rnnbench.results import TRAIN_SCHEMA_VERSION
 
 FINAL_LOSS_WINDOW = 100  # final_loss is the mean of the last this-many step losses
+DIVERGED_FACTOR = 10  # a run whose final_loss ends above this many times the nothing-learned level diverged
 PROGRESS_EVERY = 50  # steps between progress-bar updates, to keep the bar out of the timings
 
 
@@ -117,6 +118,16 @@ def _check_finite(losses: np.ndarray, first_step: int) -> None:
         raise DivergedError(first_step + int(bad[0]), float(losses[bad[0]]))
 
 
+def _check_learned_something(config: RunConfig, losses: np.ndarray) -> None:
+    """A finite loss that ends far above what learning nothing gives is a diverged run too (``--lr 1e6``)."""
+    final = float(losses[-FINAL_LOSS_WINDOW:].mean())
+    worst = config.task_spec.levels().nothing_learned()
+    if final > DIVERGED_FACTOR * worst:
+        raise DivergedError(len(losses), final, f"diverged: final_loss {final:.6g} is over {DIVERGED_FACTOR}x the "
+                                                f"nothing-learned level {worst:.4f} (learning_rate "
+                                                f"{config.learning_rate:g}?)")
+
+
 def run_epoch(impl, xs: np.ndarray, ys: np.ndarray, first_step: int = 0, progress=None,
               step_ends: np.ndarray | None = None) -> np.ndarray:
     """One epoch over windows xs, ys (n_windows, batch, num_steps) from a zero state; returns per-step losses.
@@ -194,6 +205,7 @@ def train(
                 bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_losses[-FINAL_LOSS_WINDOW:].mean():.4f}")
                 losses.append(epoch_losses)
 
+    _check_learned_something(config, np.concatenate(losses))
     versions = {"rnnbench": __version__, "python": platform.python_version(), **impl.versions()}
     final_params = impl.params()
     return TrainResult(

@@ -14,6 +14,18 @@ from pathlib import Path
 OPTION = "--rnnbench-events"
 
 
+ERROR_CHARS = 300  # a failure's error line is cut to this length
+
+
+def error_line(longrepr) -> str:
+    """One line saying why a test failed: the exception that ended it (``ValueError: ...``)."""
+    crash = getattr(longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(longrepr).strip().splitlines()[-1:] or [""]
+    text = text if isinstance(text, str) else text[0]
+    line = " ".join(text.split())
+    return line[:ERROR_CHARS]
+
+
 class EventWriter:
     """A pytest plugin: registered by the benchmarks' conftest when ``--rnnbench-events`` is given."""
 
@@ -33,6 +45,8 @@ class EventWriter:
             reason = ""
             if report.skipped and isinstance(report.longrepr, tuple):
                 reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            if report.failed:
+                reason = error_line(report.longrepr)
             outcome = "error" if report.failed and report.when != "call" else report.outcome
             self._write(event="result", test=report.nodeid.split("::")[-1], outcome=outcome, reason=reason)
 

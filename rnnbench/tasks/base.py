@@ -28,6 +28,7 @@ STREAM_DATA = 0  # an epoch's training data: default_rng([seed, STREAM_DATA, epo
 STREAM_PARAMS = 1  # the initial parameters
 STREAM_EVAL = 2  # the held-out data
 
+DATA_OVERHEAD = 4  # copies of an epoch's data alive at once, at most (Task.data_bytes)
 XENT, MSE = "xent", "mse"  # the loss kinds: softmax cross-entropy (nats), mean squared error
 
 
@@ -46,6 +47,10 @@ class Levels(tuple):
 
     def labels(self) -> dict[str, str]:
         return {lv.key: lv.label for lv in self}
+
+    def nothing_learned(self) -> float:
+        """The highest level: what a model that learned nothing reaches."""
+        return max(lv.value for lv in self)
 
     def nearest(self, loss: float) -> str:
         """Key of the level closest to ``loss``."""
@@ -144,6 +149,14 @@ class Task:
     def eval_batches(self, config: RunConfig, data: dict | None = None):
         """(xs, ys): the held-out windows, never trained on."""
         raise NotImplementedError
+
+    def data_bytes(self, config: RunConfig) -> int:
+        """About the memory an epoch's data takes: its windows, times DATA_OVERHEAD for the copies made on the way
+        (the generator's draws, the windowed arrays, an implementation's own)."""
+        (x_shape, x_type), (y_shape, y_type) = self.window_shapes(config)
+        per_window = math.prod(x_shape) * np.dtype(x_type).itemsize + math.prod(y_shape) * np.dtype(y_type).itemsize
+        samples = config.batch_size * (config.num_steps if self.carries_state else 1)
+        return int(DATA_OVERHEAD * config.size * per_window / samples)
 
     def window_shapes(self, config: RunConfig) -> tuple[tuple[tuple, type], tuple[tuple, type]]:
         """((x shape, dtype), (y shape, dtype)) of one window, as the interface passes it."""
