@@ -272,7 +272,9 @@ def cmd_report(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="rnnbench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="rnnbench", description=__doc__.splitlines()[0],
+                           epilog="exit codes: 0 done (the gate passed), 1 a regression or a diverged run, 2 a user "
+                                  "error (one line naming the field or file), 3 an internal error")
     parser.add_argument("--version", action="version", version=f"rnnbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser, metavar="VERB")
 

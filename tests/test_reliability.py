@@ -236,6 +236,7 @@ def test_version_and_the_bare_command(workspace):
     done = rnnbench(cwd=workspace)
     assert done.returncode == 0
     assert all(verb in done.stdout for verb in ("list", "theory", "gen", "train", "bench", "report", "compare"))
+    assert "exit codes: 0 done" in rnnbench("--help", cwd=workspace).stdout
 
 
 def test_an_internal_error_is_exit_3_in_one_line(workspace, monkeypatch, capsys):
