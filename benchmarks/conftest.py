@@ -11,15 +11,19 @@ still collected, and skip with their reason.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from threadpoolctl import threadpool_limits
 
 from rnnbench.config import DEFAULT_PROFILE, DEVICES, PROFILES, RunConfig, profiles_help
-from rnnbench.harness import cases, events, provenance
+from rnnbench.errors import UserError
+from rnnbench.harness import cases, events, provenance, shards
 from rnnbench.harness.compile_cache import fresh_compile_cache
 from rnnbench.harness.cpus import pin_to_cpus
 
 _remove_compile_cache = fresh_compile_cache()  # before any framework is imported
+BASELINE_FILE = Path(__file__).parent / "baselines" / "ci.json"  # each case's expected time, for --shard
 
 
 def pytest_addoption(parser):
@@ -34,6 +38,9 @@ def pytest_addoption(parser):
     group.addoption("--no-pin", action="store_true",
                     help="with --threads below the CPU count, do not confine the process to that many CPUs")
     group.addoption(events.OPTION, default=None, help="append one JSON line per finished benchmark to this file")
+    group.addoption("--shard", default=None, metavar="K/N",
+                    help="only the K-th of N shards of the cases, balanced by the baseline's times "
+                         "(rnnbench.harness.shards)")
 
 
 def pytest_configure(config):
@@ -42,6 +49,20 @@ def pytest_configure(config):
     path = config.getoption(events.OPTION, default=None)
     if path:
         config.pluginmanager.register(events.EventWriter(path), "rnnbench-events")
+
+
+def pytest_collection_modifyitems(config, items):
+    text = config.getoption("--shard", default=None)
+    if not text:
+        return
+    try:
+        shard = shards.parse_shard(text)
+    except UserError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    kept, dropped = shards.select(items, shard, shards.baseline_costs(BASELINE_FILE))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
 
 
 def pytest_unconfigure(config):

@@ -24,6 +24,7 @@ from rnnbench.errors import UserError
 from rnnbench.files import write_json
 from rnnbench.harness.events import OPTION as EVENTS_OPTION
 from rnnbench.harness.events import EventReader
+from rnnbench.harness.shards import parse_shard
 from rnnbench.paths import HISTORY_DIR, RESULTS_DIR, benchmarks_dir
 from rnnbench.references import reference_configs
 from rnnbench.results import info, run_info
@@ -33,9 +34,9 @@ from rnnbench.table import format_table
 POLL_SECONDS = 0.2  # how often the progress of a running family is read
 
 
-def select(names: list[str] | None) -> tuple[list[str], dict[str, str]]:
-    """(runnable names, {name: reason} skipped); unknown names are a user error."""
-    chosen = names or registry.names()
+def select(names: list[str] | None, frameworks: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """(runnable names, {name: reason} skipped), within ``frameworks`` if given; unknown names are a user error."""
+    chosen = [n for n in names or registry.names() if not frameworks or registry.entry(n).framework in frameworks]
     runnable, skipped = [], {}
     for name in chosen:
         ok, reason = registry.entry(name).available()
@@ -87,6 +88,7 @@ def family_command(framework: str, names: list[str], args, out: Path, events: Pa
         *(a for c in (getattr(args, "cell", None) or []) for a in ("--cell", c)),
         "--threads", str(args.threads), "--device", args.device, "--profile", args.profile,
         *(["--no-pin"] if getattr(args, "no_pin", False) else []), EVENTS_OPTION, str(events),
+        *(["--shard", args.shard] if getattr(args, "shard", None) else []),
         "--benchmark-json", str(out), "--benchmark-max-time", str(profile.max_time), "--benchmark-save-data",
         "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",
     ]
@@ -203,7 +205,9 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
     missing = [m for m in BENCH_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         raise UserError(f"bench: {', '.join(missing)} not installed (install: pip install 'rnnbench[bench]')")
-    runnable, skipped = select(args.impl)
+    if getattr(args, "shard", None):
+        parse_shard(args.shard)
+    runnable, skipped = select(args.impl, getattr(args, "framework", None))
     for name, reason in skipped.items():
         print(f"skip {name}: {reason}", file=sys.stderr)
     if not runnable:
@@ -234,7 +238,7 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
         return 1, None
     meta = {"profile": args.profile, "threads": args.threads, "device": args.device, "skipped": skipped,
             "not_applicable": not_applicable(runnable, args),
-            "failed_frameworks": failed, "failed": failures}
+            "failed_frameworks": failed, "failed": failures, "shard": getattr(args, "shard", None)}
     doc = merge_runs(parts, meta)
     write_json(out, doc)
     write_json(HISTORY_DIR / f"bench-{stamp}.json", doc)  # every run is kept for the trend

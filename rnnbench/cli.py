@@ -1,6 +1,7 @@
 """rnnbench: the same small RNN in several frameworks and styles: parity, learning against theory, speed.
 
-The console script's verbs: list, theory, gen, train, bench (the main job), report, compare (the gate).
+The console script's verbs: list, theory, gen, train, bench (the main job), merge (shards and machines), report,
+compare (the gate).
 Exit codes: 0 done (the gate passed), 1 a regression or a diverged run, 2 a user error (bad values, unknown names,
 unreadable files: one line on stderr naming the field or file), 3 an internal error.
 """
@@ -15,7 +16,7 @@ import threading
 
 import numpy as np
 
-from rnnbench import __version__, registry
+from rnnbench import __version__, families, registry
 from rnnbench.cells import CELLS
 from rnnbench.compare import DEFAULT_THRESHOLD_PCT
 from rnnbench.config import DEFAULT_PROFILE, DEVICES, DTYPES, OPTIMIZERS, PROFILES, RunConfig, profiles_help
@@ -228,6 +229,12 @@ def cmd_bench(args) -> int:
     return code
 
 
+def cmd_merge(args) -> int:
+    from rnnbench.merge import run_merge
+
+    return run_merge(args)
+
+
 def cmd_compare(args) -> int:
     from rnnbench.compare import run_compare
 
@@ -307,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE, help=profiles_help())
     p.add_argument("--impl", action="extend", nargs="+", help="only these implementations (repeatable; default: "
                                                              "every available one)")
+    p.add_argument("--framework", action="extend", nargs="+", choices=families.names(), metavar="FAMILY",
+                   help=f"only these framework families (repeatable): {', '.join(families.names())}")
+    p.add_argument("--shard", metavar="K/N", help="only the K-th of N shards of the cases (balanced by the "
+                                                  "baseline's times); `rnnbench merge` joins the shards' results")
     add_model_arguments(p, accumulate=True)
     p.add_argument("--threads", type=_positive_int, default=RunConfig().threads,
                    help="the one thread count for every framework (all cores: %(default)s); below the CPU "
@@ -324,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
                         f"else the newest in {RESULTS_DIR}/)")
     p.add_argument("--out", default=str(REPORT_DIR), help="output folder (default: %(default)s)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("merge", help="join shards, or runs from several machines, into one results file")
+    p.add_argument("results", nargs="+", help="bench JSON files (rnnbench bench --shard K/N ... --json F)")
+    p.add_argument("--out", required=True, help="the merged JSON (report and compare read it)")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("compare", help="the regression gate: exit 1 when a benchmark got slower or stopped learning")
     p.add_argument("baseline", help="BASELINE.json (rnnbench bench output)")

@@ -147,10 +147,19 @@ def _probe_speed(record: dict) -> float:
     return _fast(data) if data else float(record["stats"]["min"])
 
 
-def machine_factor(doc: dict) -> float | None:
-    """Geometric mean of the calibration probes' undisturbed times, or None when the run has no calibration."""
-    speeds = [_probe_speed(b) for b in doc["benchmarks"] if info(b).get("measure") == Measure.CALIBRATION]
+def machine_factor(doc: dict, machine: str | None = None) -> float | None:
+    """Geometric mean of the calibration probes' undisturbed times (of ``machine``'s probes, in a run merged from
+    several machines), or None when there are none."""
+    speeds = [_probe_speed(b) for b in doc["benchmarks"] if info(b).get("measure") == Measure.CALIBRATION
+              and (machine is None or info(b).get("machine") == machine)]
     return float(np.exp(np.mean(np.log(speeds)))) if speeds else None
+
+
+def record_factor(doc: dict, record: dict, overall: float) -> float:
+    """The factor that normalises ``record``: its own machine's (``rnnbench merge`` tags each record), else the
+    run's."""
+    machine = info(record).get("machine")
+    return (machine_factor(doc, machine) if machine is not None else None) or overall
 
 
 def _rounds(record: dict, factor: float) -> np.ndarray | None:
@@ -232,7 +241,9 @@ def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float =
     limit = 1 + threshold_pct / 100
     rows = []
     for name in sorted(base.keys() & every_candidate):
-        judged = [judge(base[name], c[name], base_factor, f, limit, alpha) for c, f in zip(cands, cand_factors)]
+        judged = [judge(base[name], c[name], record_factor(baseline, base[name], base_factor) if normalised else 1.0,
+                        record_factor(doc, c[name], f) if normalised else 1.0, limit, alpha)
+                  for doc, c, f in zip(candidates, cands, cand_factors)]
         rows.append(combine(name, info(cands[0][name]).get("impl", "?"), judged))
     return Comparison(rows, loss_failures(candidates), sorted(base.keys() - every_candidate),
                       sorted(any_candidate - base.keys()), normalised, notes)

@@ -1,0 +1,98 @@
+"""``rnnbench merge A.json B.json ... --out M.json``: shards, and runs from several machines, as one results file.
+
+Every record keeps the machine it ran on (``extra_info.machine``, the host's name) and each machine keeps its own
+calibration probes, so the gate normalises every time by its own machine. The inputs must be alike (one schema,
+thread count, device and profile). Two records of one case from one machine are refused, never silently
+dropped: a case runs in one shard. The machine's own measures (calibration, the peak) are the exception: a
+machine that ran several shards timed them in each, and the first is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from rnnbench.compare import check_alike, check_same_schema
+from rnnbench.errors import UserError
+from rnnbench.files import check_output, write_json
+from rnnbench.results import MACHINE_MEASURES, REPORT_READS, info, read_results, run_info
+
+MACHINE_KEY = "machine"  # extra_info key: the host a record ran on
+
+
+def machine_of(doc: dict) -> str:
+    """The host a run was made on (pytest-benchmark's ``machine_info.node``)."""
+    return str(doc["machine_info"].get("node") or "unknown")
+
+
+def _meta(docs: list[tuple[str, dict]]) -> dict:
+    """The runs' own facts (``doc["rnnbench"]``), joined: failures and gaps of every input, the shards merged."""
+    metas = [doc.get("rnnbench") or {} for _, doc in docs]
+    first = metas[0]
+    seen, points = set(), []
+    for m in metas:
+        for p in m.get("not_applicable", []):
+            if (p["impl"], p["label"]) not in seen:
+                seen.add((p["impl"], p["label"]))
+                points.append(p)
+    return {**{k: v for k, v in first.items() if k != "scaling"},
+            "skipped": {k: v for m in metas for k, v in (m.get("skipped") or {}).items()},
+            "not_applicable": points,
+            "failed_frameworks": sorted({f for m in metas for f in m.get("failed_frameworks", [])}),
+            "failed": [f for m in metas for f in m.get("failed", [])],
+            "merged_from": [path for path, _ in docs],
+            "shards": [m.get("shard") for m in metas]}
+
+
+def merge_files(paths: list[str]) -> dict:
+    """One results document from several; errors name the file and the record."""
+    from rnnbench.bench import merge_runs
+
+    if len(paths) < 2:
+        raise UserError("merge: give at least two results files")
+    docs = [(p, read_results(p, REPORT_READS)) for p in paths]
+    first_path, first = docs[0]
+    check_same_schema(first_path, first, docs[1:])
+    check_alike(first_path, first, docs[1:], allow=False)
+    seen: dict[tuple[str, str], str] = {}
+    names: set[str] = set()
+    parts = []
+    for path, doc in docs:
+        machine = machine_of(doc)
+        records = []
+        for record in doc["benchmarks"]:
+            record = copy.deepcopy(record)
+            extra = record.setdefault("extra_info", {})
+            extra.setdefault(MACHINE_KEY, machine)
+            key = (record["name"], extra[MACHINE_KEY])
+            if key in seen:
+                if info(record).get("measure") in MACHINE_MEASURES:
+                    continue
+                raise UserError(f"{path}: {record['name']} from machine {key[1]} is also in {seen[key]}; a case "
+                                "runs in one shard, so these runs overlap (merge each case once)")
+            seen[key] = path
+            if record["name"] in names and info(record).get("measure") not in MACHINE_MEASURES:
+                record["name"] = f"{record['name']}@{key[1]}"  # the same case from another machine, kept apart
+            names.add(record["name"])
+            records.append(record)
+        parts.append({**doc, "benchmarks": records})
+    merged = merge_runs(parts, _meta(docs))
+    ours = merged["machine_info"]["rnnbench"]
+    ours["machines"] = {machine_of(doc): {"cpu": (doc["machine_info"].get("cpu") or {}).get("brand_raw"),
+                                          "source": path} for path, doc in docs}
+    refs = {}
+    for _, doc in docs:
+        for r in run_info(doc).get("references", []):
+            refs.setdefault(r.get("label") if isinstance(r, dict) else str(r), r)
+    if refs:
+        ours["references"] = list(refs.values())
+    return merged
+
+
+def run_merge(args) -> int:
+    check_output(args.out, "--out")
+    merged = merge_files(args.results)
+    write_json(args.out, merged)
+    machines = sorted({info(b).get(MACHINE_KEY) for b in merged["benchmarks"]})
+    print(f"wrote {args.out}: {len(merged['benchmarks'])} benchmarks from {len(args.results)} files, "
+          f"{len(machines)} machine(s): {', '.join(map(str, machines))}")
+    return 0

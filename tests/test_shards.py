@@ -1,0 +1,178 @@
+"""Beyond one machine: shards that hold every case once, merging runs of several machines, the CI workflow."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_compare import make_run
+
+from rnnbench.compare import compare
+from rnnbench.errors import UserError
+from rnnbench.harness import shards
+from rnnbench.merge import merge_files
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+WORKFLOW = ROOT / ".github" / "workflows" / "bench.yml"
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "2", "a/b", "1/0", ""])
+def test_a_bad_shard_is_refused_naming_the_option(text):
+    with pytest.raises(UserError, match="--shard: expected K/N"):
+        shards.parse_shard(text)
+
+
+def test_assignment_is_deterministic_complete_and_balanced():
+    costs = {f"case{i}": float(c) for i, c in enumerate([9, 7, 6, 5, 5, 4, 3, 2, 2, 1])}
+    first = shards.assign(costs, 3, costs)
+    assert first == shards.assign(reversed(list(costs)), 3, costs)  # the order of collection does not matter
+    assert set(first) == set(costs) and set(first.values()) == {1, 2, 3}
+    loads = [sum(costs[k] for k, s in first.items() if s == i) for i in (1, 2, 3)]
+    assert max(loads) - min(loads) <= max(costs.values())
+    unknown = shards.assign(["x", "y", "z", "w"], 2, {})  # no baseline: equal costs, two a shard
+    assert sorted(unknown.values()) == [1, 1, 2, 2]
+
+
+def _collected(*args) -> list[str]:
+    done = subprocess.run([sys.executable, "-m", "pytest", *(str(BENCH / f) for f in (
+        "test_calibration.py", "test_train_bench.py", "test_task_bench.py", "test_scaling.py")),
+        "--collect-only", "-q", "-p", "no:cacheprovider", "--profile", "full", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_every_case_lands_in_exactly_one_shard(n):
+    """The shards' collections, joined, are the unsharded collection of every family: no duplicate, no gap; the
+    machine's measures run in each shard, and the tests of one case stay together."""
+    whole = _collected()
+    every = [t for t in whole if "test_calibration.py" in t]
+    parts = [_collected("--shard", f"{k}/{n}") for k in range(1, n + 1)]
+    for part in parts:
+        assert [t for t in part if "test_calibration.py" in t] == every
+    cases = [t for part in parts for t in part if "test_calibration.py" not in t]
+    assert sorted(cases) == sorted(t for t in whole if "test_calibration.py" not in t)
+    assert len(cases) == len(set(cases))
+    owner = {}
+    for k, part in enumerate(parts):
+        for t in part:
+            if "test_calibration.py" not in t:
+                assert owner.setdefault(shards.case_key(t.split("::")[-1]), k) == k  # a case in one shard
+
+
+def _bench(tmp_path, *args) -> dict:
+    out = tmp_path / f"run{len(list(tmp_path.glob('run*.json')))}.json"
+    done = subprocess.run([sys.executable, "-m", "rnnbench", "bench", "--impl", "numpy", "--task", "binary",
+                           "--threads", "1", "--profile", "ci", "--json", str(out), "--no-report", *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads(out.read_text()) | {"path": str(out)}
+
+
+def _losses(doc: dict) -> dict:
+    return {b["name"]: b["extra_info"]["final_loss"] for b in doc["benchmarks"] if "final_loss" in b["extra_info"]}
+
+
+@pytest.mark.slow
+def test_merged_shards_are_the_unsharded_run(tmp_path):
+    """Two shards run one after another here, merged: the same benchmark ids as one unsharded run, with the same
+    losses; and a report of the unsharded run's own records, split by shard and merged, equals its report."""
+    pytest.importorskip("pandas", reason="reports need pandas (pip install 'rnnbench[report]')")
+    from rnnbench.cli import main
+
+    whole = _bench(tmp_path)
+    parts = [_bench(tmp_path, "--shard", f"{k}/2") for k in (1, 2)]
+    merged = merge_files([p["path"] for p in parts])
+    names = [b["name"] for b in merged["benchmarks"]]
+    assert len(names) == len(set(names))
+    assert sorted(names) == sorted(b["name"] for b in whole["benchmarks"])
+    assert _losses(merged) == _losses(whole)
+    assert compare(whole, merged).rows and not compare(whole, merged).loss_failures
+
+    # the same records, split by the shard assignment and merged again, give the same report
+    shard_of = shards.assign({shards.case_key(b["name"]) for b in whole["benchmarks"]}, 2, {})
+    for k in (1, 2):
+        doc = {key: value for key, value in whole.items() if key != "path"}
+        doc["benchmarks"] = [b for b in whole["benchmarks"] if b["extra_info"].get("measure") in ("calibration", "peak")
+                             or shard_of[shards.case_key(b["name"])] == k]
+        (tmp_path / f"split{k}.json").write_text(json.dumps(doc))
+    assert main(["merge", str(tmp_path / "split1.json"), str(tmp_path / "split2.json"),
+                 "--out", str(tmp_path / "resplit.json")]) == 0
+    assert main(["report", whole["path"], "--out", str(tmp_path / "rep-whole")]) == 0
+    assert main(["report", str(tmp_path / "resplit.json"), "--out", str(tmp_path / "rep-merged")]) == 0
+    tables = sorted(p.name for p in (tmp_path / "rep-whole").glob("*.csv") if p.name != "environment.csv")
+    assert tables and tables == sorted(p.name for p in (tmp_path / "rep-merged").glob("*.csv")
+                                       if p.name != "environment.csv")
+    for name in tables:
+        assert (tmp_path / "rep-whole" / name).read_text() == (tmp_path / "rep-merged" / name).read_text(), name
+
+
+def _write(tmp_path, name: str, doc: dict, node: str) -> str:
+    doc = json.loads(json.dumps(doc))
+    doc["machine_info"]["node"] = node
+    doc["machine_info"]["rnnbench"].update(device="cpu", profile="ci")
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_each_machine_is_normalised_by_its_own_calibration(tmp_path):
+    """numpy's benchmarks ran on machine a, tf-cell's on a machine twice as slow (its probes too): merged, the
+    gate judges both as the baseline's speed, because each record is divided by its own machine's factor."""
+    fast, slow = make_run(2), make_run(3, speed=2.0)
+    fast["benchmarks"] = [b for b in fast["benchmarks"] if b["extra_info"]["impl"] != "tf-cell"]
+    slow["benchmarks"] = [b for b in slow["benchmarks"] if b["extra_info"]["impl"] != "numpy"]
+    merged = merge_files([_write(tmp_path, "a.json", fast, "a"), _write(tmp_path, "b.json", slow, "b")])
+    assert {b["extra_info"]["machine"] for b in merged["benchmarks"]} == {"a", "b"}
+    assert len([b for b in merged["benchmarks"] if b["extra_info"]["measure"] == "calibration"]) == 4
+    baseline = json.loads(json.dumps(make_run(1)))
+    baseline["machine_info"]["rnnbench"].update(device="cpu", profile="ci")
+    result = compare(baseline, merged)
+    assert not result.failed and {r.verdict for r in result.rows} <= {"same", "untested"}
+
+
+def test_merge_refuses_one_case_twice_from_one_machine_and_unlike_runs(tmp_path):
+    a = _write(tmp_path, "a.json", make_run(2), "a")
+    with pytest.raises(UserError, match="from machine a is also in .*a.json; a case runs in one shard"):
+        merge_files([a, a])
+    other = make_run(3)
+    other["machine_info"]["rnnbench"]["threads"] = 4
+    with pytest.raises(UserError, match="threads 4, but the baseline .* has 2"):
+        merge_files([a, _write(tmp_path, "t.json", other, "b")])
+    merged = merge_files([a, _write(tmp_path, "b.json", make_run(3), "b")])  # one case from two machines: both kept
+    assert sum(b["name"].startswith("test_train_step[numpy") for b in merged["benchmarks"]) == 2
+
+
+def test_the_workflow_is_valid_and_runs_only_documented_commands():
+    """The workflow parses against GitHub's schema (check-jsonschema's vendored copy; actionlint too where it is
+    installed), and every command it runs is the README's: its install line, `tox -e bench -- OPTIONS`, and
+    rnnbench verbs and options the README names."""
+    checker = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
+    if not Path(checker).exists():
+        pytest.skip("check-jsonschema is not installed (pip install 'rnnbench[dev]')")
+    done = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    if shutil.which("actionlint"):
+        done = subprocess.run(["actionlint", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout
+    readme = (ROOT / "README.md").read_text()
+    text = WORKFLOW.read_text()
+    runs = re.findall(r"run: (?:>-\n)?((?:.+\n)(?:          .+\n)*)", text)
+    assert runs
+    for run in runs:
+        command = " ".join(run.split())
+        for part in command.split(" && "):
+            if part.startswith(("python3 -m venv", ".venv/bin/pip install")):
+                assert part in readme, part
+                continue
+            verb = re.match(r"(?:\.venv/bin/tox -e (bench|gate)|\.tox/gate/bin/rnnbench (\w+))", part)
+            assert verb, part
+            assert f"rnnbench {verb.group(2)}" in readme if verb.group(2) else f"tox -e {verb.group(1)}" in readme
+            for option in re.findall(r"(--[a-z][a-z-]+)", part):
+                assert option in readme, f"{option} (in `{part}`) is not in the README"
