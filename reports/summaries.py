@@ -42,6 +42,8 @@ def speed_table(rows: list[SummaryRow], baseline: str, peak: float = math.nan) -
         "framework": [r.framework for r in epoch],
         "us/step": [round(r.us_per_step, 1) for r in epoch],
         "IQR us": [round(r.iqr_us_per_step, 1) for r in epoch],
+        **({"process spread": [round(r.process_spread, 3) for r in epoch]}
+           if any(not math.isnan(r.process_spread) for r in epoch) else {}),
         f"vs {baseline}": [round(r.speedup, 2) for r in epoch],
         "GFLOP/s": [round(r.gflops, 2) for r in epoch],
         "fraction of peak": [round(r.gflops / peak, 4) for r in epoch],

@@ -26,6 +26,7 @@ from rnnbench.harness.events import OPTION as EVENTS_OPTION
 from rnnbench.harness.events import EventReader
 from rnnbench.harness.shards import parse_shard
 from rnnbench.paths import HISTORY_DIR, RESULTS_DIR, benchmarks_dir
+from rnnbench.processes import join_processes
 from rnnbench.references import reference_configs
 from rnnbench.results import info, run_info
 from rnnbench.summary import scaling_slopes, summary_rows, targets_text
@@ -151,11 +152,14 @@ def _num(value, fmt: str) -> str:
 def summary_table(doc: dict) -> str:
     """The printed summary: the rows of ``rnnbench.summary``, formatted for a terminal."""
     baseline = run_info(doc).get("baseline_impl")
-    headers = ["config", "impl", "us/step", f"vs {baseline}", "train_step us", "forward us", "build s",
-               "final loss", "should reach", "time-to-target", "peak MB"]
+    summary = summary_rows(doc)
+    spread = any(not math.isnan(r.process_spread) for r in summary)  # --processes K
+    headers = ["config", "impl", "us/step", *(["proc spread"] if spread else []), f"vs {baseline}", "train_step us",
+               "forward us", "build s", "final loss", "should reach", "time-to-target", "peak MB"]
     rows = []
-    for r in summary_rows(doc):
-        row = [r.label, r.impl, _num(r.us_per_step, "{:.1f}"), _num(r.speedup, "{:.1f}x"),
+    for r in summary:
+        row = [r.label, r.impl, _num(r.us_per_step, "{:.1f}"), *([_num(r.process_spread, "{:.2f}x")] if spread else []),
+               _num(r.speedup, "{:.1f}x"),
                _num(r.train_step_us, "{:.1f}"), _num(r.forward_us, "{:.1f}"), _num(r.build_s, "{:.2f}")]
         if r.trained:
             ttt = f"{r.seconds_to_target:.2f} s ({r.steps_to_target})" if r.reached else "not reached"
@@ -165,7 +169,7 @@ def summary_table(doc: dict) -> str:
         else:
             row += ["-", "-", "-", "-"]
         rows.append(row)
-    return format_table(headers, rows, align="llrrrrrrlll")
+    return format_table(headers, rows, align="llrr" + ("r" if spread else "") + "rrrrlll")
 
 
 def print_summary(doc: dict) -> None:
@@ -217,28 +221,38 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
     log_path = out.with_suffix(".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     groups = by_framework(runnable)
+    processes = getattr(args, "processes", 1) or 1
     parts, failed, failures = [], [], []
     with tempfile.TemporaryDirectory() as tmp, open(log_path, "w") as log:
         for i, (framework, names) in enumerate(groups.items(), 1):
             print(f"[{i}/{len(groups)}] {framework}: {', '.join(names)} "
                   f"(profile {args.profile}, threads {args.threads}, {args.device})", file=sys.stderr, flush=True)
-            part, events = Path(tmp) / f"{framework}.json", Path(tmp) / f"{framework}.events"
-            code, failed_tests = run_family(family_command(framework, names, args, part, events, calibrate=i == 1),
-                                            log, events)
-            failures += [{"framework": framework, "impl": impl_of(f["test"]), **f} for f in failed_tests]
-            if code not in (0, 5) or not part.exists():
-                failed.append(framework)
-                which = f": {', '.join(f['test'] for f in failed_tests)}" if failed_tests else ""
-                print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}){which}; see {log_path}",
-                      file=sys.stderr)
-            if part.exists():
-                parts.append(json.loads(part.read_text()))
+            runs = []
+            for process in range(1, processes + 1):
+                if processes > 1:
+                    print(f"  process {process}/{processes}", file=sys.stderr, flush=True)
+                part = Path(tmp) / f"{framework}-{process}.json"
+                events = Path(tmp) / f"{framework}-{process}.events"
+                code, failed_tests = run_family(
+                    family_command(framework, names, args, part, events, calibrate=i == 1), log, events)
+                failures += [{"framework": framework, "impl": impl_of(f["test"]), "process": process, **f}
+                             for f in failed_tests]
+                if code not in (0, 5) or not part.exists():
+                    failed.append(framework)
+                    which = f": {', '.join(f['test'] for f in failed_tests)}" if failed_tests else ""
+                    print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}){which}; see "
+                          f"{log_path}", file=sys.stderr)
+                if part.exists():
+                    runs.append(json.loads(part.read_text()))
+            if runs:
+                parts.append(join_processes(runs) if processes > 1 else runs[0])
     if not parts:
         print(f"rnnbench bench: no results; see {log_path}", file=sys.stderr)
         return 1, None
     meta = {"profile": args.profile, "threads": args.threads, "device": args.device, "skipped": skipped,
             "not_applicable": not_applicable(runnable, args),
-            "failed_frameworks": failed, "failed": failures, "shard": getattr(args, "shard", None)}
+            "failed_frameworks": sorted(set(failed)), "failed": failures, "shard": getattr(args, "shard", None),
+            "processes": processes}
     doc = merge_runs(parts, meta)
     write_json(out, doc)
     write_json(HISTORY_DIR / f"bench-{stamp}.json", doc)  # every run is kept for the trend

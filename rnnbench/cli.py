@@ -316,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "every available one)")
     p.add_argument("--framework", action="extend", nargs="+", choices=families.names(), metavar="FAMILY",
                    help=f"only these framework families (repeatable): {', '.join(families.names())}")
+    p.add_argument("--processes", type=_positive_int, default=1, metavar="K",
+                   help="run each family's benchmarks in K fresh processes and keep every process's rounds and "
+                        "the spread of their medians (default: %(default)s)")
     p.add_argument("--shard", metavar="K/N", help="only the K-th of N shards of the cases (balanced by the "
                                                   "baseline's times); `rnnbench merge` joins the shards' results")
     add_model_arguments(p, accumulate=True)

@@ -18,7 +18,8 @@ For each benchmark in both runs:
    within 5% of the baseline). Its cost, named: a regression that strikes only some rounds (say, a retrace
    every other step) must also move the 10th percentile to be flagged.
    A benchmark with fewer than 3 rounds on either side (build, the reference training run) is shown, never
-   judged.
+   judged. Runs made with ``--processes K`` on both sides must also differ across processes: worse needs every
+   candidate process's median slower, beyond the threshold, than every baseline process's (better the mirror).
 4. Learning: every candidate training run's final loss must lie in its band (``extra_info.loss_band``). This is
    strict: no threshold, no statistics.
 
@@ -167,6 +168,12 @@ def _rounds(record: dict, factor: float) -> np.ndarray | None:
     return np.asarray(data, dtype=float) / factor if data else None
 
 
+def _process_medians(record: dict, factor: float) -> list[float] | None:
+    """The normalised median of each process that timed ``record`` (``--processes K``), or None for one."""
+    medians = info(record).get("process_medians")
+    return [m / factor for m in medians] if medians and len(medians) > 1 else None
+
+
 def _timed(doc: dict) -> dict[str, dict]:
     """The run's benchmarks by name, the machine's own measures (calibration probes, the peak) left out."""
     return {b["name"]: b for b in doc["benchmarks"] if info(b).get("measure") not in MACHINE_MEASURES}
@@ -184,9 +191,12 @@ def judge(b: dict, c: dict, base_factor: float, cand_factor: float, limit: float
     slower = mannwhitneyu(c_rounds, b_rounds, alternative="greater").pvalue
     faster = mannwhitneyu(c_rounds, b_rounds, alternative="less").pvalue
     fast_ratio = _fast(c_rounds) / _fast(b_rounds)
-    if ratio > limit and slower < alpha and fast_ratio > limit:
+    b_proc, c_proc = _process_medians(b, base_factor), _process_medians(c, cand_factor)
+    across = b_proc is not None and c_proc is not None  # --processes K on both sides: judge across processes
+    if ratio > limit and slower < alpha and fast_ratio > limit and (not across or min(c_proc) > limit * max(b_proc)):
         return Judgement(b_med, c_med, ratio, slower, fast_ratio, "worse")
-    if ratio < 1 / limit and faster < alpha and fast_ratio < 1 / limit:
+    if (ratio < 1 / limit and faster < alpha and fast_ratio < 1 / limit
+            and (not across or max(c_proc) * limit < min(b_proc))):
         return Judgement(b_med, c_med, ratio, faster, fast_ratio, "better")
     return Judgement(b_med, c_med, ratio, min(slower, faster), fast_ratio, "same")
 

@@ -22,6 +22,7 @@ class SummaryRow:
     device: str
     us_per_step: float  # median epoch time over its steps (NaN: no epoch record)
     iqr_us_per_step: float  # its interquartile range, per step
+    process_spread: float  # slowest process median over the fastest (--processes K; NaN: one process)
     gflops: float  # the step's FLOPs (rnnbench.flops) over us_per_step, GFLOP/s (NaN: not recorded)
     speedup: float  # the baseline implementation's us_per_step over this one's, same run
     train_step_us: float  # one window, median
@@ -94,6 +95,7 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
             impl=impl, framework=first.get("framework", ""), device=first.get("device", ""),
             us_per_step=us,
             iqr_us_per_step=_per_step_us(epoch, "q3") - _per_step_us(epoch, "q1") if epoch else math.nan,
+            process_spread=info(epoch).get("process_spread", math.nan) if epoch else math.nan,
             gflops=info(epoch).get("flops", math.nan) / us / 1e3 if epoch else math.nan,
             speedup=base / us,
             train_step_us=_per_step_us(records.get(Measure.TRAIN_STEP)),

@@ -80,13 +80,19 @@ def _losses(doc: dict) -> dict:
 
 @pytest.mark.slow
 def test_merged_shards_are_the_unsharded_run(tmp_path):
-    """Two shards run one after another here, merged: the same benchmark ids as one unsharded run, with the same
-    losses; and a report of the unsharded run's own records, split by shard and merged, equals its report."""
+    """Two shards run one after another here (the second in two processes), merged: the same benchmark ids as one
+    unsharded run, with the same losses; and a report of the unsharded run's own records, split by shard and
+    merged, equals its report."""
     pytest.importorskip("pandas", reason="reports need pandas (pip install 'rnnbench[report]')")
+    from rnnbench.bench import summary_table
     from rnnbench.cli import main
 
     whole = _bench(tmp_path)
-    parts = [_bench(tmp_path, "--shard", f"{k}/2") for k in (1, 2)]
+    parts = [_bench(tmp_path, "--shard", "1/2"), _bench(tmp_path, "--shard", "2/2", "--processes", "2")]
+    assert parts[1]["rnnbench"]["processes"] == 2
+    assert all(len(b["extra_info"]["process_medians"]) == 2 for b in parts[1]["benchmarks"])
+    if any(b["extra_info"]["measure"] == "epoch" for b in parts[1]["benchmarks"]):
+        assert "proc spread" in summary_table(parts[1])
     merged = merge_files([p["path"] for p in parts])
     names = [b["name"] for b in merged["benchmarks"]]
     assert len(names) == len(set(names))
@@ -176,3 +182,39 @@ def test_the_workflow_is_valid_and_runs_only_documented_commands():
             assert f"rnnbench {verb.group(2)}" in readme if verb.group(2) else f"tox -e {verb.group(1)}" in readme
             for option in re.findall(r"(--[a-z][a-z-]+)", part):
                 assert option in readme, f"{option} (in `{part}`) is not in the README"
+
+
+# --- several processes: every process's rounds kept, their spread shown and used -----------------------------------
+
+def _process_run(seed: int, speeds: list[float], slow_impl: str | None = None) -> dict:
+    """One family timed in len(speeds) processes, each slower by its factor (the first process's machine...)."""
+    from rnnbench.processes import join_processes
+
+    runs = []
+    for i, speed in enumerate(speeds):
+        run = make_run(seed * 10 + i, slow_impl=slow_impl)
+        for record in run["benchmarks"]:
+            if record["extra_info"]["measure"] != "calibration":
+                record["stats"]["data"] = [t * speed for t in record["stats"]["data"]]
+                record["stats"]["median"] *= speed
+        runs.append(run)
+    return join_processes(runs)
+
+
+def test_joined_processes_keep_every_round_and_each_median():
+    joined = _process_run(1, [1.0, 1.2, 1.1])
+    step = next(b for b in joined["benchmarks"] if b["name"].startswith("test_train_step[numpy"))
+    assert step["stats"]["rounds"] == 600 and len(step["stats"]["data"]) == 600
+    medians = step["extra_info"]["process_medians"]
+    assert len(medians) == 3 and step["extra_info"]["process_spread"] == pytest.approx(max(medians) / min(medians))
+    assert 1.15 < step["extra_info"]["process_spread"] < 1.25
+    assert min(step["stats"]["data"]) <= step["stats"]["median"] <= max(step["stats"]["data"])
+
+
+def test_the_gate_judges_across_processes():
+    """One candidate process twice as slow is a disturbed process, not a slower program: same. Every process twice
+    as slow (a real regression) is worse, and named."""
+    baseline = _process_run(1, [1.0, 1.05, 1.1])
+    assert not compare(baseline, _process_run(2, [1.0, 2.0, 1.05])).failed
+    result = compare(baseline, _process_run(3, [1.0, 1.05, 1.1], slow_impl="numpy"))
+    assert result.failed and {r.impl for r in result.regressions} == {"numpy"}
