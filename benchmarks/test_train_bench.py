@@ -32,7 +32,7 @@ from rnnbench.errors import UnsupportedError
 from rnnbench.evaluate import evaluate
 from rnnbench.flops import step_flops
 from rnnbench.harness.cases import keep_trained, require, time_train_step
-from rnnbench.harness.memory import PeakMemory
+from rnnbench.harness.memory import PeakMemory, fresh_process_memory
 from rnnbench.harness.provenance import case_info
 from rnnbench.params import init_params
 from rnnbench.results import TRACE_STEPS, Measure
@@ -101,6 +101,17 @@ def test_train(benchmark, case):
     assert result.steps == ref.config.epochs * ref.config.windows_per_epoch
     assert np.isfinite(result.losses).all()
     keep_trained(name, ref, result.implementation)
+
+
+@pytest.mark.benchmark(group=Measure.MEMORY)
+def test_memory(benchmark, case, profile):
+    """The reference run's memory in a fresh process of its own (full profile: each one imports its framework)."""
+    name, ref = case
+    if not profile.fresh_memory:
+        pytest.skip(f"{ref.label}: memory in a fresh process is measured in the full profile")
+    result = benchmark.pedantic(fresh_process_memory, args=(name, ref.config), rounds=1, iterations=1)
+    benchmark.extra_info.update(case_info(name, ref, result.pop("versions"), Measure.MEMORY, **result))
+    assert result["model_rss_mb"] <= result["peak_rss_mb"]
 
 
 @pytest.mark.benchmark(group=Measure.TRAIN_STEP)

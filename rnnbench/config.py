@@ -136,11 +136,14 @@ class Profile:
     epoch_rounds: int = 5
     # Also the implementations whose builds are too slow for the main job's time at some tasks (``Entry.slow_build``).
     slow_builds: bool = False
+    # Also each reference run's peak memory in a fresh process of its own (a framework's import each time).
+    fresh_memory: bool = False
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("quick", 0.5, False, "the reference configurations", epoch_rounds=3),
-    Profile("full", 1.0, True, "also the scaling sweeps and the slowest builds", slow_builds=True),
+    Profile("full", 1.0, True, "also the scaling sweeps, the slowest builds and memory in fresh processes",
+            slow_builds=True, fresh_memory=True),
     Profile("ci", 0.1, False, "quick with fewer rounds, for the regression gate"),
 )}
 DEFAULT_PROFILE = "quick"

@@ -43,6 +43,7 @@ class Measure:
     CALIBRATION = "calibration"  # fixed code that times the machine
     PEAK = "peak"  # the machine's float32 matmul rate at the run's threads: the roofline's ceiling
     GENERATE = "generate"  # the data generator
+    MEMORY = "memory"  # a reference training run's peak memory, in a fresh process (full profile)
 
 
 TRACE_STEPS = 200  # train records keep their first this-many step losses (first_losses): parity, per step

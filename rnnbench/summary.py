@@ -37,7 +37,7 @@ class SummaryRow:
     reached: bool | None = None
     seconds_to_target: float | None = None
     steps_to_target: int | None = None
-    peak_rss_mb: float | None = None
+    peak_rss_mb: float | None = None  # RSS growth while training (in a fresh process where the run measured it)
     cuda_max_allocated_mb: float | None = None
     eval_loss: float | None = None  # held-out loss
     test_accuracy: float | None = None  # digits
@@ -118,6 +118,9 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
                        seconds_to_target=t.get("seconds_to_target") if t.get("reached") else None,
                        steps_to_target=t.get("steps_to_target") if t.get("reached") else None,
                        peak_rss_mb=t.get("peak_rss_mb"), cuda_max_allocated_mb=t.get("cuda_max_allocated_mb"))
+        if Measure.MEMORY in records:  # measured in a fresh process: nothing an earlier implementation left counts
+            m = info(records[Measure.MEMORY])
+            row.update(peak_rss_mb=m.get("model_rss_mb"), cuda_max_allocated_mb=m.get("cuda_max_allocated_mb"))
         rows.append(SummaryRow(**row))
     return sorted(rows, key=lambda r: (order[r.label], math.inf if math.isnan(r.us_per_step) else r.us_per_step,
                                        r.impl))

@@ -218,3 +218,14 @@ def test_the_gate_judges_across_processes():
     assert not compare(baseline, _process_run(2, [1.0, 2.0, 1.05])).failed
     result = compare(baseline, _process_run(3, [1.0, 1.05, 1.1], slow_impl="numpy"))
     assert result.failed and {r.impl for r in result.regressions} == {"numpy"}
+
+
+def test_memory_is_measured_in_a_fresh_process():
+    """The probe trains in a new process: the framework's own footprint apart from the training's growth."""
+    from rnnbench.config import RunConfig
+    from rnnbench.harness.memory import fresh_process_memory
+
+    result = fresh_process_memory("numpy", RunConfig(size=20000, threads=1))
+    assert result["framework_rss_mb"] > 10 and 0 <= result["model_rss_mb"] <= result["peak_rss_mb"]
+    assert result["peak_rss_mb"] >= result["framework_rss_mb"] and result["cuda_max_allocated_mb"] is None
+    assert 0.4 < result["final_loss"] < 0.7 and result["versions"]["numpy"]
