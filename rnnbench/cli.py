@@ -135,10 +135,8 @@ def check_fits(config: RunConfig) -> None:
 
 
 def available_memory() -> int:
-    try:
-        import psutil
-    except ImportError:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    import psutil
+
     return psutil.virtual_memory().available
 
 

@@ -156,11 +156,16 @@ def machine_factor(doc: dict, machine: str | None = None) -> float | None:
     return float(np.exp(np.mean(np.log(speeds)))) if speeds else None
 
 
-def record_factor(doc: dict, record: dict, overall: float) -> float:
-    """The factor that normalises ``record``: its own machine's (``rnnbench merge`` tags each record), else the
-    run's."""
-    machine = info(record).get("machine")
-    return (machine_factor(doc, machine) if machine is not None else None) or overall
+def machine_factors(doc: dict) -> dict:
+    """Each machine's factor in a run merged from several (``rnnbench merge`` tags every record with its machine);
+    {} for a run of one machine."""
+    machines = {info(b).get("machine") for b in doc["benchmarks"]} - {None}
+    return {m: f for m in machines if (f := machine_factor(doc, m)) is not None}
+
+
+def record_factor(factors: dict, record: dict, overall: float) -> float:
+    """The factor that normalises ``record``: its own machine's (``machine_factors``), else the run's."""
+    return factors.get(info(record).get("machine"), overall)
 
 
 def _rounds(record: dict, factor: float) -> np.ndarray | None:
@@ -249,11 +254,12 @@ def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float =
     every_candidate = set.intersection(*(set(c) for c in cands))
     any_candidate = set.union(*(set(c) for c in cands))
     limit = 1 + threshold_pct / 100
+    per_machine = [machine_factors(doc) if normalised else {} for doc in (baseline, *candidates)]
     rows = []
     for name in sorted(base.keys() & every_candidate):
-        judged = [judge(base[name], c[name], record_factor(baseline, base[name], base_factor) if normalised else 1.0,
-                        record_factor(doc, c[name], f) if normalised else 1.0, limit, alpha)
-                  for doc, c, f in zip(candidates, cands, cand_factors)]
+        judged = [judge(base[name], c[name], record_factor(per_machine[0], base[name], base_factor),
+                        record_factor(machines, c[name], f), limit, alpha)
+                  for machines, c, f in zip(per_machine[1:], cands, cand_factors)]
         rows.append(combine(name, info(cands[0][name]).get("impl", "?"), judged))
     return Comparison(rows, loss_failures(candidates), sorted(base.keys() - every_candidate),
                       sorted(any_candidate - base.keys()), normalised, notes)

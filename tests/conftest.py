@@ -58,6 +58,16 @@ def skip_unless_supported(name: str, config) -> None:
 REFERENCES = {ref.label: ref for ref in reference_configs(threads=2)}  # every task's, with bands, levels, goals
 
 
+def assert_reaches_task_goal(name: str, task: str) -> None:
+    """``name`` trained at ``task``'s (first) reference configuration reaches its band and goal; a point the
+    registry says ``name`` does not do is skipped with the reason."""
+    from rnnbench.train import train
+
+    label = next(r.label for r in REFERENCES.values() if r.task == task)
+    skip_unless_supported(name, REFERENCES[label].config)
+    assert_learns(train(name, REFERENCES[label].config, progress=False), label)
+
+
 def assert_learns(result, label: str) -> None:
     """The run ended in the loss band of reference ``label`` and reached what it should: its goal on held-out
     data, else the theory level."""
