@@ -2,7 +2,7 @@
 ``rnnbench.harness`` (one concern a module); this file only connects it to pytest.
 
 Options: ``--impl NAME`` and ``--framework NAME`` (repeatable) choose implementations, ``--task`` and ``--cell``
-(repeatable) the reference configurations, ``--threads N`` is the one
+(repeatable) the reference configurations, ``--measure`` (repeatable) the measures, ``--threads N`` is the one
 thread count every framework gets (and, below the CPU count, the number of CPUs the process is confined to;
 ``--no-pin`` lifts that), ``--device``, ``--profile`` (see ``rnnbench.config.PROFILES``). One benchmark process
 holds one framework family; ``rnnbench bench`` runs one per family and merges. Unavailable implementations are
@@ -18,11 +18,17 @@ from threadpoolctl import threadpool_limits
 
 from rnnbench.config import DEFAULT_PROFILE, DEVICES, PROFILES, RunConfig, profiles_help
 from rnnbench.errors import UserError
-from rnnbench.harness import cases, events, provenance, shards
+from rnnbench.harness import cases, duet, events, provenance, shards
 from rnnbench.harness.compile_cache import fresh_compile_cache
 from rnnbench.harness.cpus import pin_to_cpus
+from rnnbench.results import SELECTABLE_MEASURES, Measure
 
 _remove_compile_cache = fresh_compile_cache()  # before any framework is imported
+# What each benchmark function measures (``--measure`` selects by it); the calibration probes are not listed.
+MEASURE_OF = {"test_build": Measure.BUILD, "test_train": Measure.TRAIN, "test_memory": Measure.MEMORY,
+              "test_train_step": Measure.TRAIN_STEP, "test_forward": Measure.FORWARD, "test_epoch": Measure.EPOCH,
+              "test_scaling_train_step": Measure.SCALING, "test_peak_matmul": Measure.PEAK,
+              "test_generate_vectorised": Measure.GENERATE, "test_generate_original_loop": Measure.GENERATE}
 BASELINE_FILE = Path(__file__).parent / "baselines" / "ci.json"  # each case's expected time, for --shard
 
 
@@ -38,6 +44,8 @@ def pytest_addoption(parser):
     group.addoption("--no-pin", action="store_true",
                     help="with --threads below the CPU count, do not confine the process to that many CPUs")
     group.addoption(events.OPTION, default=None, help="append one JSON line per finished benchmark to this file")
+    group.addoption("--measure", action="append", default=[], choices=SELECTABLE_MEASURES,
+                    help="only these measures (repeatable; default: all); the calibration probes always run")
     group.addoption("--shard", default=None, metavar="K/N",
                     help="only the K-th of N shards of the cases, balanced by the baseline's times "
                          "(rnnbench.harness.shards)")
@@ -46,12 +54,23 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     if not config.getoption("--no-pin", default=True):
         pin_to_cpus(config.getoption("--threads"))
+    # rnnbench ab --design duet: both sides start each benchmark together
+    barrier = duet.barrier_from_env("+".join(config.getoption("--framework")) or "all")
+    if barrier is not None:
+        config.pluginmanager.register(barrier, "rnnbench-duet")
     path = config.getoption(events.OPTION, default=None)
     if path:
         config.pluginmanager.register(events.EventWriter(path), "rnnbench-events")
 
 
 def pytest_collection_modifyitems(config, items):
+    measures = config.getoption("--measure", default=[])
+    if measures:  # the calibration probes always run
+        dropped = [i for i in items if MEASURE_OF.get(i.originalname, Measure.CALIBRATION)
+                   not in {*measures, Measure.CALIBRATION}]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [i for i in items if i not in dropped]
     text = config.getoption("--shard", default=None)
     if not text:
         return

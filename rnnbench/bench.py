@@ -87,6 +87,7 @@ def family_command(framework: str, names: list[str], args, out: Path, events: Pa
         "--framework", framework, *(a for n in names for a in ("--impl", n)),
         *(a for t in (getattr(args, "task", None) or []) for a in ("--task", t)),
         *(a for c in (getattr(args, "cell", None) or []) for a in ("--cell", c)),
+        *(a for m in (getattr(args, "measure", None) or []) for a in ("--measure", m)),
         "--threads", str(args.threads), "--device", args.device, "--profile", args.profile,
         *(["--no-pin"] if getattr(args, "no_pin", False) else []), EVENTS_OPTION, str(events),
         *(["--shard", args.shard] if getattr(args, "shard", None) else []),

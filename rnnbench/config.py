@@ -145,6 +145,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("full", 1.0, True, "also the scaling sweeps, the slowest builds and memory in fresh processes",
             slow_builds=True, fresh_memory=True),
     Profile("ci", 0.1, False, "quick with fewer rounds, for the regression gate"),
+    # One repetition of `rnnbench ab`: the repetition is the sample, so one timed epoch (after its warm-up) will do.
+    Profile("pair", 0.1, False, "ci's configurations with one timed epoch: a repetition of rnnbench ab",
+            epoch_rounds=1),
 )}
 DEFAULT_PROFILE = "quick"
 

@@ -52,6 +52,10 @@ def check_output(path: str | os.PathLike, flag: str, folder: bool = False) -> No
         raise UserError(f"{flag}: {path} lies inside {parent}, which is a file")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"{flag}: {path}: {parent} is not writable")
+    try:  # what access() cannot tell: a read-only or pseudo file system (/proc), a full disk, root's limits
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        raise UserError(f"{flag}: {path}: cannot write in {parent} ({exc.strerror or exc})") from None
 
 
 def atomic_write(path: str | os.PathLike, write) -> None:

@@ -50,6 +50,8 @@ TRACE_STEPS = 200  # train records keep their first this-many step losses (first
 
 REFERENCE_MEASURES = (Measure.BUILD, Measure.TRAIN, Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)
 MACHINE_MEASURES = (Measure.CALIBRATION, Measure.PEAK)  # time the machine, not an implementation: never judged
+# What `rnnbench bench --measure` selects (the calibration probes always run: the gate normalises by them).
+SELECTABLE_MEASURES = (*REFERENCE_MEASURES, Measure.MEMORY, Measure.SCALING, Measure.PEAK, Measure.GENERATE)
 PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING)  # median / steps
 
 

@@ -190,3 +190,16 @@ def test_points_built_too_slowly_for_the_profile_are_listed_as_not_applicable_fr
     assert narrowed == []
     full = argparse.Namespace(threads=1, device="cpu", task=None, cell=None, profile="full")
     assert not_applicable(["numpy", "torch-compile"], full) == []  # the full profile times every point
+
+
+def test_measure_selects_what_the_benchmark_process_collects():
+    """``--measure`` (``rnnbench bench --measure``, and each repetition of ``rnnbench ab``): only those measures'
+    benchmarks are collected, the calibration probes always."""
+    done = subprocess.run([sys.executable, "-m", "pytest", str(Path(__file__).parents[1] / "benchmarks"),
+                           "--framework", "numpy", "--task", "binary", "--measure", "train_step", "--measure", "forward",
+                           "--collect-only", "-q", "-p", "no:cacheprovider"], capture_output=True, text=True,
+                          timeout=120)
+    tests = {line.split("::")[-1].split("[")[0] for line in done.stdout.splitlines() if "::" in line}
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tests == {"test_train_step", "test_forward", "test_calibration_matmul", "test_calibration_python",
+                     "test_calibration_small_numpy_calls"}
