@@ -50,7 +50,43 @@ def _expected(references: list[dict], tasks: dict) -> str:
     return "; ".join(parts)
 
 
+def ab_sections(path, doc: dict) -> list[Section]:
+    """A paired comparison (``rnnbench ab --json``): its verdicts and their forest plot, grouped by family."""
+    meta = doc["rnnbench_ab"]
+    sides = meta["sides"]
+    table = summaries.ab_table(doc["judgements"])
+    name = " vs ".join(f"{k} = {v['name']} ({(v['commit'] or 'working tree')[:10]})" for k, v in sides.items())
+    text = (f"{name}: {meta['pairs']} repetitions ({meta['design']}), each timing both sides in fresh processes at "
+            "one thread; B/A is the Hodges-Lehmann estimate of the repetitions' ratios, with its exact signed-rank "
+            f"interval (>= {meta['confidence']:.0%}); the dashed lines mark the threshold, "
+            f"{meta['threshold_pct']:g}%. Detectable: the smallest change these pairs find at 80% power.")
+    failures = doc["loss"]["failures"]
+    text += (" B's training runs: " + ("; ".join(failures) if failures else "every final loss in its band") + "."
+             if doc["loss"]["docs"] else " No loss check in this comparison.")
+    if table.empty:
+        return [Section("ab", "Paired comparison", text + " Nothing was timed: " + "; ".join(meta["notes"]))]
+    return [Section("ab", "Paired comparison", text, table, figures.forest_figure(table, meta["threshold_pct"]))]
+
+
 def build_report(paths) -> Report:
+    from rnnbench.reports.load import split_ab
+
+    paths, abs_ = split_ab(paths)
+    if not paths:  # only paired comparisons: the environment of their B side, then their sections
+        runs = [(p, d["repetitions"][0]["docs"]["B"] if d["repetitions"] else next(iter(d["loss"]["docs"].values())))
+                for p, d in abs_ if d["repetitions"] or d["loss"]["docs"]]
+        report = Report(sources=[str(p) for p, _ in abs_], environment=environment(runs))
+        for p, d in abs_:
+            report.sections += ab_sections(p, d)
+        return report
+    report = build_run_report(paths)
+    for p, d in abs_:
+        report.sections += ab_sections(p, d)
+    report.sources += [str(p) for p, _ in abs_]
+    return report
+
+
+def build_run_report(paths) -> Report:
     runs = read_runs(paths)  # each file read and checked once
     frame, curves, traces = load_results(runs), load_curves(runs), load_traces(runs)
     if frame.empty:

@@ -9,6 +9,7 @@ matplotlib.use("Agg")  # no display: figures are only ever rendered to files
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
 from rnnbench.reports.summaries import newest_run  # noqa: E402
 from rnnbench.results import Measure  # noqa: E402
@@ -232,4 +233,35 @@ def roofline_figure(points: pd.DataFrame, peak: float) -> Figure:
     ax.set_title("roofline: achieved rate of one train step against the matmul peak")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
+    return fig
+
+
+VERDICT_COLORS = {"worse": "#c44e52", "better": "#55a868", "same": "#4c72b0", "inconclusive": "#999999"}
+
+
+def forest_figure(table: pd.DataFrame, threshold_pct: float) -> Figure:
+    """Each benchmark's ratio B/A with its interval, grouped by family (a panel each), on a log axis; the dashed
+    lines mark the threshold either side of 1. ``table`` is ``summaries.ab_table``."""
+    families = list(dict.fromkeys(table["family"]))
+    heights = [max(len(table[table["family"] == f]), 1) for f in families]
+    fig = Figure(figsize=(9, 1.0 + 0.22 * sum(heights) + 0.5 * len(families)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(families), 1, sharex=True, gridspec_kw={"height_ratios": heights}))
+    limit = 1 + threshold_pct / 100
+    for ax, family in zip(axes, families):
+        rows = table[table["family"] == family].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        for yi, (_, row) in zip(y, rows.iterrows()):
+            color = VERDICT_COLORS.get(row["verdict"], "#333333")
+            if pd.notna(row["low"]):  # an interval exists (enough pairs)
+                ax.plot([row["low"], row["high"]], [yi, yi], color=color, lw=2)
+            ax.plot([row["B/A"]], [yi], "o", color=color, ms=4)
+        ax.set_yticks(y, [f"{b} [{v}]" for b, v in zip(rows["benchmark"], rows["verdict"])], fontsize=6)
+        for x, style in ((1.0, "-"), (limit, "--"), (1 / limit, "--")):
+            ax.axvline(x, color="#555555", ls=style, lw=0.8)
+        ax.set_xscale("log")
+        for axis_format in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+            axis_format(FormatStrFormatter("%.2f"))
+        ax.tick_params(axis="x", which="both", labelsize=7)
+        ax.set_title(family, fontsize=9, loc="left")
+    axes[-1].set_xlabel("B / A (interval: exact signed-rank; dashed: the threshold)")
     return fig

@@ -69,6 +69,19 @@ REQUIRED_INFO = ("impl", "framework", "version", "device", "threads", "measure")
 REQUIRED_STATS = ("median", "q1", "q3", "min", "mean", "rounds")
 
 
+def split_ab(paths) -> tuple[list[Path], list[tuple[Path, dict]]]:
+    """(bench result files, paired comparisons read): an ``rnnbench ab`` JSON is told by its top-level key."""
+    from rnnbench.ab import is_ab_file, read_ab
+
+    runs, abs_ = [], []
+    for p in map(Path, paths):
+        if is_ab_file(p):
+            abs_.append((p, read_ab(p)))
+        else:
+            runs.append(p)
+    return runs, abs_
+
+
 def read_runs(paths) -> list[tuple[Path, dict]]:
     """Each file read and checked by the suite's one reader (``rnnbench.results.read_results``)."""
     paths = [Path(p) for p in paths]

@@ -239,3 +239,24 @@ def trend_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
                              aggfunc="median").round(1)
     wide.columns.name = None
     return wide.reset_index().sort_values(["datetime", "run"]).reset_index(drop=True)
+
+
+AB_COLUMNS = ["family", "benchmark", "impl", "measure", "pairs", "A us", "B us", "B/A", "low", "high", "detectable %",
+              "verdict", "pairs to settle"]
+
+
+def ab_table(judgements: list[dict]) -> pd.DataFrame:
+    """A paired comparison's verdicts (``rnnbench ab`` JSON), grouped by family, worst first within each."""
+    from rnnbench.families import order
+
+    rows = [{"family": j["framework"], "benchmark": j["name"], "impl": j["impl"], "measure": j["measure"],
+             "pairs": j["pairs"], "A us": round(j["a"] * 1e6, 1), "B us": round(j["b"] * 1e6, 1),
+             "B/A": round(j["ratio"], 4), "low": _round(j["low"], 4), "high": _round(j["high"], 4),
+             "detectable %": _round(None if j["detectable"] is None else 100 * j["detectable"], 1),
+             "verdict": j["verdict"], "pairs to settle": j.get("pairs_to_settle")} for j in judgements]
+    frame = pd.DataFrame(rows, columns=AB_COLUMNS)
+    if frame.empty:
+        return frame
+    frame["_order"] = frame["family"].map(order)
+    return (frame.sort_values(["_order", "B/A"], ascending=[True, False]).drop(columns="_order")
+            .reset_index(drop=True))

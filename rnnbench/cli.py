@@ -1,7 +1,7 @@
 """rnnbench: the same small RNN in several frameworks and styles: parity, learning against theory, speed.
 
 The console script's verbs: list, theory, gen, train, bench (the main job), merge (shards and machines), report,
-compare (the gate).
+compare (against stored numbers), ab (a paired comparison of two revisions: the CI gate).
 Exit codes: 0 done (the gate passed), 1 a regression or a diverged run, 2 a user error (bad values, unknown names,
 unreadable files: one line on stderr naming the field or file), 3 an internal error.
 """
@@ -25,6 +25,7 @@ from rnnbench.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USER, Dive
 from rnnbench.files import atomic_write, check_output, load_npz, write_json
 from rnnbench.params import load_params
 from rnnbench.paths import HISTORY_DIR, REPORT_DIR, RESULTS_DIR
+from rnnbench.results import SELECTABLE_MEASURES
 from rnnbench.tasks import DEFAULT_TASK, TASKS
 from rnnbench.tasks import task as task_by_name
 
@@ -99,6 +100,12 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"threads for every framework and BLAS (all cores: {RunConfig().threads})")
     p.add_argument("--device", choices=DEVICES, default=None, help="(cpu)")
     p.add_argument("--dtype", choices=DTYPES, default=None, help="(float32)")
+
+
+def add_measure_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--measure", action="extend", nargs="+", choices=SELECTABLE_MEASURES, metavar="MEASURE",
+                   help=f"only these measures (repeatable; default: all; the calibration probes always run): "
+                        f"{', '.join(SELECTABLE_MEASURES)}")
 
 
 CONFIG_ARGS = ("cell", "bidirectional", "optimizer", "num_steps", "state_size", "batch_size", "size", "epochs",
@@ -239,6 +246,12 @@ def cmd_compare(args) -> int:
     return run_compare(args)
 
 
+def cmd_ab(args) -> int:
+    from rnnbench.ab import run_ab
+
+    return run_ab(args)
+
+
 def report_available() -> tuple[bool, str]:
     """Reports need pandas and matplotlib (the ``report`` extra); the rest of the suite does not."""
     import importlib.util
@@ -320,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", metavar="K/N", help="only the K-th of N shards of the cases (balanced by the "
                                                   "baseline's times); `rnnbench merge` joins the shards' results")
     add_model_arguments(p, accumulate=True)
+    add_measure_argument(p)
     p.add_argument("--threads", type=_positive_int, default=RunConfig().threads,
                    help="the one thread count for every framework (all cores: %(default)s); below the CPU "
                         "count each benchmark process is also confined to that many CPUs")
@@ -358,6 +372,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the implementations judged slower here, one per line (for a confirming rerun of "
                         "just those: rnnbench bench --impl ...)")
     p.set_defaults(func=cmd_compare)
+
+    from rnnbench import ab
+
+    p = sub.add_parser("ab", help="paired comparison of two revisions on this machine, in the same minutes: "
+                                  "exit 1 when B got slower or stopped learning")
+    p.add_argument("a", metavar="A", help=f"the reference side: a git revision, or {ab.WORKTREE}")
+    p.add_argument("b", metavar="B", help=f"the side judged: a git revision, or {ab.WORKTREE} (the working tree "
+                                          "with its uncommitted changes)")
+    p.add_argument("--pairs", type=_positive_int, default=ab.DEFAULT_PAIRS, metavar="K",
+                   help="repetitions, each timing A and B in fresh processes (default: %(default)s)")
+    p.add_argument("--design", choices=ab.DESIGNS, default=None,
+                   help="duet: A and B at once, each on its own CPU, swapped every repetition (the default with "
+                        "two CPUs); interleaved: one after the other in a random order, on one CPU")
+    p.add_argument("--threshold", type=float, default=ab.DEFAULT_THRESHOLD_PCT,
+                   help="percent slower that counts, when the interval is above 1 too (default: %(default)s)")
+    p.add_argument("--profile", choices=tuple(PROFILES), default=ab.DEFAULT_PROFILE, help="(%(default)s)")
+    p.add_argument("--impl", action="extend", nargs="+", help="only these implementations (repeatable)")
+    p.add_argument("--framework", action="extend", nargs="+", choices=families.names(), metavar="FAMILY",
+                   help=f"only these families (repeatable): {', '.join(families.names())}")
+    add_model_arguments(p, accumulate=True)
+    p.add_argument("--measure", action="extend", nargs="+", choices=SELECTABLE_MEASURES, metavar="MEASURE",
+                   help=f"the measures timed in the repetitions (default: {', '.join(ab.TIMED_MEASURES)})")
+    p.add_argument("--affected", action="store_true",
+                   help="time only the families whose code differs between A and B (a change to the core: all; "
+                        "to no code: none, and only the loss check runs)")
+    p.add_argument("--no-loss-check", action="store_true", help="skip the loss phase (B's training runs)")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="compare HEAD even though the working tree has uncommitted changes")
+    p.add_argument("--extras", help=f"the extras each side installs (default: {','.join(ab.DEFAULT_EXTRAS)})")
+    p.add_argument("--envs", help=f"where the sides' environments are cached (default: <checkout>/{ab.ENV_CACHE})")
+    p.add_argument("--work", help="the folder for every repetition's results and logs "
+                                  "(default: results/ab-<time>)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="the interleaved order's seed (%(default)s)")
+    p.add_argument("--json", help="write the comparison here too (both sides' records of every repetition, the "
+                                  "verdicts); rnnbench report draws its forest plot")
+    p.set_defaults(func=cmd_ab)
     return parser
 
 

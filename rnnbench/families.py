@@ -18,18 +18,23 @@ class Family:
     prefix: str  # every implementation name starts with it
     own_process: bool  # never shares an interpreter with another family that has its own process
     marker: str  # pytest marker of its tests ("" when they need no framework)
+    sources: str  # the source folder of its implementations (a change there can change only its timings)
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("numpy", "numpy", "", "numpy", own_process=False, marker=""),
-    Family("tensorflow", "tensorflow", "tf", "tf-", own_process=True, marker="tf"),
-    Family("torch", "torch", "torch", "torch-", own_process=True, marker="torch"),
+    Family("numpy", "numpy", "", "numpy", own_process=False, marker="", sources="impl_numpy/"),
+    Family("tensorflow", "tensorflow", "tf", "tf-", own_process=True, marker="tf", sources="impl_tf/"),
+    Family("torch", "torch", "torch", "torch-", own_process=True, marker="torch", sources="impl_torch/"),
     # JAX ran correctly beside TensorFlow and PyTorch here; it gets its own process all the same, since XLA_FLAGS
     # and the CPU affinity that set its threads are process-wide (rnnbench.impl_jax.runtime). Its module is the one
     # that starts it, not jax: TensorFlow 2.21 imports jax whenever it is installed, without starting it.
-    Family("jax", "rnnbench.impl_jax.runtime", "jax", "jax-", own_process=True, marker="jax"),
+    Family("jax", "rnnbench.impl_jax.runtime", "jax", "jax-", own_process=True, marker="jax", sources="impl_jax/"),
 )
 _BY_NAME = {f.name: f for f in FAMILIES}
+# Code every family runs: a change here can change any family's timings. Everything else (tests, reports, docs,
+# CI files) changes none.
+CORE_SOURCES = ("rnnbench/", "benchmarks/", "pyproject.toml")
+NOT_CODE = ("benchmarks/baselines/",)  # stored numbers and the CI gate's reference: data the timings never read
 
 
 def family(name: str) -> Family:
@@ -43,6 +48,15 @@ def names() -> list[str]:
 def order(name: str) -> int:
     """Position in the table: families run, and are reported, in this order."""
     return names().index(name) if name in _BY_NAME else len(FAMILIES)
+
+
+def affected_by(paths: list[str]) -> list[str]:
+    """The families whose timings a change to ``paths`` (relative to the checkout) can change, in table order:
+    all of them for a change to the core, a family's own for a change to its implementations, none otherwise."""
+    paths = [p for p in paths if not p.startswith(NOT_CODE)]
+    if any(p.startswith(CORE_SOURCES) for p in paths):
+        return names()
+    return [f.name for f in FAMILIES if any(p.startswith(f.sources) for p in paths)]
 
 
 def conflicting_module(own: str) -> str | None:

@@ -1,0 +1,447 @@
+"""``rnnbench ab A B``: a paired comparison of two versions of the suite's code, on this machine, in the same minutes.
+
+Stored numbers from another day and machine compare two machines as much as two programs (calibration probes make
+two machines of one CPU model comparable, not two models). Here A and B are timed side by side, K times:
+
+- each side is a git revision of the checkout (or ``WORKTREE``), installed into its own cached environment with
+  the same package versions (``rnnbench.sides``);
+- a **loss check** first: B's reference training runs once (``bench --measure train``; its families spread over
+  the CPUs, since nothing is compared there); every final loss must stay in its band, strictly, as in
+  ``rnnbench compare``;
+- then K **repetitions** of the timed measures (train step, forward, epoch by default), each a fresh
+  ``rnnbench bench`` process per side at one thread. ``duet`` (the default with two CPUs or more) runs A and B at
+  the same time, each confined to its own CPU, and swaps the CPUs every repetition (Bulej et al., ICPE 2020:
+  whatever disturbs the machine then disturbs both); ``interleaved`` runs them one after the other on one CPU,
+  in a random order per repetition (Abedi & Brecht, ICPE 2017);
+- every benchmark's K ratios B/A of the repetitions' medians are judged by ``rnnbench.paired``.
+
+Exit codes as ``compare``: 0 nothing worse, 1 a regression or a loss out of its band, 2 a user error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rnnbench import families
+from rnnbench.compare import loss_failures
+from rnnbench.console import emit
+from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
+from rnnbench.files import check_output, write_json
+from rnnbench.harness.compile_cache import ENV as COMPILE_CACHE_ENV
+from rnnbench.harness.cpus import allowed_cpus
+from rnnbench.harness.duet import ENV as DUET_ENV
+from rnnbench.paired import CONFIDENCE, PairedJudgement, judge_pairs, min_pairs
+from rnnbench.results import MACHINE_MEASURES, Measure, info, read_results
+from rnnbench.sides import WORKTREE, Side, checkout_root, ensure_env, resolve_sides, rnnbench_of
+from rnnbench.table import format_table
+
+AB_SCHEMA_VERSION = 1
+DESIGNS = ("duet", "interleaved")
+DEFAULT_PAIRS = 8
+DEFAULT_THRESHOLD_PCT = 15.0
+TIMED_MEASURES = (Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)  # judged by default: the step benchmarks
+DEFAULT_EXTRAS = ("tf", "torch", "jax", "bench")
+DEFAULT_PROFILE = "pair"
+ENV_CACHE = Path(".rnnbench") / "ab"  # under the checkout, gitignored: one environment per side's code
+STOP_SECONDS = 5.0  # a child told to stop (SIGTERM) is killed after this long
+
+
+def default_design() -> str:
+    """Duet where two CPUs are ours to give, else interleaved (see the README for the figures behind it)."""
+    return "duet" if len(allowed_cpus() or [0]) >= 2 else "interleaved"
+
+
+@dataclass
+class SideRun:
+    """One side's ``rnnbench bench`` in one repetition."""
+
+    side: str  # "A" or "B"
+    json: Path
+    log: Path
+    cpu: int | None
+    env: dict = field(default_factory=dict)  # added to the side's environment
+    proc: subprocess.Popen | None = None
+    seconds: float = 0.0
+    code: int | None = None
+
+
+@dataclass
+class Plan:
+    """What the comparison runs: the sides, their environments, the design and the selection."""
+
+    root: Path
+    sides: tuple[Side, Side]
+    envs: dict[str, Path]
+    design: str
+    pairs: int
+    profile: str
+    selection: list[str]  # flags for `rnnbench bench`: --impl/--task/--cell/--framework
+    measures: tuple[str, ...]
+    timed_frameworks: list[str] | None  # None: as selected; []: nothing to time (only the loss check)
+    loss_check: bool
+    work: Path
+    seed: int
+    notes: list[str] = field(default_factory=list)
+
+
+def bench_command(env: Path, plan: Plan, out: Path, measures: tuple[str, ...], frameworks: list[str] | None):
+    cmd = [str(rnnbench_of(env)), "bench", "--profile", plan.profile, "--threads", "1", "--no-report",
+           "--json", str(out), *plan.selection, "--measure", *measures]
+    if frameworks:
+        cmd += ["--framework", *frameworks]
+    return cmd
+
+
+def _confine(cpu: int | None):
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def start(run: SideRun, cmd: list[str], meeting: Path | None = None) -> None:
+    run.json.parent.mkdir(parents=True, exist_ok=True)
+    cwd = run.json.parent / f"cwd-{run.json.stem}"  # results/history of the side's run go here, not into ours
+    cwd.mkdir(exist_ok=True)
+    with open(run.log, "w") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        env = {**os.environ, **({DUET_ENV: f"{meeting}:{run.side}"} if meeting else {}), **run.env}
+        run.proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=env, preexec_fn=_confine(run.cpu), start_new_session=True)
+    run.seconds = time.monotonic()
+
+
+def wait(run: SideRun) -> None:
+    run.code = run.proc.wait()
+    run.seconds = time.monotonic() - run.seconds
+
+
+def stop(runs: list[SideRun]) -> None:
+    """End every child still running, and its children (each side runs in a session of its own)."""
+    live = [r for r in runs if r.proc is not None and r.proc.poll() is None]
+    for r in live:
+        _signal_group(r.proc, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
+    for r in live:
+        try:
+            r.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(r.proc, signal.SIGKILL)
+            r.proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def last_error(log: Path) -> str:
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def compile_cache(plan: Plan, side: str, measures: tuple[str, ...]) -> dict:
+    """Unless builds are timed, each side keeps one Inductor cache across its repetitions: torch-compile's cold
+    compiles (23 s of a 95 s repetition here) then happen once, in the first, and the steps timed are the same
+    compiled code (``rnnbench.harness.compile_cache`` leaves a directory the caller chose alone)."""
+    if Measure.BUILD in measures:
+        return {}
+    return {COMPILE_CACHE_ENV: str((plan.work / f"inductor-{side}").resolve())}
+
+
+def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list[str] | None, order: list[str],
+              cpus: dict[str, int | None]) -> dict[str, dict]:
+    """Both sides once: at the same time (duet) or one after the other in ``order``; their results by side."""
+    runs = {s: SideRun(s, plan.work / name / f"{s}.json", plan.work / name / f"{s}.log", cpus[s],
+                       compile_cache(plan, s, measures)) for s in order}
+    try:
+        if plan.design == "duet":
+            meeting = plan.work / name / "meet"  # the sides start each benchmark together (harness.duet)
+            meeting.mkdir(parents=True, exist_ok=True)
+            for s in order:
+                start(runs[s], bench_command(plan.envs[s], plan, runs[s].json, measures, frameworks), meeting)
+            for s in order:
+                wait(runs[s])
+        else:
+            for s in order:
+                start(runs[s], bench_command(plan.envs[s], plan, runs[s].json, measures, frameworks))
+                wait(runs[s])
+    finally:
+        stop(list(runs.values()))
+    docs = {}
+    for s in ("A", "B"):
+        r = runs[s]
+        side = plan.sides[0] if s == "A" else plan.sides[1]
+        if r.code == 2 or not r.json.exists():
+            raise UserError(f"{s}: {side.short} could not run the benchmarks (exit {r.code}): {last_error(r.log)}; "
+                            f"see {r.log}")
+        if r.code != 0:
+            plan.notes.append(f"{name}: {s} ({side.short}) exited {r.code}: some benchmarks failed; see {r.log}")
+        docs[s] = read_results(r.json)
+    return docs
+
+
+def spread_families(frameworks: list[str], cpus: list[int]) -> list[list[str]]:
+    """The families split into one group per CPU, each family to the group with the fewest implementations so
+    far (the training runs' cost grows with them), the largest family first."""
+    from rnnbench import registry
+
+    size = {f: sum(registry.entry(n).framework == f for n in registry.names()) for f in frameworks}
+    groups: list[list[str]] = [[] for _ in cpus]
+    for f in sorted(frameworks, key=lambda f: -size[f]):
+        min(groups, key=lambda g: sum(size[x] for x in g)).append(f)
+    return [g for g in groups if g]
+
+
+def run_loss_check(plan: Plan, frameworks: list[str] | None, cpus: list[int]) -> dict[str, dict]:
+    """B's reference training runs (``bench --measure train``), one process per group of families on each CPU at
+    once: nothing is compared here, so nothing is shared but the machine. Returns each group's results."""
+    side = plan.sides[1]
+    groups = spread_families(frameworks or families.names(), cpus)
+    runs = [SideRun("B", plan.work / "loss" / f"B-{i + 1}.json", plan.work / "loss" / f"B-{i + 1}.log", cpu)
+            for i, cpu in enumerate(cpus[:len(groups)])]
+    try:
+        for run, group in zip(runs, groups):
+            start(run, bench_command(plan.envs["B"], plan, run.json, (Measure.TRAIN,), group))
+        for run in runs:
+            wait(run)
+    finally:
+        stop(runs)
+    docs = {}
+    for run, group in zip(runs, groups):
+        if run.code == 2 or not run.json.exists():
+            raise UserError(f"B: {side.short} could not run its training runs (exit {run.code}): "
+                            f"{last_error(run.log)}; see {run.log}")
+        if run.code != 0:
+            plan.notes.append(f"loss check: B ({side.short}) exited {run.code} for {', '.join(group)}: some "
+                              f"training runs failed; see {run.log}")
+        docs["+".join(group)] = read_results(run.json)
+    return docs
+
+
+def per_call(doc: dict) -> dict[str, tuple[float, dict]]:
+    """A run's timed benchmarks: name -> (median seconds per call, the record's extra_info)."""
+    return {b["name"]: (float(b["stats"]["median"]), info(b)) for b in doc["benchmarks"]
+            if info(b).get("measure") not in MACHINE_MEASURES}
+
+
+@dataclass(frozen=True)
+class AbRow:
+    name: str
+    impl: str
+    framework: str
+    measure: str
+    judgement: PairedJudgement
+
+
+def judge_repetitions(reps: list[dict[str, dict]], threshold_pct: float, confidence: float = CONFIDENCE):
+    """(rows, only one side or some repetitions): every benchmark present on both sides of every repetition."""
+    times = [{s: per_call(rep[s]) for s in ("A", "B")} for rep in reps]
+    everywhere = set.intersection(*(set(t["A"]) & set(t["B"]) for t in times)) if times else set()
+    anywhere = set.union(*(set(t["A"]) | set(t["B"]) for t in times)) if times else set()
+    rows = []
+    for name in sorted(everywhere):
+        extra = times[0]["B"][name][1]
+        j = judge_pairs([t["A"][name][0] for t in times], [t["B"][name][0] for t in times], threshold_pct,
+                        confidence)
+        rows.append(AbRow(name, extra.get("impl", "?"), extra.get("framework", "?"), extra.get("measure", "?"), j))
+    return rows, sorted(anywhere - everywhere)
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x or x == float("inf") else f"{100 * x:.1f}%"
+
+
+def format_rows(rows: list[AbRow]) -> str:
+    order = {v: i for i, v in enumerate(("worse", "inconclusive", "better", "same"))}
+    table = []
+    for r in sorted(rows, key=lambda r: (order[r.judgement.verdict], -r.judgement.ratio)):
+        j = r.judgement
+        interval = "-" if j.low is None else f"[{j.low:.3f}, {j.high:.3f}]"
+        verdict = j.verdict.upper() if j.verdict == "worse" else j.verdict
+        if j.verdict == "inconclusive":
+            verdict += f" (~{j.pairs_to_settle} pairs)" if j.pairs_to_settle else " (too noisy)"
+        table.append([r.name, r.impl, f"{j.a * 1e6:.1f}", f"{j.b * 1e6:.1f}", f"{j.ratio:.3f}", interval,
+                      _pct(j.detectable), verdict])
+    return format_table(["benchmark", "impl", "A us", "B us", "B/A", "interval", "detectable", "verdict"], table,
+                        align="llrrrlrl")
+
+
+def summary_lines(rows: list[AbRow], losses: list[str], plan: Plan, threshold: float) -> list[str]:
+    lines = []
+    step = [r.judgement.detectable for r in rows
+            if r.measure in TIMED_MEASURES and r.judgement.detectable != float("inf")]
+    if step:
+        import numpy as np
+
+        q = np.percentile(step, [0, 25, 50, 75, 90, 100])
+        lines.append("detectable effect of the step benchmarks (80% power): " + ", ".join(
+            f"{k} {_pct(v)}" for k, v in zip(("min", "p25", "median", "p75", "p90", "max"), q)))
+    for failure in losses:
+        lines.append(f"LOSS REGRESSION (B) {failure}")
+    worse = [r for r in rows if r.judgement.verdict == "worse"]
+    if worse:
+        lines.append(f"SLOWER beyond {threshold:g}%: {', '.join(sorted({r.impl for r in worse}))} "
+                     f"({', '.join(r.name for r in worse)})")
+    counts = {v: sum(r.judgement.verdict == v for r in rows) for v in ("worse", "better", "same", "inconclusive")}
+    lines.append("ab: " + ("FAIL" if worse or losses else "pass") + " — " + ", ".join(
+        f"{n} {v}" for v, n in counts.items()) + f", {len(losses)} loss regressions "
+        f"({plan.pairs} pairs, {plan.design}, threshold {threshold:g}%)")
+    return lines
+
+
+def affected_frameworks(plan_root: Path, sides: tuple[Side, Side]) -> tuple[list[str], list[str]]:
+    """(families a change from A to B can affect, the changed paths)."""
+    from rnnbench.sides import _git
+
+    changed = [p for p in _git(plan_root, "diff", "--name-only", sides[0].tree, sides[1].tree).splitlines() if p]
+    return families.affected_by(changed), changed
+
+
+def run_ab(args) -> int:
+    """The paired comparison (module docstring); returns the exit code."""
+    if not (0 < args.threshold < 100):
+        raise UserError(f"--threshold: expected a percentage in (0, 100), got {args.threshold:g}")
+    if args.json:
+        check_output(args.json, "--json")
+    work = Path(args.work) if args.work else Path("results") / f"ab-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_output(work, "--work", folder=True)
+    design = args.design or default_design()
+    cpus_here = allowed_cpus() or [0]
+    if design == "duet" and len(cpus_here) < 2:
+        raise UserError(f"--design duet: needs two CPUs, this process may use {len(cpus_here)}; use interleaved")
+    if args.pairs < min_pairs():
+        print(f"ab: {args.pairs} pairs give no interval at {CONFIDENCE:.0%} (it needs {min_pairs()}): every "
+              "benchmark will be inconclusive", file=sys.stderr)
+    root = checkout_root()
+    sides = resolve_sides(root, args.a, args.b, args.allow_dirty)
+    selection = [*(a for n in args.impl or [] for a in ("--impl", n)),
+                 *(a for t in args.task or [] for a in ("--task", t)),
+                 *(a for c in args.cell or [] for a in ("--cell", c))]
+    timed = args.framework
+    notes = []
+    if args.affected:
+        fams, changed = affected_frameworks(root, sides)
+        timed = [f for f in fams if not args.framework or f in args.framework]
+        notes.append(f"--affected: {len(changed)} files differ; timed families: {', '.join(timed) or 'none'}")
+    cache = Path(args.envs) if args.envs else root / ENV_CACHE
+    extras = tuple(args.extras.split(",")) if args.extras else DEFAULT_EXTRAS
+    work.mkdir(parents=True, exist_ok=True)
+    envs = {}
+    with open(work / "install.log", "a") as log:
+        for side in sides if timed != [] else sides[1:]:  # nothing to time: B's loss check alone
+            t0 = time.monotonic()
+            env, built = ensure_env(root, side, cache, extras, log)
+            envs[side.label] = env
+            print(f"ab: {side.label} = {side.short}: environment {'built' if built else 'cached'} "
+                  f"({time.monotonic() - t0:.0f} s) {env}", file=sys.stderr, flush=True)
+    plan = Plan(root, sides, envs, design, args.pairs, args.profile, selection,
+                tuple(args.measure or TIMED_MEASURES), timed, not args.no_loss_check, work, args.seed, notes)
+    return execute(plan, args)
+
+
+def execute(plan: Plan, args) -> int:
+    rng = random.Random(plan.seed)
+    cpus = (allowed_cpus() or [0])[:2]
+    framework_filter = list(args.framework) if args.framework else None
+    loss_docs, reps, layout = {}, [], []
+    t_start = time.monotonic()
+    if plan.loss_check:
+        print("ab: loss check: B's reference training runs, its families spread over the CPUs; each final loss "
+              "must stay in its band", file=sys.stderr, flush=True)
+        t0 = time.monotonic()
+        loss_docs = run_loss_check(plan, framework_filter, cpus)
+        print(f"ab: loss check done ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
+    losses = loss_failures(list(loss_docs.values()))
+    if plan.timed_frameworks == []:
+        plan.notes.append("no family's code differs between A and B: nothing timed, only the loss check")
+    else:
+        for k in range(plan.pairs):
+            if plan.design == "duet":
+                order = ["A", "B"]
+                where = {"A": cpus[k % 2], "B": cpus[(k + 1) % 2]}
+            else:
+                order = rng.sample(["A", "B"], 2)
+                where = {"A": cpus[0], "B": cpus[0]}
+            t0 = time.monotonic()
+            reps.append(run_phase(plan, f"pair-{k + 1}", plan.measures, plan.timed_frameworks or framework_filter,
+                                  order, where))
+            layout.append({"order": order, "cpus": where})
+            elapsed = time.monotonic() - t0
+            print(f"ab: pair {k + 1}/{plan.pairs} ({plan.design}; " + ", ".join(
+                f"{s} on cpu {where[s]}" for s in order) + f") {elapsed:.0f} s; about "
+                f"{elapsed * (plan.pairs - k - 1) / 60:.1f} min left", file=sys.stderr, flush=True)
+    rows, partial = judge_repetitions(reps, args.threshold) if reps else ([], [])
+    if partial:
+        plan.notes.append(f"not in every repetition on both sides, not judged ({len(partial)}): "
+                          + ", ".join(partial[:5]) + (" ..." if len(partial) > 5 else ""))
+    doc = ab_document(plan, args, loss_docs, reps, layout, rows, losses, time.monotonic() - t_start)
+    if args.json:
+        write_json(args.json, doc)
+    write_json(plan.work / "ab.json", doc)
+    out = [format_rows(rows), ""] if rows else []
+    out += [f"A = {plan.sides[0].short}, B = {plan.sides[1].short}; B/A: the Hodges-Lehmann estimate of the "
+            f"repetitions' ratios with its signed-rank interval (>= {CONFIDENCE:.0%}); detectable: the smallest "
+            "change these pairs find at 80% power"]
+    out += [f"note: {n}" for n in plan.notes]
+    out += summary_lines(rows, losses, plan, args.threshold)
+    out.append(f"wrote {args.json or plan.work / 'ab.json'} (logs: {plan.work}/)")
+    emit("\n".join(out))
+    failed = losses or any(r.judgement.verdict == "worse" for r in rows)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds: float) -> dict:
+    """The comparison as JSON: the sides, the design, every repetition's pytest-benchmark documents of both
+    sides, and the judgements (``rnnbench report`` draws the forest plot from them)."""
+    return {
+        AB_KEY: {
+            "schema_version": AB_SCHEMA_VERSION,
+            "sides": {s.label: {"name": s.name, "commit": s.commit, "tree": s.tree} for s in plan.sides},
+            "design": plan.design, "pairs": plan.pairs, "profile": plan.profile, "threshold_pct": args.threshold,
+            "confidence": CONFIDENCE, "measures": list(plan.measures), "selection": plan.selection,
+            "timed_frameworks": plan.timed_frameworks, "seed": plan.seed, "seconds": round(seconds, 1),
+            "notes": plan.notes,
+        },
+        "loss": {"docs": loss_docs, "failures": losses},
+        "repetitions": [{**lay, "docs": rep} for lay, rep in zip(layout, reps)],
+        "judgements": [{"name": r.name, "impl": r.impl, "framework": r.framework, "measure": r.measure,
+                        **{k: (None if v == float("inf") else v) for k, v in asdict(r.judgement).items()}}
+                       for r in rows],
+    }
+
+
+AB_KEY = "rnnbench_ab"  # the top-level key of a paired comparison's JSON
+
+
+def is_ab_file(path) -> bool:
+    """Whether ``path`` looks like an ``rnnbench ab`` JSON (its first bytes name AB_KEY); unreadable: no."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b'{') and f'"{AB_KEY}"'.encode() in head
+
+
+def read_ab(path) -> dict:
+    """An ``rnnbench ab`` JSON, checked; errors name the file."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a readable rnnbench ab JSON ({exc})") from None
+    meta = doc.get(AB_KEY) if isinstance(doc, dict) else None
+    if not isinstance(meta, dict) or meta.get("schema_version") != AB_SCHEMA_VERSION:
+        raise UserError(f"{path}: not an rnnbench ab result of schema {AB_SCHEMA_VERSION}")
+    return doc
+__all__ = ["run_ab", "read_ab", "WORKTREE", "DESIGNS"]

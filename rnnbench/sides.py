@@ -1,0 +1,206 @@
+"""The sides of a paired comparison (``rnnbench ab A B``): a git revision of the checkout, or its working tree, each
+installed into an environment of its own, built once and cached.
+
+A side is named by anything ``git rev-parse`` accepts, ``WORKTREE`` for the working tree with its uncommitted
+changes (tracked and untracked files that git does not ignore), or ``@FILE`` for the revision written in a file
+of the checkout (the CI gate's reference: ``@benchmarks/baselines/REF``). Its code is the git *tree* it resolves
+to, so two names of one tree (``HEAD`` and ``main``, or a commit and a clean working tree) share one environment. An
+environment is ``uv venv`` + ``uv pip install <tree>[extras]`` with the running environment's package versions as
+constraints: the same versions on both sides, and nothing downloaded that the uv cache holds. Its cache key is the
+tree, the extras, the constraints and the interpreter; a half-built environment (no ready mark) is built again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnbench.errors import UserError
+
+WORKTREE = "WORKTREE"  # the side that is the working tree, uncommitted changes included
+READY = ".rnnbench-ab-ready"  # written last into a finished environment
+PROJECT = "rnnbench"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One version of the code: what the user named, the commit (None for the working tree) and its git tree."""
+
+    label: str  # "A" or "B"
+    name: str  # as given: HEAD~1, main, WORKTREE
+    commit: str | None
+    tree: str
+
+    @property
+    def short(self) -> str:
+        return f"{self.name} ({self.commit[:12] if self.commit else 'tree ' + self.tree[:12]})"
+
+
+def _git(root: Path, *args: str, env: dict | None = None, check: bool = True, strip: bool = True) -> str:
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise UserError(f"git {' '.join(args)}: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}")
+    return proc.stdout.strip() if strip else proc.stdout
+
+
+def checkout_root(start: Path | None = None) -> Path:
+    """The git checkout around ``start`` (the working directory), or a UserError."""
+    start = Path(start or Path.cwd())
+    if shutil.which("git") is None:
+        raise UserError("ab: git is not installed; rnnbench ab compares revisions of a git checkout")
+    proc = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"ab: {start} is not inside a git checkout; run rnnbench ab from a clone of rnnbench")
+    return Path(proc.stdout.strip())
+
+
+def dirty_files(root: Path) -> list[str]:
+    """Tracked files with uncommitted changes and untracked files git does not ignore."""
+    out = _git(root, "status", "--porcelain", "--untracked-files=normal", strip=False)
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def worktree_tree(root: Path) -> str:
+    """The git tree of the working tree as it stands (through a temporary index: the real one is untouched)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if _git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False):
+            _git(root, "read-tree", "HEAD", env=env)
+        _git(root, "add", "-A", env=env)
+        return _git(root, "write-tree", env=env)
+
+
+def revision_in_file(root: Path, label: str, name: str) -> str:
+    """``@FILE``: the revision written in FILE (relative to the checkout), its first line that is not a comment."""
+    path = root / name[1:]
+    try:
+        lines = [ln.strip() for ln in path.read_text().splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{label}: {name}: cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
+    found = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not found:
+        raise UserError(f"{label}: {name}: {path} names no revision (expected one line, e.g. a commit)")
+    return found[0]
+
+
+def resolve(root: Path, label: str, name: str) -> Side:
+    """A side from what the user named (``@FILE``: the revision written in FILE); an unknown revision is a
+    UserError naming it and what is valid."""
+    if name.startswith("@"):
+        name = revision_in_file(root, label, name)
+    if name == WORKTREE:
+        return Side(label, name, None, worktree_tree(root))
+    commit = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}", check=False)
+    if not commit:
+        raise UserError(f"{label}: unknown revision {name!r} in {root}; expected anything `git rev-parse` accepts "
+                        f"(HEAD~1, a branch, a tag, a commit) or {WORKTREE} for the working tree")
+    return Side(label, name, commit, _git(root, "rev-parse", f"{commit}^{{tree}}"))
+
+
+def resolve_sides(root: Path, a: str, b: str, allow_dirty: bool = False) -> tuple[Side, Side]:
+    """Both sides. A revision that is HEAD while the working tree has changes is refused (unless ``allow_dirty``):
+    the comparison would time the commit, not the code the user is looking at."""
+    sides = resolve(root, "A", a), resolve(root, "B", b)
+    if not allow_dirty and all(s.commit is not None for s in sides):
+        head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        at_head = [s for s in sides if s.commit == head]
+        changed = dirty_files(root) if at_head else []
+        if changed:
+            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            side = at_head[0]
+            raise UserError(f"{side.label}: {side.name} is the commit checked out, but the working tree has "
+                            f"uncommitted changes ({shown}) that it leaves out; name the working tree as {WORKTREE}, "
+                            "commit them, or pass --allow-dirty to compare the commit anyway")
+    return sides
+
+
+def constraints_text() -> str:
+    """The running environment's package versions, one ``name==version`` a line (rnnbench itself left out): both
+    sides install the same versions."""
+    pins = set()
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").strip()
+        if name and name.lower().replace("_", "-") != PROJECT:
+            pins.add(f"{name}=={dist.version}")
+    return "".join(f"{p}\n" for p in sorted(pins, key=str.lower))
+
+
+def uv_binary() -> str:
+    """uv: beside this interpreter (the dev extra installs it), from the uv package, or on PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    if beside.exists():
+        return str(beside)
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if not found:
+        raise UserError("ab: uv is not installed; each side is installed with it (pip install uv, or "
+                        "pip install 'rnnbench[dev]')")
+    return found
+
+
+def env_key(side: Side, extras: tuple[str, ...], constraints: str) -> str:
+    text = "\n".join([side.tree, ",".join(sorted(extras)), sys.version, constraints])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def export_tree(root: Path, tree: str, into: Path) -> None:
+    """The files of git ``tree`` written under ``into`` (``git archive``, read as a stream)."""
+    proc = subprocess.Popen(["git", "archive", "--format=tar", tree], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+        tar.extractall(into, filter="data")
+    if proc.wait() != 0:
+        raise UserError(f"git archive {tree}: {proc.stderr.read().decode(errors='replace').strip()}")
+
+
+def python_of(env: Path) -> Path:
+    return env / "bin" / "python"
+
+
+def rnnbench_of(env: Path) -> Path:
+    return env / "bin" / "rnnbench"
+
+
+def ensure_env(root: Path, side: Side, cache: Path, extras: tuple[str, ...], log) -> tuple[Path, bool]:
+    """The environment of ``side`` under ``cache``, built unless a finished one is there: (path, built now)."""
+    constraints = constraints_text()
+    env = cache / env_key(side, extras, constraints)
+    if (env / READY).exists():
+        return env, False
+    shutil.rmtree(env, ignore_errors=True)
+    env.parent.mkdir(parents=True, exist_ok=True)
+    uv = uv_binary()
+    with tempfile.TemporaryDirectory(dir=env.parent, prefix=".src-") as tmp:
+        src, pins = Path(tmp) / "src", Path(tmp) / "constraints.txt"
+        src.mkdir()
+        export_tree(root, side.tree, src)
+        if not (src / "pyproject.toml").exists():
+            raise UserError(f"{side.label}: {side.short} has no pyproject.toml; it is not a version of rnnbench")
+        pins.write_text(constraints)
+        target = f"{src}[{','.join(extras)}]" if extras else str(src)
+        for cmd in ([uv, "venv", "--quiet", "--python", sys.executable, str(env)],
+                    [uv, "pip", "install", "--quiet", "--python", str(python_of(env)), target,
+                     "--constraint", str(pins)]):
+            log.write(f"$ {' '.join(cmd)}\n")
+            log.flush()
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+            if proc.returncode != 0:
+                shutil.rmtree(env, ignore_errors=True)
+                raise UserError(f"{side.label}: installing {side.short} failed (exit {proc.returncode}); see "
+                                f"{Path(log.name)}")
+    (env / READY).write_text(f"{side.name} {side.commit or ''} {side.tree}\n")
+    return env, True

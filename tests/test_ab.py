@@ -1,0 +1,297 @@
+"""``rnnbench ab``: the sides (git revisions and the working tree, each installed once into an environment of its
+own), bad input refused before any work, the families a change affects, the per-repetition judgement, and one
+real paired run end to end."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnbench import families
+from rnnbench.ab import judge_repetitions
+from rnnbench.cli import main
+from rnnbench.errors import UserError
+from rnnbench.sides import WORKTREE, checkout_root, ensure_env, export_tree, python_of, resolve_sides, worktree_tree
+
+ROOT = Path(__file__).parents[1]
+MARK = "AB_TEST_MARK"  # what the second commit adds to rnnbench/__init__.py
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A temporary repository of this rnnbench (its working tree as it stands), in two commits: the second adds a
+    constant to ``rnnbench/__init__.py``."""
+    path = tmp_path_factory.mktemp("repo")
+    export_tree(checkout_root(ROOT), worktree_tree(checkout_root(ROOT)), path)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "first")
+    init = path / "rnnbench" / "__init__.py"
+    init.write_text(init.read_text() + f"\n{MARK} = 2\n")
+    git(path, "commit", "-q", "-am", "second")
+    return path
+
+
+@pytest.fixture
+def in_repo(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_sides_resolve_to_commits_and_trees(repo):
+    a, b = resolve_sides(repo, "HEAD~1", "main")
+    assert a.commit == git(repo, "rev-parse", "HEAD~1") and b.commit == git(repo, "rev-parse", "HEAD")
+    assert a.tree != b.tree and b.tree == git(repo, "rev-parse", "HEAD^{tree}")
+    # a clean working tree is the same code as HEAD: one tree, so one environment
+    assert resolve_sides(repo, "HEAD", WORKTREE)[1].tree == b.tree
+
+
+def test_the_working_tree_side_includes_uncommitted_and_untracked_files(repo):
+    (repo / "scratch.py").write_text("x = 1\n")
+    try:
+        _, wt = resolve_sides(repo, "HEAD", WORKTREE)
+        assert wt.commit is None and wt.tree != git(repo, "rev-parse", "HEAD^{tree}")
+        assert "scratch.py" in git(repo, "ls-tree", "--name-only", wt.tree)
+        assert git(repo, "status", "--porcelain") == "?? scratch.py"  # the real index is untouched
+    finally:
+        (repo / "scratch.py").unlink()
+
+
+def test_an_unknown_revision_is_one_line_exit_2(capsys, in_repo):
+    code, out, err = run(capsys, "ab", "HEAD~1", "no-such-branch", "--pairs", "6")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "B: unknown revision 'no-such-branch'" in err and "WORKTREE" in err
+
+
+def test_a_dirty_tree_where_a_revision_was_asked_is_refused(capsys, in_repo):
+    init = in_repo / "rnnbench" / "__init__.py"
+    before = init.read_text()
+    init.write_text(before + "# edited\n")
+    try:
+        code, _, err = run(capsys, "ab", "HEAD~1", "HEAD")
+        assert code == 2 and err.count("\n") == 1
+        assert ("B: HEAD is the commit checked out, but the working tree has uncommitted changes "
+                "(rnnbench/__init__.py)") in err
+        assert WORKTREE in err and "--allow-dirty" in err
+        with pytest.raises(UserError):  # the same, however HEAD is named
+            resolve_sides(in_repo, "main", "HEAD~1")
+        resolve_sides(in_repo, "HEAD~1", "HEAD", allow_dirty=True)  # asked for: allowed
+        resolve_sides(in_repo, "HEAD~1", WORKTREE)  # the changes are a side: nothing left out
+    finally:
+        init.write_text(before)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--json", "/proc/ab.json"], "--json: /proc/ab.json: "),
+    (["--json", "rnnbench/__init__.py/ab.json"], "lies inside rnnbench/__init__.py, which is a file"),
+    (["--json", "."], "--json: . is a folder; expected a file path"),
+    (["--threshold", "0"], "--threshold: expected a percentage in (0, 100), got 0"),
+    (["--work", "rnnbench/__init__.py"], "--work: rnnbench/__init__.py is a file; expected a folder"),
+])
+def test_bad_output_or_threshold_is_refused_before_any_work(capsys, in_repo, argv, message):
+    code, out, err = run(capsys, "ab", "HEAD~1", "HEAD", *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+    assert not (in_repo / ".rnnbench").exists()  # nothing installed
+
+
+def test_outside_a_checkout_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "ab", "HEAD~1", "HEAD")
+    assert code == 2 and "is not inside a git checkout" in err
+
+
+def test_the_families_a_change_affects():
+    assert families.affected_by(["README.md", "tests/test_ab.py", "reports/figures.py", ".ci/run"]) == []
+    assert families.affected_by(["impl_torch/model.py", "docs/x.md"]) == ["torch"]
+    assert families.affected_by(["impl_tf/a.py", "impl_jax/b.py"]) == ["tensorflow", "jax"]
+    assert families.affected_by(["rnnbench/cells.py"]) == families.names()
+    assert families.affected_by(["benchmarks/conftest.py"]) == families.names()
+    assert families.affected_by(["pyproject.toml"]) == families.names()
+    assert families.affected_by(["benchmarks/baselines/REF", "benchmarks/baselines/ci.json"]) == []
+
+
+def bench_doc(times: dict[str, float]) -> dict:
+    return {"benchmarks": [{"name": n, "stats": {"median": t}, "extra_info": {"impl": n.split("[")[1].split("-")[0],
+                                                                            "framework": "numpy",
+                                                                            "measure": "train_step"}}
+                           for n, t in times.items()]
+            + [{"name": "test_calibration_python", "stats": {"median": 1.0}, "extra_info": {"measure": "calibration"}}]}
+
+
+def test_the_loss_check_spreads_families_over_the_cpus():
+    from rnnbench.ab import spread_families
+
+    assert spread_families(families.names(), [0, 1]) == [["tensorflow", "numpy"], ["torch", "jax"]]
+    assert spread_families(families.names(), [0]) == [["tensorflow", "torch", "jax", "numpy"]]
+    assert spread_families(["numpy"], [0, 1]) == [["numpy"]]
+
+
+def test_repetitions_pair_by_name_and_judge_each_benchmark():
+    """Eight repetitions whose machine speed swings 40%: the pairs cancel it; 'slow' is 25% slower in every pair;
+    a benchmark missing from one repetition is listed, not judged; calibration is never judged."""
+    reps = []
+    for k in range(8):
+        speed = 1.0 + 0.4 * (k % 3) / 2
+        a = {"test_train_step[fast-x]": 1e-3 * speed, "test_train_step[slow-x]": 2e-3 * speed}
+        b = {"test_train_step[fast-x]": 1e-3 * speed * (1 + 0.004 * (k % 2)),
+             "test_train_step[slow-x]": 2.5e-3 * speed * (1 + 0.004 * (k % 2))}
+        if k == 3:
+            b["test_train_step[gone-x]"] = 1e-3
+        reps.append({"A": bench_doc(a), "B": bench_doc(b)})
+    rows, partial = judge_repetitions(reps, 15)
+    verdicts = {r.name: r.judgement.verdict for r in rows}
+    assert verdicts == {"test_train_step[fast-x]": "same", "test_train_step[slow-x]": "worse"}
+    assert partial == ["test_train_step[gone-x]"]
+    slow = next(r for r in rows if r.impl == "slow")
+    assert slow.judgement.ratio == pytest.approx(1.25, rel=0.01) and slow.judgement.pairs == 8
+
+
+@pytest.mark.slow
+def test_each_side_is_installed_once_into_its_own_environment(repo, tmp_path):
+    """Two commits, two environments (cached: asked again, nothing is built), each with its own code."""
+    a, b = resolve_sides(repo, "HEAD~1", "HEAD")
+    with open(tmp_path / "install.log", "w") as log:
+        env_a, built_a = ensure_env(repo, a, tmp_path / "envs", (), log)
+        env_b, built_b = ensure_env(repo, b, tmp_path / "envs", (), log)
+        assert built_a and built_b and env_a != env_b
+        assert ensure_env(repo, a, tmp_path / "envs", (), log) == (env_a, False)
+
+    def has_mark(env):
+        code = f"import rnnbench, numpy; print(hasattr(rnnbench, {MARK!r}), numpy.__version__)"
+        return subprocess.run([python_of(env), "-c", code], capture_output=True, text=True, check=True,
+                              cwd=tmp_path).stdout.split()
+
+    import numpy
+
+    assert has_mark(env_a) == ["False", numpy.__version__]  # the same package versions as this environment
+    assert has_mark(env_b) == ["True", numpy.__version__]
+
+
+@pytest.mark.slow
+def test_a_paired_run_end_to_end(repo, tmp_path, monkeypatch, capsys):
+    """The numpy reference at (5,4), six pairs in the default design, with the loss phase: a table, a JSON that
+    keeps both sides' pytest-benchmark documents of every repetition, B's losses in their bands."""
+    monkeypatch.chdir(repo)
+    out = tmp_path / "ab.json"
+    code, printed, _ = run(capsys, "ab", "HEAD~1", "HEAD", "--impl", "numpy", "--task", "binary", "--cell", "rnn",
+                           "--pairs", "6", "--measure", "train_step", "forward", "--extras", "bench",
+                           "--envs", str(tmp_path / "envs"), "--work", str(tmp_path / "work"), "--json", str(out))
+    doc = json.loads(out.read_text())
+    assert code in (0, 1), printed  # whatever the timings say: a verdict, never an error
+    assert len(doc["repetitions"]) == 6
+    for rep in doc["repetitions"]:
+        assert set(rep["docs"]) == {"A", "B"} and sorted(rep["cpus"]) == ["A", "B"]
+        names = {b["name"] for b in rep["docs"]["B"]["benchmarks"]}
+        assert "test_train_step[numpy-binary-rnn-T5-S4-B200]" in names and "test_calibration_python" in names
+        assert not any(n.startswith("test_epoch") for n in names)  # --measure
+    judged = {j["name"]: j for j in doc["judgements"]}
+    assert set(judged) == {"test_train_step[numpy-binary-rnn-T5-S4-B200]",
+                           "test_train_step[numpy-binary-rnn-T10-S16-B200]",
+                           "test_forward[numpy-binary-rnn-T5-S4-B200]", "test_forward[numpy-binary-rnn-T10-S16-B200]"}
+    assert all(j["pairs"] == 6 and j["low"] <= j["ratio"] <= j["high"] for j in judged.values())
+    assert doc["loss"]["failures"] == [] and list(doc["loss"]["docs"]) == ["numpy"]
+    assert {b["extra_info"]["measure"] for b in doc["loss"]["docs"]["numpy"]["benchmarks"]} == {"train",
+                                                                                              "calibration"}
+    assert "B/A" in printed and ("ab: pass" in printed or "ab: FAIL" in printed)
+    assert doc["rnnbench_ab"]["design"] == ("duet" if len(os.sched_getaffinity(0)) >= 2 else "interleaved")
+    assert sys.executable  # the sides ran in their own environments, not this one
+
+
+def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3) -> Path:
+    """An ab JSON from the golden bench file: six repetitions, B's ``slow`` implementation ``factor`` slower,
+    judged by the same code ``rnnbench ab`` uses."""
+    import copy
+
+    import numpy as np
+
+    from rnnbench.ab import AbRow, ab_document, judge_repetitions  # noqa: F401
+
+    base = json.loads((ROOT / "tests" / "data" / "bench-new.json").read_text())
+    rng = np.random.default_rng(0)
+    reps = []
+    for _ in range(6):
+        a, b = copy.deepcopy(base), copy.deepcopy(base)
+        for ra, rb in zip(a["benchmarks"], b["benchmarks"]):
+            noise = float(np.exp(0.01 * rng.standard_normal()))
+            rb["stats"]["median"] = ra["stats"]["median"] * noise * (factor if rb["extra_info"].get("impl") == slow
+                                                                       else 1.0)
+        reps.append({"A": a, "B": b})
+    rows, _ = judge_repetitions(reps, 15)
+
+    class Args:
+        threshold = 15.0
+
+    from rnnbench.ab import Plan
+    from rnnbench.sides import Side
+
+    sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", "b" * 40, "d" * 40))
+    plan = Plan(ROOT, sides, {}, "duet", 6, "pair", [], ("train_step",), None, False, tmp_path, 0)
+    doc = ab_document(plan, Args, {}, reps, [{"order": ["A", "B"], "cpus": {"A": 0, "B": 1}}] * 6, rows, [], 1.0)
+    path = tmp_path / "ab.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_report_draws_the_forest_plot_from_an_ab_json(tmp_path, capsys):
+    pytest.importorskip("pandas", reason="pandas is not installed (pip install 'rnnbench[report]')")
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'rnnbench[report]')")
+    from rnnbench.reports.build import build_report
+
+    path = synthetic_ab(tmp_path)
+    report = build_report([path])
+    (section,) = [s for s in report.sections if s.key == "ab"]
+    table = section.table
+    assert set(table["family"]) == {"numpy", "tensorflow", "torch"} and section.figure is not None
+    worse = table[table["verdict"] == "worse"]
+    assert set(worse["impl"]) == {"tf-cell"} and (worse["B/A"].between(1.25, 1.35)).all()
+    assert (table[table["impl"] != "tf-cell"]["verdict"] == "same").all()
+    assert list(table["family"]) == sorted(table["family"], key=families.order)  # grouped by family
+    assert "A = HEAD~1 (aaaaaaaaaa) vs B = HEAD (bbbbbbbbbb): 6 repetitions (duet)" in section.description
+    code = main(["report", str(path), "--out", str(tmp_path / "out")])
+    assert code == 0 and (tmp_path / "out" / "ab.png").stat().st_size > 10_000
+    assert "| tensorflow | test_train_step[tf-cell-binary-rnn-T5-S4-B200] |" in (tmp_path / "out" / "report.md"
+                                                                                 ).read_text()
+
+
+def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_lacks(tmp_path):
+    """Two threads as the two sides: each arrival waits for the other's; a test only one side collected, or a side
+    whose process ended, does not stall."""
+    import threading
+    import time
+
+    from rnnbench.harness.duet import meet
+
+    (tmp_path / "collected-numpy.A").write_text("t1\nt2\n")
+    (tmp_path / "collected-numpy.B").write_text("t1\n")
+    arrived = {}
+
+    def side_b():
+        time.sleep(0.3)
+        arrived["B"] = time.monotonic()
+        meet(tmp_path, "B", "numpy", "t1", wait=5)
+
+    thread = threading.Thread(target=side_b)
+    thread.start()
+    assert meet(tmp_path, "A", "numpy", "t1", wait=5) is True
+    assert time.monotonic() >= arrived["B"]  # A went on only once B had arrived
+    thread.join()
+    t0 = time.monotonic()
+    assert meet(tmp_path, "A", "numpy", "t2", wait=5) is False  # B has no t2: no wait
+    (tmp_path / "done-torch.B").write_text("")
+    assert meet(tmp_path, "A", "torch", "t3", wait=5) is False  # B's torch process has ended
+    assert time.monotonic() - t0 < 1.0
