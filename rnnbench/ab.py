@@ -38,6 +38,7 @@ from rnnbench.files import check_output, write_json
 from rnnbench.harness.compile_cache import ENV as COMPILE_CACHE_ENV
 from rnnbench.harness.cpus import allowed_cpus
 from rnnbench.harness.duet import ENV as DUET_ENV
+from rnnbench.harness.duet import SOLO as DUET_SOLO
 from rnnbench.paired import CONFIDENCE, PairedJudgement, judge_pairs, min_pairs
 from rnnbench.results import MACHINE_MEASURES, Measure, info, read_results
 from rnnbench.sides import WORKTREE, Side, checkout_root, ensure_env, resolve_sides, rnnbench_of
@@ -165,8 +166,8 @@ def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list
     runs = {s: SideRun(s, plan.work / name / f"{s}.json", plan.work / name / f"{s}.log", cpus[s],
                        compile_cache(plan, s, measures)) for s in order}
     try:
+        meeting = plan.work / name / "meet"  # duet: the sides start each benchmark together (harness.duet)
         if plan.design == "duet":
-            meeting = plan.work / name / "meet"  # the sides start each benchmark together (harness.duet)
             meeting.mkdir(parents=True, exist_ok=True)
             for s in order:
                 start(runs[s], bench_command(plan.envs[s], plan, runs[s].json, measures, frameworks), meeting)
@@ -178,6 +179,9 @@ def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list
                 wait(runs[s])
     finally:
         stop(list(runs.values()))
+    if plan.design == "duet" and any((meeting / f"{DUET_SOLO}.{s}").exists() for s in order):
+        plan.notes.append(f"{name}: the sides did not meet (one took no part in the duet's meetings, an older "
+                          "version of rnnbench?): timed side by side, unsynchronised")
     docs = {}
     for s in ("A", "B"):
         r = runs[s]

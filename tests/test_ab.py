@@ -295,3 +295,7 @@ def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_
     (tmp_path / "done-torch.B").write_text("")
     assert meet(tmp_path, "A", "torch", "t3", wait=5) is False  # B's torch process has ended
     assert time.monotonic() - t0 < 1.0
+    # a B that never collects (an older rnnbench, unaware of the meetings): A waits once, then goes on alone
+    assert meet(tmp_path, "A", "jax", "t4", wait=5, absent=0.2) is False and (tmp_path / "solo.A").exists()
+    t0 = time.monotonic()
+    assert meet(tmp_path, "A", "numpy", "t1", wait=5) is False and time.monotonic() - t0 < 0.1

@@ -196,8 +196,8 @@ def test_measure_selects_what_the_benchmark_process_collects():
     """``--measure`` (``rnnbench bench --measure``, and each repetition of ``rnnbench ab``): only those measures'
     benchmarks are collected, the calibration probes always."""
     done = subprocess.run([sys.executable, "-m", "pytest", str(Path(__file__).parents[1] / "benchmarks"),
-                           "--framework", "numpy", "--task", "binary", "--measure", "train_step", "--measure", "forward",
-                           "--collect-only", "-q", "-p", "no:cacheprovider"], capture_output=True, text=True,
+                           "--framework", "numpy", "--task", "binary", "--measure", "train_step", "--measure",
+                           "forward", "--collect-only", "-q", "-p", "no:cacheprovider"], capture_output=True, text=True,
                           timeout=120)
     tests = {line.split("::")[-1].split("[")[0] for line in done.stdout.splitlines() if "::" in line}
     assert done.returncode == 0, done.stdout + done.stderr

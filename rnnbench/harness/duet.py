@@ -2,11 +2,13 @@
 
 Side by side on two CPUs of one machine, each side is slowed by what the other does: the caches and the memory
 bus are shared, and on a virtual machine two virtual CPUs may be two threads of one core. Unsynchronised, the sides
-drift apart (one builds while the other times), and one run of unchanged code read 0.69-1.53x against itself. So,
-as in Bulej et al. (ICPE 2020), the sides meet before every timed benchmark: each marks its arrival in a shared
-folder and waits for the other's mark of the same benchmark, so both time the same code in the same seconds and
-share whatever disturbs them. A benchmark only one side has (each side's process writes the tests it collected)
-and a side whose process ended do not stall the other; ``WAIT_SECONDS`` bounds every wait.
+drift apart (one builds while the other times), and one repetition of unchanged code read 0.66-1.53x against
+itself over 143 step benchmarks. So, as in Bulej et al. (ICPE 2020), the sides meet before every timed
+benchmark: each marks its arrival in a shared folder and waits for the other's mark of the same benchmark, so
+both time the same code in the same seconds and share whatever disturbs them. A benchmark only one side has
+(each side's process writes the tests it collected) and a side whose process ended do not stall the other; a side
+that takes no part (it never collects) is waited for once, ``ABSENT_SECONDS``, and ``WAIT_SECONDS`` bounds every
+wait. ``rnnbench ab`` names a repetition whose sides went on alone.
 
 ``rnnbench ab`` sets ``RNNBENCH_DUET=<folder>:<side>`` in each side's environment; the benchmarks' conftest
 registers ``Barrier`` when it is set. Builds and imports happen in setup, before the meeting point.
@@ -23,6 +25,8 @@ import pytest
 
 ENV = "RNNBENCH_DUET"
 WAIT_SECONDS = 120.0  # a build on the other side (XLA, Inductor) can take this long
+ABSENT_SECONDS = 60.0  # the other side's process has not collected its tests by then: it takes no part
+SOLO = "solo"  # marked by a side that went on alone
 POLL_SECONDS = 0.001
 
 
@@ -35,20 +39,28 @@ def _other(folder: Path, side: str, name: str) -> list[Path]:
     return [p for p in folder.glob(f"{name}.*") if p.suffix != f".{side}"]
 
 
-def meet(folder: Path, side: str, group: str, test: str, wait: float = WAIT_SECONDS) -> bool:
+def meet(folder: Path, side: str, group: str, test: str, wait: float = WAIT_SECONDS,
+         absent: float = ABSENT_SECONDS) -> bool:
     """Mark ``side``'s arrival at ``test`` of process ``group`` (a family), then wait for the other side's mark of
-    it: not at all when the other side's process has no such test, nor once that process has ended. True when the
-    other side came."""
+    it: not at all when the other side's process has no such test, nor once that process has ended. A side that
+    has not even collected ``group`` within ``absent`` seconds is taken as not taking part (an older version of
+    this code, say): ``SOLO`` is marked, and this side goes on alone for the rest of the run. True when the other
+    side came."""
+    if (folder / f"{SOLO}.{side}").exists():
+        return False
     key = hashlib.sha1(f"{group}/{test}".encode()).hexdigest()[:16]
-    (folder / f"{key}.{side}").touch()
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if _other(folder, side, key):
+    (folder / f"m-{key}.{side}").touch()
+    start = time.monotonic()
+    while time.monotonic() < start + wait:
+        if _other(folder, side, f"m-{key}"):
             return True
         collected = _other(folder, side, f"collected-{group}")
         if collected and test not in collected[0].read_text().splitlines():
             return False  # only this side times it (a new implementation, say)
         if _other(folder, side, f"done-{group}"):
+            return False
+        if not collected and time.monotonic() > start + absent:
+            (folder / f"{SOLO}.{side}").touch()
             return False
         time.sleep(POLL_SECONDS)
     return False
