@@ -4,8 +4,9 @@ Side by side on two CPUs of one machine, each side is slowed by what the other d
 bus are shared, and on a virtual machine two virtual CPUs may be two threads of one core. Unsynchronised, the sides
 drift apart (one builds while the other times), and one repetition of unchanged code read 0.66-1.53x against
 itself over 143 step benchmarks. So, as in Bulej et al. (ICPE 2020), the sides meet before every timed
-benchmark: each marks its arrival in a shared folder and waits for the other's mark of the same benchmark, so
-both time the same code in the same seconds and share whatever disturbs them. A benchmark only one side has
+benchmark, and again after it: each marks its arrival in a shared folder and waits for the other's mark, so both
+time the same code in the same seconds and share whatever disturbs them, and neither builds the next case (a
+compilation, a graph) while the other still times this one. A benchmark only one side has
 (each side's process writes the tests it collected) and a side whose process ended do not stall the other; a side
 that takes no part (it never collects) is waited for once, ``ABSENT_SECONDS``, and ``WAIT_SECONDS`` bounds every
 wait. ``rnnbench ab`` names a repetition whose sides went on alone.
@@ -40,15 +41,15 @@ def _other(folder: Path, side: str, name: str) -> list[Path]:
 
 
 def meet(folder: Path, side: str, group: str, test: str, wait: float = WAIT_SECONDS,
-         absent: float = ABSENT_SECONDS) -> bool:
-    """Mark ``side``'s arrival at ``test`` of process ``group`` (a family), then wait for the other side's mark of
-    it: not at all when the other side's process has no such test, nor once that process has ended. A side that
-    has not even collected ``group`` within ``absent`` seconds is taken as not taking part (an older version of
-    this code, say): ``SOLO`` is marked, and this side goes on alone for the rest of the run. True when the other
-    side came."""
+         absent: float = ABSENT_SECONDS, moment: str = "start") -> bool:
+    """Mark ``side``'s arrival at ``test`` of process ``group`` (a family), at its ``moment`` (start or end), then
+    wait for the other side's mark of it: not at all when the other side's process has no such test, nor once
+    that process has ended. A side that has not even collected ``group`` within ``absent`` seconds is taken as not
+    taking part (an older version of this code, say): ``SOLO`` is marked, and this side goes on alone for the rest
+    of the run. True when the other side came."""
     if (folder / f"{SOLO}.{side}").exists():
         return False
-    key = hashlib.sha1(f"{group}/{test}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(f"{group}/{test}/{moment}".encode()).hexdigest()[:16]
     (folder / f"m-{key}.{side}").touch()
     start = time.monotonic()
     while time.monotonic() < start + wait:
@@ -88,7 +89,10 @@ class Barrier:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
         meet(self.folder, self.side, self.group, _test(item))
-        return (yield)
+        try:
+            return (yield)
+        finally:  # neither side builds the next case while the other still times this one
+            meet(self.folder, self.side, self.group, _test(item), moment="end")
 
 
 def _test(item) -> str:
