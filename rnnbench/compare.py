@@ -142,8 +142,9 @@ def _fast(rounds) -> float:
     return float(np.percentile(rounds, FAST_PERCENTILE))
 
 
-def _probe_speed(record: dict) -> float:
-    """A calibration probe's undisturbed time: its fast rounds (its minimum when the rounds were not saved)."""
+def fast_time(record: dict) -> float:
+    """A benchmark's undisturbed time: its fast rounds, the 10th percentile (its minimum when the rounds were not
+    saved). A calibration probe's here; every benchmark's per repetition in ``rnnbench ab``."""
     data = record["stats"].get("data")
     return _fast(data) if data else float(record["stats"]["min"])
 
@@ -151,7 +152,7 @@ def _probe_speed(record: dict) -> float:
 def machine_factor(doc: dict, machine: str | None = None) -> float | None:
     """Geometric mean of the calibration probes' undisturbed times (of ``machine``'s probes, in a run merged from
     several machines), or None when there are none."""
-    speeds = [_probe_speed(b) for b in doc["benchmarks"] if info(b).get("measure") == Measure.CALIBRATION
+    speeds = [fast_time(b) for b in doc["benchmarks"] if info(b).get("measure") == Measure.CALIBRATION
               and (machine is None or info(b).get("machine") == machine)]
     return float(np.exp(np.mean(np.log(speeds)))) if speeds else None
 

@@ -1,5 +1,6 @@
 """The statistics of a paired comparison (``rnnbench ab``): K repetitions, each timing A and B in the same minutes,
-give K ratios B/A per benchmark, and those ratios are the evidence.
+give K ratios B/A per benchmark (of each repetition's fast rounds, ``rnnbench.ab.per_call``), and those ratios are
+the evidence.
 
 Per benchmark, on the log scale (a ratio of 1.2 and one of 1/1.2 are the same distance from 1):
 
@@ -109,7 +110,7 @@ class PairedJudgement:
     """One benchmark's K paired ratios, judged. Ratios are B/A (above 1: B is slower)."""
 
     pairs: int
-    a: float  # median over the repetitions of A's per-repetition medians (seconds per call)
+    a: float  # median over the repetitions of A's per-repetition times (seconds per call)
     b: float
     ratio: float  # the Hodges-Lehmann estimate, exp'd
     low: float | None  # the interval (None: too few pairs for one)

@@ -126,19 +126,13 @@ def test_the_families_a_change_affects():
 
 
 def bench_doc(times: dict[str, float]) -> dict:
-    return {"benchmarks": [{"name": n, "stats": {"median": t}, "extra_info": {"impl": n.split("[")[1].split("-")[0],
-                                                                            "framework": "numpy",
-                                                                            "measure": "train_step"}}
-                           for n, t in times.items()]
-            + [{"name": "test_calibration_python", "stats": {"median": 1.0}, "extra_info": {"measure": "calibration"}}]}
+    def record(name, t, measure="train_step"):
+        impl = name.split("[")[1].split("-")[0] if "[" in name else name
+        return {"name": name, "stats": {"median": t, "min": t},
+                "extra_info": {"impl": impl, "framework": "numpy", "measure": measure}}
 
-
-def test_the_loss_check_spreads_families_over_the_cpus():
-    from rnnbench.ab import spread_families
-
-    assert spread_families(families.names(), [0, 1]) == [["tensorflow", "numpy"], ["torch", "jax"]]
-    assert spread_families(families.names(), [0]) == [["tensorflow", "torch", "jax", "numpy"]]
-    assert spread_families(["numpy"], [0, 1]) == [["numpy"]]
+    return {"benchmarks": [record(n, t) for n, t in times.items()]
+            + [record("test_calibration_python", 1.0, "calibration")]}
 
 
 def test_repetitions_pair_by_name_and_judge_each_benchmark():
@@ -227,9 +221,12 @@ def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3) -> 
     for _ in range(6):
         a, b = copy.deepcopy(base), copy.deepcopy(base)
         for ra, rb in zip(a["benchmarks"], b["benchmarks"]):
-            noise = float(np.exp(0.01 * rng.standard_normal()))
-            rb["stats"]["median"] = ra["stats"]["median"] * noise * (factor if rb["extra_info"].get("impl") == slow
-                                                                       else 1.0)
+            scale = float(np.exp(0.01 * rng.standard_normal())) * (factor if rb["extra_info"].get("impl") == slow
+                                                                   else 1.0)
+            for key in ("median", "min"):
+                rb["stats"][key] = ra["stats"][key] * scale
+            if ra["stats"].get("data"):
+                rb["stats"]["data"] = [t * scale for t in ra["stats"]["data"]]
         reps.append({"A": a, "B": b})
     rows, _ = judge_repetitions(reps, 15)
 
