@@ -126,10 +126,12 @@ def wait(run: SideRun) -> None:
 
 
 def stop(runs: list[SideRun]) -> None:
-    """End every child still running, and its children (each side runs in a session of its own)."""
+    """End every child still running, and whatever its processes left behind (each side runs in a session of its
+    own: a compiler's worker pool must not go on running on the CPU the next repetition gives the other side)."""
     live = [r for r in runs if r.proc is not None and r.proc.poll() is None]
-    for r in live:
-        _signal_group(r.proc, signal.SIGTERM)
+    for r in runs:
+        if r.proc is not None:
+            _signal_group(r.proc, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
     for r in live:
         try:
@@ -142,7 +144,7 @@ def stop(runs: list[SideRun]) -> None:
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):  # nothing left in the group
         pass
 
 

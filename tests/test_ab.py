@@ -135,6 +135,14 @@ def bench_doc(times: dict[str, float]) -> dict:
             + [record("test_calibration_python", 1.0, "calibration")]}
 
 
+def test_the_loss_check_spreads_families_over_the_cpus():
+    from rnnbench.ab import spread_families
+
+    assert spread_families(families.names(), [0, 1]) == [["tensorflow", "numpy"], ["torch", "jax"]]
+    assert spread_families(families.names(), [0]) == [["tensorflow", "torch", "jax", "numpy"]]
+    assert spread_families(["numpy"], [0, 1]) == [["numpy"]]
+
+
 def test_repetitions_pair_by_name_and_judge_each_benchmark():
     """Eight repetitions whose machine speed swings 40%: the pairs cancel it; 'slow' is 25% slower in every pair;
     a benchmark missing from one repetition is listed, not judged; calibration is never judged."""

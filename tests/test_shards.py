@@ -177,7 +177,7 @@ def test_the_workflow_is_valid_and_runs_only_documented_commands():
             if part.startswith(("python3 -m venv", ".venv/bin/pip install")):
                 assert part in readme, part
                 continue
-            verb = re.match(r"(?:\.venv/bin/tox -e (bench|gate)|\.tox/gate/bin/rnnbench (\w+))", part)
+            verb = re.match(r"(?:\.venv/bin/tox -e (bench|compare)|\.tox/compare/bin/rnnbench (\w+))", part)
             assert verb, part
             assert f"rnnbench {verb.group(2)}" in readme if verb.group(2) else f"tox -e {verb.group(1)}" in readme
             for option in re.findall(r"(--[a-z][a-z-]+)", part):
