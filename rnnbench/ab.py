@@ -209,11 +209,28 @@ def spread_families(frameworks: list[str], cpus: list[int]) -> list[list[str]]:
     return [g for g in groups if g]
 
 
+def available_families(env: Path, selection: list[str]) -> list[str]:
+    """The families, in table order, with an implementation available in ``env`` (among ``--impl`` names, if the
+    selection has any), as that side's ``rnnbench list`` says (it imports no framework)."""
+    impls = {selection[i + 1] for i, flag in enumerate(selection) if flag == "--impl"}
+    listed = subprocess.run([str(rnnbench_of(env)), "list"], capture_output=True, text=True, timeout=120)
+    present = set()
+    for line in listed.stdout.splitlines():
+        name, framework, status = (line.split(None, 2) + ["", ""])[:3]
+        if status.startswith("available") and (not impls or name in impls):
+            present.add(framework)
+    return [f for f in families.names() if f in present]
+
+
 def run_loss_check(plan: Plan, frameworks: list[str] | None, cpus: list[int]) -> dict[str, dict]:
     """B's reference training runs (``bench --measure train``), one process per group of families on each CPU at
     once: nothing is compared here, so nothing is shared but the machine. Returns each group's results."""
     side = plan.sides[1]
-    groups = spread_families(frameworks or families.names(), cpus)
+    present = available_families(plan.envs["B"], plan.selection)
+    groups = spread_families([f for f in present if not frameworks or f in frameworks], cpus)
+    if not groups:
+        raise UserError(f"B: {side.short} has no implementation available for this selection "
+                        f"({' '.join(plan.selection) or 'all'}); `rnnbench list` in its environment says why")
     runs = [SideRun("B", plan.work / "loss" / f"B-{i + 1}.json", plan.work / "loss" / f"B-{i + 1}.log", cpu)
             for i, cpu in enumerate(cpus[:len(groups)])]
     try:
