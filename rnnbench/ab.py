@@ -346,6 +346,7 @@ def run_ab(args) -> int:
         check_output(args.json, "--json")
     work = Path(args.work) if args.work else Path("results") / f"ab-{time.strftime('%Y%m%d-%H%M%S')}"
     check_output(work, "--work", folder=True)
+    work = work.resolve()  # each side runs in a folder of its own: every path it is given must be absolute
     design = args.design or default_design()
     cpus_here = allowed_cpus() or [0]
     if design == "duet" and len(cpus_here) < 2:
