@@ -41,7 +41,7 @@ from rnnbench.harness.duet import ENV as DUET_ENV
 from rnnbench.harness.duet import SOLO as DUET_SOLO
 from rnnbench.paired import CONFIDENCE, PairedJudgement, judge_pairs, min_pairs
 from rnnbench.results import MACHINE_MEASURES, Measure, info, read_results
-from rnnbench.sides import WORKTREE, Side, checkout_root, ensure_env, resolve_sides, rnnbench_of
+from rnnbench.sides import WORKTREE, Side, changed_paths, checkout_root, ensure_env, resolve_sides, rnnbench_of
 from rnnbench.table import format_table
 
 AB_SCHEMA_VERSION = 1
@@ -332,9 +332,7 @@ def summary_lines(rows: list[AbRow], losses: list[str], plan: Plan, threshold: f
 
 def affected_frameworks(plan_root: Path, sides: tuple[Side, Side]) -> tuple[list[str], list[str]]:
     """(families a change from A to B can affect, the changed paths)."""
-    from rnnbench.sides import _git
-
-    changed = [p for p in _git(plan_root, "diff", "--name-only", sides[0].tree, sides[1].tree).splitlines() if p]
+    changed = changed_paths(plan_root, *sides)
     return families.affected_by(changed), changed
 
 

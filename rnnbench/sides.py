@@ -106,6 +106,11 @@ def resolve(root: Path, label: str, name: str) -> Side:
     return Side(label, name, commit, _git(root, "rev-parse", f"{commit}^{{tree}}"))
 
 
+def changed_paths(root: Path, a: Side, b: Side) -> list[str]:
+    """The files whose contents differ between two sides' trees, relative to the checkout."""
+    return [p for p in _git(root, "diff", "--name-only", a.tree, b.tree).splitlines() if p]
+
+
 def resolve_sides(root: Path, a: str, b: str, allow_dirty: bool = False) -> tuple[Side, Side]:
     """Both sides. A revision that is HEAD while the working tree has changes is refused (unless ``allow_dirty``):
     the comparison would time the commit, not the code the user is looking at."""
