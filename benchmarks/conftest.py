@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from rnnbench.config import DEFAULT_PROFILE, DEVICES, PROFILES, RunConfig, profiles_help
 from rnnbench.errors import UserError
-from rnnbench.harness import cases, duet, events, provenance, shards
+from rnnbench.harness import barrier, cases, events, provenance, shards
 from rnnbench.harness.compile_cache import fresh_compile_cache
 from rnnbench.harness.cpus import pin_to_cpus
 from rnnbench.results import SELECTABLE_MEASURES, Measure
@@ -55,9 +55,9 @@ def pytest_configure(config):
     if not config.getoption("--no-pin", default=True):
         pin_to_cpus(config.getoption("--threads"))
     # rnnbench ab --design duet: both sides start each benchmark together
-    barrier = duet.barrier_from_env("+".join(config.getoption("--framework")) or "all")
-    if barrier is not None:
-        config.pluginmanager.register(barrier, "rnnbench-duet")
+    meeting = barrier.barrier_from_env("+".join(config.getoption("--framework")) or "all")
+    if meeting is not None:
+        config.pluginmanager.register(meeting, "rnnbench-duet")
     path = config.getoption(events.OPTION, default=None)
     if path:
         config.pluginmanager.register(events.EventWriter(path), "rnnbench-events")

@@ -12,17 +12,15 @@ that takes no part (it never collects) is waited for once, ``ABSENT_SECONDS``, a
 wait. ``rnnbench ab`` names a repetition whose sides went on alone.
 
 ``rnnbench ab`` sets ``RNNBENCH_DUET=<folder>:<side>`` in each side's environment; the benchmarks' conftest
-registers ``Barrier`` when it is set. Builds and imports happen in setup, before the meeting point.
+registers ``rnnbench.harness.barrier.Barrier`` when it is set (a module of its own: this one holds no pytest, so
+every rnnbench command can read its names). Builds and imports happen in setup, before the meeting point.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from pathlib import Path
-
-import pytest
 
 ENV = "RNNBENCH_DUET"
 WAIT_SECONDS = 120.0  # a build on the other side (XLA, Inductor) can take this long
@@ -69,40 +67,3 @@ def meet(folder: Path, side: str, group: str, test: str, wait: float = WAIT_SECO
             return False
         time.sleep(POLL_SECONDS)
     return False
-
-
-class Barrier:
-    """A pytest plugin: each test's call starts once the other side has reached the same test."""
-
-    def __init__(self, value: str, group: str):
-        self.folder, self.side = parse(value)
-        self.group = group  # the family this process times: the two sides run their families in the same order
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def _mark(self, name: str, text: str = "") -> None:
-        tmp = self.folder / f".{name}.{self.side}.tmp"
-        tmp.write_text(text)
-        tmp.replace(self.folder / f"{name}.{self.side}")  # whole, or not there
-
-    def pytest_collection_finish(self, session) -> None:
-        self._mark(f"collected-{self.group}", "".join(f"{_test(i)}\n" for i in session.items))
-
-    def pytest_sessionfinish(self, session) -> None:
-        self._mark(f"done-{self.group}")
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item):
-        meet(self.folder, self.side, self.group, _test(item))
-        try:
-            return (yield)
-        finally:  # neither side builds the next case while the other still times this one
-            meet(self.folder, self.side, self.group, _test(item), moment="end")
-
-
-def _test(item) -> str:
-    return item.nodeid.split("::")[-1]
-
-
-def barrier_from_env(group: str) -> Barrier | None:
-    value = os.environ.get(ENV)
-    return Barrier(value, group) if value else None
