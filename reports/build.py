@@ -14,7 +14,15 @@ from matplotlib.figure import Figure
 
 from rnnbench.errors import UserError
 from rnnbench.reports import figures, summaries
-from rnnbench.reports.load import environment, load_curves, load_free_runs, load_results, load_traces, read_runs
+from rnnbench.reports.load import (
+    REPEATS_KEY,
+    environment,
+    load_curves,
+    load_free_runs,
+    load_results,
+    load_traces,
+    read_runs,
+)
 from rnnbench.results import run_info
 from rnnbench.summary import peak_gflops, reference_labels, summary_rows, targets_text
 
@@ -103,6 +111,12 @@ def build_run_report(paths) -> Report:
     parity = summaries.parity_table(newest_traces)
     report = Report(sources=[str(p) for p, _ in runs], environment=environment(runs))
     add = report.sections.append
+    repeats = {p: d["rnnbench"][REPEATS_KEY] for p, d in runs if REPEATS_KEY in (d.get("rnnbench") or {})}
+    if repeats:
+        add(Section("left_out", "Left out", "Records that repeat an earlier record of their file (its name and its "
+                    "facts: configuration, machine) were left out of every table and figure; a results file holds "
+                    "each benchmark once: " + "; ".join(f"{n:,} in {p}" for p, n in repeats.items())
+                    + "."))
     add(Section("findings", "Findings", "Computed from the newest run: the fastest implementation at each "
                 "configuration and its margin over the next, the largest parity deviation, and what missed its "
                 "target.", summaries.findings(rows, parity)))

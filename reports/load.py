@@ -8,6 +8,7 @@ names the file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -83,11 +84,33 @@ def split_ab(paths) -> tuple[list[Path], list[tuple[Path, dict]]]:
 
 
 def read_runs(paths) -> list[tuple[Path, dict]]:
-    """Each file read and checked by the suite's one reader (``rnnbench.results.read_results``)."""
+    """Each file read and checked by the suite's one reader (``rnnbench.results.read_results``), its repeated
+    records left out (``unique_records``)."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise UserError("report: no results files given")
-    return [(p, read_results(p, REPORT_READS)) for p in paths]
+    return [(p, unique_records(read_results(p, REPORT_READS))) for p in paths]
+
+
+REPEATS_KEY = "repeated_records"  # doc["rnnbench"][...]: how many records the report left out as repeats
+
+
+def unique_records(doc: dict) -> dict:
+    """The run with each benchmark once: a record with the name and the facts (``extra_info``: the point, the
+    machine) of an earlier one is a copy. It is left out, counted under ``doc["rnnbench"]["repeated_records"]``,
+    and the report says so: 20,000 copies cost a minute of drawing and nearly a gigabyte, and show nothing a single
+    record does not."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for record in doc["benchmarks"]:
+        key = (record["name"], json.dumps(record.get("extra_info") or {}, sort_keys=True, default=str))
+        if key not in seen:
+            seen.add(key)
+            kept.append(record)
+    if len(kept) == len(doc["benchmarks"]):
+        return doc
+    return {**doc, "benchmarks": kept,
+            "rnnbench": {**(doc.get("rnnbench") or {}), REPEATS_KEY: len(doc["benchmarks"]) - len(kept)}}
 
 
 def _run_facts(path: Path, doc: dict) -> dict:
