@@ -23,14 +23,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rnnbench import families
+from rnnbench import children, families
 from rnnbench.compare import fast_time, loss_failures
 from rnnbench.console import emit
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
@@ -52,7 +51,6 @@ TIMED_MEASURES = (Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)  # judged 
 DEFAULT_EXTRAS = ("tf", "torch", "jax", "bench")
 DEFAULT_PROFILE = "pair"
 ENV_CACHE = Path(".rnnbench") / "ab"  # under the checkout, gitignored: one environment per side's code
-STOP_SECONDS = 5.0  # a child told to stop (SIGTERM) is killed after this long
 
 
 def default_design() -> str:
@@ -101,10 +99,18 @@ def bench_command(env: Path, plan: Plan, out: Path, measures: tuple[str, ...], f
     return cmd
 
 
-def _confine(cpu: int | None):
-    if cpu is None or not hasattr(os, "sched_setaffinity"):
-        return None
-    return lambda: os.sched_setaffinity(0, {cpu})
+def _preexec(cpu: int | None):
+    """In the child: confined to ``cpu`` (when given), and ended when this process dies."""
+    dying = children.die_with_parent()
+    confine = cpu is not None and hasattr(os, "sched_setaffinity")
+
+    def setup() -> None:
+        if confine:
+            os.sched_setaffinity(0, {cpu})
+        if dying is not None:
+            dying()
+
+    return setup
 
 
 def start(run: SideRun, cmd: list[str], meeting: Path | None = None) -> None:
@@ -116,7 +122,7 @@ def start(run: SideRun, cmd: list[str], meeting: Path | None = None) -> None:
         log.flush()
         env = {**os.environ, **({DUET_ENV: f"{meeting}:{run.side}"} if meeting else {}), **run.env}
         run.proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, preexec_fn=_confine(run.cpu), start_new_session=True)
+                                    env=env, preexec_fn=_preexec(run.cpu), start_new_session=True)
     run.seconds = time.monotonic()
 
 
@@ -128,24 +134,7 @@ def wait(run: SideRun) -> None:
 def stop(runs: list[SideRun]) -> None:
     """End every child still running, and whatever its processes left behind (each side runs in a session of its
     own: a compiler's worker pool must not go on running on the CPU the next repetition gives the other side)."""
-    live = [r for r in runs if r.proc is not None and r.proc.poll() is None]
-    for r in runs:
-        if r.proc is not None:
-            _signal_group(r.proc, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_SECONDS
-    for r in live:
-        try:
-            r.proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _signal_group(r.proc, signal.SIGKILL)
-            r.proc.wait()
-
-
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):  # nothing left in the group
-        pass
+    children.stop([r.proc for r in runs if r.proc is not None])
 
 
 def last_error(log: Path) -> str:

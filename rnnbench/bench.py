@@ -12,16 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from rnnbench import families, registry
+from rnnbench import children, families, registry
 from rnnbench.config import DEFAULT_PROFILE, PROFILES, SWEEPS
 from rnnbench.errors import UserError
-from rnnbench.files import write_json
+from rnnbench.files import atomic_write, check_output, json_bytes, write_json, write_new
 from rnnbench.harness.events import OPTION as EVENTS_OPTION
 from rnnbench.harness.events import EventReader
 from rnnbench.harness.shards import parse_shard
@@ -117,11 +118,22 @@ def run_family(cmd: list[str], log, events: Path) -> tuple[int, list[dict]]:
                 failed.append({"test": event["test"], "error": event.get("reason", "")})
 
     log.flush()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    while proc.poll() is None:
-        time.sleep(POLL_SECONDS)
-        report_progress()
+    # a group of its own: a signal that reaches this process alone (timeout, a CI runner) is forwarded to the
+    # child and all it started, and this waits for them; the child also ends if this process is killed outright
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0,
+                            preexec_fn=children.die_with_parent())
+    try:
+        while proc.poll() is None:
+            time.sleep(POLL_SECONDS)
+            report_progress()
+    except BaseException:
+        children.stop([proc])
+        log.write(f"\nrnnbench bench: interrupted; the benchmark process (pid {proc.pid}) was stopped\n")
+        raise
+    children.stop([proc])  # what the child left running (a compiler's workers)
     report_progress()
+    if proc.returncode in (-signal.SIGINT, -signal.SIGTERM):  # someone stopped the child itself: stop the run
+        raise KeyboardInterrupt
     return proc.returncode, failed
 
 
@@ -203,8 +215,36 @@ def print_summary(doc: dict) -> None:
 BENCH_MODULES = ("pytest", "pytest_benchmark", "psutil")
 
 
+def log_path(out: Path) -> Path:
+    """The pytest log beside a results file: ``bench-X.json`` -> ``bench-X.log`` (``keep.log`` -> ``keep.log.log``:
+    never the results file itself)."""
+    return out.with_suffix(".log") if out.suffix != ".log" else out.with_name(out.name + ".log")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every file and folder ``bench`` will write, checked before any work: the results file and the log beside
+    it, the results folder and its history, the report folder (which must hold none of them: it is replaced as a
+    whole)."""
+    history = HISTORY_DIR
+    if args.json:
+        check_output(args.json, "--json")
+        check_output(log_path(Path(args.json)), "--json's log", keep=[args.json])
+        written = [args.json, log_path(Path(args.json))]
+    else:
+        check_output(RESULTS_DIR, f"the results folder ({RESULTS_DIR})", folder=True)
+        written = [RESULTS_DIR]
+    check_output(history, f"the run history ({history})", folder=True)
+    if not getattr(args, "no_report", True):
+        check_output(args.report_out, "--report-out", folder=True, keep=[history, *written])
+
+
 def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
-    """Run the benchmarks, merge, store and summarise; returns (exit code, the merged results file)."""
+    """Run the benchmarks, merge, store and summarise; returns (exit code, the merged results file).
+
+    The results are written before anything is printed. The pytest log is written beside the results under a
+    temporary name, and takes its place (``log_path``) only once the results are written: a run that fails
+    or is interrupted leaves the earlier log as it was, and keeps its own under a new name
+    (``bench-X-failed.log``)."""
     import importlib.util
 
     missing = [m for m in BENCH_MODULES if importlib.util.find_spec(m) is None]
@@ -218,13 +258,44 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
     if not runnable:
         raise UserError("impl: nothing to run; `rnnbench list` shows what is available")
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    history = HISTORY_DIR
     out = Path(args.json) if args.json else RESULTS_DIR / f"bench-{stamp}.json"
-    log_path = out.with_suffix(".log")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    final_log = log_path(out)
+    final_log.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=f".{final_log.name}.", suffix=".part", dir=final_log.parent)
+    partial = Path(partial)
+    args.kept_log = None
+    try:
+        with open(fd, "w") as log:
+            code, doc = _run_families(args, runnable, skipped, log)
+        if doc is not None:
+            if args.json:
+                write_json(out, doc)
+            else:  # another run of the same second keeps its own name
+                out = write_new(out, lambda f: f.write(json_bytes(doc)))
+                final_log = log_path(out)
+            write_new(history / f"bench-{stamp}.json", lambda f: f.write(json_bytes(doc)))  # every run: the trend
+            atomic_write(final_log, lambda f: f.write(partial.read_bytes()))
+            args.kept_log = final_log
+    finally:
+        if partial.exists() and args.kept_log is None:
+            args.kept_log = write_new(final_log.with_name(f"{final_log.stem}-failed.log"),
+                                      lambda f: f.write(partial.read_bytes()))
+        partial.unlink(missing_ok=True)
+    if doc is None:
+        print(f"rnnbench bench: no results; see {args.kept_log}", file=sys.stderr)
+        return 1, None
+    print_summary(doc)
+    print(f"\nwrote {out} (pytest log: {final_log}; history: {history}/)")
+    return code, out
+
+
+def _run_families(args, runnable: list[str], skipped: dict, log) -> tuple[int, dict | None]:
+    """Each family's benchmarks in its own pytest process(es), merged: (exit code, the results or None)."""
     groups = by_framework(runnable)
     processes = getattr(args, "processes", 1) or 1
     parts, failed, failures = [], [], []
-    with tempfile.TemporaryDirectory() as tmp, open(log_path, "w") as log:
+    with tempfile.TemporaryDirectory() as tmp:
         for i, (framework, names) in enumerate(groups.items(), 1):
             print(f"[{i}/{len(groups)}] {framework}: {', '.join(names)} "
                   f"(profile {args.profile}, threads {args.threads}, {args.device})", file=sys.stderr, flush=True)
@@ -241,22 +312,16 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
                 if code not in (0, 5) or not part.exists():
                     failed.append(framework)
                     which = f": {', '.join(f['test'] for f in failed_tests)}" if failed_tests else ""
-                    print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}){which}; see "
-                          f"{log_path}", file=sys.stderr)
+                    print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}){which}; the pytest "
+                          "log is named when the run ends", file=sys.stderr)
                 if part.exists():
                     runs.append(json.loads(part.read_text()))
             if runs:
                 parts.append(join_processes(runs) if processes > 1 else runs[0])
     if not parts:
-        print(f"rnnbench bench: no results; see {log_path}", file=sys.stderr)
         return 1, None
     meta = {"profile": args.profile, "threads": args.threads, "device": args.device, "skipped": skipped,
             "not_applicable": not_applicable(runnable, args),
             "failed_frameworks": sorted(set(failed)), "failed": failures, "shard": getattr(args, "shard", None),
             "processes": processes}
-    doc = merge_runs(parts, meta)
-    write_json(out, doc)
-    write_json(HISTORY_DIR / f"bench-{stamp}.json", doc)  # every run is kept for the trend
-    print_summary(doc)
-    print(f"\nwrote {out} (pytest log: {log_path}; history: {HISTORY_DIR}/)")
-    return (1 if failed else 0), out
+    return (1 if failed else 0), merge_runs(parts, meta)

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 import numpy as np
 
@@ -20,8 +21,8 @@ from rnnbench import __version__, families, registry
 from rnnbench.cells import CELLS
 from rnnbench.compare import DEFAULT_THRESHOLD_PCT
 from rnnbench.config import DEFAULT_PROFILE, DEVICES, DTYPES, OPTIMIZERS, PROFILES, RunConfig, profiles_help
-from rnnbench.console import discard_stdout
-from rnnbench.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USER, DivergedError, UserError
+from rnnbench.console import discard_stdout, emit, forgiving_stdout
+from rnnbench.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USER, ConfigError, DivergedError, UserError
 from rnnbench.files import atomic_write, check_output, load_npz, write_json
 from rnnbench.params import load_params
 from rnnbench.paths import HISTORY_DIR, REPORT_DIR, RESULTS_DIR
@@ -48,6 +49,46 @@ def _positive_int(text: str) -> int:
     return value
 
 
+MAX_PROCESSES = 64  # --processes: each process re-runs a family's whole selection, one after another
+
+
+def _thread_count(text: str) -> int:
+    """A thread count this machine can run at once: 1 to its CPU count (more threads than CPUs time the
+    scheduler, not the framework)."""
+    value, cpus = _positive_int(text), os.cpu_count() or 1
+    if value > cpus:
+        raise argparse.ArgumentTypeError(f"at most {cpus} (this machine's CPU count), got {text!r}")
+    return value
+
+
+def _process_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_PROCESSES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_PROCESSES} (each process re-runs the family's whole "
+                                         f"selection in turn; this machine has {os.cpu_count() or 1} CPUs), "
+                                         f"got {text!r}")
+    return value
+
+
+class ExtendUnique(argparse.Action):
+    """A repeatable option (``--impl A B --impl C``) whose repeated values are folded into one, with a note on
+    stderr: ``--impl numpy numpy`` times numpy once, under the ids every comparison reads."""
+
+    def __init__(self, option_strings, dest, nargs="+", **kwargs):
+        super().__init__(option_strings, dest, nargs=nargs, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, self.dest, None) or [])
+        for value in values if isinstance(values, list) else [values]:
+            if value in items:
+                notes = getattr(namespace, "notes", None) or []
+                notes.append(f"{option_string} {value} given more than once; taken once")
+                namespace.notes = list(dict.fromkeys(notes))
+            else:
+                items.append(value)
+        setattr(namespace, self.dest, items)
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -71,9 +112,9 @@ def _positive_float(text: str) -> float:
 def add_model_arguments(p: argparse.ArgumentParser, accumulate: bool = False) -> None:
     """--task, --cell (one each for a run; repeatable filters for ``bench``)."""
     if accumulate:
-        p.add_argument("--task", action="extend", nargs="+", choices=tuple(TASKS), metavar="TASK",
+        p.add_argument("--task", action=ExtendUnique, choices=tuple(TASKS), metavar="TASK",
                        help=f"only these tasks (repeatable; default: all): {', '.join(TASKS)}")
-        p.add_argument("--cell", action="extend", nargs="+", choices=tuple(CELLS), metavar="CELL",
+        p.add_argument("--cell", action=ExtendUnique, choices=tuple(CELLS), metavar="CELL",
                        help=f"only these cells (repeatable; default: all): {', '.join(CELLS)}")
     else:
         p.add_argument("--task", choices=tuple(TASKS), default=DEFAULT_TASK,
@@ -96,14 +137,14 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=_positive_int, default=None)
     p.add_argument("--seed", type=_non_negative_int, default=None, help="(0)")
     p.add_argument("--lr", type=_positive_float, default=None, dest="learning_rate", help="the optimizer's step size")
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=_thread_count, default=None,
                    help=f"threads for every framework and BLAS (all cores: {RunConfig().threads})")
     p.add_argument("--device", choices=DEVICES, default=None, help="(cpu)")
     p.add_argument("--dtype", choices=DTYPES, default=None, help="(float32)")
 
 
 def add_measure_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--measure", action="extend", nargs="+", choices=SELECTABLE_MEASURES, metavar="MEASURE",
+    p.add_argument("--measure", action=ExtendUnique, choices=SELECTABLE_MEASURES, metavar="MEASURE",
                    help=f"only these measures (repeatable; default: all; the calibration probes always run): "
                         f"{', '.join(SELECTABLE_MEASURES)}")
 
@@ -132,13 +173,23 @@ def load_data(path: str, task) -> dict[str, np.ndarray]:
     return task.check_data(path, arrays)
 
 
-def check_fits(config: RunConfig) -> None:
-    """Refuse up front a run whose data cannot fit in this machine's memory, with what it would need."""
-    need = config.task_spec.data_bytes(config)
+def check_fits(config: RunConfig, data: bool = True) -> None:
+    """Refuse up front a run that cannot fit in this machine's memory, naming what grows with the user's input
+    and what it would need: the model (weights, gradients, optimizer state, the activations BPTT keeps) and,
+    unless the data was read from a file (``data=False``), the generated data."""
+    from rnnbench.params import model_bytes
+
     have = available_memory()
-    if need > have:
-        raise UserError(f"size: {config.size} samples need about {need / 2**30:,.1f} GiB for their data; this "
-                        f"machine has {have / 2**30:,.1f} GiB available")
+    model = model_bytes(config)
+    if model > have:
+        raise UserError(f"state_size: {config.state_size} units at batch_size {config.batch_size} and num_steps "
+                        f"{config.num_steps} need about {model / 2**30:,.1f} GiB for the model (weights, gradients, "
+                        f"optimizer state, activations); this machine has {have / 2**30:,.1f} GiB available")
+    need = config.task_spec.data_bytes(config) if data else 0
+    if need + model > have:
+        raise UserError(f"size: {config.size} samples need about {need / 2**30:,.1f} GiB for their data (and "
+                        f"{model / 2**30:,.1f} GiB for the model); this machine has {have / 2**30:,.1f} GiB "
+                        "available")
 
 
 def available_memory() -> int:
@@ -175,14 +226,33 @@ def cmd_theory(args) -> int:
 def cmd_gen(args) -> int:
     spec = task_by_name(args.task)
     given = {k: v for k, v in (("size", args.size), ("seed", args.seed)) if v is not None}
-    config = RunConfig.for_task(args.task, **given)
+    try:
+        config = RunConfig.for_task(args.task, **given)
+    except ConfigError as exc:
+        if exc.field == "size" or args.size is None:
+            raise
+        least = min_size(args.task)
+        raise UserError(f"--size: {args.size} is too small for the task {args.task}'s reference windows "
+                        f"(at least {least}; {exc})") from None
     check_output(args.out, "--out")
     check_fits(config)
     arrays = spec.generate(config, 0)
     atomic_write(args.out, lambda f: np.savez(f, **arrays))
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
-    print(f"wrote {args.out}: task {args.task}, {shapes} (seed {config.seed})")
+    emit(f"wrote {args.out}: task {args.task}, {shapes} (seed {config.seed})")
     return 0
+
+
+def min_size(task: str) -> int:
+    """The smallest ``--size`` the task's reference configuration runs with (``gen`` takes no other field)."""
+    config = RunConfig.for_task(task)
+    for size in range(1, config.size + 1):
+        try:
+            RunConfig.for_task(task, size=size)
+            return size
+        except ConfigError:
+            continue
+    return config.size
 
 
 def cmd_train(args) -> int:
@@ -194,43 +264,40 @@ def cmd_train(args) -> int:
     impl = args.impl[0]
     registry.entry(impl)  # unknown names fail before any file is read
     if args.out:
-        check_output(args.out, "--out")
+        check_output(args.out, "--out", keep=(args.weights_in, args.data_in))
     spec = task_by_name(args.task)
     data = load_data(args.data_in, spec) if args.data_in else None
     config = config_from_args(args, spec.config_from_data(data) if data is not None else None)
     registry.entry(impl).check(config)
-    if data is None:
-        check_fits(config)
+    check_fits(config, data=data is None)
     params = load_params(args.weights_in, config) if args.weights_in else None
     result = train(impl, config, params=params, data=data)
     levels = result.levels
     metrics = "".join(f", {k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
     nearest = f" ({levels.labels()[levels.nearest(result.final_loss)]})" if len(levels) > 1 else ""
-    print(
+    if args.out:  # saved before anything is printed: a full or closed stdout must not lose the run
+        write_json(args.out, result.to_json())
+    emit(
         f"{result.impl}: final_loss {result.final_loss:.4f}{nearest}{metrics}, {result.steps} steps, "
         f"{result.us_per_step:.1f} us/step, build {result.build_seconds:.3f} s "
         f"[{config.task}, {config.variant}, {config.optimizer}]"
     )
     if args.out:
-        write_json(args.out, result.to_json())
-        print(f"wrote {args.out}")
+        emit(f"wrote {args.out}")
     return 0
 
 
 def cmd_bench(args) -> int:
-    from rnnbench.bench import run_bench
+    from rnnbench.bench import check_outputs, run_bench
     from rnnbench.results import stored_runs
 
-    if args.json:
-        check_output(args.json, "--json")
-    if not args.no_report:
-        check_output(args.report_out, "--report-out", folder=True)
+    check_outputs(args)
     code, results = run_bench(args)
     if results is not None and not args.no_report:
         ok, reason = report_available()
         # the stored runs end with this one: the tables describe it, the trend spans them all
-        print(f"report: {make_report(stored_runs(HISTORY_DIR), args.report_out)}" if ok
-              else f"report skipped: {reason}")
+        emit(f"report: {make_report(stored_runs(HISTORY_DIR), args.report_out)}" if ok
+             else f"report skipped: {reason}")
     return code
 
 
@@ -284,8 +351,8 @@ def make_report(results, out):
 
 
 def cmd_report(args) -> int:
-    check_output(args.out, "--out", folder=True)
-    print(f"report: {make_report(args.results, args.out)}")
+    check_output(args.out, "--out", folder=True, keep=args.results or [HISTORY_DIR, RESULTS_DIR])
+    emit(f"report: {make_report(args.results, args.out)}")
     return 0
 
 
@@ -312,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gen)
 
     p = sub.add_parser("train", help="train one implementation on one task")
-    p.add_argument("--impl", required=True, action="append", help="a name from `rnnbench list`")
+    p.add_argument("--impl", required=True, action=ExtendUnique, help="a name from `rnnbench list`")
     add_config_arguments(p)
     p.add_argument("--weights-in", help="npz of the canonical arrays to start from (W b U c; the GRU adds bh; "
                                         "bidirectional adds bwd_W bwd_b ...); default: the canonical init")
@@ -323,18 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="the main job: time every available implementation, side by side")
     p.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE, help=profiles_help())
-    p.add_argument("--impl", action="extend", nargs="+", help="only these implementations (repeatable; default: "
+    p.add_argument("--impl", action=ExtendUnique, help="only these implementations (repeatable; default: "
                                                              "every available one)")
-    p.add_argument("--framework", action="extend", nargs="+", choices=families.names(), metavar="FAMILY",
+    p.add_argument("--framework", action=ExtendUnique, choices=families.names(), metavar="FAMILY",
                    help=f"only these framework families (repeatable): {', '.join(families.names())}")
-    p.add_argument("--processes", type=_positive_int, default=1, metavar="K",
+    p.add_argument("--processes", type=_process_count, default=1, metavar="K",
                    help="run each family's benchmarks in K fresh processes and keep every process's rounds and "
                         "the spread of their medians (default: %(default)s)")
     p.add_argument("--shard", metavar="K/N", help="only the K-th of N shards of the cases (balanced by the "
                                                   "baseline's times); `rnnbench merge` joins the shards' results")
     add_model_arguments(p, accumulate=True)
     add_measure_argument(p)
-    p.add_argument("--threads", type=_positive_int, default=RunConfig().threads,
+    p.add_argument("--threads", type=_thread_count, default=RunConfig().threads,
                    help="the one thread count for every framework (all cores: %(default)s); below the CPU "
                         "count each benchmark process is also confined to that many CPUs")
     p.add_argument("--no-pin", action="store_true", help="do not confine the processes to --threads CPUs")
@@ -388,11 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=ab.DEFAULT_THRESHOLD_PCT,
                    help="percent slower that counts, when the interval is above 1 too (default: %(default)s)")
     p.add_argument("--profile", choices=tuple(PROFILES), default=ab.DEFAULT_PROFILE, help="(%(default)s)")
-    p.add_argument("--impl", action="extend", nargs="+", help="only these implementations (repeatable)")
-    p.add_argument("--framework", action="extend", nargs="+", choices=families.names(), metavar="FAMILY",
+    p.add_argument("--impl", action=ExtendUnique, help="only these implementations (repeatable)")
+    p.add_argument("--framework", action=ExtendUnique, choices=families.names(), metavar="FAMILY",
                    help=f"only these families (repeatable): {', '.join(families.names())}")
     add_model_arguments(p, accumulate=True)
-    p.add_argument("--measure", action="extend", nargs="+", choices=SELECTABLE_MEASURES, metavar="MEASURE",
+    p.add_argument("--measure", action=ExtendUnique, choices=SELECTABLE_MEASURES, metavar="MEASURE",
                    help=f"the measures timed in the repetitions (default: {', '.join(ab.TIMED_MEASURES)})")
     p.add_argument("--affected", action="store_true",
                    help="time only the families whose code differs between A and B (a change to the core: all; "
@@ -411,8 +478,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM: unwinds like Ctrl-C (every ``finally`` runs: children stopped, temporary files removed)."""
+
+
 def _terminated(signum, frame):
-    raise SystemExit(128 + signum)
+    raise Terminated(signum)
+
+
+def _interrupted_code(exc: BaseException) -> int:
+    """128 + the signal, as a shell reports a process it ended."""
+    return 128 + (exc.args[0] if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -424,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     before = signal.signal(signal.SIGTERM, _terminated) if on_main else None  # unwinds like Ctrl-C
     try:
         return _main(argv)
+    except (KeyboardInterrupt, Terminated) as exc:  # before a verb ran (while its modules were imported)
+        print("rnnbench: interrupted", file=sys.stderr)
+        return _interrupted_code(exc)
     finally:
         if on_main:
             signal.signal(signal.SIGTERM, before)
@@ -436,20 +515,44 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help()
         return EXIT_OK
     args = parser.parse_args(argv)
+    for note in getattr(args, "notes", None) or []:
+        print(f"rnnbench {args.command}: note: {note}", file=sys.stderr)
+    with forgiving_stdout(), warnings.catch_warnings(record=True) as caught:
+        code = _run(args)
+        if code in (EXIT_OK, EXIT_FAILED) and not getattr(args, "failed_once", False):
+            _warn(args.command, caught)
+    return code
+
+
+def _warn(command: str, caught: list) -> None:
+    """The run's Python warnings, one line each, repeats counted: a diverged run's dozen overflow warnings are
+    its cause, and its one line says so; a run that went on gets each distinct warning once."""
+    counts: dict[str, int] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
+        counts[text] = counts.get(text, 0) + 1
+    for text, n in counts.items():
+        print(f"rnnbench {command}: warning: {text}" + (f" ({n} times)" if n > 1 else ""), file=sys.stderr)
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except UserError as exc:
         print(f"rnnbench {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER
     except DivergedError as exc:
+        args.failed_once = True  # its warnings (overflow, invalid values) are what the one line explains
         print(f"rnnbench {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:  # the reader went away (| head): what it wanted it has
         discard_stdout()
         return EXIT_OK
-    except KeyboardInterrupt:
-        print("rnnbench: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as exc:
+        kept = getattr(args, "kept_log", None)
+        print(f"rnnbench {args.command}: interrupted" + (f"; its log so far: {kept}" if kept else ""),
+              file=sys.stderr)
+        return _interrupted_code(exc)
     except Exception as exc:  # a bug: one line, exit 3, never a traceback that reads like a user error
         text = " ".join(str(exc).split())
         print(f"rnnbench {args.command}: internal error: {type(exc).__name__}: {text} (please report it; "

@@ -37,7 +37,7 @@ import numpy as np
 
 from rnnbench.console import emit
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, NotJudgeable, UserError
-from rnnbench.files import write_text
+from rnnbench.files import check_output, write_text
 from rnnbench.results import GATE_READS, MACHINE_MEASURES, Measure, info, read_results, run_info
 from rnnbench.table import format_table
 
@@ -47,7 +47,7 @@ FAST_PERCENTILE = 10
 MIN_ROUNDS = 3  # below this no rank test is possible (3 vs 3 already needs every round to agree for p = 0.05)
 VERDICTS = ("worse", "better", "same", "untested")
 MAX_MISSING = 0.10  # the share of the baseline's judged benchmarks a candidate may lack (--allow-missing: any)
-ALIKE = ("threads", "device", "profile")  # run facts that must agree for two runs to be compared
+ALIKE = {"threads": "thread counts", "device": "devices", "profile": "profiles"}  # facts two compared runs share
 
 
 @dataclass(frozen=True)
@@ -104,17 +104,18 @@ def check_same_schema(baseline_path, baseline: dict, candidates: list[tuple[str,
                             "rnnbench (tox -e baseline)")
 
 
-def check_alike(baseline_path, baseline: dict, candidates: list[tuple[str, dict]], allow: bool) -> list[str]:
-    """Runs at another thread count, device or profile time other things: refuse them in one line, or (``allow``)
-    return a note for each difference."""
+def check_alike(baseline_path, baseline: dict, candidates: list[tuple[str, dict]], allow: bool,
+                hint: str = " (--allow-mismatch compares them anyway)") -> list[str]:
+    """Runs at another thread count, device or profile time other things: refuse them in one line (ending with
+    ``hint``, what the command offers instead), or (``allow``) return a note for each difference."""
     notes = []
     for path, doc in candidates:
-        for key in ALIKE:
+        for key, plural in ALIKE.items():
             want, got = run_info(baseline).get(key), run_info(doc).get(key)
             if want != got:
                 if not allow:
                     raise UserError(f"{path}: {key} {got}, but the baseline {baseline_path} has {want}; runs made "
-                                    f"at different {key}s are not alike (--allow-mismatch compares them anyway)")
+                                    f"at different {plural} are not alike{hint}")
                 notes.append(f"compared anyway (--allow-mismatch): {path} has {key} {got}, the baseline {want}")
     return notes
 
@@ -298,6 +299,8 @@ def run_compare(args) -> int:
     """The gate: 0 pass, 1 fail (a regression, or a candidate it cannot judge), 2 a user error."""
     if not (0 < args.threshold < 1000):
         raise UserError(f"--threshold: expected a percentage in (0, 1000), got {args.threshold}")
+    if args.flagged:  # checked before anything is read or judged: the table is never lost to a bad path
+        check_output(args.flagged, "--flagged", keep=[args.baseline, *args.candidate])
     try:
         baseline = load_run(args.baseline)
         candidates = [load_run(c) for c in args.candidate]

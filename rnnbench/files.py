@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 import zipfile
@@ -22,6 +25,12 @@ def load_npz(path: str | os.PathLike, keys: tuple[str, ...]) -> dict[str, np.nda
     """The named arrays of an npz archive; a missing, truncated or corrupt file (or a bare .npy) is a UserError
     naming the file."""
     try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+        if not head.startswith(b"PK") and not head.startswith(b"\x93NUMPY"):  # a zip archive, or a bare .npy
+            what = "empty" if not head else f"it starts with {head!r}"
+            raise UserError(f"{path}: not a readable .npz archive ({what}); "
+                            f"expected the arrays {' '.join(keys)} saved with np.savez (rnnbench gen writes them)")
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise UserError(f"{path}: not a readable .npz archive (a single .npy array; save the arrays with "
@@ -38,32 +47,97 @@ def load_npz(path: str | os.PathLike, keys: tuple[str, ...]) -> dict[str, np.nda
         raise UserError(f"{path}: not a readable .npz file ({exc.__class__.__name__}: {exc})") from None
 
 
-def check_output(path: str | os.PathLike, flag: str, folder: bool = False) -> None:
-    """Refuse, before any work, an output path that cannot be written: a folder where a file goes (or a file where
-    a folder goes), a path inside a file, a place this process may not write."""
-    path = Path(path)
-    if path.exists() and path.is_dir() != folder:
-        raise UserError(f"{flag}: {path} is a {'file' if folder else 'folder'}; expected "
-                        f"{'a folder' if folder else 'a file path'}")
-    parent = path if folder and path.exists() else path.parent
-    while not parent.exists():
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISFIFO, "FIFO"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def output_target(path: str | os.PathLike) -> Path:
+    """Where an output at ``path`` is written: symbolic links, the last one and any on the way, are written
+    through, on purpose (a link stays a link, and the file it names is replaced), so a results file kept behind a
+    link stays where the link says."""
+    return Path(os.path.realpath(path))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output(path: str | os.PathLike, flag: str, folder: bool = False, keep=()) -> None:
+    """Refuse, before any work, an output path that cannot be written, or must not be: a folder where a file goes
+    (or a file where a folder goes), a device, FIFO or socket (writing replaces what stands at the path, and
+    ``/dev/null`` must stay a device), a path inside a file, a place this process may not write, and any path of
+    ``keep`` (the command's inputs and its other outputs): a file output must not be one of them, a folder output
+    (replaced as a whole) must not hold one. A symbolic link is written through (``output_target``)."""
+    text = os.fspath(path)
+    if not text:
+        raise UserError(f"{flag}: an empty path; expected {'a folder' if folder else 'a file path'}")
+    if not folder and text.endswith(("/", os.sep)):
+        raise UserError(f"{flag}: {text} ends in '/', which names a folder; expected a file path")
+    target = output_target(path)
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:  # a loop of links, a name too long, a path through a file
+        if exc.errno == errno.ENOTDIR:
+            mode = None
+        else:
+            raise UserError(f"{flag}: {text}: {exc.strerror or exc}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode) != folder:
+            raise UserError(f"{flag}: {text} is a {'file' if not stat.S_ISDIR(mode) else 'folder'}; expected "
+                            f"{'a folder' if folder else 'a file path'}")
+        if not folder and not stat.S_ISREG(mode):
+            raise UserError(f"{flag}: {text} is a {_kind(mode)}; expected a regular file or a new path (an output "
+                            "replaces what stands at its path)")
+    mine = Path(os.path.realpath(target))
+    if folder and _inside(Path(os.path.realpath(os.getcwd())), mine):
+        raise UserError(f"{flag}: {text} is or holds the working directory, and the folder is replaced as a whole; "
+                        "choose another folder")
+    for other in keep:
+        if other is None:
+            continue
+        # the file an input names, and the name itself (a link inside the folder goes when the folder does)
+        theirs = {Path(os.path.realpath(other)),
+                  Path(os.path.realpath(os.path.dirname(os.path.abspath(other)))) / os.path.basename(other)}
+        if folder and any(_inside(t, mine) for t in theirs):
+            raise UserError(f"{flag}: {text} holds {other}, which this command reads or writes, and the folder is "
+                            "replaced as a whole; choose another folder")
+        if not folder and mine in theirs:
+            raise UserError(f"{flag}: {text} is also {other}, which this command reads or writes; choose another "
+                            "path")
+    parent = target if folder and mode is not None else target.parent
+    while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise UserError(f"{flag}: {path} lies inside {parent}, which is a file")
+        raise UserError(f"{flag}: {text} lies inside {_shown(parent)}, which is a file")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{flag}: {path}: {parent} is not writable")
+        raise UserError(f"{flag}: {text}: {_shown(parent)} is not writable")
     try:  # what access() cannot tell: a read-only or pseudo file system (/proc), a full disk, root's limits
         tempfile.TemporaryFile(dir=parent).close()
     except OSError as exc:
-        raise UserError(f"{flag}: {path}: cannot write in {parent} ({exc.strerror or exc})") from None
+        raise UserError(f"{flag}: {text}: cannot write in {_shown(parent)} ({exc.strerror or exc})") from None
+
+
+def _shown(path: Path) -> str:
+    """A resolved path as the user would write it: relative to the working directory when it lies inside."""
+    here = Path(os.path.realpath(os.getcwd()))
+    return os.path.relpath(path, here) if _inside(path, here) else str(path)
 
 
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Write through ``write(fileobj)`` to a temporary file beside ``path``, then rename over it.
 
-    A failed run never leaves a half-written file, and never destroys what was there before.
+    A failed run never leaves a half-written file, and never destroys what was there before. A symbolic link is
+    written through (``output_target``); anything at ``path`` but a regular file (a device, a FIFO) is refused,
+    never replaced.
     """
-    path = Path(path)
+    path = output_target(path)
+    _refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -76,13 +150,52 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
+def _refuse_special(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{path} is a {_kind(mode)}; an output replaces only a regular file")
+
+
+def write_new(path: str | os.PathLike, write) -> Path:
+    """Like ``atomic_write``, but never over an existing file: when ``path`` is taken (another run of the same
+    second, a concurrent one), the next free name ``<stem>-2<suffix>``, ``-3`` ... is taken instead. Returns the
+    path written. The name is claimed by a hard link (or, where links are not supported, an exclusive create), so
+    two writers can never take one name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~_umask())
+        for n in itertools.count(1):
+            name = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+            try:
+                os.link(tmp, name)
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links here: claim the name, then rename the full file over the claim
+                try:
+                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    continue
+                os.replace(tmp, name)
+            return name
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    raise AssertionError("unreachable")
+
+
 def replace_folder(path: str | os.PathLike, fill) -> None:
     """``fill(staging)`` writes a new folder beside ``path``; then it replaces ``path`` as a whole.
 
     The two renames and the removal of the old folder run with SIGINT and SIGTERM held back, so an interrupt
     leaves either the old folder or the new one, and nothing beside them.
     """
-    path = Path(path)
+    path = output_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
@@ -124,5 +237,10 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def json_bytes(obj) -> bytes:
+    """The suite's JSON outputs, as written: indented, with a final newline."""
+    return (json.dumps(obj, indent=2) + "\n").encode()
+
+
 def write_json(path: str | os.PathLike, obj) -> None:
-    atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2) + "\n").encode()))
+    atomic_write(path, lambda f: f.write(json_bytes(obj)))

@@ -52,7 +52,8 @@ def merge_files(paths: list[str]) -> dict:
     docs = [(p, read_results(p, REPORT_READS)) for p in paths]
     first_path, first = docs[0]
     check_same_schema(first_path, first, docs[1:])
-    check_alike(first_path, first, docs[1:], allow=False)
+    check_alike(first_path, first, docs[1:], allow=False, hint="; merge runs of one thread count, device and "
+                                                                  "profile")
     seen: dict[tuple[str, str], str] = {}
     names: set[str] = set()
     parts = []
@@ -89,7 +90,7 @@ def merge_files(paths: list[str]) -> dict:
 
 
 def run_merge(args) -> int:
-    check_output(args.out, "--out")
+    check_output(args.out, "--out", keep=args.results)
     merged = merge_files(args.results)
     write_json(args.out, merged)
     machines = sorted({info(b).get(MACHINE_KEY) for b in merged["benchmarks"]})

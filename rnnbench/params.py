@@ -12,6 +12,7 @@ The first input_size rows of W are the input weights, the rest the recurrent wei
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator
 
@@ -88,6 +89,21 @@ VANILLA_KEYS = tuple(param_shapes("rnn", 1, 1, 1))  # W b U c: the vanilla RNN's
 
 def expected_shapes(config: RunConfig) -> dict[str, tuple[int, ...]]:
     return param_shapes(config.cell, config.input_size, config.state_size, config.output_size, config.bidirectional)
+
+
+MODEL_COPIES = 5  # weights, gradients, Adam's two moments, one framework-side copy
+ACTIVATION_COPIES = 3  # gate activations BPTT keeps, their gradients, a framework's temporaries
+
+
+def model_bytes(config: RunConfig) -> int:
+    """About the memory the model of a run takes: its weights with their gradients and optimizer state, and the
+    activations a window's BPTT keeps (batch x steps x gate columns per direction). ``rnnbench train`` refuses a run
+    that cannot fit before anything is allocated."""
+    shapes = expected_shapes(config)
+    weights = sum(math.prod(s) for s in shapes.values())
+    gate_columns = sum(s[-1] for k, s in shapes.items() if k.endswith("W"))  # W and bwd_W: every direction's gates
+    activations = config.batch_size * config.num_steps * gate_columns * ACTIVATION_COPIES
+    return int(np.dtype(config.dtype).itemsize * (MODEL_COPIES * weights + activations))
 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

@@ -75,9 +75,9 @@ def read_results(path: str | Path, versions: tuple[int, ...] = REPORT_READS) -> 
         raise UserError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise UserError(f"{path}: not a pytest-benchmark results file (no 'benchmarks' list)")
-    if not isinstance(doc.get("machine_info"), dict):
+    if "machine_info" in doc and not isinstance(doc["machine_info"], dict):
         raise UserError(f"{path}: machine_info must be an object, got {json.dumps(doc.get('machine_info'))}")
-    if not run_info(doc):
+    if not run_info(doc):  # a plain pytest-benchmark file, with or without machine_info: baseline or candidate
         raise NotJudgeable(f"{path}: not an rnnbench result (no machine_info.rnnbench; a plain pytest-benchmark "
                            "file?); record it with rnnbench bench")
     schema = run_info(doc).get("schema_version")
@@ -127,13 +127,20 @@ def info(record: dict) -> dict:
 TREND_RUNS = 20  # the report's trend shows at most this many stored runs
 
 
+def _history_order(path: Path) -> tuple[str, int]:
+    """``bench-<time>.json`` before ``bench-<time>-2.json`` (a second run of the same second), before the next
+    second's."""
+    stem, _, n = path.stem.rpartition("-")
+    return (stem, int(n)) if n.isdigit() and len(n) < 6 else (path.stem, 1)
+
+
 def stored_runs(history_dir: Path, limit: int = TREND_RUNS) -> list[Path]:
     """The newest ``limit`` runs kept in ``history_dir`` that a report can read, oldest first.
 
     A stored run the report cannot read (corrupt, another schema) is left out, with a line on stderr naming it.
     """
     readable = []
-    for path in sorted(Path(history_dir).glob("bench-*.json"))[-limit:]:
+    for path in sorted(Path(history_dir).glob("bench-*.json"), key=_history_order)[-limit:]:
         try:
             read_results(path, REPORT_READS)
             readable.append(path)

@@ -96,7 +96,7 @@ def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
         (["gen", "--size", "-5", "--out", "x.npz"], "--size: expected a positive integer"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["bench", "--impl", "nope"], "impl: unknown implementation 'nope'"),
-        (["train", "--impl", "numpy", "--impl", "numpy"], "impl: train runs one implementation, got numpy, numpy"),
+        (["train", "--impl", "numpy", "--impl", "tf-cell"], "impl: train runs one implementation, got numpy, tf-cell"),
         (["train", "--impl", "numpy", "--task", "poetry"], "--task: invalid choice: 'poetry'"),
         (["train", "--impl", "numpy", "--cell", "transformer"], "--cell: invalid choice: 'transformer'"),
         (["train", "--impl", "numpy", "--bidirectional"], "bidirectional: task binary carries its state"),

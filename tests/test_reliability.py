@@ -68,6 +68,7 @@ def workspace(tmp_path_factory) -> Path:
         "foreign.json": _edit(base, lambda doc: doc.update(
             benchmarks=[{"name": f"test_other[{i}]", "stats": {"median": 1e-3}, "extra_info": {}} for i in range(3)])),
         "plain.json": {"machine_info": {"node": "x"}, "benchmarks": [{"name": "test_x", "stats": {"median": 1.0}}]},
+        "bare.json": {"benchmarks": [{"name": "test_x", "stats": {"median": 1.0}}]},  # no machine_info at all
         "partial.json": _edit(base, lambda doc: doc.update(benchmarks=doc["benchmarks"][:5])),
         "threads4.json": _edit(base, _set("machine_info.rnnbench.threads", 4)),
         "cuda.json": _edit(base, _set("machine_info.rnnbench.device", "cuda")),
@@ -101,6 +102,7 @@ def workspace(tmp_path_factory) -> Path:
     blob[200] ^= 0xFF
     (d / "crc.npz").write_bytes(bytes(blob))
     (d / "a_file").write_text("a file, not a folder\n")
+    (d / "text.npz").write_text("x,y\n0,1\n")  # a CSV named .npz
     return d
 
 
@@ -119,6 +121,8 @@ class Case:
     code: int
     needle: str  # in the one line of stderr
     env: dict = field(default_factory=dict)
+    absent: str = ""  # must not be in it
+    files: dict = field(default_factory=dict)  # made in the case's folder first: name -> "dir" | "fifo" | bytes
 
 
 CASES = [
@@ -128,8 +132,15 @@ CASES = [
          "foreign.json: no benchmark in common with the baseline"),
     Case("compare-plain-pytest-benchmark", ("compare", "base.json", "plain.json"), 1,
          "plain.json: not an rnnbench result"),
+    Case("compare-no-machine-info", ("compare", "base.json", "bare.json"), 1, "bare.json: not an rnnbench result"),
+    Case("compare-baseline-not-rnnbench", ("compare", "bare.json", "base.json"), 1,
+         "bare.json: not an rnnbench result"),
     Case("compare-missing-most", ("compare", "base.json", "partial.json"), 1, "partial.json lacks"),
     Case("compare-threads", ("compare", "base.json", "threads4.json"), 2, "threads4.json: threads 4"),
+    Case("compare-threads-plural", ("compare", "base.json", "threads4.json"), 2,
+         "runs made at different thread counts are not alike (--allow-mismatch", absent="threadss"),
+    Case("merge-threads", ("merge", "base.json", "threads4.json", "--out", "m.json"), 2,
+         "runs made at different thread counts are not alike; merge runs of one", absent="--allow-mismatch"),
     Case("compare-device", ("compare", "base.json", "cuda.json"), 2, "cuda.json: device cuda"),
     Case("compare-profile", ("compare", "base.json", "full.json"), 2, "full.json: profile full"),
     Case("compare-schema", ("compare", "base.json", "schema1.json"), 2, "schema1.json: schema_version 1"),
@@ -157,6 +168,59 @@ CASES = [
          "--json: a_file/b.json"),
     Case("bench-report-out-is-a-file", ("bench", "--impl", "numpy", "--report-out", "a_file"), 2,
          "--report-out: a_file"),
+    # outputs that must not replace what stands at their path, nor an input
+    Case("train-out-dev-null", ("train", *TINY, "--out", "/dev/null"), 2, "--out: /dev/null is a character device"),
+    Case("train-out-fifo", ("train", *TINY, "--out", "pipe"), 2, "--out: pipe is a FIFO", files={"pipe": "fifo"}),
+    Case("gen-out-fifo", ("gen", "--size", "2000", "--out", "pipe"), 2, "--out: pipe is a FIFO",
+         files={"pipe": "fifo"}),
+    Case("train-out-trailing-slash", ("train", *TINY, "--out", "newdir/"), 2, "--out: newdir/ ends in '/'"),
+    Case("merge-out-trailing-slash", ("merge", "base.json", "base.json", "--out", "m/"), 2, "--out: m/ ends in '/'"),
+    Case("compare-flagged-is-the-baseline", ("compare", "base.json", "base.json", "--flagged", "base.json"), 2,
+         "--flagged: base.json is also base.json"),
+    Case("compare-flagged-is-a-candidate", ("compare", "base.json", "partial.json", "--allow-missing", "--flagged",
+                                            "partial.json"), 2, "--flagged: partial.json is also partial.json"),
+    Case("compare-flagged-is-a-folder", ("compare", "base.json", "base.json", "--flagged", "rep"), 2,
+         "--flagged: rep is a folder"),
+    Case("compare-flagged-inside-a-file", ("compare", "base.json", "base.json", "--flagged", "a_file/f.txt"), 2,
+         "--flagged: a_file/f.txt lies inside a_file"),
+    Case("compare-flagged-in-proc", ("compare", "base.json", "base.json", "--flagged", "/proc/flagged.txt"), 2,
+         "--flagged: /proc/flagged.txt"),
+    Case("merge-out-is-an-input", ("merge", "base.json", "base.json", "--out", "base.json"), 2,
+         "--out: base.json is also base.json"),
+    Case("train-out-is-the-data", ("train", *TINY, "--data-in", "data.npz", "--out", "data.npz"), 2,
+         "--out: data.npz is also data.npz"),
+    Case("train-out-is-the-weights", ("train", *TINY, "--weights-in", "w.npz", "--out", "w.npz"), 2,
+         "--out: w.npz is also w.npz"),
+    Case("report-out-holds-an-input", ("report", "rep/base.json", "--out", "rep"), 2, "--out: rep holds rep/base.json",
+         files={"rep/base.json": json.dumps(json.loads(GOLDEN.read_text())).encode()}),
+    Case("report-out-is-the-working-directory", ("report", "base.json", "--out", "."), 2,
+         "--out: . is or holds the working directory"),
+    Case("bench-json-in-proc", ("bench", "--impl", "numpy", "--json", "/proc/x.json"), 2, "--json: /proc/x.json"),
+    Case("bench-log-is-a-folder", ("bench", "--impl", "numpy", "--json", "taken.json"), 2,
+         "--json's log: taken.log is a folder", files={"taken.log": "dir"}),
+    Case("bench-json-is-a-device", ("bench", "--impl", "numpy", "--json", "/dev/null"), 2,
+         "--json: /dev/null is a character device"),
+    Case("bench-history-is-a-file", ("bench", "--impl", "numpy", "--no-report"), 2,
+         "the run history (results/history): results/history is a file", files={"results/history": b"a file\n"}),
+    Case("bench-results-is-a-file", ("bench", "--impl", "numpy", "--no-report"), 2,
+         "the results folder (results): results is a file", files={"results": b"a file\n"}),
+    Case("bench-report-holds-the-json", ("bench", "--impl", "numpy", "--json", "rep/b.json", "--report-out", "rep"), 2,
+         "--report-out: rep holds rep/b.json"),
+    Case("bench-report-holds-the-history", ("bench", "--impl", "numpy", "--report-out", "results"), 2,
+         "--report-out: results holds results/history"),
+    # limits named before any work
+    Case("state-size-does-not-fit", ("train", *TINY, "--state-size", "200000"), 2, "state_size: 200000 units"),
+    Case("threads-over-the-cpus", ("train", *TINY[:-1], "1000"), 2, "--threads: at most"),
+    Case("bench-threads-over-the-cpus", ("bench", "--impl", "numpy", "--threads", "1000"), 2,
+         "this machine's CPU count"),
+    Case("bench-processes-too-many", ("bench", "--impl", "numpy", "--processes", "1000000"), 2,
+         "--processes: at most 64"),
+    Case("gen-size-too-small", ("gen", "--size", "1", "--out", "x.npz"), 2, "--size: 1 is too small for the task "
+         "binary's reference windows (at least 1000", absent="--batch-size"),
+    Case("data-in-is-text", ("train", *TINY, "--data-in", "text.npz"), 2,
+         "text.npz: not a readable .npz archive (it starts with b'x,y", absent="pickle"),
+    Case("lr-diverges-sine-one-line", ("train", "--impl", "numpy", "--task", "sine", "--epochs", "1", "--threads",
+                                       "1", "--lr", "1e30"), 1, "diverged: loss became inf"),
     # corrupt inputs
     Case("data-truncated", ("train", *TINY, "--data-in", "truncated.npz"), 2, "truncated.npz: not a readable"),
     Case("data-crc", ("train", *TINY, "--data-in", "crc.npz"), 2, "crc.npz: not a readable"),
@@ -188,6 +252,10 @@ def test_bad_input_and_faults(case, workspace, tmp_path):
     for name, data in earlier.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(data)
+    for name, what in case.files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir() if what == "dir" else os.mkfifo(path) if what == "fifo" else path.write_bytes(what)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     done = rnnbench(*case.argv, cwd=tmp_path, env=case.env)
     lines = done.stderr.strip().splitlines()
@@ -196,14 +264,15 @@ def test_bad_input_and_faults(case, workspace, tmp_path):
     if case.code != 0:
         assert len(lines) == 1, done.stderr
         assert case.needle in lines[0], lines[0]
+        assert not case.absent or case.absent not in lines[0], lines[0]
     for name, data in earlier.items():
         assert (tmp_path / name).read_bytes() == data, name
     after = sorted(p.name for p in tmp_path.rglob("*"))
     assert after == before  # nothing half-written, no temporary file left behind
 
 
-def test_at_least_forty_cases():
-    assert len(CASES) >= 40
+def test_at_least_sixty_cases():
+    assert len(CASES) >= 60
 
 
 def test_the_gate_passes_a_run_against_itself_and_says_what_it_compared(workspace):
@@ -379,3 +448,192 @@ def test_bench_records_a_crashed_implementation_and_runs_the_others(tmp_path):
     assert any("T5-S4" in name for name in passed)  # the other configuration still ran
     assert "FAILED numpy: " in done.stdout and "RuntimeError: injected fault" in done.stdout
     assert "injected fault" in (tmp_path / "rep" / "index.html").read_text()
+
+
+# --- outputs: what stands at their path, repeated values, a full stdout, warnings -------------------------------
+
+
+def test_a_symlinked_output_is_written_through(workspace, tmp_path):
+    """The README's rule: a link given as an output stays a link, and the file it names gets the run."""
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "run.json").write_text('{"older": true}\n')
+    os.symlink("kept/run.json", tmp_path / "link.json")
+    done = rnnbench("train", *TINY, "--out", "link.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "link.json").is_symlink()
+    assert json.loads((tmp_path / "kept" / "run.json").read_text())["impl"] == "numpy"
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["run.json"]
+
+
+def test_repeated_values_are_taken_once_with_a_note(tmp_path):
+    from rnnbench.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--impl", "numpy", "numpy", "--task", "binary", "--task", "binary",
+                                      "--measure", "forward", "forward", "--framework", "numpy", "numpy"])
+    assert (args.impl, args.task, args.measure, args.framework) == (["numpy"], ["binary"], ["forward"], ["numpy"])
+    assert len(args.notes) == 4 and "--impl numpy given more than once; taken once" in args.notes
+    done = rnnbench("train", *TINY, "--impl", "numpy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines() == ["rnnbench train: note: --impl numpy given more than once; taken once"]
+
+
+def test_a_full_stdout_ends_the_output_not_the_run(tmp_path):
+    """`> /dev/full`: the run's output file is written first, and the run keeps its exit code."""
+    with open("/dev/full", "w") as full:
+        done = rnnbench("train", *TINY, "--out", "run.json", cwd=tmp_path, stdout=full)
+        assert done.returncode == 0 and done.stderr == ""
+        assert json.loads((tmp_path / "run.json").read_text())["impl"] == "numpy"
+        (tmp_path / "base.json").write_bytes(GOLDEN.read_bytes())
+        done = rnnbench("compare", "base.json", "base.json", cwd=tmp_path, stdout=full)
+        assert done.returncode == 0 and done.stderr == ""
+
+
+def test_warnings_are_one_line_each_and_none_after_a_failure(capsys, monkeypatch):
+    import warnings
+
+    from rnnbench import cli
+    from rnnbench.errors import DivergedError
+
+    def noisy(args):
+        for _ in range(12):
+            warnings.warn("overflow encountered in matmul", RuntimeWarning, stacklevel=1)
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_theory", noisy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert cli.main(["theory"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["rnnbench theory: warning: RuntimeWarning: overflow encountered in matmul (12 times)",
+                   "rnnbench theory: warning: UserWarning: something else"]
+
+    def diverges(args):
+        warnings.warn("overflow encountered in matmul", RuntimeWarning, stacklevel=1)
+        raise DivergedError(3, float("inf"))
+
+    monkeypatch.setattr(cli, "cmd_theory", diverges)
+    assert cli.main(["theory"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "diverged: loss became inf at step 3" in err[0]
+
+
+def test_a_new_name_is_never_an_old_one(tmp_path):
+    """Two runs of one second keep both results: the second takes the next free name, and the trend orders
+    them."""
+    from rnnbench.files import write_new
+    from rnnbench.results import _history_order
+
+    names = [write_new(tmp_path / "bench-20261130-120000.json", lambda f, i=i: f.write(b"%d" % i)) for i in range(3)]
+    assert [p.name for p in names] == ["bench-20261130-120000.json", "bench-20261130-120000-2.json",
+                                       "bench-20261130-120000-3.json"]
+    assert [p.read_bytes() for p in names] == [b"0", b"1", b"2"]
+    later = tmp_path / "bench-20261130-120001.json"
+    assert sorted([later, *reversed(names)], key=_history_order) == [*names, later]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*(p.name for p in names)])
+
+
+@pytest.mark.slow
+def test_a_signal_to_bench_alone_stops_its_children_and_keeps_earlier_files(tmp_path):
+    """SIGTERM (what `timeout` and a CI runner send) to the bench process alone: it stops its pytest child and
+    everything that child started, waits for them, and exits 143; the earlier results and logs are untouched
+    (`--json keep.log`: the log beside it is keep.log.log), and this run's log is kept under a new name."""
+    import signal
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    for name in ("keep.log", "keep.log.log"):
+        (tmp_path / name).write_text(f"an earlier {name}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "rnnbench", "bench", "--impl", "numpy", "--task", "binary",
+                             "--threads", "1", "--json", "keep.log", "--no-report"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    kids = []
+    while time.monotonic() < deadline and not kids:
+        kids = [k for k in psutil.Process(proc.pid).children(recursive=True) if "pytest" in " ".join(k.cmdline())]
+        time.sleep(0.2)
+    assert kids, "the benchmark child never started"
+    time.sleep(2)  # inside the benchmarks
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("rnnbench bench: interrupted; its log so far: ")
+    for kid in kids:
+        assert not kid.is_running() or kid.status() == psutil.STATUS_ZOMBIE
+    for name in ("keep.log", "keep.log.log"):
+        assert (tmp_path / name).read_text() == f"an earlier {name}\n"
+    kept = tmp_path / "keep.log-failed.log"
+    assert "interrupted" in kept.read_text() and "Wrote benchmark data" not in kept.read_text()  # stopped mid-run
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".part", ".tmp"))]  # no partial log left
+    assert not (tmp_path / "results" / "history").exists() or not any((tmp_path / "results" / "history").iterdir())
+
+
+# --- any output path either works or is refused before work, and a refusal changes nothing ------------------------
+
+PARTS = ("f", "d", "p", "lf", "ld", "dang", "new", "d/x", "ld/x", "in.json", "lin")
+
+
+def _sandbox(root: Path) -> None:
+    """A file, a folder with a file, a FIFO, links to each, a dangling link, an input and a link to it."""
+    (root / "f").write_text("a file\n")
+    (root / "d").mkdir()
+    (root / "d" / "x").write_text("in a folder\n")
+    os.mkfifo(root / "p")
+    os.symlink("f", root / "lf")
+    os.symlink("d", root / "ld")
+    os.symlink("nowhere/y", root / "dang")
+    (root / "in.json").write_text("{}\n")
+    os.symlink("in.json", root / "lin")
+
+
+def _snapshot(root: Path) -> dict:
+    seen = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            seen[rel] = ("link", os.readlink(path))
+        elif path.is_fifo():
+            seen[rel] = ("fifo",)
+        elif path.is_dir():
+            seen[rel] = ("dir",)
+        else:
+            seen[rel] = ("file", path.read_bytes())
+    return seen
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.lists(st.sampled_from(PARTS), min_size=1, max_size=3).map("/".join),
+                 st.sampled_from(["/dev/null", "/proc/out.json", "/", ".", "", "new/"])),
+       st.booleans(), st.booleans())
+def test_any_output_path_works_or_is_refused_before_work(tmp_path_factory, path, trailing_slash, folder):
+    from rnnbench.files import check_output, output_target, replace_folder, write_json
+
+    root = tmp_path_factory.mktemp("out")
+    _sandbox(root)
+    path = path + "/" if trailing_slash and path and not path.endswith("/") else path
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        before = _snapshot(root)
+        try:
+            check_output(path, "--out", folder=folder, keep=["in.json"])
+        except UserError:
+            assert _snapshot(root) == before, path  # refused: nothing changed
+            return
+        target = Path(os.path.realpath(output_target(path)))
+        if folder:
+            replace_folder(path, lambda staging: (staging / "index.html").write_text("new\n"))
+            assert (target / "index.html").read_text() == "new\n"
+        else:
+            write_json(path, {"new": True})
+            assert json.loads(target.read_text()) == {"new": True}
+        assert target.is_relative_to(root.resolve()), path  # only the sandbox was written
+        after = _snapshot(root)
+        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        mine = str(target.relative_to(root.resolve()))
+        assert all(k == mine or k.startswith(mine + "/") or mine.startswith(k + "/") for k in changed), (path, changed)
+        assert before.get("p") == after.get("p") == ("fifo",) and after["lf"] == ("link", "f")
+        assert after["in.json"] == ("file", b"{}\n")
+    finally:
+        os.chdir(cwd)
