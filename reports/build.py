@@ -138,8 +138,9 @@ def build_run_report(paths) -> Report:
         add(Section("parity", "Parity with NumPy, step by step",
                     "Each implementation's dloss = |step loss - numpy's step loss| over the first steps of the "
                     "reference run, from the same canonical weights and data (log scale). The tests hold the first 50 "
-                    "steps within 1e-4; float32 rounding then grows through the training.", parity,
-                    figures.parity_figure(newest_traces, order)))
+                    "steps within 1e-4; float32 rounding then grows through the training."
+                    + "".join(f" {t}: {f['parity_why']}." for t, f in tasks.items() if f.get("parity_why")), parity,
+                    figures.parity_figure(newest_traces, order, tasks)))
     for task, facts in tasks.items():
         task_refs = [r for r in references if r["task"] == task and r["label"] in order]
         if not task_refs:

@@ -6,23 +6,32 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: figures are only ever rendered to files
 
+import textwrap  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
+from rnnbench.families import FAMILIES  # noqa: E402
+from rnnbench.families import order as family_order  # noqa: E402
 from rnnbench.reports.summaries import newest_run  # noqa: E402
 from rnnbench.results import Measure  # noqa: E402
 from rnnbench.stats import regime_slopes  # noqa: E402
 
-FRAMEWORK_COLORS = {"numpy": "#4c72b0", "tensorflow": "#dd8452", "torch": "#c44e52"}
+FRAMEWORK_COLORS = {f.name: f.color for f in FAMILIES}  # the family table's; a family it lacks is grey
+FAMILY_STYLES = {f.name: style for f, style in zip(FAMILIES, ("-", "--", ":", "-."))}  # loss curves: by family
+
+
+def _color(framework: str) -> str:
+    return FRAMEWORK_COLORS.get(framework, "grey")
 
 
 def _framework_legend(ax, frameworks) -> None:
     from matplotlib.patches import Patch
 
-    present = [f for f in FRAMEWORK_COLORS if f in set(frameworks)]
-    ax.legend(handles=[Patch(color=FRAMEWORK_COLORS[f], label=f) for f in present], fontsize=8, loc="upper right")
+    present = sorted(set(frameworks), key=family_order)
+    ax.legend(handles=[Patch(color=_color(f), label=f) for f in present], fontsize=8, loc="upper right")
 
 
 def _panels(n: int, height: float, width: float = 6.0, columns: int = 2) -> tuple[Figure, list]:
@@ -65,10 +74,13 @@ def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: dict) -> Fig
     fig, axes = _panels(len(labels), 4.5)
     latest = curves[curves["run"] == curves["run"].iloc[-1]] if len(curves) else curves
     log = task.get("loss") == "mse"  # regression losses fall by orders of magnitude
+    impls = sorted(set(latest["impl"]), key=lambda i: (family_order(_family_of(i)), i))
+    palette = matplotlib.colormaps["tab20"]
     for ax, label in zip(axes, labels):
         rows_label = latest[latest["label"] == label]
-        for impl, rows in rows_label.groupby("impl"):
-            ax.plot(rows["step"], rows["loss"], label=impl, linewidth=1)
+        for impl, rows in rows_label.groupby("impl"):  # 16 lines: a colour each, a line style per family
+            ax.plot(rows["step"], rows["loss"], label=impl, linewidth=1, color=palette(impls.index(impl) % 20),
+                    linestyle=FAMILY_STYLES.get(_family_of(impl), "-"))
         for key, level in levels.items():
             if log and level < 1e-9:
                 continue  # an exact level of 0 has no place on a log axis; the table names it
@@ -87,11 +99,19 @@ def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: dict) -> Fig
     return fig
 
 
-def parity_figure(traces: pd.DataFrame, order: list[str], reference: str = "numpy") -> Figure:
+def _family_of(impl: str) -> str:
+    """The family an implementation's name says (each family's names start with its prefix)."""
+    return next((f.name for f in FAMILIES if impl.startswith(f.prefix)), "")
+
+
+def parity_figure(traces: pd.DataFrame, labels_in_order: list[str], tasks: dict | None = None,
+                  reference: str = "numpy") -> Figure:
     """Each implementation's per-step |loss - reference loss| (log scale), a panel per config: loss curves lie on
-    top of each other, so this is where agreement, and where it ends, shows."""
+    top of each other, so this is where agreement, and where it ends, shows. A task whose parity the tests hold
+    in another dtype than the run's (``tasks[task]["parity_dtype"]``, as the run recorded it) says why on its
+    panel."""
     latest = traces[traces["run"] == traces["run"].iloc[-1]] if len(traces) else traces
-    labels = [label for label in order if label in set(latest["label"])]
+    labels = [label for label in labels_in_order if label in set(latest["label"])]
     fig, axes = _panels(len(labels), 3.8)
     for ax, label in zip(axes, labels):
         group = latest[latest["label"] == label]
@@ -103,6 +123,10 @@ def parity_figure(traces: pd.DataFrame, order: list[str], reference: str = "nump
         ax.text(ax.get_xlim()[1], 1e-4, " parity tolerance 1e-4", va="bottom", ha="right", fontsize=8)
         ax.set_yscale("log")
         ax.set_title(f"{label}: |step loss - {reference}'s|")
+        facts = (tasks or {}).get(group["task"].iloc[0], {}) if len(group) else {}
+        if facts.get("parity_why"):
+            ax.text(0.01, 0.01, "\n".join(textwrap.wrap(facts["parity_why"], 70)), transform=ax.transAxes,
+                    fontsize=7, va="bottom", ha="left", color="#555555")
         ax.set_xlabel("train step")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, ncol=2)
@@ -154,7 +178,7 @@ def _bar_panels(frame: pd.DataFrame, measure: str, value: str, ascending: bool, 
         rows = rows_all[rows_all["label"] == label].sort_values(value, ascending=ascending, na_position="first")
         y = np.arange(len(rows))
         values = rows[value].astype(float).fillna(0)
-        ax.barh(y, values, color=[FRAMEWORK_COLORS.get(f, "grey") for f in rows["framework"]])
+        ax.barh(y, values, color=[_color(f) for f in rows["framework"]])
         ax.set_yticks(y, rows["impl"])
         panels.append((ax, label, rows, y, values))
     return fig, panels

@@ -211,6 +211,6 @@ def environment(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
             "cpus": ",".join(map(str, ours["cpus"])) if ours.get("cpus") else None,  # those the run could use
             "device": ours.get("device"),
             "profile": facts["profile"], "python": ours.get("python"),
-            **{k: versions.get(k) for k in ("numpy", "tensorflow", "torch")},
+            **versions,  # every package version the run recorded
         })
     return pd.DataFrame(rows)

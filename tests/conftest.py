@@ -138,18 +138,15 @@ def assert_parity(numpy_reference):
     return check
 
 
-# The sine seed configuration is chaotic in float32: the NumPy reference itself, started from weights one float32
-# ulp apart, moves 5e-4 in loss within 50 Adam steps, so no implementation with another summation order can hold
-# 1e-4 there. Its parity runs in float64, where TensorFlow and NumPy agree to 1e-11.
-PARITY_DTYPE = {"sine": "float64"}
 
 
 def task_parity_config(task: str, **changes):
     """The task's reference configuration cut to at least PARITY_STEPS windows: 50 windows of a stream or of
     sequences; digits, whose training set holds 22 windows of 64, for 3 epochs (66 steps)."""
     from rnnbench.config import RunConfig
+    from rnnbench.tasks import task as task_by_name
 
-    config = RunConfig.for_task(task, threads=2, dtype=PARITY_DTYPE.get(task, "float32"), **changes)
+    config = RunConfig.for_task(task, threads=2, dtype=task_by_name(task).parity_dtype, **changes)
     if task == "digits":
         return config.replace(epochs=-(-PARITY_STEPS // config.windows_per_epoch))
     per_window = config.batch_size * (config.num_steps if config.task_spec.carries_state else 1)

@@ -298,3 +298,56 @@ def test_repeated_records_are_left_out_and_the_report_says_so(tmp_path):
     step_time = {s.key: s for s in report.sections}["step_time"]
     assert step_time.table.equals({s.key: s for s in once.sections}["step_time"].table)
     assert len(load_results(read_runs([path]))) == len(load_results(read_runs([NEW])))
+
+
+def test_the_family_table_gives_every_family_its_colour_legend_and_versions():
+    """JAX was drawn in grey and left out of the legends, and its versions were not recorded: every family now
+    gets its colour, its place in the legend and its packages' versions from its one row."""
+    from matplotlib.figure import Figure
+
+    from rnnbench import families
+    from rnnbench.harness.provenance import VERSIONED
+    from rnnbench.reports import figures
+
+    colours = [f.color for f in families.FAMILIES]
+    assert len(set(colours)) == len(colours) and figures.FRAMEWORK_COLORS["jax"] == families.family("jax").color
+    assert {"jax", "jaxlib", "optax", "flax", "numpy", "tensorflow", "torch"} <= set(VERSIONED)
+    ax = Figure().subplots()
+    figures._framework_legend(ax, ["jax", "numpy", "jax", "somebody-else"])
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["numpy", "jax", "somebody-else"]
+    assert [figures._family_of(i) for i in ("jax-flax", "tf-keras", "torch-rnn", "numpy")] == [
+        "jax", "tensorflow", "torch", "numpy"]
+
+
+def test_the_environment_lists_every_version_a_run_recorded(tmp_path):
+    from rnnbench.reports.load import environment
+
+    doc = json.loads(NEW.read_text())
+    doc["machine_info"]["rnnbench"]["versions"] = {"numpy": "2.1.0", "jax": "0.7.0", "optax": "0.2.5"}
+    table = environment([(tmp_path / "run.json", doc)])
+    assert table.loc[0, ["numpy", "jax", "optax"]].tolist() == ["2.1.0", "0.7.0", "0.2.5"]
+
+
+def test_the_parity_section_says_why_a_task_is_held_in_another_dtype(tmp_path):
+    """Sine's float32 curves cross the 1e-4 line: the run records why (the task's parity_dtype and parity_why),
+    and the report says it."""
+    from rnnbench.tasks import task
+
+    assert task("sine").parity_dtype == "float64" and "chaotic in float32" in task("sine").parity_why
+    assert task("binary").parity_dtype == "float32" and not task("binary").parity_why
+    doc = json.loads(NEW.read_text())
+    doc["machine_info"]["rnnbench"]["tasks"]["sine"]["parity_why"] = task("sine").parity_why
+    numpy_sine = next(b for b in doc["benchmarks"] if b["name"] == "test_train[numpy-sine-rnn-T49-S16-B50]")
+    numpy_sine["extra_info"]["first_losses"] = [0.5 / (1 + s) for s in range(60)]
+    other = json.loads(json.dumps(numpy_sine))
+    other["name"] = "test_train[tf-cell-sine-rnn-T49-S16-B50]"
+    other["extra_info"].update(impl="tf-cell", framework="tensorflow",
+                               first_losses=[0.5 / (1 + s) + 1e-5 * s for s in range(60)])
+    doc["benchmarks"].append(other)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    parity = next(s for s in build_report([path]).sections if s.key == "parity")
+    assert f"sine: {task('sine').parity_why}." in parity.description
+    panel_texts = [t.get_text() for ax in parity.figure.axes for t in ax.texts]
+    assert any("chaotic in float32" in t for t in panel_texts)

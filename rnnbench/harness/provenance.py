@@ -13,14 +13,14 @@ import platform
 
 from threadpoolctl import threadpool_info
 
-from rnnbench import registry
+from rnnbench import families, registry
 from rnnbench.config import BASELINE_IMPL
 from rnnbench.harness.cpus import allowed_cpus
 from rnnbench.references import Reference, reference_configs
 from rnnbench.results import BENCH_SCHEMA_VERSION
 from rnnbench.tasks import TASKS
 
-VERSIONED = ("numpy", "tensorflow", "tf-keras", "keras", "torch", "pytest-benchmark")
+VERSIONED = (*(d for f in families.FAMILIES for d in f.distributions), "pytest-benchmark")
 
 
 def record_info(impl: str, framework: str, version: str, *, device: str, threads: int, measure: str,
@@ -57,7 +57,8 @@ def reference_facts() -> list[dict]:
 def task_facts() -> dict:
     """Each task's theory levels (in its loss's units) and what each means, in order."""
     return {name: {"summary": t.summary, "loss": t.loss, "levels": t.levels().as_dict(),
-                   "labels": t.levels().labels()} for name, t in TASKS.items()}
+                   "labels": t.levels().labels(), "parity_dtype": t.parity_dtype, "parity_why": t.parity_why}
+            for name, t in TASKS.items()}
 
 
 def machine_info(*, threads: int, device: str, profile: str, frameworks: list[str]) -> dict:

@@ -103,6 +103,8 @@ class Task:
     defaults: dict  # the seed's settings: RunConfig fields
     data_help: str  # what --data-in takes
     data_keys: tuple[str, ...] = ("x", "y")  # the arrays of --data-in and of `rnnbench gen`
+    parity_dtype: str = "float32"  # where the parity tests hold every implementation within 1e-4 of NumPy
+    parity_why: str = ""  # why it is not float32, when it is not (the report says it beside the parity figure)
 
     @property
     def bidirectional_ok(self) -> bool:
