@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
-from rnnbench.families import FAMILIES  # noqa: E402
+from rnnbench.families import FAMILIES, family_of  # noqa: E402
 from rnnbench.families import order as family_order  # noqa: E402
 from rnnbench.reports.summaries import newest_run  # noqa: E402
 from rnnbench.results import Measure  # noqa: E402
@@ -74,13 +74,13 @@ def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: dict) -> Fig
     fig, axes = _panels(len(labels), 4.5)
     latest = curves[curves["run"] == curves["run"].iloc[-1]] if len(curves) else curves
     log = task.get("loss") == "mse"  # regression losses fall by orders of magnitude
-    impls = sorted(set(latest["impl"]), key=lambda i: (family_order(_family_of(i)), i))
+    impls = sorted(set(latest["impl"]), key=lambda i: (family_order(family_of(i)), i))
     palette = matplotlib.colormaps["tab20"]
     for ax, label in zip(axes, labels):
         rows_label = latest[latest["label"] == label]
         for impl, rows in rows_label.groupby("impl"):  # 16 lines: a colour each, a line style per family
             ax.plot(rows["step"], rows["loss"], label=impl, linewidth=1, color=palette(impls.index(impl) % 20),
-                    linestyle=FAMILY_STYLES.get(_family_of(impl), "-"))
+                    linestyle=FAMILY_STYLES.get(family_of(impl), "-"))
         for key, level in levels.items():
             if log and level < 1e-9:
                 continue  # an exact level of 0 has no place on a log axis; the table names it
@@ -97,11 +97,6 @@ def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: dict) -> Fig
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, ncol=2)
     return fig
-
-
-def _family_of(impl: str) -> str:
-    """The family an implementation's name says (each family's names start with its prefix)."""
-    return next((f.name for f in FAMILIES if impl.startswith(f.prefix)), "")
 
 
 def parity_figure(traces: pd.DataFrame, labels_in_order: list[str], tasks: dict | None = None,

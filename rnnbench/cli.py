@@ -519,14 +519,13 @@ def _main(argv: list[str] | None) -> int:
         print(f"rnnbench {args.command}: note: {note}", file=sys.stderr)
     with forgiving_stdout(), warnings.catch_warnings(record=True) as caught:
         code = _run(args)
-        if code in (EXIT_OK, EXIT_FAILED) and not getattr(args, "failed_once", False):
+        if code == EXIT_OK:  # a run that failed says so in its one line; its warnings are what that line explains
             _warn(args.command, caught)
     return code
 
 
 def _warn(command: str, caught: list) -> None:
-    """The run's Python warnings, one line each, repeats counted: a diverged run's dozen overflow warnings are
-    its cause, and its one line says so; a run that went on gets each distinct warning once."""
+    """The run's Python warnings, one line each, repeats counted (each distinct warning once)."""
     counts: dict[str, int] = {}
     for w in caught:
         text = f"{w.category.__name__}: {' '.join(str(w.message).split())}"
@@ -542,7 +541,6 @@ def _run(args) -> int:
         print(f"rnnbench {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER
     except DivergedError as exc:
-        args.failed_once = True  # its warnings (overflow, invalid values) are what the one line explains
         print(f"rnnbench {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:  # the reader went away (| head): what it wanted it has

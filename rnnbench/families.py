@@ -51,6 +51,11 @@ def names() -> list[str]:
     return [f.name for f in FAMILIES]
 
 
+def family_of(impl: str) -> str:
+    """The family an implementation's name says (every name starts with its family's prefix); "" for none."""
+    return next((f.name for f in FAMILIES if impl.startswith(f.prefix)), "")
+
+
 def order(name: str) -> int:
     """Position in the table: families run, and are reported, in this order."""
     return names().index(name) if name in _BY_NAME else len(FAMILIES)

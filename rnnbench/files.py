@@ -129,6 +129,21 @@ def _shown(path: Path) -> str:
     return os.path.relpath(path, here) if _inside(path, here) else str(path)
 
 
+@contextlib.contextmanager
+def _staged(path: Path, write):
+    """A whole temporary file beside ``path`` with what ``write(fileobj)`` wrote and a normal file's mode (mkstemp
+    makes it private); removed on the way out, unless the block renamed it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o666 & ~_umask())
+        yield Path(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Write through ``write(fileobj)`` to a temporary file beside ``path``, then rename over it.
 
@@ -138,16 +153,8 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     """
     path = output_target(path)
     _refuse_special(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
+    with _staged(path, write) as tmp:
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _refuse_special(path: Path) -> None:
@@ -165,12 +172,7 @@ def write_new(path: str | os.PathLike, write) -> Path:
     path written. The name is claimed by a hard link (or, where links are not supported, an exclusive create), so
     two writers can never take one name."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())
+    with _staged(path, write) as tmp:
         for n in itertools.count(1):
             name = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
             try:
@@ -184,8 +186,6 @@ def write_new(path: str | os.PathLike, write) -> Path:
                     continue
                 os.replace(tmp, name)
             return name
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     raise AssertionError("unreachable")
 
 

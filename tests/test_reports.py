@@ -316,7 +316,7 @@ def test_the_family_table_gives_every_family_its_colour_legend_and_versions():
     figures._framework_legend(ax, ["jax", "numpy", "jax", "somebody-else"])
     legend = ax.get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["numpy", "jax", "somebody-else"]
-    assert [figures._family_of(i) for i in ("jax-flax", "tf-keras", "torch-rnn", "numpy")] == [
+    assert [families.family_of(i) for i in ("jax-flax", "tf-keras", "torch-rnn", "numpy")] == [
         "jax", "tensorflow", "torch", "numpy"]
 
 
