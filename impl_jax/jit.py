@@ -5,7 +5,7 @@
   window.
 - ``jax-scan``: a whole epoch in one compiled call, ``lax.scan`` over the windows, the state carried from window
   to window (or zero for independent sequences). A named trick, because XLA on a CPU pays per operation: a window
-  of at most ``UNROLL_UP_TO`` steps takes its gradients written by hand (``rnnbench.backprop``, the NumPy
+  of at most ``UNROLL_UP_TO`` steps takes its gradients written by hand (``rnnbench.model.backprop``, the NumPy
   reference's algebra, unrolled over time; tested against autodiff), a longer one ``jax.value_and_grad`` through
   the ``lax.scan`` over time, which is faster there. Its ``train_step`` is the same window compiled alone.
 

@@ -1,30 +1,24 @@
-"""The canonical model as pure JAX functions, for any task × cell, uni- or bidirectional: the forward pass with
-``lax.scan`` over time, the loss, and one window's training step, its gradients either by ``jax.value_and_grad``
-or written by hand (``rnnbench.backprop`` over JAX's operations, ``OPS``), then an optax update.
+"""JAX's side of the canonical model (``rnnbench.model``): its operations (``OPS``) and ``Model``, the model's
+rules as pure functions with the loop over time a ``lax.scan``, and one window's training step, its gradients
+either by ``jax.value_and_grad`` or written by hand (``rnnbench.model.backprop`` over ``OPS``), then an optax
+update.
 
-    forward direction:   h_t = cell(x_t, h_{t-1})     from the given state (zero for independent sequences)
-    backward direction:  g_t = cell(x_t, g_{t+1})     from zero, over the window reversed (``scan(reverse=True)``)
-    out_t = [h_t, g_t] @ U + c                         at every step, or at the last step only
-
-The cells are DESIGN.md's (``rnnbench.cells``), in the NumPy reference's form: the input product of every step
-is one matmul over the window, then the recurrent product per step inside the scan. Parameters are a dict by
-canonical name (an optax pytree); the window's x and y arrive as the task gives them (class ids are one-hot
-inside the compiled function).
+Parameters are a dict by canonical name (an optax pytree); the window's x and y arrive as the task gives them
+(class ids are one-hot inside the compiled function).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnbench import backprop
-from rnnbench.cells import BACKWARD_PREFIX, cell
 from rnnbench.config import RunConfig
-from rnnbench.tasks.base import XENT
+from rnnbench.model import backprop, forward
+from rnnbench.model.cells import cell_math
+from rnnbench.model.ops import Ops
 
 # A window of at most this many steps is unrolled whole: its scan over time (jax.value_and_grad's forward; jax-scan
 # measured here: binary (5,4) 85 -> 70 us per step, (10,16) 317 -> 244), and jax-scan takes hand-written gradients
@@ -37,115 +31,59 @@ def _matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
     return (a.T if transpose_a else a) @ (b.T if transpose_b else b)
 
 
-OPS = backprop.Ops(
-    matmul=_matmul, cat=lambda xs, axis: jnp.concatenate(xs, axis), split=lambda x, n, axis: jnp.split(x, n, axis),
-    sigmoid=jax.nn.sigmoid, tanh=jnp.tanh, exp=jnp.exp, log_softmax=lambda x: jax.nn.log_softmax(x, axis=-1),
-    sum0=lambda x: x.sum(0), total=jnp.sum, zeros_like=jnp.zeros_like)
+def _xent(out, y):
+    log_probs = jax.nn.log_softmax(out, axis=-1)
+    return -jnp.take_along_axis(log_probs, y[..., None].astype(jnp.int32), axis=-1).mean()
 
 
-def cell_step(cell_name: str, W_h, bh, state: tuple, xw_t) -> tuple:
-    """One step: xw_t = x_t @ W[:n_in] + b, (B, G*H); state (h,) or (h, c). Returns the new state."""
-    h = state[0]
-    if cell_name == "rnn":
-        return (jnp.tanh(xw_t + h @ W_h),)
-    if cell_name == "lstm":
-        i, f, g, o = jnp.split(xw_t + h @ W_h, 4, axis=1)
-        c = jax.nn.sigmoid(f) * state[1] + jax.nn.sigmoid(i) * jnp.tanh(g)
-        return jax.nn.sigmoid(o) * jnp.tanh(c), c
-    a_r, a_z, a_n = jnp.split(xw_t, 3, axis=1)
-    h_r, h_z, h_n = jnp.split(h @ W_h + bh, 3, axis=1)
-    r, z = jax.nn.sigmoid(a_r + h_r), jax.nn.sigmoid(a_z + h_z)
-    n = jnp.tanh(a_n + r * h_n)
-    return ((1 - z) * n + z * h,)
+OPS = Ops(
+    matmul=_matmul, project=lambda x, W: x @ W, cat=lambda xs, axis: jnp.concatenate(xs, axis),
+    stack=lambda xs, axis: jnp.stack(xs, axis), split=lambda x, n, axis: jnp.split(x, n, axis),
+    sigmoid=jax.nn.sigmoid, tanh=jnp.tanh, exp=jnp.exp, sqrt=jnp.sqrt,
+    log_softmax=lambda x: jax.nn.log_softmax(x, axis=-1), softmax=lambda x: jax.nn.softmax(x, axis=-1),
+    sum0=lambda x: x.sum(0), total=jnp.sum, zeros_like=jnp.zeros_like, full_like=jnp.full_like,
+    scalar=lambda value, like: jnp.asarray(value, like.dtype), xent=_xent,
+    one_hot=lambda ids, n, dtype: jax.nn.one_hot(ids, n, dtype=dtype), cast=lambda x, dtype: x.astype(dtype),
+    swapaxes=jnp.swapaxes, reshape=jnp.reshape,
+    mse=lambda out, y: jnp.mean((out - y.astype(out.dtype)) ** 2))
 
 
-def _scan_step(cell_name: str, W_h, bh, state: tuple, xw_t):
-    """``cell_step`` as a ``lax.scan`` body: the new state carried, its h stacked."""
-    state = cell_step(cell_name, W_h, bh, state, xw_t)
+def _scan_step(step, W_h, bh, state: tuple, xw_t):
+    """A cell's step as a ``lax.scan`` body: the new state carried, its h stacked."""
+    state, _ = step(OPS, xw_t, state, W_h, bh)
     return state, state[0]
 
 
-@dataclass(frozen=True)
-class Model:
-    """What the pure functions need of a config (hashable, so it can be a static argument)."""
+class Model(forward.Model):
+    """The config's model as pure functions of a dict of parameter arrays."""
 
-    cell: str
-    n_in: int
-    state_size: int
-    n_states: int
-    directions: tuple[str, ...]
-    tokens: bool
-    each_step: bool
-    classifies: bool
-    carries_state: bool
-    batch_size: int
-    n_out: int
+    ops = OPS
 
     @classmethod
     def of(cls, config: RunConfig) -> Model:
-        task = config.task_spec
-        return cls(config.cell, config.input_size, config.state_size, len(cell(config.cell).states),
-                   ("", BACKWARD_PREFIX) if config.bidirectional else ("",), task.tokens, task.each_step,
-                   task.loss == XENT, task.carries_state, config.batch_size, config.output_size)
+        return cls(config)
 
     def zero_state(self, dtype, batch: int | None = None) -> tuple:
-        shape = (batch or self.batch_size, self.state_size)
-        return tuple(jnp.zeros(shape, dtype) for _ in range(self.n_states))
+        shape = (batch or self.spec.batch_size, self.spec.state_size)
+        return tuple(jnp.zeros(shape, dtype) for _ in range(self.spec.n_states))
 
     def outputs(self, p: dict, x, state: tuple):
-        """Logits or values, (B, T, n_out) at each step or (B, n_out) at the last, and the forward final state."""
-        dtype = p["U"].dtype
-        rows = self.inputs(x, dtype)  # (B, T, n_in)
+        """Logits or values, (B, T, n_out) at each step or (B, n_out) at the last, and the forward final state:
+        ``rnnbench.model.forward``'s, with the loop over time a ``lax.scan``."""
+        rows = self.inputs(x, p["U"].dtype)  # (B, T, n_in)
+        step = cell_math(self.spec.cell).step
         per_direction, final = [], state
-        for prefix in self.directions:
-            W = p[prefix + "W"]
-            xw = jnp.swapaxes(rows @ W[: self.n_in] + p[prefix + "b"], 0, 1)  # (T, B, G*H), time-major
-            backward = prefix == BACKWARD_PREFIX
-            start = self.zero_state(dtype, x.shape[0]) if backward else state
-
-            step = partial(_scan_step, self.cell, W[self.n_in :], p.get(prefix + "bh"))
-            last, hs = lax.scan(step, start, xw, reverse=backward,
-                                unroll=len(xw) <= UNROLL_UP_TO)  # hs (T, B, H) in time order
+        for prefix in self.spec.directions:
+            xw, W_h, bh = forward.direction_inputs(OPS, self.spec, p, prefix, rows)
+            backward = self.spec.is_backward(prefix)
+            start = tuple(jnp.zeros_like(s) for s in state) if backward else state
+            last, hs = lax.scan(partial(_scan_step, step, W_h, bh), start, jnp.swapaxes(xw, 0, 1),
+                                reverse=backward, unroll=xw.shape[1] <= UNROLL_UP_TO)  # hs (T, B, H) in time order
             per_direction.append(hs)
             if not backward:
                 final = last
         hs = jnp.concatenate(per_direction, axis=-1) if len(per_direction) > 1 else per_direction[0]
-        if not self.each_step:
-            return hs[-1] @ p["U"] + p["c"], final
-        return jnp.swapaxes(hs, 0, 1) @ p["U"] + p["c"], final
-
-    def loss(self, out, y):
-        """Mean cross-entropy over every target, or mean squared error over every target value."""
-        if self.classifies:
-            log_probs = jax.nn.log_softmax(out, axis=-1)
-            return -jnp.take_along_axis(log_probs, y[..., None].astype(jnp.int32), axis=-1).mean()
-        return jnp.mean((out - y.astype(out.dtype)) ** 2)
-
-    def predictions(self, out):
-        return jax.nn.softmax(out, axis=-1) if self.classifies else out
-
-    def start(self, state: tuple) -> tuple:
-        """A window's forward start: the carried state, or zero for independent sequences."""
-        return state if self.carries_state else tuple(jnp.zeros_like(s) for s in state)
-
-    @property
-    def shape(self) -> backprop.Shape:
-        return backprop.Shape(self.cell, self.n_in, self.state_size, self.directions, self.each_step,
-                              self.classifies)
-
-    def inputs(self, x, dtype):
-        """(B, T[, F]) -> (B, T, n_in) float rows in ``dtype``: one-hot for tokens."""
-        return jax.nn.one_hot(x, self.n_in, dtype=dtype) if self.tokens else x.astype(dtype)
-
-    def rows(self, x, dtype):
-        """(B, T[, F]) -> (T*B, n_in) time-major input rows (``rnnbench.backprop``'s layout)."""
-        return jnp.swapaxes(self.inputs(x, dtype), 0, 1).reshape(-1, self.n_in)
-
-    def targets(self, y, dtype):
-        """y -> one-hot rows (classes) or value rows, time-major: (T*B, O) at each step, (B, O) at the last."""
-        if self.classifies:
-            return jax.nn.one_hot((y.T if self.each_step else y).reshape(-1), self.n_out, dtype=dtype)
-        return (jnp.swapaxes(y, 0, 1) if self.each_step else y).reshape(-1, self.n_out).astype(dtype)
+        return forward.readout(OPS, self.spec, p, jnp.swapaxes(hs, 0, 1)), final
 
     def grads_autodiff(self, p: dict, state: tuple, x, y):
         """(loss, gradients, final state) by ``jax.value_and_grad`` through the forward pass."""
@@ -158,10 +96,11 @@ class Model:
         return loss, grads, final
 
     def grads_by_hand(self, p: dict, state: tuple, x, y):
-        """(loss, gradients, final state) written out: ``rnnbench.backprop`` over ``OPS``, unrolled over time."""
+        """(loss, gradients, final state) written out: ``rnnbench.model.backprop`` over ``OPS``, unrolled over
+        time."""
         dtype = p["U"].dtype
         zero = tuple(jnp.zeros_like(s) for s in state)
-        return backprop.loss_and_grads(OPS, self.shape, p, self.rows(x, dtype), self.targets(y, dtype),
+        return backprop.loss_and_grads(OPS, self.spec, p, self.rows(x, dtype), self.targets(y, dtype),
                                        self.start(state), zero)
 
     def window_step(self, tx, grads, p: dict, opt_state, state: tuple, x, y):

@@ -8,8 +8,8 @@ task, cell and direction (the model's math is ``rnnbench.impl_tf.model``).
   carries the state, the parameters and the optimizer slots, so Python is entered once per epoch instead of once
   per window (independent-sequence tasks start every window from zero). Two named tricks, both because XLA on a
   CPU pays per operation: gradients written by hand rather than taken by GradientTape, for every task, cell and
-  direction (``rnnbench.backprop``, the NumPy reference's algebra, given TensorFlow's operations as ``OPS``; the
-  binary task with the vanilla cell has a leaner window of its own, ``window_loss_and_grads``), and products
+  direction (``rnnbench.model.backprop``, the NumPy reference's algebra, given TensorFlow's operations: the
+  headline configuration runs the same code as the rest of the grid), and products
   with a small right-hand side written as multiply-and-reduce, which XLA fuses instead of calling GEMM. Its
   ``train_step`` is the same computation for one window.
 
@@ -25,63 +25,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from rnnbench import backprop, tricks
 from rnnbench.config import RunConfig
 from rnnbench.impl_tf import runtime
-from rnnbench.impl_tf.model import OPTIMIZERS, Model
+from rnnbench.impl_tf.model import OPS, SMALL_MATMUL_OPS, Model
 from rnnbench.interface import StepwiseEpoch
+from rnnbench.model import backprop, optim
 from rnnbench.params import Params
-from rnnbench.tasks.base import XENT
 
 tf = runtime.tf
-
-
-def small_matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
-    """``tf.matmul``, with a small right-hand side as multiply-and-reduce (the named trick, ``rnnbench.tricks``)."""
-    a = tf.transpose(a) if transpose_a else a
-    b = tf.transpose(b) if transpose_b else b
-    return tricks.small_matmul(a, b, tf.matmul, tf.reduce_sum)
-
-
-OPS = backprop.Ops(
-    matmul=small_matmul, cat=lambda xs, axis: tf.concat(xs, axis), split=lambda x, n, axis: tf.split(x, n, axis),
-    sigmoid=tf.sigmoid, tanh=tf.tanh, exp=tf.exp, log_softmax=tf.nn.log_softmax,
-    sum0=lambda x: tf.reduce_sum(x, 0), total=tf.reduce_sum, zeros_like=tf.zeros_like)
-
-
-def window_loss_and_grads(params, x, y, s0, num_classes: int):
-    """Loss, final state and gradients (W b U c) of one window of the binary task with the vanilla cell.
-
-    Leaner than ``rnnbench.backprop`` for the most overhead-bound case of all: the readout's share of every
-    state's gradient, times tanh', is one product over all T*B rows, so each step backward adds only the
-    recurrent term. XLA's autodiff graph of the same loss has about twice the operations.
-    """
-    W, b, U, c = params
-    B, T = x.shape
-    H = W.shape[1]
-    C = num_classes
-    W_rec = W[C:]
-    x_onehot = tf.reshape(tf.one_hot(tf.transpose(x), C, dtype=W.dtype), [T * B, C])  # rows t*B + r
-    y_onehot = tf.reshape(tf.one_hot(tf.transpose(y), C, dtype=W.dtype), [T * B, C])
-    input_part = tf.reshape(small_matmul(x_onehot, W[:C]) + b, [T, B, H])
-    states = [s0]
-    for t in range(T):
-        states.append(tf.tanh(input_part[t] + small_matmul(states[-1], W_rec)))
-    hidden = tf.concat(states[1:], 0)  # (T*B, H)
-    log_probs = tf.nn.log_softmax(small_matmul(hidden, U) + c)  # (T*B, C)
-    n = tf.cast(B * T, W.dtype)
-    loss = -tf.reduce_sum(y_onehot * log_probs) / n
-    d_logits = (tf.exp(log_probs) - y_onehot) / n
-    d_pre_out = tf.reshape(small_matmul(d_logits, U, transpose_b=True) * (1 - hidden * hidden), [T, B, H])
-    d_pre, carry = [None] * T, tf.zeros_like(s0)
-    for t in reversed(range(T)):
-        d_pre[t] = d_pre_out[t] + small_matmul(carry, W_rec, transpose_b=True) * (1 - states[t + 1] * states[t + 1])
-        carry = d_pre[t]
-    d_pre = tf.concat(d_pre, 0)  # (T*B, H)
-    dW = tf.concat([small_matmul(x_onehot, d_pre, transpose_a=True),
-                    small_matmul(tf.concat(states[:-1], 0), d_pre, transpose_a=True)], 0)
-    grads = [dW, tf.reduce_sum(d_pre, 0), small_matmul(hidden, d_logits, transpose_a=True), tf.reduce_sum(d_logits, 0)]
-    return loss, states[-1], grads
 
 
 class TF2Driver(StepwiseEpoch):
@@ -122,11 +73,10 @@ class TFFunction(TF2Driver):
         self.config = config
         dtype = runtime.tf_dtype(config)
         self.model = Model(config)
-        self.carries_state = config.task_spec.carries_state
         self.names = params.names
         self.variables = [tf.Variable(p, dtype=dtype, name=n) for n, p in params.items()]
-        self.optimizer = OPTIMIZERS[config.optimizer](config.learning_rate)
-        self.slots = [tf.Variable(s) for s in self.optimizer.slots([v.read_value() for v in self.variables])]
+        self.optimizer = optim.optimizer(config.optimizer)
+        self.slots = [tf.Variable(s) for s in self.optimizer.slots(OPS, [v.read_value() for v in self.variables])]
         self.state = [tf.Variable(z) for z in self.model.zero_state(config.batch_size, dtype)]
         self._train_step = tf.function(self._train_window, jit_compile=self.jit_compile)
         self._forward = tf.function(self._predictions, jit_compile=self.jit_compile)
@@ -142,12 +92,6 @@ class TFFunction(TF2Driver):
 
         self.run_and_restore((*self.variables, *self.slots, *self.state), run)
 
-    def _start(self, state: list) -> tuple:
-        """The carried state of a stream task; zero for independent sequences."""
-        if self.carries_state:
-            return tuple(state)
-        return self.model.zero_state(self.config.batch_size, self.variables[0].dtype)
-
     def loss_and_grads(self, params: list, x, y, state: tuple):
         """Autodiff of the window loss; a subclass may supply the gradients another way."""
         with tf.GradientTape() as tape:
@@ -158,8 +102,10 @@ class TFFunction(TF2Driver):
 
     def _train_window(self, x, y):
         params = [v.read_value() for v in self.variables]
-        loss, final, grads = self.loss_and_grads(params, x, y, self._start([v.read_value() for v in self.state]))
-        new_params, new_slots = self.optimizer.apply(params, [s.read_value() for s in self.slots], grads)
+        start = self.model.start(tuple(v.read_value() for v in self.state))
+        loss, final, grads = self.loss_and_grads(params, x, y, start)
+        new_params, new_slots = self.optimizer.apply(OPS, self.config.learning_rate, params,
+                                                     [s.read_value() for s in self.slots], grads)
         for var, value in zip((*self.variables, *self.slots), (*new_params, *new_slots)):
             var.assign(value)
         for var, value in zip(self.state, final):
@@ -168,7 +114,7 @@ class TFFunction(TF2Driver):
 
     def _predictions(self, x):
         params = dict(zip(self.names, (v.read_value() for v in self.variables)))
-        out, _ = self.model.outputs(params, x, self._start([v.read_value() for v in self.state]))
+        out, _ = self.model.outputs(params, x, self.model.start(tuple(v.read_value() for v in self.state)))
         return self.model.predictions(out)
 
     def params(self) -> Params:
@@ -184,32 +130,21 @@ class TFXLA(TFFunction):
 class TFXLAEpoch(TFXLA):
     """A whole epoch in one XLA-compiled call: a while_loop over windows, everything carried on device.
 
-    The gradients are written by hand (the named trick) in both the epoch loop and train_step: the binary task
-    with the vanilla cell by ``window_loss_and_grads``, every other task, cell and direction by
-    ``rnnbench.backprop``.
+    The gradients are written by hand (the named trick) in both the epoch loop and train_step, for every task, cell
+    and direction by ``rnnbench.model.backprop``.
     """
 
     whole_epoch: ClassVar[bool] = True
 
     def loss_and_grads(self, params, x, y, state):
         config, model = self.config, self.model
-        if config.task == "binary" and config.cell == "rnn" and not config.bidirectional:
-            loss, final, grads = window_loss_and_grads(params, x, y, state[0], config.num_classes)
-            return loss, (final,), grads
         dtype = params[0].dtype
-        rows = model.inputs(tf.transpose(x) if model.task.tokens else tf.transpose(x, [1, 0, 2]), dtype)
-        rows = tf.reshape(rows, [-1, model.n_in])  # time-major (T*B, n_in)
-        if model.task.each_step:
-            y = tf.transpose(y) if y.shape.rank == 2 else tf.transpose(y, [1, 0, 2])
-        target = tf.one_hot(tf.reshape(y, [-1]), config.output_size, dtype=dtype) if model.task.loss == XENT \
-            else tf.reshape(tf.cast(y, dtype), [-1, config.output_size])
         zero = model.zero_state(config.batch_size, dtype)
-        loss, grads, final = backprop.loss_and_grads(OPS, self.shape, dict(zip(self.names, params)), rows, target,
-                                                     state, zero)
+        loss, grads, final = backprop.loss_and_grads(SMALL_MATMUL_OPS, model.spec, dict(zip(self.names, params)),
+                                                     model.rows(x, dtype), model.targets(y, dtype), state, zero)
         return loss, final, [grads[n] for n in self.names]
 
     def build(self, config: RunConfig, params: Params) -> None:
-        self.shape = backprop.Shape.of(config)
         self._train_epoch = tf.function(self._epoch_loop, jit_compile=True)
         super().build(config, params)
 
@@ -223,9 +158,9 @@ class TFXLAEpoch(TFXLA):
         n = xs.shape[0]
 
         def body(i, state, params, slots, losses):
-            loss, final, grads = self.loss_and_grads(params, xs[i], ys[i], self._start(state))
-            params, slots = self.optimizer.apply(params, slots, grads)
-            return i + 1, list(final), params, slots, losses.write(i, loss)
+            loss, final, grads = self.loss_and_grads(params, xs[i], ys[i], self.model.start(tuple(state)))
+            params, slots = self.optimizer.apply(OPS, self.config.learning_rate, params, slots, grads)
+            return i + 1, list(final), list(params), list(slots), losses.write(i, loss)
 
         start = (
             tf.constant(0),

@@ -39,8 +39,10 @@ from rnnbench.cells import BACKWARD_PREFIX, permute_blocks
 from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.impl_tf import runtime
-from rnnbench.impl_tf.model import Adam, Model, cell_step
+from rnnbench.impl_tf.model import OPS, Model
 from rnnbench.interface import StepwiseEpoch
+from rnnbench.model import forward, optim
+from rnnbench.model.cells import gru_step
 from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
 from rnnbench.params import Params
 
@@ -66,7 +68,7 @@ class ResetAfterGRUCell:
         return tf.zeros([batch_size, self.state_size], dtype)
 
     def __call__(self, inputs, state, scope=None):
-        (h,) = cell_step("gru", tf.matmul(inputs, self.W[: self.n_in]), (state,), self.W[self.n_in :], self.b, self.bh)
+        (h,), _ = gru_step(OPS, tf.matmul(inputs, self.W[: self.n_in]) + self.b, (state,), self.W[self.n_in :], self.bh)
         return h, h
 
 
@@ -88,14 +90,14 @@ def _tf1_cell(cell_name: str, state_size: int, input_size: int, params: Params, 
 
 
 def written_out_adam(loss, variables: list, learning_rate: float):
-    """torch.optim.Adam as graph ops (``rnnbench.impl_tf.model.Adam``): AdamOptimizer would add epsilon before the
+    """torch.optim.Adam as graph ops (``rnnbench.model.optim``'s): AdamOptimizer would add epsilon before the
     bias correction of v, which at step 1 acts as 1e-8 / sqrt(1 - 0.999) = 3.2e-7 on the corrected root; on
     parameters with tiny gradients that moved digits' losses 1.3e-3 from NumPy's within 66 steps."""
-    adam = Adam(learning_rate)
+    adam = optim.optimizer("adam")
     grads = tf.gradients(loss, variables)
     values = [v.read_value() for v in variables]
-    slots = [v1.Variable(s, trainable=False) for s in adam.slots(values)]
-    new_values, new_slots = adam.apply(values, [s.read_value() for s in slots], grads)
+    slots = [v1.Variable(s, trainable=False) for s in adam.slots(OPS, values)]
+    new_values, new_slots = adam.apply(OPS, learning_rate, values, [s.read_value() for s in slots], grads)
     with tf.control_dependencies([*new_values, *new_slots]):  # every read before any write
         return tf.group(*(v1.assign(var, value) for var, value in zip((*variables, *slots), (*new_values, *new_slots))))
 
@@ -118,7 +120,7 @@ class _TF1Graph(StepwiseEpoch):
         self.model = Model(config)
         self.names = params.names
         self.carries_state = config.task_spec.carries_state
-        B, T, H = config.batch_size, config.num_steps, config.state_size
+        B, H = config.batch_size, config.state_size
         dtype = runtime.tf_dtype(config)
         (x_shape, x_dtype), (y_shape, y_dtype) = config.task_spec.window_shapes(config)
         as_tf = {np.int32: tf.int32, np.float32: dtype}
@@ -130,17 +132,10 @@ class _TF1Graph(StepwiseEpoch):
             rows = self.model.inputs(self.x, dtype)  # (B, T, n_in)
             outputs, final, recurrent = self.recurrence(rows, self.init_state, params, dtype)
             self.final_state = tuple(final)
-            if isinstance(outputs, list):
-                outputs = tf.stack(outputs, axis=1)  # (B, T, D)
-            D = outputs.shape[-1]
             with v1.variable_scope("softmax"):
                 U = v1.get_variable("U", initializer=params.U.astype(dtype.as_numpy_dtype))
                 c = v1.get_variable("c", initializer=params.c.astype(dtype.as_numpy_dtype))
-            n_out = U.shape[1]
-            if config.task_spec.each_step:
-                logits = tf.reshape(tf.matmul(tf.reshape(outputs, [-1, D]), U) + c, [B, T, n_out])
-            else:
-                logits = tf.matmul(outputs[:, -1], U) + c
+            logits = forward.readout(OPS, self.model.spec, {"U": U, "c": c}, outputs)
             self.predictions = self.model.predictions(logits)
             self.loss = self.model.loss(logits, self.y)
             self.layout = {**recurrent, "U": (U, _identity), "c": (c, _identity)}
@@ -211,25 +206,20 @@ class TFCell(_TF1Graph):
     """The tutorial's first version: its own cell function, unrolled in Python."""
 
     def recurrence(self, rows, init_state, params, dtype):
-        variables, outputs, final = {}, [], init_state
-        for prefix in self.model.prefixes:
+        variables = {}
+
+        def run(prefix, start):
             with v1.variable_scope(f"{prefix}rnn_cell"):
-                p = {k: v1.get_variable(k, initializer=params[prefix + k].astype(dtype.as_numpy_dtype))
+                p = {prefix + k: v1.get_variable(k, initializer=params[prefix + k].astype(dtype.as_numpy_dtype))
                      for k in ("W", "b", "bh") if prefix + k in params}
-            variables.update({prefix + k: (v, _identity) for k, v in p.items()})
-            if prefix == BACKWARD_PREFIX:
-                outs, _ = self.model.direction({prefix + k: v for k, v in p.items()}, prefix, rows,
-                                               self.model.zero_state(rows.shape[0], dtype))
-            elif self.config.cell == "rnn":  # the tutorial's own cell, in the concat form
-                state, outs = init_state[0], []
-                for x_t in tf.unstack(rows, axis=1):
-                    state = tf.tanh(tf.matmul(tf.concat([x_t, state], 1), p["W"]) + p["b"])
-                    outs.append(state)
-                final = (state,)
-            else:
-                outs, final = self.model.direction(p, prefix, rows, init_state)
-            outputs.append(outs)
-        steps = outputs[0] if len(outputs) == 1 else [tf.concat(hs, axis=1) for hs in zip(*outputs)]
+            variables.update({k: (v, _identity) for k, v in p.items()})
+            if prefix == "" and self.config.cell == "rnn":  # the tutorial's own cell, in the concat form
+                W, b = p["W"], p["b"]
+                return forward.unroll(lambda x_t, s: (tf.tanh(tf.matmul(tf.concat([x_t, s[0]], 1), W) + b),),
+                                      tf.unstack(rows, axis=1), start)
+            return self.model.direction(p, prefix, rows, start)
+
+        steps, final = forward.directions(OPS, self.model.spec, init_state, run)
         return steps, final, variables
 
 

@@ -3,12 +3,11 @@
 On tensors this small an eager PyTorch step costs what its operator calls cost (microseconds each), not what
 its arithmetic costs. The window step makes as few calls as the algebra allows:
 
-- no autograd: the backward pass is written out (``rnnbench.backprop``, the NumPy reference's algebra over
-  PyTorch's operations, for every task, cell and direction; the binary task with the vanilla cell and Adagrad has
-  a leaner window of its own, ``window_step``), time-major, so every product that does not depend on the
-  recurrence (the input part, the readout, dU, dW, the readout's share of each state's gradient) is one matmul
-  over all T*B rows;
-- the optimizer as a functional update (``rnnbench.impl_torch.model``: TF1 Adagrad, torch's Adam).
+- no autograd: the backward pass is written out (``rnnbench.model.backprop``, the NumPy reference's algebra over
+  PyTorch's operations, for every task, cell and direction, the headline configuration included), time-major,
+  so every product that does not depend on the recurrence (the input part, the readout, dU, dW, the readout's
+  share of each state's gradient) is one matmul over all T*B rows;
+- the optimizer as a functional update (``rnnbench.model.optim``: TF1 Adagrad, torch's Adam).
 
 ``torch-fused`` runs it eagerly. ``torch-compile`` runs it through ``torch.compile`` (Inductor): ``train_step``
 compiles one window (at its first call), ``train_epoch`` a whole epoch as one ``while_loop`` (a PyTorch prototype
@@ -23,94 +22,39 @@ device so the host waits once per epoch (``train_step`` does one window and wait
 from __future__ import annotations
 
 from functools import partial
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch._higher_order_ops import while_loop
 
-from rnnbench import backprop
 from rnnbench.config import RunConfig
 from rnnbench.impl_torch import runtime
-from rnnbench.impl_torch.model import OPTIMIZERS, Model, matmul, ops, small_matmul
+from rnnbench.impl_torch.model import OPS, Model, matmul, ops, small_matmul
+from rnnbench.model import backprop, optim
+from rnnbench.model.ops import Ops
+from rnnbench.model.spec import ModelSpec
 from rnnbench.params import Params
 
 
-class Weights(NamedTuple):
-    """W, b, U, c (or their accumulators) as tensors: the binary vanilla window's parameters."""
-
-    W: torch.Tensor
-    b: torch.Tensor
-    U: torch.Tensor
-    c: torch.Tensor
-
-
-def window_step(params: Weights, accums: Weights, s0, x_onehot, y_onehot, lr: float, num_classes: int, mm):
-    """One window of the binary task with the vanilla cell: forward, hand-written backward, TF1 Adagrad. Leaner than
-    ``rnnbench.backprop`` for the most overhead-bound case: the readout's share of every state's gradient, times
-    tanh', is one product over all T*B rows, so each step backward adds only the recurrent term.
-
-    params, accums: W, b, U, c as tensors, and their Adagrad accumulators; s0: (B, H); x_onehot, y_onehot:
-    (T*B, C) time-major rows. Returns (loss, final state, new params, new accums), all on the device.
-    """
-    W, b, U, c = params
-    C = num_classes
-    B, H = s0.shape
-    T = x_onehot.shape[0] // B
-    n = float(T * B)
-    W_rec = W[C:]
-    pre = (mm(x_onehot, W[:C]) + b).view(T, B, H)  # input part of every step at once
-    states = [s0]
-    for t in range(T):
-        states.append(torch.tanh(pre[t] + mm(states[-1], W_rec)))
-    hidden = torch.cat(states[1:])  # (T*B, H)
-    log_probs = torch.log_softmax(mm(hidden, U) + c, dim=1)  # (T*B, C)
-    loss = -(log_probs * y_onehot).sum() / n
-    d_logits = (log_probs.exp() - y_onehot) / n
-    d_out = (mm(d_logits, U.t()) * (1 - hidden * hidden)).view(T, B, H)
-    d_pre = [d_out[T - 1]]  # gradient at tanh's input, from the last step back
-    W_rec_t = W_rec.t()
-    for t in range(T - 2, -1, -1):
-        d_pre.append(d_out[t] + mm(d_pre[-1], W_rec_t) * (1 - states[t + 1] * states[t + 1]))
-    d_pre = torch.cat(d_pre[::-1])  # (T*B, H), time-major again
-    grads = Weights(
-        torch.cat([mm(x_onehot.t(), d_pre), mm(torch.cat(states[:-1]).t(), d_pre)]),
-        d_pre.sum(0),
-        mm(hidden.t(), d_logits),
-        d_logits.sum(0),
-    )
-    new_accums = Weights(*(a + g * g for a, g in zip(accums, grads)))
-    new_params = Weights(*(p - lr * g / a.sqrt() for p, g, a in zip(params, grads, new_accums)))
-    return loss, states[-1], new_params, new_accums
-
-
-def lean_window(params: tuple, slots: tuple, state: tuple, rows, target, lr: float, num_classes: int, mm):
-    """``window_step`` in the general window's signature."""
-    loss, s, new_params, new_slots = window_step(Weights(*params), Weights(*slots), state[0], rows, target, lr,
-                                                 num_classes, mm)
-    return loss, (s,), tuple(new_params), tuple(new_slots)
-
-
 def general_window(params: tuple, slots: tuple, state: tuple, rows, target, lr: float, names: tuple,
-                   shape: backprop.Shape, ops: backprop.Ops, apply, carries_state: bool):
-    """One window of any task, cell and direction: ``rnnbench.backprop``, then the optimizer's update.
+                   spec: ModelSpec, ops: Ops, apply):
+    """One window of any task, cell and direction: ``rnnbench.model.backprop``, then the optimizer's update.
 
-    rows, target: the window in ``rnnbench.backprop``'s layout (``Model.rows``, ``Model.targets``). Returns
+    rows, target: the window in ``rnnbench.model.backprop``'s layout (``Model.rows``, ``Model.targets``). Returns
     (loss, final state, new params, new slots), all on the device.
     """
-    zero = tuple(torch.zeros_like(s) for s in state)
-    loss, grads, final = backprop.loss_and_grads(ops, shape, dict(zip(names, params)), rows, target,
-                                                 state if carries_state else zero, zero)
-    new_params, new_slots = apply(lr, params, slots, tuple(grads[n] for n in names))
+    zero = tuple(ops.zeros_like(s) for s in state)
+    loss, grads, final = backprop.loss_and_grads(ops, spec, dict(zip(names, params)), rows, target,
+                                                 state if spec.carries_state else zero, zero)
+    new_params, new_slots = apply(ops, lr, params, slots, tuple(grads[n] for n in names))
     return loss, final, new_params, new_slots
 
 
 def make_window(config: RunConfig, names: tuple, mm):
     """The config's window step, its keyword arguments bound."""
-    if config.task == "binary" and config.cell == "rnn" and not config.bidirectional and config.optimizer == "adagrad":
-        return partial(lean_window, lr=config.learning_rate, num_classes=config.num_classes, mm=mm)
-    return partial(general_window, lr=config.learning_rate, names=names, shape=backprop.Shape.of(config),
-                   ops=ops(mm), apply=OPTIMIZERS[config.optimizer][1], carries_state=config.task_spec.carries_state)
+    return partial(general_window, lr=config.learning_rate, names=names, spec=ModelSpec.of(config), ops=ops(mm),
+                   apply=optim.optimizer(config.optimizer).apply)
 
 
 class TorchFused:
@@ -123,7 +67,7 @@ class TorchFused:
         self.model = Model(config, self.device, runtime.torch_dtype(config))
         self.names = params.names
         self.weights = tuple(torch.tensor(p, device=self.device, dtype=self.model.dtype) for p in params)
-        self.slots = OPTIMIZERS[config.optimizer][0](self.weights)
+        self.slots = optim.optimizer(config.optimizer).slots(OPS, self.weights)
         self.window = make_window(config, self.names, self.mm)
         self.reset_state()
         self.compile()
@@ -136,8 +80,9 @@ class TorchFused:
         self.state = self.model.zero_state()
 
     def _data(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Windows (stacked or one) on the device in ``rnnbench.backprop``'s layout."""
-        return self.model.rows(self.model.tensor(x)), self.model.targets(self.model.tensor(y))
+        """Windows (stacked or one) on the device in ``rnnbench.model.backprop``'s layout."""
+        dtype = self.model.dtype
+        return self.model.rows(self.model.tensor(x), dtype), self.model.targets(self.model.tensor(y), dtype)
 
     def _step(self, rows, target) -> torch.Tensor:
         loss, self.state, self.weights, self.slots = self.window(self.weights, self.slots, self.state, rows, target)
@@ -157,8 +102,8 @@ class TorchFused:
 
     @torch.no_grad()
     def forward(self, x: np.ndarray) -> np.ndarray:
-        start = self.state if self.config.task_spec.carries_state else self.model.zero_state()
-        out, _ = self.model.outputs(dict(zip(self.names, self.weights)), self.model.tensor(x), start)
+        out, _ = self.model.outputs(dict(zip(self.names, self.weights)), self.model.tensor(x),
+                                    self.model.start(self.state))
         return runtime.to_numpy(self.model.predictions(out))
 
     def params(self) -> Params:

@@ -30,8 +30,9 @@ from torch import nn
 from rnnbench.cells import BACKWARD_PREFIX
 from rnnbench.config import RunConfig
 from rnnbench.impl_torch import runtime
-from rnnbench.impl_torch.model import Model
+from rnnbench.impl_torch.model import OPS, Model
 from rnnbench.interface import StepwiseEpoch
+from rnnbench.model import forward
 from rnnbench.params import Params
 
 TORCH_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -75,7 +76,7 @@ class _TorchBase(StepwiseEpoch):
         self.state = self.model.zero_state()
 
     def _start(self) -> tuple:
-        return self.state if self.config.task_spec.carries_state else self.model.zero_state()
+        return self.model.start(self.state)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         out, final = self.outputs(self.model.tensor(x), self._start())
@@ -142,7 +143,7 @@ class TorchRNN(_ModuleLayout):
         return getattr(self.rnn, name + "_l0" + ("_reverse" if prefix == BACKWARD_PREFIX else ""))
 
     def outputs(self, x, state):
-        rows = self.model.inputs(x)  # (B, T, n_in)
+        rows = self.model.inputs(x, self.dtype)  # (B, T, n_in)
         if self.config.bidirectional:  # the backward direction starts from zero
             state = tuple(torch.stack([s, torch.zeros_like(s)]) for s in state)
         else:
@@ -166,24 +167,16 @@ class TorchCell(_ModuleLayout):
         return getattr(self.cells[prefix], name)
 
     def outputs(self, x, state):
-        rows = self.model.inputs(x)  # (B, T, n_in)
-        T = rows.shape[1]
-        lstm = self.config.cell == "lstm"
-        per_direction, final = [], state
-        for prefix, cell in self.cells.items():
-            backward = prefix == BACKWARD_PREFIX
-            s = self.model.zero_state(rows.shape[0]) if backward else state
-            outs = [None] * T
-            for t in range(T - 1, -1, -1) if backward else range(T):
-                s = cell(rows[:, t], s) if lstm else (cell(rows[:, t], s[0]),)
-                outs[t] = s[0]
-            per_direction.append(outs)
-            if not backward:
-                final = tuple(s)
-        steps = [torch.cat(hs, dim=1) if len(hs) > 1 else hs[0] for hs in zip(*per_direction)]
-        if not self.config.task_spec.each_step:
-            return self.linear(steps[-1]), final
-        return self.linear(torch.stack(steps, dim=1)), final
+        rows = self.model.inputs(x, self.dtype)  # (B, T, n_in)
+        lstm, spec = self.config.cell == "lstm", self.model.spec
+
+        def run(prefix, start):
+            cell = self.cells[prefix]
+            step = (lambda x_t, s: tuple(cell(x_t, s))) if lstm else (lambda x_t, s: (cell(x_t, s[0]),))
+            return forward.unroll(step, rows, start, spec.is_backward(prefix))
+
+        steps, final = forward.directions(OPS, spec, state, run)
+        return self.linear(torch.stack(steps, dim=1) if spec.each_step else steps[-1]), final
 
 
 class TorchManual(_TorchBase):

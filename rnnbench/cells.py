@@ -1,6 +1,7 @@
 """The recurrent cells, as data: their blocks, biases and state, and the canonical parameter layout of a model
-built from one (DESIGN.md, "Cells"). Every framework maps its own layout to these; the math itself is written by
-each implementation (the NumPy reference's is ``rnnbench.impl_numpy.cells``).
+built from one (DESIGN.md, "Cells"). Every framework maps its own layout to these; the math is written twice on
+purpose: once over any framework's operations (``rnnbench.model.cells``) and once by hand in the NumPy reference
+(``rnnbench.impl_numpy.cells``), which the parity tests compare.
 
     rnn   h' = tanh([x, h] @ W + b)                        W: (n_in+H, H)   b: (H,)
     lstm  z  = [x, h] @ W + b, blocks i, f, g, o           W: (n_in+H, 4H)  b: (4H,)   state (h, c)
@@ -10,7 +11,7 @@ each implementation (the NumPy reference's is ``rnnbench.impl_numpy.cells``).
 
 The readout is the same for every cell: ``out_t = h_t @ U + c``; a bidirectional model adds the backward
 direction's ``bwd_W``, ``bwd_b`` (``bwd_bh``), and ``U`` then has 2H rows, the forward state's first.
-To add a cell: one row in ``CELLS`` and its math in each implementation.
+To add a cell: docs/extending.md lists every file.
 """
 
 from __future__ import annotations

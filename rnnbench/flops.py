@@ -16,7 +16,7 @@ products and memory-bound; so the count is a lower bound of what runs, and the s
 
 with G the cell's gate blocks, H the state size, D = H per direction, O the outputs, and S = T except for the
 backward direction of a last-step task, whose read state has seen one input: the gradient reaches one step.
-``tests/test_flops.py`` checks the products against a count of the hand-written BPTT's (``rnnbench.backprop``).
+``tests/test_flops.py`` checks the products against a count of the hand-written BPTT's (``rnnbench.model.backprop``).
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ ENTRIES: tuple[Entry, ...] = (
           "TF2: the window step compiled by XLA (jit_compile=True)",
           _TF, **_EVERY_POINT),
     Entry("tf-xla-epoch", "rnnbench.impl_tf.eager:TFXLAEpoch", "tensorflow",
-          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop); binary rnn: hand-written grads",
+          "TF2: a whole epoch in one XLA-compiled tf.function (while_loop), hand-written gradients",
           _TF, **_EVERY_POINT),
     Entry("torch-rnn", "rnnbench.impl_torch.modules:TorchRNN", "torch",
           "nn.RNN / nn.LSTM / nn.GRU (batch_first, bidirectional) + nn.Linear, eager, torch.optim",

@@ -278,3 +278,33 @@ def assert_round_trip(name: str, cell: str, bidirectional: bool):
     for key in params.names:
         np.testing.assert_array_equal(back[key], params[key], err_msg=key)
     return impl, params
+
+
+def _log_softmax(x):
+    import numpy as np
+
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def _numpy_ops():
+    """NumPy's operations for ``rnnbench.model`` (tests only: the NumPy reference never uses the shared model)."""
+    import numpy as np
+
+    from rnnbench.model.ops import Ops
+
+    return Ops(
+        matmul=lambda a, b, transpose_a=False, transpose_b=False: (a.T if transpose_a else a) @ (b.T if transpose_b
+                                                                                                 else b),
+        project=lambda x, W: x @ W, cat=np.concatenate, stack=lambda xs, axis: np.stack(xs, axis),
+        split=lambda x, n, axis: np.split(x, n, axis), sigmoid=lambda x: 1 / (1 + np.exp(-x)), tanh=np.tanh,
+        exp=np.exp, sqrt=np.sqrt, log_softmax=_log_softmax, softmax=lambda x: np.exp(_log_softmax(x)),
+        sum0=lambda x: x.sum(0), total=np.sum, zeros_like=np.zeros_like, full_like=np.full_like,
+        scalar=lambda value, like: np.asarray(value, like.dtype),
+        one_hot=lambda ids, n, dtype: np.eye(n, dtype=dtype)[ids], cast=lambda x, dtype: x.astype(dtype),
+        swapaxes=np.swapaxes, reshape=np.reshape,
+        xent=lambda out, y: -np.take_along_axis(_log_softmax(out), y[..., None], -1).mean(),
+        mse=lambda out, y: np.mean((out - y) ** 2))
+
+
+NUMPY_OPS = _numpy_ops()

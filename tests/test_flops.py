@@ -1,18 +1,21 @@
 """The roofline's FLOP count (``rnnbench.flops``) against a count made another way: the products the hand-written
-BPTT (``rnnbench.backprop``) actually calls, summed from their shapes, and the parameter elements."""
+BPTT (``rnnbench.model.backprop``) actually calls, summed from their shapes, and the parameter elements."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import HAND_WRITTEN, HAND_WRITTEN_IDS, REFERENCES, hand_written_config
+from conftest import HAND_WRITTEN, HAND_WRITTEN_IDS, NUMPY_OPS, REFERENCES, hand_written_config
 
-from rnnbench import backprop
 from rnnbench.cells import cell
 from rnnbench.flops import UPDATE_FLOPS, step_flops
+from rnnbench.model import backprop
+from rnnbench.model.spec import ModelSpec
 from rnnbench.params import init_params
 
 
 def counted_products(config) -> int:
-    """2·m·k·n summed over every matmul of one window of ``rnnbench.backprop`` (NumPy operations)."""
+    """2·m·k·n summed over every matmul of one window of ``rnnbench.model.backprop`` (NumPy operations)."""
     total = 0
 
     def matmul(a, b, transpose_a=False, transpose_b=False):
@@ -21,20 +24,14 @@ def counted_products(config) -> int:
         total += 2 * a.shape[0] * a.shape[1] * b.shape[1]
         return a @ b
 
-    def log_softmax(x):
-        x = x - x.max(-1, keepdims=True)
-        return x - np.log(np.exp(x).sum(-1, keepdims=True))
-
-    ops = backprop.Ops(matmul=matmul, cat=np.concatenate, split=lambda x, n, axis: np.split(x, n, axis),
-                       sigmoid=lambda x: 1 / (1 + np.exp(-x)), tanh=np.tanh, exp=np.exp, log_softmax=log_softmax,
-                       sum0=lambda x: x.sum(0), total=np.sum, zeros_like=np.zeros_like)
+    ops = replace(NUMPY_OPS, matmul=matmul)
     B, T = config.batch_size, config.num_steps
     rows = np.ones((T * B, config.input_size))
     n_target = T * B if config.task_spec.each_step else B
     target = np.full((n_target, config.output_size), 1 / config.output_size)
     state = tuple(np.full((B, config.state_size), 0.1) for _ in cell(config.cell).states)
     zero = tuple(np.zeros_like(s) for s in state)
-    backprop.loss_and_grads(ops, backprop.Shape.of(config), dict(init_params(config).items()), rows, target, state,
+    backprop.loss_and_grads(ops, ModelSpec.of(config), dict(init_params(config).items()), rows, target, state,
                             zero)
     return total
 

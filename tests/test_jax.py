@@ -106,7 +106,7 @@ def test_forward_gives_probabilities_without_updating(name, built_at_parity):
 
 @pytest.mark.parametrize("point", HAND_WRITTEN, ids=HAND_WRITTEN_IDS)
 def test_hand_written_gradients_equal_autodiff(point):
-    """jax-scan's hand-written gradients (``rnnbench.backprop`` over JAX's operations) give the loss, the final
+    """jax-scan's hand-written gradients (``rnnbench.model.backprop`` over JAX's operations) give the loss, the final
     state and every gradient that ``jax.value_and_grad`` of the model gives, in float64, for every task, cell and
     direction, from a nonzero carried state."""
     import jax.numpy as jnp

@@ -180,18 +180,17 @@ def test_cuda_is_refused_with_a_clear_error(name):
 
 @pytest.mark.parametrize("point", HAND_WRITTEN, ids=HAND_WRITTEN_IDS)
 def test_hand_written_gradients_equal_autodiff(point):
-    """tf-xla-epoch's gradients written by hand (``rnnbench.backprop`` over TensorFlow's operations, and the lean
-    binary vanilla window) equal GradientTape's of the model, in float64, for every task, cell and direction.
+    """tf-xla-epoch's gradients written by hand (``rnnbench.model.backprop`` over TensorFlow's operations) equal
+    GradientTape's of the model, in float64, for every task, cell and direction.
     Run eagerly: the math, not the compiler."""
     import tensorflow as tf
 
-    from rnnbench.backprop import Shape
     from rnnbench.impl_tf.eager import TFFunction, TFXLAEpoch
     from rnnbench.impl_tf.model import Model
 
     config = hand_written_config(point)
     impl = TFXLAEpoch()  # what build would set, without compiling anything
-    impl.config, impl.model, impl.shape = config, Model(config), Shape.of(config)
+    impl.config, impl.model = config, Model(config)
     rng = np.random.default_rng(1)
     weights = init_params(config)
     impl.names = weights.names

@@ -103,8 +103,8 @@ def test_nn_rnn_layout_on_the_binary_task():
 
 @pytest.mark.parametrize("point", HAND_WRITTEN, ids=HAND_WRITTEN_IDS)
 def test_hand_written_window_equals_autograd(point):
-    """torch-fused's window (``rnnbench.backprop`` over PyTorch's operations, or the lean binary vanilla window)
-    gives the loss, the final state and, through the optimizer, the parameters that autograd of the model and
+    """torch-fused's window (``rnnbench.model.backprop`` over PyTorch's operations) gives the loss, the
+    final state and, through the optimizer, the parameters that autograd of the model and
     torch.optim give, in float64, for every task, cell and direction."""
     config = hand_written_config(point)
     rng = np.random.default_rng(1)

@@ -56,3 +56,23 @@ def test_a_wheel_outside_the_checkout_runs_bench_and_report(tmp_path):
     assert (work / "run.json").exists() and (work / "reports" / "out" / "index.html").exists()
     run(str(venv / "bin" / "rnnbench"), "report", "run.json", "--out", "again", cwd=work)
     assert (work / "again" / "report.md").read_text().count("| binary-rnn-T5-S4 | numpy |") >= 2
+
+
+def test_every_package_of_the_tree_is_in_the_wheel():
+    """setuptools ships only the packages pyproject.toml lists: a new subpackage left out installs (editable) and
+    tests fine here, then is missing from every wheel, ``rnnbench ab`` side and CI install."""
+    import tomllib
+
+    root = ROOT.resolve()
+    setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {name: root / setup["package-dir"].get(name, name.replace(".", "/")) for name in setup["packages"]}
+    for name, folder in folders.items():
+        assert (folder / "__init__.py").exists(), name
+    tops = {setup["package-dir"][n]: n for n in setup["package-dir"] if n != "rnnbench"}
+    found = set()
+    for init in root.glob("rnnbench/**/__init__.py"):
+        found.add(".".join(init.parent.relative_to(root).parts))
+    for top, name in tops.items():
+        for init in (root / top).glob("**/__init__.py"):
+            found.add(".".join((name, *init.parent.relative_to(root / top).parts)))
+    assert found == set(setup["packages"])

@@ -1,0 +1,135 @@
+"""The cells' math, written once over ``Ops`` (DESIGN.md, "Cells"; ``rnnbench.cells`` holds their layouts):
+one step forward, keeping what the backward pass needs, and that backward pass over a window.
+
+    step(ops, xw_t, state, Wh, bh) -> (new state, saved)
+        xw_t: the step's input product with the bias, x_t @ W[:n_in] + b, (B, G*H); state: (h,) or (h, c);
+        Wh = W[n_in:]; bh: the recurrent bias of a cell that has one (the GRU's), else None.
+        A framework with autodiff drops ``saved`` (a graph prunes it; nothing in it costs an extra operation).
+    backward(ops, dhs, states, saved, Wh) -> (d_xw, dWh, db rows, dbh rows or None)
+        dhs: the gradient reaching each step's h from outside the recurrence (None for none); states: the
+        window's start and every step's new state; saved: each step's ``saved``. d_xw: the gradient at each step's
+        xw (a list); dWh summed; the bias gradients as (T*B, G*H) rows to sum.
+
+To add a cell: its row in ``rnnbench.cells.CELLS``, its two functions here and its row in ``CELL_MATH``, and the
+NumPy reference's own (``impl_numpy/cells.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rnnbench.errors import lookup
+from rnnbench.model.ops import Ops
+
+
+def _add(a, b):
+    """a + b where either may be None (no gradient)."""
+    return a if b is None else b if a is None else a + b
+
+
+def _h(states) -> list:
+    return [s[0] for s in states]
+
+
+def rnn_step(ops: Ops, xw_t, state: tuple, Wh, bh):
+    return (ops.tanh(xw_t + ops.matmul(state[0], Wh)),), ()
+
+
+def rnn_backward(ops: Ops, dhs, states, saved, Wh):
+    hs = _h(states)
+    d_pre, carry = [None] * len(dhs), None
+    for t in reversed(range(len(dhs))):
+        dh = _add(dhs[t], carry)
+        if dh is None:  # no gradient reaches this step yet (a target at the last step only)
+            d_pre[t] = ops.zeros_like(hs[t + 1])
+            continue
+        d_pre[t] = dh * (1 - hs[t + 1] * hs[t + 1])
+        carry = ops.matmul(d_pre[t], Wh, transpose_b=True)
+    d_flat = ops.cat(d_pre, 0)
+    return d_pre, ops.matmul(ops.cat(hs[:-1], 0), d_flat, transpose_a=True), d_flat, None
+
+
+def lstm_step(ops: Ops, xw_t, state: tuple, Wh, bh):
+    h, c = state
+    i, f, g, o = ops.split(xw_t + ops.matmul(h, Wh), 4, 1)
+    i, f, g, o = ops.sigmoid(i), ops.sigmoid(f), ops.tanh(g), ops.sigmoid(o)
+    c = f * c + i * g
+    tc = ops.tanh(c)
+    return (o * tc, c), (i, f, g, o, tc)
+
+
+def lstm_backward(ops: Ops, dhs, states, saved, Wh):
+    hs, cs = _h(states), [s[1] for s in states]
+    dz, dh_next, dc_next = [None] * len(dhs), None, None
+    for t in reversed(range(len(dhs))):
+        i, f, g, o, tc = saved[t]
+        dh = _add(dhs[t], dh_next)
+        if dh is None:  # no gradient reaches this step yet (dc_next is None too)
+            dz[t] = ops.cat([ops.zeros_like(tc)] * 4, 1)
+            continue
+        dc = _add(dh * o * (1 - tc * tc), dc_next)
+        dz[t] = ops.cat([dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g * g),
+                         dh * tc * o * (1 - o)], 1)
+        dc_next = dc * f
+        dh_next = ops.matmul(dz[t], Wh, transpose_b=True)
+    d_flat = ops.cat(dz, 0)
+    return dz, ops.matmul(ops.cat(hs[:-1], 0), d_flat, transpose_a=True), d_flat, None
+
+
+def gru_step(ops: Ops, xw_t, state: tuple, Wh, bh):
+    h = state[0]
+    a_r, a_z, a_n = ops.split(xw_t, 3, 1)
+    h_r, h_z, h_n = ops.split(ops.matmul(h, Wh) + bh, 3, 1)
+    r, z = ops.sigmoid(a_r + h_r), ops.sigmoid(a_z + h_z)
+    n = ops.tanh(a_n + r * h_n)
+    return ((1 - z) * n + z * h,), (r, z, n, h_n)
+
+
+def gru_backward(ops: Ops, dhs, states, saved, Wh):
+    hs = _h(states)
+    T = len(dhs)
+    da, drh, dh_next = [None] * T, [None] * T, None
+    for t in reversed(range(T)):
+        r, z, n, h_n = saved[t]
+        dh = _add(dhs[t], dh_next)
+        if dh is None:  # no gradient reaches this step yet
+            da[t] = drh[t] = ops.cat([ops.zeros_like(n)] * 3, 1)
+            continue
+        dn_pre = dh * (1 - z) * (1 - n * n)
+        d_r = dn_pre * h_n * r * (1 - r)
+        d_z = dh * (hs[t] - n) * z * (1 - z)
+        da[t] = ops.cat([d_r, d_z, dn_pre], 1)
+        drh[t] = ops.cat([d_r, d_z, dn_pre * r], 1)
+        dh_next = dh * z + ops.matmul(drh[t], Wh, transpose_b=True)
+    drh_flat = ops.cat(drh, 0)
+    return da, ops.matmul(ops.cat(hs[:-1], 0), drh_flat, transpose_a=True), ops.cat(da, 0), drh_flat
+
+
+@dataclass(frozen=True)
+class CellMath:
+    step: Callable
+    backward: Callable
+
+
+CELL_MATH: dict[str, CellMath] = {
+    "rnn": CellMath(rnn_step, rnn_backward),
+    "lstm": CellMath(lstm_step, lstm_backward),
+    "gru": CellMath(gru_step, gru_backward),
+}
+
+
+def cell_math(name: str) -> CellMath:
+    """The math of cell ``name``; an unknown name is refused, naming the cells there are."""
+    return lookup(CELL_MATH, name, "cell", "cell")
+
+
+def run(ops: Ops, step: Callable, xw, Wh, bh, state: tuple, reverse: bool = False):
+    """The cell over a window: ``xw`` T inputs in time order, read in reverse for a backward direction.
+    Returns (states, saved) in the order the steps ran: states[0] the start, states[k + 1] after step k."""
+    states, saved = [state], []
+    for xw_t in (reversed(xw) if reverse else xw):
+        state, keep = step(ops, xw_t, state, Wh, bh)
+        states.append(state)
+        saved.append(keep)
+    return states, saved

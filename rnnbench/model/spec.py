@@ -1,0 +1,37 @@
+"""``ModelSpec``: what the model's rules need of a run config, derived once (DESIGN.md, "Cells" and "Tasks")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnbench.cells import BACKWARD_PREFIX, cell
+from rnnbench.config import RunConfig
+from rnnbench.tasks.base import XENT
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Sizes, directions, readout, loss and the state-carry rule of a config's model. Hashable."""
+
+    cell: str  # a name of rnnbench.cells.CELLS
+    n_in: int  # input width: classes for tokens (one-hot), features otherwise
+    state_size: int
+    n_out: int  # classes or values per target
+    n_states: int  # the carried arrays of the cell: (h,) or (h, c)
+    directions: tuple[str, ...]  # parameter-name prefixes: "" and, bidirectional, BACKWARD_PREFIX
+    tokens: bool  # x holds class ids (one-hot inside), else rows of features
+    each_step: bool  # a target at every step, else at the last
+    classifies: bool  # softmax cross-entropy over class ids, else mean squared error over values
+    carries_state: bool  # the forward state carries from window to window, else every window starts at zero
+    batch_size: int
+
+    @classmethod
+    def of(cls, config: RunConfig) -> ModelSpec:
+        task = config.task_spec
+        return cls(config.cell, config.input_size, config.state_size, config.output_size,
+                   len(cell(config.cell).states), ("", BACKWARD_PREFIX) if config.bidirectional else ("",),
+                   task.tokens, task.each_step, task.loss == XENT, task.carries_state, config.batch_size)
+
+    @staticmethod
+    def is_backward(prefix: str) -> bool:
+        return prefix == BACKWARD_PREFIX
