@@ -44,7 +44,7 @@ def general_window(params: tuple, slots: tuple, state: tuple, rows, target, lr: 
     rows, target: the window in ``rnnbench.model.backprop``'s layout (``Model.rows``, ``Model.targets``). Returns
     (loss, final state, new params, new slots), all on the device.
     """
-    zero = tuple(ops.zeros_like(s) for s in state)
+    zero = None if spec.carries_state and len(spec.directions) == 1 else tuple(ops.zeros_like(s) for s in state)
     loss, grads, final = backprop.loss_and_grads(ops, spec, dict(zip(names, params)), rows, target,
                                                  state if spec.carries_state else zero, zero)
     new_params, new_slots = apply(ops, lr, params, slots, tuple(grads[n] for n in names))

@@ -10,12 +10,14 @@ products and memory-bound; so the count is a lower bound of what runs, and the s
                               h @ W[n_in:]  at each of T steps   2·T·B·H·G·H
     readout:                  [h, g] @ U    over R rows          2·R·D·O       (R = T·B at each step, else B)
     backward, per direction:  dW[:n_in], dW[n_in:]  over T·B rows   2·T·B·G·H·(n_in + H)
-                              dh @ W[n_in:].T  at each step a gradient reaches   2·S·B·G·H·H
+                              dh @ W[n_in:].T  at each step a gradient reaches    2·S·B·G·H·H
     readout:                  dU, d[h, g]                        4·R·D·O
     update:                   UPDATE_FLOPS[optimizer] per parameter element
 
-with G the cell's gate blocks, H the state size, D = H per direction, O the outputs, and S = T except for the
-backward direction of a last-step task, whose read state has seen one input: the gradient reaches one step.
+with G the cell's gate blocks, H the state size, D = H per direction, O the outputs, and S the steps through which
+a gradient goes on to the step before: T - 1 per direction (the window's start state is a constant of the window:
+truncated backpropagation), except for the backward direction of a last-step task, whose read state is the first
+it computed: 0.
 ``tests/test_flops.py`` checks the products against a count of the hand-written BPTT's (``rnnbench.model.backprop``).
 """
 
@@ -53,7 +55,7 @@ def step_flops(config: RunConfig) -> StepFlops:
     directions = 2 if config.bidirectional else 1
     D = directions * H
     R = T * B if config.task_spec.each_step else B
-    reached = T * directions if config.task_spec.each_step or directions == 1 else T + 1  # steps a gradient reaches
+    reached = (T - 1) * (directions if config.task_spec.each_step else 1)  # steps a gradient goes back through
     forward = directions * 2 * T * B * G * H * (n_in + H) + 2 * R * D * n_out
     backward = directions * 2 * T * B * G * H * (n_in + H) + reached * 2 * B * G * H * H + 4 * R * D * n_out
     n_params = sum(math.prod(s) for s in param_shapes(config.cell, n_in, H, n_out, config.bidirectional).values())

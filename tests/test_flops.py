@@ -53,5 +53,6 @@ def test_the_count_grows_with_the_state_size_squared():
     config = REFERENCES["binary-rnn-T5-S4"].config
     small, large = step_flops(config.replace(state_size=512)), step_flops(config.replace(state_size=1024))
     assert 3.9 < large.total / small.total < 4.0
-    # the backward pass of a product costs twice its forward pass
-    assert large.backward / large.forward == pytest.approx(2, rel=0.01)
+    # the backward pass of a product costs twice its forward pass, less the recurrent product of the window's first
+    # step: no gradient goes on into the start state, a constant of the window
+    assert large.backward / large.forward == pytest.approx(2 - 1 / config.num_steps, rel=0.01)

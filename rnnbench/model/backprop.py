@@ -27,7 +27,8 @@ def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tupl
     """One window: the loss, its gradients (a dict by canonical name) and the forward direction's final state.
 
     rows: (T*B, n_in) time-major inputs; target: one-hot rows or values, (T*B, O) or (B, O); state: the forward
-    direction's start; zero_state: the backward direction's (zeros, (B, H) each).
+    direction's start; zero_state: the backward direction's (zeros, (B, H) each; None for a model of one
+    direction).
     """
     n_in = spec.n_in
     B = state[0].shape[0]
@@ -64,10 +65,11 @@ def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tupl
     H = spec.state_size
     for k, (prefix, (states, saved)) in enumerate(zip(spec.directions, kept)):
         W = p[prefix + "W"]
-        d_h = d_read[:, k * H : (k + 1) * H]
+        d_h = d_read if len(kept) == 1 else d_read[:, k * H : (k + 1) * H]
         dhs = list(ops.split(d_h, T, 0)) if spec.each_step else [None] * (T - 1) + [d_h]  # time order
         backward = spec.is_backward(prefix)
-        d_xw, dWh, db_rows, dbh_rows = math.backward(ops, dhs[::-1] if backward else dhs, states, saved, W[n_in:])
+        d_xw, dWh, db_rows, dbh_rows = math.backward(ops, dhs[::-1] if backward else dhs, states, saved,
+                                                     ops.swapaxes(W[n_in:], 0, 1))
         d_xw = ops.cat(d_xw[::-1] if backward else d_xw, 0)  # time order, (T*B, G*H)
         grads[prefix + "W"] = ops.cat([ops.matmul(rows, d_xw, transpose_a=True), dWh], 0)
         grads[prefix + "b"] = ops.sum0(db_rows)

@@ -5,10 +5,12 @@ one step forward, keeping what the backward pass needs, and that backward pass o
         xw_t: the step's input product with the bias, x_t @ W[:n_in] + b, (B, G*H); state: (h,) or (h, c);
         Wh = W[n_in:]; bh: the recurrent bias of a cell that has one (the GRU's), else None.
         A framework with autodiff drops ``saved`` (a graph prunes it; nothing in it costs an extra operation).
-    backward(ops, dhs, states, saved, Wh) -> (d_xw, dWh, db rows, dbh rows or None)
+    backward(ops, dhs, states, saved, Wh_t) -> (d_xw, dWh, db rows, dbh rows or None)
         dhs: the gradient reaching each step's h from outside the recurrence (None for none); states: the
-        window's start and every step's new state; saved: each step's ``saved``. d_xw: the gradient at each step's
-        xw (a list); dWh summed; the bias gradients as (T*B, G*H) rows to sum.
+        window's start and every step's new state; saved: each step's ``saved``; Wh_t: Wh transposed, once per
+        window. d_xw: the gradient at each step's xw (a list); dWh summed; the bias gradients as (T*B, G*H) rows
+        to sum. The start state is a constant of the window (truncated backpropagation), so no gradient is
+        carried past the first step.
 
 To add a cell: its row in ``rnnbench.cells.CELLS``, its two functions here and its row in ``CELL_MATH``, and the
 NumPy reference's own (``impl_numpy/cells.py``).
@@ -36,7 +38,7 @@ def rnn_step(ops: Ops, xw_t, state: tuple, Wh, bh):
     return (ops.tanh(xw_t + ops.matmul(state[0], Wh)),), ()
 
 
-def rnn_backward(ops: Ops, dhs, states, saved, Wh):
+def rnn_backward(ops: Ops, dhs, states, saved, Wh_t):
     hs = _h(states)
     d_pre, carry = [None] * len(dhs), None
     for t in reversed(range(len(dhs))):
@@ -45,7 +47,8 @@ def rnn_backward(ops: Ops, dhs, states, saved, Wh):
             d_pre[t] = ops.zeros_like(hs[t + 1])
             continue
         d_pre[t] = dh * (1 - hs[t + 1] * hs[t + 1])
-        carry = ops.matmul(d_pre[t], Wh, transpose_b=True)
+        if t:
+            carry = ops.matmul(d_pre[t], Wh_t)
     d_flat = ops.cat(d_pre, 0)
     return d_pre, ops.matmul(ops.cat(hs[:-1], 0), d_flat, transpose_a=True), d_flat, None
 
@@ -59,7 +62,7 @@ def lstm_step(ops: Ops, xw_t, state: tuple, Wh, bh):
     return (o * tc, c), (i, f, g, o, tc)
 
 
-def lstm_backward(ops: Ops, dhs, states, saved, Wh):
+def lstm_backward(ops: Ops, dhs, states, saved, Wh_t):
     hs, cs = _h(states), [s[1] for s in states]
     dz, dh_next, dc_next = [None] * len(dhs), None, None
     for t in reversed(range(len(dhs))):
@@ -71,8 +74,9 @@ def lstm_backward(ops: Ops, dhs, states, saved, Wh):
         dc = _add(dh * o * (1 - tc * tc), dc_next)
         dz[t] = ops.cat([dc * g * i * (1 - i), dc * cs[t] * f * (1 - f), dc * i * (1 - g * g),
                          dh * tc * o * (1 - o)], 1)
-        dc_next = dc * f
-        dh_next = ops.matmul(dz[t], Wh, transpose_b=True)
+        if t:
+            dc_next = dc * f
+            dh_next = ops.matmul(dz[t], Wh_t)
     d_flat = ops.cat(dz, 0)
     return dz, ops.matmul(ops.cat(hs[:-1], 0), d_flat, transpose_a=True), d_flat, None
 
@@ -86,7 +90,7 @@ def gru_step(ops: Ops, xw_t, state: tuple, Wh, bh):
     return ((1 - z) * n + z * h,), (r, z, n, h_n)
 
 
-def gru_backward(ops: Ops, dhs, states, saved, Wh):
+def gru_backward(ops: Ops, dhs, states, saved, Wh_t):
     hs = _h(states)
     T = len(dhs)
     da, drh, dh_next = [None] * T, [None] * T, None
@@ -101,7 +105,8 @@ def gru_backward(ops: Ops, dhs, states, saved, Wh):
         d_z = dh * (hs[t] - n) * z * (1 - z)
         da[t] = ops.cat([d_r, d_z, dn_pre], 1)
         drh[t] = ops.cat([d_r, d_z, dn_pre * r], 1)
-        dh_next = dh * z + ops.matmul(drh[t], Wh, transpose_b=True)
+        if t:
+            dh_next = dh * z + ops.matmul(drh[t], Wh_t)
     drh_flat = ops.cat(drh, 0)
     return da, ops.matmul(ops.cat(hs[:-1], 0), drh_flat, transpose_a=True), ops.cat(da, 0), drh_flat
 
