@@ -27,9 +27,9 @@ def small_matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
     return tricks.small_matmul(a, b, tf.matmul, tf.reduce_sum)
 
 
-def project(x, W):
-    """x (..., K) @ W (K, N) as one 2-D product."""
-    return tf.reshape(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), W), [*x.shape[:-1], W.shape[1]])
+def project(x, W, b):
+    """x (..., K) @ W (K, N) + b as one 2-D product and a row-broadcast add."""
+    return tf.reshape(tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), W) + b, [*x.shape[:-1], W.shape[1]])
 
 
 def _swapaxes(x, a: int, b: int):

@@ -28,8 +28,8 @@ def small_matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
 def ops(mm=matmul) -> Ops:
     """PyTorch's operations for ``rnnbench.model``; ``mm`` is ``matmul`` or ``small_matmul``."""
     return Ops(
-        matmul=mm, project=lambda x, W: x @ W, cat=lambda xs, axis: torch.cat(xs, axis),
-        stack=lambda xs, axis: torch.stack(xs, axis), split=lambda x, n, axis: x.chunk(n, axis),
+        matmul=mm, project=lambda x, W, b: x @ W + b, cat=torch.cat,
+        stack=torch.stack, split=torch.chunk,
         sigmoid=torch.sigmoid, tanh=torch.tanh, exp=torch.exp, sqrt=torch.sqrt,
         log_softmax=lambda x: torch.log_softmax(x, -1), softmax=lambda x: torch.softmax(x, -1),
         sum0=lambda x: x.sum(0), total=torch.sum, zeros_like=torch.zeros_like, full_like=torch.full_like,

@@ -296,7 +296,7 @@ def _numpy_ops():
     return Ops(
         matmul=lambda a, b, transpose_a=False, transpose_b=False: (a.T if transpose_a else a) @ (b.T if transpose_b
                                                                                                  else b),
-        project=lambda x, W: x @ W, cat=np.concatenate, stack=lambda xs, axis: np.stack(xs, axis),
+        project=lambda x, W, b: x @ W + b, cat=np.concatenate, stack=lambda xs, axis: np.stack(xs, axis),
         split=lambda x, n, axis: np.split(x, n, axis), sigmoid=lambda x: 1 / (1 + np.exp(-x)), tanh=np.tanh,
         exp=np.exp, sqrt=np.sqrt, log_softmax=_log_softmax, softmax=lambda x: np.exp(_log_softmax(x)),
         sum0=lambda x: x.sum(0), total=np.sum, zeros_like=np.zeros_like, full_like=np.full_like,

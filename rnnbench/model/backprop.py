@@ -70,7 +70,7 @@ def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tupl
         backward = spec.is_backward(prefix)
         d_xw, dWh, db_rows, dbh_rows = math.backward(ops, dhs[::-1] if backward else dhs, states, saved,
                                                      ops.swapaxes(W[n_in:], 0, 1))
-        d_xw = ops.cat(d_xw[::-1] if backward else d_xw, 0)  # time order, (T*B, G*H)
+        d_xw = ops.cat(d_xw[::-1], 0) if backward else db_rows  # time order, (T*B, G*H)
         grads[prefix + "W"] = ops.cat([ops.matmul(rows, d_xw, transpose_a=True), dWh], 0)
         grads[prefix + "b"] = ops.sum0(db_rows)
         if dbh_rows is not None:

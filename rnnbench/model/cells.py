@@ -9,8 +9,8 @@ one step forward, keeping what the backward pass needs, and that backward pass o
         dhs: the gradient reaching each step's h from outside the recurrence (None for none); states: the
         window's start and every step's new state; saved: each step's ``saved``; Wh_t: Wh transposed, once per
         window. d_xw: the gradient at each step's xw (a list); dWh summed; the bias gradients as (T*B, G*H) rows
-        to sum. The start state is a constant of the window (truncated backpropagation), so no gradient is
-        carried past the first step.
+        to sum, db rows being d_xw concatenated in the order the steps ran. The start state is a constant of the
+        window (truncated backpropagation), so no gradient is carried past the first step.
 
 To add a cell: its row in ``rnnbench.cells.CELLS``, its two functions here and its row in ``CELL_MATH``, and the
 NumPy reference's own (``impl_numpy/cells.py``).

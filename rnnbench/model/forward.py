@@ -24,7 +24,7 @@ from rnnbench.model.spec import ModelSpec
 def direction_inputs(ops: Ops, spec: ModelSpec, p: dict, prefix: str, rows):
     """One direction's (xw, Wh, bh): xw = rows @ W[:n_in] + b, (B, T, G*H), from rows (B, T, n_in)."""
     W = p[prefix + "W"]
-    return ops.project(rows, W[: spec.n_in]) + p[prefix + "b"], W[spec.n_in :], p.get(prefix + "bh")
+    return ops.project(rows, W[: spec.n_in], p[prefix + "b"]), W[spec.n_in :], p.get(prefix + "bh")
 
 
 def unroll(step, seq, state: tuple, backward: bool = False):
@@ -68,7 +68,7 @@ def readout(ops: Ops, spec: ModelSpec, p: dict, features):
         if not spec.each_step:
             return ops.matmul(features[-1], U) + c
         features = ops.stack(features, 1)
-    return ops.project(features, U) + c if spec.each_step else ops.matmul(features[:, -1], U) + c
+    return ops.project(features, U, c) if spec.each_step else ops.matmul(features[:, -1], U) + c
 
 
 def outputs(ops: Ops, spec: ModelSpec, p: dict, rows, state: tuple):

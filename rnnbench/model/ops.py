@@ -18,7 +18,7 @@ class Ops:
     """A framework's operations, as the model's rules call them."""
 
     matmul: Callable[..., Any]  # (a, b, transpose_a=False, transpose_b=False), both 2-D
-    project: Callable[[Any, Any], Any]  # (x (..., K), W (K, N)) -> (..., N): a product over the last axis
+    project: Callable[[Any, Any, Any], Any]  # (x (..., K), W (K, N), b (N,)) -> x @ W + b over the last axis
     cat: Callable[[list, int], Any]  # (tensors, axis)
     stack: Callable[[list, int], Any]  # (tensors, new axis)
     split: Callable[[Any, int, int], Any]  # (x, equal parts, axis) -> sequence
