@@ -23,12 +23,8 @@ def _point(point):
     rng = np.random.default_rng(3)
     params = init_params(config).map(lambda a: a + 0.1 * rng.standard_normal(a.shape))
     xs, ys = config.task_spec.epoch_batches(config, 0)
-    state = tuple(0.3 * rng.standard_normal((config.batch_size, config.state_size)) for _ in cell_state(config))
+    state = tuple(0.3 * rng.standard_normal((config.batch_size, config.state_size)) for _ in CELLS[config.cell].states)
     return config, params, xs[0], ys[0], state
-
-
-def cell_state(config):
-    return CELLS[config.cell].states
 
 
 @pytest.mark.parametrize("point", HAND_WRITTEN, ids=HAND_WRITTEN_IDS)
