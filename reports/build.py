@@ -13,9 +13,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rnnbench.errors import UserError
+from rnnbench.records import ReferenceFacts, TaskFacts
 from rnnbench.reports import figures, summaries
 from rnnbench.reports.load import (
-    REPEATS_KEY,
     environment,
     load_curves,
     load_free_runs,
@@ -23,7 +23,7 @@ from rnnbench.reports.load import (
     load_traces,
     read_runs,
 )
-from rnnbench.results import run_info
+from rnnbench.results import outcome, run_info
 from rnnbench.summary import peak_gflops, reference_labels, summary_rows, targets_text
 
 
@@ -47,14 +47,14 @@ def _epochs(n: int) -> str:
     return f"{n} epoch" + ("" if n == 1 else "s")
 
 
-def _expected(references: list[dict], tasks: dict) -> str:
+def _expected(references: list[ReferenceFacts], tasks: dict[str, TaskFacts]) -> str:
     parts = []
     for r in references:
-        if r.get("goal"):
-            parts.append(f"{_epochs(r['epochs'])} at {r['label']} should reach {r['goal']['text']} on held-out data")
+        if r.goal:
+            parts.append(f"{_epochs(r.epochs)} at {r.label} should reach {r.goal.text} on held-out data")
         else:
-            label = tasks[r["task"]]["labels"][r["expected_level"]]
-            parts.append(f"{_epochs(r['epochs'])} at {r['label']} should reach the level '{label}'")
+            label = tasks[r.task].labels[r.expected_level]
+            parts.append(f"{_epochs(r.epochs)} at {r.label} should reach the level '{label}'")
     return "; ".join(parts)
 
 
@@ -102,7 +102,7 @@ def build_run_report(paths) -> Report:
     newest = summaries.newest_run_name(frame)
     doc = next(doc for p, doc in runs if p.stem == newest)  # the run the tables and figures describe
     meta = run_info(doc)
-    tasks, references, baseline = meta["tasks"], meta["references"], meta["baseline_impl"]
+    tasks, references, baseline, run = meta.tasks, meta.references, meta.baseline_impl, outcome(doc)
     rows = summary_rows(doc)
     peak = peak_gflops(doc)
     present = [label for label in reference_labels(doc) if any(r.label == label for r in rows)]
@@ -111,7 +111,7 @@ def build_run_report(paths) -> Report:
     parity = summaries.parity_table(newest_traces)
     report = Report(sources=[str(p) for p, _ in runs], environment=environment(runs))
     add = report.sections.append
-    repeats = {p: d["rnnbench"][REPEATS_KEY] for p, d in runs if REPEATS_KEY in (d.get("rnnbench") or {})}
+    repeats = {p: outcome(d).repeated_records for p, d in runs if outcome(d).repeated_records}
     if repeats:
         add(Section("left_out", "Left out", "Records that repeat an earlier record of their file (its name and its "
                     "facts: configuration, machine) were left out of every table and figure; a results file holds "
@@ -120,12 +120,12 @@ def build_run_report(paths) -> Report:
     add(Section("findings", "Findings", "Computed from the newest run: the fastest implementation at each "
                 "configuration and its margin over the next, the largest parity deviation, and what missed its "
                 "target.", summaries.findings(rows, parity)))
-    failed = doc.get("rnnbench", {}).get("failed", [])
+    failed = run.failed
     if failed:
         add(Section("failed", "Failed", "Benchmarks that crashed or diverged in this run, each with its error; the "
                     "others ran. rnnbench bench exited 1.",
-                    pd.DataFrame([{"impl": f["impl"], "benchmark": f["test"], "error": f["error"]} for f in failed])))
-    gaps = summaries.not_applicable_table(doc.get("rnnbench", {}).get("not_applicable", []))
+                    pd.DataFrame([{"impl": f.impl, "benchmark": f.test, "error": f.error} for f in failed])))
+    gaps = summaries.not_applicable_table(run.not_applicable)
     if len(gaps):
         add(Section("not_applicable", "Not applicable",
                     "Points of the grid an implementation declares it does not support, or builds too slowly for "
@@ -139,19 +139,19 @@ def build_run_report(paths) -> Report:
                     "Each implementation's dloss = |step loss - numpy's step loss| over the first steps of the "
                     "reference run, from the same canonical weights and data (log scale). The tests hold the first 50 "
                     "steps within 1e-4; float32 rounding then grows through the training."
-                    + "".join(f" {t}: {f['parity_why']}." for t, f in tasks.items() if f.get("parity_why")), parity,
+                    + "".join(f" {t}: {f.parity_why}." for t, f in tasks.items() if f.parity_why), parity,
                     figures.parity_figure(newest_traces, order, tasks)))
     for task, facts in tasks.items():
-        task_refs = [r for r in references if r["task"] == task and r["label"] in order]
+        task_refs = [r for r in references if r.task == task and r.label in order]
         if not task_refs:
             continue
-        labels = [r["label"] for r in task_refs]
-        levels = ", ".join(f"{v:.4f} {facts['labels'][k]}" for k, v in facts["levels"].items())
+        labels = [r.label for r in task_refs]
+        levels = ", ".join(f"{v:.4f} {facts.labels[k]}" for k, v in facts.levels.items())
         task_rows = [r for r in rows if r.label in labels]
         add(Section(f"task-{task}", f"Task {task}: learning what theory allows",
-                    f"{facts['summary']}. Loss: {facts['loss']}; theory levels: {levels}. Running mean of 100 step "
+                    f"{facts.summary}. Loss: {facts.loss}; theory levels: {levels}. Running mean of 100 step "
                     f"losses of a fresh reference run from the canonical weights: {_expected(task_refs, tasks)}.",
-                    summaries.convergence_table(task_rows, facts["labels"]),
+                    summaries.convergence_table(task_rows, facts.labels),
                     figures.loss_curve_figure(curves[curves["label"].isin(labels)], labels, facts)))
         free_runs = load_free_runs([(p, d) for p, d in runs if p.stem == newest])
         free_runs = free_runs[free_runs["label"].isin(labels)]

@@ -15,6 +15,7 @@ from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
 from rnnbench.families import FAMILIES, family_of  # noqa: E402
 from rnnbench.families import order as family_order  # noqa: E402
+from rnnbench.records import TaskFacts  # noqa: E402
 from rnnbench.reports.summaries import newest_run  # noqa: E402
 from rnnbench.results import Measure  # noqa: E402
 from rnnbench.stats import regime_slopes  # noqa: E402
@@ -66,14 +67,14 @@ def step_time_figure(frame: pd.DataFrame, order: list[str], baseline: str) -> Fi
 LOSS_UNITS = {"xent": "cross-entropy (nats)", "mse": "mean squared error"}
 
 
-def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: dict) -> Figure:
+def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: TaskFacts) -> Figure:
     """Running mean of 100 step losses for every implementation of one task against its theory levels, as the
-    run recorded them (``task``: {"loss": kind, "levels": {key: value}, "labels": {key: meaning}})."""
+    run recorded them."""
     labels = [label for label in order if label in set(curves["label"])] or list(order)
-    levels = task["levels"]
+    levels = task.levels
     fig, axes = _panels(len(labels), 4.5)
     latest = curves[curves["run"] == curves["run"].iloc[-1]] if len(curves) else curves
-    log = task.get("loss") == "mse"  # regression losses fall by orders of magnitude
+    log = task.loss == "mse"  # regression losses fall by orders of magnitude
     impls = sorted(set(latest["impl"]), key=lambda i: (family_order(family_of(i)), i))
     palette = matplotlib.colormaps["tab20"]
     for ax, label in zip(axes, labels):
@@ -85,11 +86,11 @@ def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: dict) -> Fig
             if log and level < 1e-9:
                 continue  # an exact level of 0 has no place on a log axis; the table names it
             ax.axhline(level, color="black", linestyle="--", linewidth=0.8)
-            ax.text(ax.get_xlim()[1], level, f" {level:.4f} {task['labels'][key]}", va="bottom", ha="right",
+            ax.text(ax.get_xlim()[1], level, f" {level:.4f} {task.labels[key]}", va="bottom", ha="right",
                     fontsize=8)
         ax.set_title(f"{label}: running mean of 100 step losses")
         ax.set_xlabel("train step")
-        ax.set_ylabel(LOSS_UNITS.get(task.get("loss"), "loss"))
+        ax.set_ylabel(LOSS_UNITS[task.loss])
         if log:
             ax.set_yscale("log")
         elif len(levels) > 1:
@@ -99,11 +100,11 @@ def loss_curve_figure(curves: pd.DataFrame, order: list[str], task: dict) -> Fig
     return fig
 
 
-def parity_figure(traces: pd.DataFrame, labels_in_order: list[str], tasks: dict | None = None,
+def parity_figure(traces: pd.DataFrame, labels_in_order: list[str], tasks: dict[str, TaskFacts] | None = None,
                   reference: str = "numpy") -> Figure:
     """Each implementation's per-step |loss - reference loss| (log scale), a panel per config: loss curves lie on
     top of each other, so this is where agreement, and where it ends, shows. A task whose parity the tests hold
-    in another dtype than the run's (``tasks[task]["parity_dtype"]``, as the run recorded it) says why on its
+    in another dtype than the run's (``tasks[task].parity_dtype``, as the run recorded it) says why on its
     panel."""
     latest = traces[traces["run"] == traces["run"].iloc[-1]] if len(traces) else traces
     labels = [label for label in labels_in_order if label in set(latest["label"])]
@@ -118,9 +119,9 @@ def parity_figure(traces: pd.DataFrame, labels_in_order: list[str], tasks: dict 
         ax.text(ax.get_xlim()[1], 1e-4, " parity tolerance 1e-4", va="bottom", ha="right", fontsize=8)
         ax.set_yscale("log")
         ax.set_title(f"{label}: |step loss - {reference}'s|")
-        facts = (tasks or {}).get(group["task"].iloc[0], {}) if len(group) else {}
-        if facts.get("parity_why"):
-            ax.text(0.01, 0.01, "\n".join(textwrap.wrap(facts["parity_why"], 70)), transform=ax.transAxes,
+        why = tasks[group["task"].iloc[0]].parity_why if tasks and len(group) else ""
+        if why:
+            ax.text(0.01, 0.01, "\n".join(textwrap.wrap(why, 70)), transform=ax.transAxes,
                     fontsize=7, va="bottom", ha="left", color="#555555")
         ax.set_xlabel("train step")
         if ax.get_legend_handles_labels()[0]:

@@ -9,14 +9,16 @@ names the file.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from rnnbench.errors import UserError
-from rnnbench.results import PER_STEP_MEASURES, REFERENCE_MEASURES, REPORT_READS, Measure, read_results, run_info
+from rnnbench.records import Record
+from rnnbench.results import PER_STEP_MEASURES, REFERENCE_MEASURES, Measure, host, info, read_results, run_info
 
-# column -> where it comes from: ("stats", key) | ("info", key) | ("run", key)
+# column -> where it comes from: ("run", key) | ("record", key) | ("info", a Record field) | ("stats", key)
 COLUMNS: dict[str, tuple[str, str]] = {
     "run": ("run", "name"),
     "datetime": ("run", "datetime"),
@@ -66,7 +68,6 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "mean_s": ("stats", "mean"),
     "rounds": ("stats", "rounds"),
 }
-REQUIRED_INFO = ("impl", "framework", "version", "device", "threads", "measure")
 REQUIRED_STATS = ("median", "q1", "q3", "min", "mean", "rounds")
 
 
@@ -89,57 +90,46 @@ def read_runs(paths) -> list[tuple[Path, dict]]:
     paths = [Path(p) for p in paths]
     if not paths:
         raise UserError("report: no results files given")
-    return [(p, unique_records(read_results(p, REPORT_READS))) for p in paths]
-
-
-REPEATS_KEY = "repeated_records"  # doc["rnnbench"][...]: how many records the report left out as repeats
+    return [(p, unique_records(read_results(p))) for p in paths]
 
 
 def unique_records(doc: dict) -> dict:
     """The run with each benchmark once: a record with the name and the facts (``extra_info``: the point, the
-    machine) of an earlier one is a copy. It is left out, counted under ``doc["rnnbench"]["repeated_records"]``,
+    machine) of an earlier one is a copy. It is left out, counted in the run's outcome (``repeated_records``),
     and the report says so: 20,000 copies cost a minute of drawing and nearly a gigabyte, and show nothing a single
     record does not."""
     seen: set[tuple[str, str]] = set()
     kept = []
     for record in doc["benchmarks"]:
-        key = (record["name"], json.dumps(record.get("extra_info") or {}, sort_keys=True, default=str))
+        key = (record["name"], json.dumps(record["extra_info"], sort_keys=True, default=str))
         if key not in seen:
             seen.add(key)
             kept.append(record)
     if len(kept) == len(doc["benchmarks"]):
         return doc
     return {**doc, "benchmarks": kept,
-            "rnnbench": {**(doc.get("rnnbench") or {}), REPEATS_KEY: len(doc["benchmarks"]) - len(kept)}}
+            "rnnbench": {**doc.get("rnnbench", {}), "repeated_records": len(doc["benchmarks"]) - len(kept)}}
 
 
 def _run_facts(path: Path, doc: dict) -> dict:
-    machine = doc.get("machine_info", {})
-    ours = run_info(doc)
-    return {
-        "name": path.stem,
-        "datetime": doc.get("datetime"),
-        "commit": (doc.get("commit_info") or {}).get("id", "")[:10] or None,
-        "node": machine.get("node"),
-        "cpu": (machine.get("cpu") or {}).get("brand_raw"),
-        "threads": ours.get("threads"),
-        "profile": ours.get("profile"),
-    }
+    ours, machine = run_info(doc), host(doc)
+    return {"name": path.stem, "datetime": machine.datetime, "commit": machine.commit, "node": machine.node,
+            "cpu": machine.cpu, "threads": ours.threads, "profile": ours.profile}
 
 
 def rows_of(path: Path, doc: dict) -> list[dict]:
     run = _run_facts(path, doc)
     rows = []
-    for i, record in enumerate(doc["benchmarks"]):
-        info, stats = record.get("extra_info") or {}, record.get("stats") or {}
-        missing = [f"extra_info.{k}" for k in REQUIRED_INFO if k not in info]
-        missing += [f"stats.{k}" for k in REQUIRED_STATS if k not in stats]
-        if info.get("measure") in REFERENCE_MEASURES and "label" not in info:
+    for record in doc["benchmarks"]:  # each checked by read_results: its extra_info is a Record
+        extra, stats = info(record), record["stats"]
+        missing = [f"stats.{k}" for k in REQUIRED_STATS if k not in stats]
+        if extra.measure in REFERENCE_MEASURES and extra.label is None:
             missing.append("extra_info.label")
         if missing:
-            raise UserError(f"{path}: benchmark {record.get('name', i)!r} lacks {', '.join(missing)}")
-        sources = {"run": run, "record": record, "info": info, "stats": stats}
-        rows.append({col: sources[src].get(key) for col, (src, key) in COLUMNS.items()})
+            raise UserError(f"{path}: benchmark {record['name']!r} lacks {', '.join(missing)}")
+        sources = {"run": run, "record": record, "stats": stats}
+        rows.append({col: getattr(extra, key) if src == "info" else sources[src].get(key)
+                     for col, (src, key) in COLUMNS.items()})
     return rows
 
 
@@ -155,12 +145,11 @@ def load_results(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     return frame
 
 
-def _train_records(runs: list[tuple[Path, dict]]):
+def _train_records(runs: list[tuple[Path, dict]]) -> Iterator[tuple[str, Record]]:
     for p, doc in runs:
         for record in doc["benchmarks"]:
-            info = record.get("extra_info") or {}
-            if info.get("measure") == Measure.TRAIN:
-                yield p.stem, info
+            if info(record).measure == Measure.TRAIN:
+                yield p.stem, info(record)
 
 
 CURVE_COLUMNS = ["run", "impl", "label", "task", "step", "loss"]
@@ -170,19 +159,19 @@ def load_curves(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     """Loss curves of the train records (running means of 100 step losses): columns run, impl, label, task, step,
     loss."""
     rows = []
-    for run, info in _train_records(runs):
-        curve = info.get("loss_curve") or {"step": [], "loss": []}
-        rows += [{"run": run, "impl": info["impl"], "label": info["label"], "task": info.get("task", "binary"),
-                  "step": s, "loss": v} for s, v in zip(curve["step"], curve["loss"])]
+    for run, t in _train_records(runs):
+        curve = t.loss_curve or {"step": [], "loss": []}
+        rows += [{"run": run, "impl": t.impl, "label": t.label, "task": t.task, "step": s, "loss": v}
+                 for s, v in zip(curve["step"], curve["loss"])]
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
 def load_traces(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     """The first step losses of each train record, one row per step (1-based): the parity figure's data."""
     rows = []
-    for run, info in _train_records(runs):
-        rows += [{"run": run, "impl": info["impl"], "label": info["label"], "task": info.get("task", "binary"),
-                  "step": s, "loss": v} for s, v in enumerate(info.get("first_losses") or [], 1)]
+    for run, t in _train_records(runs):
+        rows += [{"run": run, "impl": t.impl, "label": t.label, "task": t.task, "step": s, "loss": v}
+                 for s, v in enumerate(t.first_losses or [], 1)]
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
@@ -190,10 +179,10 @@ def load_free_runs(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     """Free-running generation of one held-out sequence per train record that has one: run, impl, label, step,
     truth, generated."""
     rows = []
-    for run, info in _train_records(runs):
-        example = info.get("free_run") or {"truth": [], "generated": []}
-        rows += [{"run": run, "impl": info["impl"], "label": info["label"], "step": s, "truth": t, "generated": g}
-                 for s, (t, g) in enumerate(zip(example["truth"], example["generated"]), 1)]
+    for run, t in _train_records(runs):
+        example = t.free_run or {"truth": [], "generated": []}
+        rows += [{"run": run, "impl": t.impl, "label": t.label, "step": s, "truth": v, "generated": g}
+                 for s, (v, g) in enumerate(zip(example["truth"], example["generated"]), 1)]
     return pd.DataFrame(rows, columns=["run", "impl", "label", "step", "truth", "generated"])
 
 
@@ -202,15 +191,13 @@ def environment(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     rows = []
     for p, doc in runs:
         ours = run_info(doc)
-        versions = ours.get("versions", {})
-        blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in ours.get("blas", []))
+        blas = ", ".join(f"{b['internal_api']} {b['version']}" for b in ours.blas)
         facts = _run_facts(p, doc)
         rows.append({
             "run": facts["name"], "datetime": facts["datetime"], "commit": facts["commit"], "machine": facts["node"],
             "cpu": facts["cpu"], "blas": blas or None, "threads": facts["threads"],
-            "cpus": ",".join(map(str, ours["cpus"])) if ours.get("cpus") else None,  # those the run could use
-            "device": ours.get("device"),
-            "profile": facts["profile"], "python": ours.get("python"),
-            **versions,  # every package version the run recorded
+            "cpus": ",".join(map(str, ours.cpus)) if ours.cpus else None,  # those the run could use
+            "device": ours.device, "profile": facts["profile"], "python": ours.python,
+            **ours.versions,  # every package version the run recorded
         })
     return pd.DataFrame(rows)

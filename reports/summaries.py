@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from rnnbench.records import Gap
 from rnnbench.results import Measure
 from rnnbench.stats import REGIMES, regime_slopes
 from rnnbench.summary import SummaryRow
@@ -137,14 +138,13 @@ def cells_table(frame: pd.DataFrame) -> pd.DataFrame:
 NOT_TIMED_IN_PROFILE = "built too slowly for this profile, timed in the full profile only"
 
 
-def not_applicable_table(points: list[dict]) -> pd.DataFrame:
+def not_applicable_table(points: list[Gap]) -> pd.DataFrame:
     """The run's n/a points, one row per framework, unsupported field and declared gap: its implementations and
     configurations joined."""
     grouped: dict[tuple[str, str, str], tuple[dict, dict]] = {}
     for p in points:
-        field = p.get("field") or str(p.get("reason", "")).split(":")[0]
-        impls, labels = grouped.setdefault((p.get("framework", ""), field, p.get("gap", "")), ({}, {}))
-        impls[p["impl"]] = labels[p["label"]] = None  # ordered sets
+        impls, labels = grouped.setdefault((p.framework, p.field, p.gap), ({}, {}))
+        impls[p.impl] = labels[p.label] = None  # ordered sets
     return pd.DataFrame([{"impls": ", ".join(impls), "configs": ", ".join(labels),
                           "n/a: reason": (NOT_TIMED_IN_PROFILE if field == "profile" else f"{field} not supported")
                           + (f" ({gap})" if gap else "")}

@@ -39,6 +39,7 @@ from rnnbench.harness.cpus import allowed_cpus
 from rnnbench.harness.duet import ENV as DUET_ENV
 from rnnbench.harness.duet import SOLO as DUET_SOLO
 from rnnbench.paired import CONFIDENCE, PairedJudgement, judge_pairs, min_pairs
+from rnnbench.records import Record
 from rnnbench.results import MACHINE_MEASURES, Measure, info, read_results
 from rnnbench.sides import WORKTREE, Side, changed_paths, checkout_root, ensure_env, resolve_sides, rnnbench_of
 from rnnbench.table import format_table
@@ -241,7 +242,7 @@ def run_loss_check(plan: Plan, frameworks: list[str] | None, cpus: list[int]) ->
     return docs
 
 
-def per_call(doc: dict) -> dict[str, tuple[float, dict]]:
+def per_call(doc: dict) -> dict[str, tuple[float, Record]]:
     """A run's timed benchmarks: name -> (its fast rounds' seconds per call, the record's extra_info).
 
     The fast rounds (the 10th percentile, ``compare.fast_time``), not the median: what disturbs a shared machine
@@ -251,7 +252,7 @@ def per_call(doc: dict) -> dict[str, tuple[float, dict]]:
     regression that strikes fewer than nine rounds in ten (a retrace every other step) must move the fast rounds
     too to be seen."""
     return {b["name"]: (fast_time(b), info(b)) for b in doc["benchmarks"]
-            if info(b).get("measure") not in MACHINE_MEASURES}
+            if info(b).measure not in MACHINE_MEASURES}
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ def judge_repetitions(reps: list[dict[str, dict]], threshold_pct: float, confide
         extra = times[0]["B"][name][1]
         j = judge_pairs([t["A"][name][0] for t in times], [t["B"][name][0] for t in times], threshold_pct,
                         confidence)
-        rows.append(AbRow(name, extra.get("impl", "?"), extra.get("framework", "?"), extra.get("measure", "?"), j))
+        rows.append(AbRow(name, extra.impl, extra.framework, extra.measure, j))
     return rows, sorted(anywhere - everywhere)
 
 

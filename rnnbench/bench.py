@@ -28,8 +28,9 @@ from rnnbench.harness.events import EventReader
 from rnnbench.harness.shards import parse_shard
 from rnnbench.paths import HISTORY_DIR, RESULTS_DIR, benchmarks_dir
 from rnnbench.processes import join_processes
+from rnnbench.records import RunOutcome, checked
 from rnnbench.references import reference_configs
-from rnnbench.results import info, run_info
+from rnnbench.results import info, outcome, run_info
 from rnnbench.summary import scaling_slopes, summary_rows, targets_text
 from rnnbench.table import format_table
 
@@ -49,7 +50,7 @@ def select(names: list[str] | None, frameworks: list[str] | None = None) -> tupl
     return runnable, skipped
 
 
-def not_applicable(names: list[str], args) -> list[dict]:
+def not_applicable(names: list[str], args) -> list[dict]:  # each a records.Gap
     """The reference points an implementation declares it does not support (its registry entry), or whose build
     there is too slow for the run's profile, each with the reason: never built, never timed, shown as n/a. Decided
     from the registry alone: nothing is imported."""
@@ -149,12 +150,11 @@ def merge_runs(parts: list[dict], meta: dict) -> dict:
     if not parts:
         raise ValueError("no benchmark results to merge")
     merged = {k: v for k, v in parts[0].items() if k != "benchmarks"}
-    merged["machine_info"] = dict(parts[0]["machine_info"])
-    info = dict(run_info(merged))
-    info["frameworks"] = sorted({f for p in parts for f in run_info(p).get("frameworks", [])})
-    merged["machine_info"]["rnnbench"] = info
+    frameworks = sorted({f for p in parts for f in run_info(p).frameworks})
+    merged["machine_info"] = {**parts[0]["machine_info"],
+                              "rnnbench": {**parts[0]["machine_info"]["rnnbench"], "frameworks": frameworks}}
     merged["benchmarks"] = [b for p in parts for b in p["benchmarks"]]
-    merged["rnnbench"] = {**meta, "scaling": scaling_slopes(merged["benchmarks"])}
+    merged["rnnbench"] = checked(RunOutcome, {**meta, "scaling": scaling_slopes(merged["benchmarks"])})
     return merged
 
 
@@ -164,7 +164,7 @@ def _num(value, fmt: str) -> str:
 
 def summary_table(doc: dict) -> str:
     """The printed summary: the rows of ``rnnbench.summary``, formatted for a terminal."""
-    baseline = run_info(doc).get("baseline_impl")
+    baseline = run_info(doc).baseline_impl
     summary = summary_rows(doc)
     spread = any(not math.isnan(r.process_spread) for r in summary)  # --processes K
     headers = ["config", "impl", "us/step", *(["proc spread"] if spread else []), f"vs {baseline}", "train_step us",
@@ -186,18 +186,17 @@ def summary_table(doc: dict) -> str:
 
 
 def print_summary(doc: dict) -> None:
-    tasks = run_info(doc).get("tasks", {})
-    present = {info(b).get("task") for b in doc["benchmarks"]}
+    tasks, run = run_info(doc).tasks, outcome(doc)
+    present = {info(b).task for b in doc["benchmarks"]}
     print(summary_table(doc))
     print("\nus/step: median epoch time over its steps (whole-epoch variants run an epoch per call); "
           f"time-to-target: running mean of 100 losses below {targets_text(doc)}")
     for name, t in tasks.items():
         if name in present:
-            print(f"theory {name} ({t['loss']}): "
-                  + ", ".join(f"{v:.4f} {t['labels'][k]}" for k, v in t["levels"].items()))
+            print(f"theory {name} ({t.loss}): " + ", ".join(f"{v:.4f} {t.labels[k]}" for k, v in t.levels.items()))
     by_label: dict[str, list[str]] = {}
-    for point in doc.get("rnnbench", {}).get("not_applicable", []):
-        by_label.setdefault(point["label"], []).append(point["impl"])
+    for point in run.not_applicable:
+        by_label.setdefault(point.label, []).append(point.impl)
     grouped: dict[tuple[str, ...], list[str]] = {}
     for label, impls in by_label.items():
         grouped.setdefault(tuple(impls), []).append(label)
@@ -205,9 +204,9 @@ def print_summary(doc: dict) -> None:
         print(f"n/a (declared unsupported, or built too slowly for this profile; the report says why): "
               f"{', '.join(impls)} at "
               f"{', '.join(labels)}")
-    for f in doc.get("rnnbench", {}).get("failed", []):
-        print(f"FAILED {f['impl'] or f['framework']}: {f['test']}: {f['error']}")
-    for impl, slopes in doc.get("rnnbench", {}).get("scaling", {}).items():
+    for f in run.failed:
+        print(f"FAILED {f.impl or f.framework}: {f.test}: {f.error}")
+    for impl, slopes in run.scaling.items():
         print(f"scaling {impl} (log-log slope of time, over the low and the high half of each sweep): "
               + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items()))
 

@@ -38,7 +38,7 @@ import numpy as np
 from rnnbench.console import emit
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, NotJudgeable, UserError
 from rnnbench.files import check_output, write_text
-from rnnbench.results import GATE_READS, MACHINE_MEASURES, Measure, info, read_results, run_info
+from rnnbench.results import MACHINE_MEASURES, Measure, info, read_results, run_info
 from rnnbench.table import format_table
 
 DEFAULT_THRESHOLD_PCT = 25.0
@@ -90,18 +90,7 @@ class Comparison:
 
 def load_run(path: str | Path) -> dict:
     """A results file the gate can read (``rnnbench.results.read_results``); errors name the file."""
-    return read_results(path, GATE_READS)
-
-
-def check_same_schema(baseline_path, baseline: dict, candidates: list[tuple[str, dict]]) -> None:
-    """Runs of different schema versions name their benchmarks differently: refuse them in one line."""
-    want = run_info(baseline).get("schema_version")
-    for path, doc in candidates:
-        got = run_info(doc).get("schema_version")
-        if got != want:
-            raise UserError(f"{path}: schema_version {got}, but the baseline {baseline_path} has {want}; their "
-                            "benchmark ids differ, so nothing would be compared: re-record the baseline with this "
-                            "rnnbench (tox -e baseline)")
+    return read_results(path)
 
 
 def check_alike(baseline_path, baseline: dict, candidates: list[tuple[str, dict]], allow: bool,
@@ -111,7 +100,7 @@ def check_alike(baseline_path, baseline: dict, candidates: list[tuple[str, dict]
     notes = []
     for path, doc in candidates:
         for key, plural in ALIKE.items():
-            want, got = run_info(baseline).get(key), run_info(doc).get(key)
+            want, got = getattr(run_info(baseline), key), getattr(run_info(doc), key)
             if want != got:
                 if not allow:
                     raise UserError(f"{path}: {key} {got}, but the baseline {baseline_path} has {want}; runs made "
@@ -153,21 +142,21 @@ def fast_time(record: dict) -> float:
 def machine_factor(doc: dict, machine: str | None = None) -> float | None:
     """Geometric mean of the calibration probes' undisturbed times (of ``machine``'s probes, in a run merged from
     several machines), or None when there are none."""
-    speeds = [fast_time(b) for b in doc["benchmarks"] if info(b).get("measure") == Measure.CALIBRATION
-              and (machine is None or info(b).get("machine") == machine)]
+    speeds = [fast_time(b) for b in doc["benchmarks"] if info(b).measure == Measure.CALIBRATION
+              and (machine is None or info(b).machine == machine)]
     return float(np.exp(np.mean(np.log(speeds)))) if speeds else None
 
 
 def machine_factors(doc: dict) -> dict:
     """Each machine's factor in a run merged from several (``rnnbench merge`` tags every record with its machine);
     {} for a run of one machine."""
-    machines = {info(b).get("machine") for b in doc["benchmarks"]} - {None}
+    machines = {info(b).machine for b in doc["benchmarks"]} - {None}
     return {m: f for m in machines if (f := machine_factor(doc, m)) is not None}
 
 
 def record_factor(factors: dict, record: dict, overall: float) -> float:
     """The factor that normalises ``record``: its own machine's (``machine_factors``), else the run's."""
-    return factors.get(info(record).get("machine"), overall)
+    return factors.get(info(record).machine, overall)
 
 
 def _rounds(record: dict, factor: float) -> np.ndarray | None:
@@ -177,13 +166,13 @@ def _rounds(record: dict, factor: float) -> np.ndarray | None:
 
 def _process_medians(record: dict, factor: float) -> list[float] | None:
     """The normalised median of each process that timed ``record`` (``--processes K``), or None for one."""
-    medians = info(record).get("process_medians")
+    medians = info(record).process_medians
     return [m / factor for m in medians] if medians and len(medians) > 1 else None
 
 
 def _timed(doc: dict) -> dict[str, dict]:
     """The run's benchmarks by name, the machine's own measures (calibration probes, the peak) left out."""
-    return {b["name"]: b for b in doc["benchmarks"] if info(b).get("measure") not in MACHINE_MEASURES}
+    return {b["name"]: b for b in doc["benchmarks"] if info(b).measure not in MACHINE_MEASURES}
 
 
 def judge(b: dict, c: dict, base_factor: float, cand_factor: float, limit: float, alpha: float) -> Judgement:
@@ -227,10 +216,10 @@ def loss_failures(candidates: list[dict]) -> list[str]:
     failures = set()
     for record in (b for run in candidates for b in run["benchmarks"]):
         i = info(record)
-        band, loss = i.get("loss_band"), i.get("final_loss")
-        if i.get("measure") == Measure.TRAIN and band and loss is not None and not band[0] <= loss <= band[1]:
+        band, loss = i.loss_band, i.final_loss
+        if i.measure == Measure.TRAIN and band and loss is not None and not band[0] <= loss <= band[1]:
             failures.add(f"{record['name']}: final_loss {loss:.4f} outside its band [{band[0]}, {band[1]}] "
-                         f"({i.get('impl')})")
+                         f"({i.impl})")
     return sorted(failures)
 
 
@@ -244,7 +233,7 @@ def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float =
     candidates = candidate if isinstance(candidate, list) else [candidate]
     runs = [("baseline", baseline), *((f"candidate {i + 1}", c) for i, c in enumerate(candidates))]
     factors = [machine_factor(doc) for _, doc in runs]
-    notes = [f"{side}: threads={run_info(doc).get('threads')}"
+    notes = [f"{side}: threads={run_info(doc).threads}"
              + (f", machine factor {factor * 1e3:.3f} ms" if factor else "")
              for (side, doc), factor in zip(runs, factors)]
     normalised = None not in factors
@@ -262,7 +251,7 @@ def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float =
         judged = [judge(base[name], c[name], record_factor(per_machine[0], base[name], base_factor),
                         record_factor(machines, c[name], f), limit, alpha)
                   for machines, c, f in zip(per_machine[1:], cands, cand_factors)]
-        rows.append(combine(name, info(cands[0][name]).get("impl", "?"), judged))
+        rows.append(combine(name, info(cands[0][name]).impl, judged))
     return Comparison(rows, loss_failures(candidates), sorted(base.keys() - every_candidate),
                       sorted(any_candidate - base.keys()), normalised, notes)
 
@@ -305,7 +294,6 @@ def run_compare(args) -> int:
         baseline = load_run(args.baseline)
         candidates = [load_run(c) for c in args.candidate]
         named = list(zip(args.candidate, candidates))
-        check_same_schema(args.baseline, baseline, named)
         notes = check_alike(args.baseline, baseline, named, args.allow_mismatch)
         check_coverage(baseline, named, args.allow_missing)
     except NotJudgeable as exc:

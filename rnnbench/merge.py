@@ -10,37 +10,39 @@ machine that ran several shards timed them in each, and the first is kept.
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict
 
-from rnnbench.compare import check_alike, check_same_schema
+from rnnbench.compare import check_alike
 from rnnbench.errors import UserError
 from rnnbench.files import check_output, write_json
-from rnnbench.results import MACHINE_MEASURES, REPORT_READS, info, read_results, run_info
+from rnnbench.records import RunOutcome, checked
+from rnnbench.results import MACHINE_MEASURES, host, info, outcome, read_results
 
 MACHINE_KEY = "machine"  # extra_info key: the host a record ran on
 
 
 def machine_of(doc: dict) -> str:
     """The host a run was made on (pytest-benchmark's ``machine_info.node``)."""
-    return str(doc["machine_info"].get("node") or "unknown")
+    return host(doc).node or "unknown"
 
 
 def _meta(docs: list[tuple[str, dict]]) -> dict:
-    """The runs' own facts (``doc["rnnbench"]``), joined: failures and gaps of every input, the shards merged."""
-    metas = [doc.get("rnnbench") or {} for _, doc in docs]
-    first = metas[0]
+    """The runs' outcomes (``doc["rnnbench"]``), joined: failures and gaps of every input, the shards merged."""
+    metas = [outcome(doc) for _, doc in docs]
     seen, points = set(), []
     for m in metas:
-        for p in m.get("not_applicable", []):
-            if (p["impl"], p["label"]) not in seen:
-                seen.add((p["impl"], p["label"]))
-                points.append(p)
-    return {**{k: v for k, v in first.items() if k != "scaling"},
-            "skipped": {k: v for m in metas for k, v in (m.get("skipped") or {}).items()},
-            "not_applicable": points,
-            "failed_frameworks": sorted({f for m in metas for f in m.get("failed_frameworks", [])}),
-            "failed": [f for m in metas for f in m.get("failed", [])],
-            "merged_from": [path for path, _ in docs],
-            "shards": [m.get("shard") for m in metas]}
+        for p in m.not_applicable:
+            if (p.impl, p.label) not in seen:
+                seen.add((p.impl, p.label))
+                points.append(asdict(p))
+    return checked(RunOutcome, {
+        **{k: v for k, v in docs[0][1].get("rnnbench", {}).items() if k != "scaling"},
+        "skipped": {k: v for m in metas for k, v in m.skipped.items()},
+        "not_applicable": points,
+        "failed_frameworks": sorted({f for m in metas for f in m.failed_frameworks}),
+        "failed": [asdict(f) for m in metas for f in m.failed],
+        "merged_from": [path for path, _ in docs],
+        "shards": [m.shard for m in metas]})
 
 
 def merge_files(paths: list[str]) -> dict:
@@ -49,9 +51,8 @@ def merge_files(paths: list[str]) -> dict:
 
     if len(paths) < 2:
         raise UserError("merge: give at least two results files")
-    docs = [(p, read_results(p, REPORT_READS)) for p in paths]
+    docs = [(p, read_results(p)) for p in paths]
     first_path, first = docs[0]
-    check_same_schema(first_path, first, docs[1:])
     check_alike(first_path, first, docs[1:], allow=False, hint="; merge runs of one thread count, device and "
                                                                   "profile")
     seen: dict[tuple[str, str], str] = {}
@@ -66,26 +67,24 @@ def merge_files(paths: list[str]) -> dict:
             extra.setdefault(MACHINE_KEY, machine)
             key = (record["name"], extra[MACHINE_KEY])
             if key in seen:
-                if info(record).get("measure") in MACHINE_MEASURES:
+                if info(record).measure in MACHINE_MEASURES:
                     continue
                 raise UserError(f"{path}: {record['name']} from machine {key[1]} is also in {seen[key]}; a case "
                                 "runs in one shard, so these runs overlap (merge each case once)")
             seen[key] = path
-            if record["name"] in names and info(record).get("measure") not in MACHINE_MEASURES:
+            if record["name"] in names and info(record).measure not in MACHINE_MEASURES:
                 record["name"] = f"{record['name']}@{key[1]}"  # the same case from another machine, kept apart
             names.add(record["name"])
             records.append(record)
         parts.append({**doc, "benchmarks": records})
     merged = merge_runs(parts, _meta(docs))
     ours = merged["machine_info"]["rnnbench"]
-    ours["machines"] = {machine_of(doc): {"cpu": (doc["machine_info"].get("cpu") or {}).get("brand_raw"),
-                                          "source": path} for path, doc in docs}
+    ours["machines"] = {machine_of(doc): {"cpu": host(doc).cpu, "source": path} for path, doc in docs}
     refs = {}
     for _, doc in docs:
-        for r in run_info(doc).get("references", []):
-            refs.setdefault(r.get("label") if isinstance(r, dict) else str(r), r)
-    if refs:
-        ours["references"] = list(refs.values())
+        for r in doc["machine_info"]["rnnbench"]["references"]:
+            refs.setdefault(r["label"], r)
+    ours["references"] = list(refs.values())
     return merged
 
 
@@ -93,7 +92,7 @@ def run_merge(args) -> int:
     check_output(args.out, "--out", keep=args.results)
     merged = merge_files(args.results)
     write_json(args.out, merged)
-    machines = sorted({info(b).get(MACHINE_KEY) for b in merged["benchmarks"]})
+    machines = sorted({str(info(b).machine) for b in merged["benchmarks"]})
     print(f"wrote {args.out}: {len(merged['benchmarks'])} benchmarks from {len(args.results)} files, "
           f"{len(machines)} machine(s): {', '.join(map(str, machines))}")
     return 0

@@ -12,8 +12,8 @@ and the baseline implementation. Version 3 makes them per task: ``tasks`` maps e
 and loss; each reference names its task, cell, optimizer and goal; records carry ``task``, ``cell``,
 ``bidirectional`` and ``optimizer`` in ``extra_info``, train records the held-out metrics (``eval_loss``,
 ``test_accuracy``, ``free_run_mse``), and ids and labels carry the task and cell (``numpy-binary-rnn-T5-S4-B200``).
-The gate needs only timings, ``extra_info.impl`` and the loss bands, so it reads all three; a comparison across
-versions is refused where the ids cannot match (``rnnbench.compare``).
+Every field of the three is declared in ``rnnbench.records``; this reads the current version only (a file of an
+older one: re-run ``rnnbench bench``).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from rnnbench.errors import NotJudgeable, UserError
+from rnnbench.records import Record, RunInfo, RunOutcome, parse
 
 BENCH_SCHEMA_VERSION = 3
 TRAIN_SCHEMA_VERSION = 2  # 2: task, cell, bidirectional, optimizer, levels and the held-out metrics
-GATE_READS = (1, 2, 3)  # the gate needs only timings and extra_info
-REPORT_READS = (BENCH_SCHEMA_VERSION,)
 
 
 class Measure:
@@ -55,10 +55,11 @@ SELECTABLE_MEASURES = (*REFERENCE_MEASURES, Measure.MEMORY, Measure.SCALING, Mea
 PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING)  # median / steps
 
 
-def read_results(path: str | Path, versions: tuple[int, ...] = REPORT_READS) -> dict:
-    """A benchmark results file, checked: readable, JSON, a pytest-benchmark document, a schema we read.
+def read_results(path: str | Path) -> dict:
+    """A benchmark results file, checked: readable, JSON, a pytest-benchmark document of this schema version, its
+    run's facts, its outcome and every record's ``extra_info`` as ``rnnbench.records`` declares them.
 
-    Every error is a UserError that names the file.
+    Every error is a UserError that names the file (and the record).
     """
     path = Path(path)
     try:
@@ -77,13 +78,16 @@ def read_results(path: str | Path, versions: tuple[int, ...] = REPORT_READS) -> 
         raise UserError(f"{path}: not a pytest-benchmark results file (no 'benchmarks' list)")
     if "machine_info" in doc and not isinstance(doc["machine_info"], dict):
         raise UserError(f"{path}: machine_info must be an object, got {json.dumps(doc.get('machine_info'))}")
-    if not run_info(doc):  # a plain pytest-benchmark file, with or without machine_info: baseline or candidate
+    ours = (doc.get("machine_info") or {}).get("rnnbench")
+    if not ours:  # a plain pytest-benchmark file, with or without machine_info: baseline or candidate
         raise NotJudgeable(f"{path}: not an rnnbench result (no machine_info.rnnbench; a plain pytest-benchmark "
                            "file?); record it with rnnbench bench")
-    schema = run_info(doc).get("schema_version")
-    if schema not in versions:
-        raise UserError(f"{path}: schema_version {schema!r} is not one this reads "
-                        f"({', '.join(map(str, versions))}); re-run rnnbench bench")
+    schema = ours.get("schema_version") if isinstance(ours, dict) else None
+    if schema != BENCH_SCHEMA_VERSION:
+        raise UserError(f"{path}: schema_version {schema!r} is not one this reads ({BENCH_SCHEMA_VERSION}); "
+                        "re-run rnnbench bench")
+    parse(RunInfo, ours, f"{path}: machine_info.rnnbench")
+    parse(RunOutcome, doc.get("rnnbench", {}), f"{path}: rnnbench")
     if not doc["benchmarks"]:
         raise NotJudgeable(f"{path}: no benchmarks (an empty 'benchmarks' list)")
     for i, record in enumerate(doc["benchmarks"]):
@@ -110,18 +114,41 @@ def check_record(path, i: int, record) -> None:
     data = stats.get("data")
     if data is not None and not (isinstance(data, list) and all(_positive(t) for t in data)):
         raise UserError(f"{where}: stats.data must be a list of positive times")
-    if info(record).get("measure") == Measure.CALIBRATION and not _positive(stats.get("min", stats["median"])):
+    if parse(Record, record.get("extra_info"), f"{where}: extra_info").measure == Measure.CALIBRATION \
+            and not _positive(stats.get("min", stats["median"])):
         raise UserError(f"{where}: a calibration time must be positive, got {json.dumps(stats.get('min'))}")
 
 
-def run_info(doc: dict) -> dict:
+def run_info(doc: dict) -> RunInfo:
     """The run's own facts: ``machine_info.rnnbench`` (threads, device, profile, tasks, references, ...)."""
-    return (doc.get("machine_info") or {}).get("rnnbench") or {}
+    return parse(RunInfo, doc["machine_info"]["rnnbench"], "machine_info.rnnbench")
 
 
-def info(record: dict) -> dict:
-    """A record's ``extra_info`` (empty when it has none)."""
-    return record.get("extra_info") or {}
+def outcome(doc: dict) -> RunOutcome:
+    """How the run went: the document's ``rnnbench`` key (failures, gaps, shards, scaling slopes)."""
+    return parse(RunOutcome, doc.get("rnnbench", {}), "the run's outcome (rnnbench)")
+
+
+@dataclass(frozen=True)
+class Host:
+    """What pytest-benchmark itself records about a run: when, which commit, on which host and CPU (its own
+    fields, which it may leave out)."""
+
+    datetime: str | None
+    commit: str | None  # the first 10 hex digits
+    node: str | None
+    cpu: str | None
+
+
+def host(doc: dict) -> Host:
+    machine = doc.get("machine_info", {})
+    return Host(datetime=doc.get("datetime"), commit=(doc.get("commit_info") or {}).get("id", "")[:10] or None,
+                node=machine.get("node"), cpu=(machine.get("cpu") or {}).get("brand_raw"))
+
+
+def info(record: dict) -> Record:
+    """A record's ``extra_info``, typed."""
+    return parse(Record, record["extra_info"], f"benchmark {record['name']}: extra_info")
 
 
 TREND_RUNS = 20  # the report's trend shows at most this many stored runs
@@ -142,7 +169,7 @@ def stored_runs(history_dir: Path, limit: int = TREND_RUNS) -> list[Path]:
     readable = []
     for path in sorted(Path(history_dir).glob("bench-*.json"), key=_history_order)[-limit:]:
         try:
-            read_results(path, REPORT_READS)
+            read_results(path)
             readable.append(path)
         except UserError as exc:
             print(f"report: skipping a stored run: {exc}", file=sys.stderr)

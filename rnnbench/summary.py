@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from rnnbench.records import number
 from rnnbench.results import REFERENCE_MEASURES, Measure, info, run_info
 from rnnbench.stats import regime_slopes
 
@@ -53,74 +54,70 @@ class SummaryRow:
 
 def peak_gflops(doc: dict) -> float:
     """The run's float32 matmul rate at its thread count (the roofline's ceiling), GFLOP/s; NaN if not measured."""
-    rates = [info(b).get("gflops") for b in doc["benchmarks"] if info(b).get("measure") == Measure.PEAK]
+    rates = [info(b).gflops for b in doc["benchmarks"] if info(b).measure == Measure.PEAK]
     rates = [r for r in rates if r]
     return max(rates) if rates else math.nan
 
 
 def reference_labels(doc: dict) -> list[str]:
     """The run's reference configurations, in order."""
-    return [r["label"] for r in run_info(doc).get("references", [])]
+    return [r.label for r in run_info(doc).references]
 
 
 def _per_step_us(record: dict | None, key: str = "median") -> float:
     if record is None:
         return math.nan
-    return 1e6 * record["stats"][key] / info(record).get("steps", 1)
+    return 1e6 * record["stats"][key] / (info(record).steps or 1)
 
 
 def summary_rows(doc: dict) -> list[SummaryRow]:
     """One row per (reference configuration, implementation), fastest first within a configuration."""
     meta = run_info(doc)
-    tasks = meta.get("tasks", {})
-    goals = {r["label"]: (r.get("goal") or {}).get("text") for r in meta.get("references", [])}
-    baseline = meta.get("baseline_impl")
+    goals = {r.label: r.goal.text if r.goal else None for r in meta.references}
     order = {label: i for i, label in enumerate(reference_labels(doc))}
     by_key: dict[tuple[str, str], dict[str, dict]] = {}
     for b in doc["benchmarks"]:
         i = info(b)
-        if i.get("label") in order and i.get("measure") in REFERENCE_MEASURES:
-            by_key.setdefault((i["label"], i["impl"]), {})[i["measure"]] = b
+        if i.label in order and i.measure in REFERENCE_MEASURES:
+            by_key.setdefault((i.label, i.impl), {})[i.measure] = b
 
     rows = []
     for (label, impl), records in by_key.items():
         epoch = records.get(Measure.EPOCH)
         us = _per_step_us(epoch)
-        base = _per_step_us(by_key.get((label, baseline), {}).get(Measure.EPOCH))
+        base = _per_step_us(by_key.get((label, meta.baseline_impl), {}).get(Measure.EPOCH))
         build = records.get(Measure.BUILD)
         first = info(next(iter(records.values())))
-        task = first.get("task", "binary")
         row = dict(
-            label=label, task=task, cell=first.get("cell", "rnn") + ("-bi" if first.get("bidirectional") else ""),
-            impl=impl, framework=first.get("framework", ""), device=first.get("device", ""),
+            label=label, task=first.task, cell=first.cell + ("-bi" if first.bidirectional else ""),
+            impl=impl, framework=first.framework, device=first.device,
             us_per_step=us,
             iqr_us_per_step=_per_step_us(epoch, "q3") - _per_step_us(epoch, "q1") if epoch else math.nan,
-            process_spread=info(epoch).get("process_spread", math.nan) if epoch else math.nan,
-            gflops=info(epoch).get("flops", math.nan) / us / 1e3 if epoch else math.nan,
+            process_spread=number(info(epoch).process_spread) if epoch else math.nan,
+            gflops=number(info(epoch).flops) / us / 1e3 if epoch else math.nan,
             speedup=base / us,
             train_step_us=_per_step_us(records.get(Measure.TRAIN_STEP)),
             forward_us=_per_step_us(records.get(Measure.FORWARD)),
             build_s=(build["stats"]["median"] if build  # the cold build, else the reference run's own
-                     else info(records[Measure.TRAIN]).get("build_seconds", math.nan) if Measure.TRAIN in records
+                     else number(info(records[Measure.TRAIN]).build_seconds) if Measure.TRAIN in records
                      else math.nan),
             trained=Measure.TRAIN in records,
         )
         if Measure.TRAIN in records:
             t = info(records[Measure.TRAIN])
-            levels = tasks.get(task, {}).get("levels", {})
-            row.update(final_loss=t["final_loss"], expected_level=t["expected_level"],
-                       expected_loss=levels.get(t["expected_level"]), nearest_level=t["nearest_level"],
-                       eval_loss=t.get("eval_loss"), test_accuracy=t.get("test_accuracy"),
-                       free_run_mse=t.get("free_run_mse"), goal=goals.get(label),
-                       reached_goal=bool(t["learned"]) if "learned" in t
-                       else t["nearest_level"] == t["expected_level"],
-                       target=t.get("target"), reached=bool(t.get("reached")),
-                       seconds_to_target=t.get("seconds_to_target") if t.get("reached") else None,
-                       steps_to_target=t.get("steps_to_target") if t.get("reached") else None,
-                       peak_rss_mb=t.get("peak_rss_mb"), cuda_max_allocated_mb=t.get("cuda_max_allocated_mb"))
+            row.update(final_loss=t.final_loss, expected_level=t.expected_level,
+                       expected_loss=meta.tasks[first.task].levels.get(t.expected_level),
+                       nearest_level=t.nearest_level, eval_loss=t.eval_loss, test_accuracy=t.test_accuracy,
+                       free_run_mse=t.free_run_mse, goal=goals.get(label),
+                       reached_goal=bool(t.learned) if t.learned is not None
+                       else t.nearest_level == t.expected_level,
+                       target=t.target, reached=bool(t.reached),
+                       seconds_to_target=t.seconds_to_target if t.reached else None,
+                       steps_to_target=t.steps_to_target if t.reached else None,
+                       peak_rss_mb=t.peak_rss_mb, cuda_max_allocated_mb=t.cuda_max_allocated_mb)
         if Measure.MEMORY in records:  # measured in a fresh process: nothing an earlier implementation left counts
             m = info(records[Measure.MEMORY])
-            row.update(peak_rss_mb=m.get("model_rss_mb"), cuda_max_allocated_mb=m.get("cuda_max_allocated_mb"))
+            row.update(peak_rss_mb=m.model_rss_mb, cuda_max_allocated_mb=m.cuda_max_allocated_mb)
         rows.append(SummaryRow(**row))
     return sorted(rows, key=lambda r: (order[r.label], math.inf if math.isnan(r.us_per_step) else r.us_per_step,
                                        r.impl))
@@ -132,8 +129,8 @@ def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
     points: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for b in benchmarks:
         i = info(b)
-        if i.get("measure") == Measure.SCALING and i.get("sweep") in ("state_size", "num_steps"):
-            points.setdefault((i["impl"], i["sweep"]), []).append((i["sweep_value"], b["stats"]["median"]))
+        if i.measure == Measure.SCALING and i.sweep in ("state_size", "num_steps"):
+            points.setdefault((i.impl, i.sweep), []).append((i.sweep_value, b["stats"]["median"]))
     slopes: dict[str, dict[str, float]] = {}
     for (impl, sweep), xy in sorted(points.items()):
         for regime, slope in regime_slopes(*zip(*xy)).items():
@@ -144,4 +141,4 @@ def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
 
 def targets_text(doc: dict, joiner: str = ", ") -> str:
     """The time-to-target thresholds of the run, e.g. "0.53 at binary-rnn-T5-S4, 0.47 at binary-rnn-T10-S16"."""
-    return joiner.join(f"{r['target']} at {r['label']}" for r in run_info(doc).get("references", []))
+    return joiner.join(f"{r.target} at {r.label}" for r in run_info(doc).references)

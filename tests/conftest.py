@@ -308,3 +308,18 @@ def _numpy_ops():
 
 
 NUMPY_OPS = _numpy_ops()
+
+
+def fake_info(impl: str, measure: str, framework: str = "numpy", **more) -> dict:
+    """A made-up record's ``extra_info`` with the fields every record carries (``rnnbench.records.Record``)."""
+    from rnnbench.records import Record, checked
+
+    return checked(Record, {"impl": impl, "framework": framework, "version": "1.0", "device": "cpu", "threads": 1,
+                            "measure": measure, **more})
+
+
+def fake_run_info(**changes) -> dict:
+    """A made-up run's ``machine_info.rnnbench``: this machine's, as ``rnnbench bench`` writes it, changed."""
+    from rnnbench.harness.provenance import machine_info
+
+    return {**machine_info(threads=2, device="cpu", profile="quick", frameworks=["numpy"]), **changes}

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import fake_info
 
 from rnnbench import families
 from rnnbench.ab import judge_repetitions
@@ -128,7 +129,7 @@ def bench_doc(times: dict[str, float]) -> dict:
     def record(name, t, measure="train_step"):
         impl = name.split("[")[1].split("-")[0] if "[" in name else name
         return {"name": name, "stats": {"median": t, "min": t},
-                "extra_info": {"impl": impl, "framework": "numpy", "measure": measure}}
+                "extra_info": fake_info(impl, measure)}
 
     return {"benchmarks": [record(n, t) for n, t in times.items()]
             + [record("test_calibration_python", 1.0, "calibration")]}

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCES
+from conftest import REFERENCES, fake_info, fake_run_info
 
 from rnnbench.bench import merge_runs, summary_table
 from rnnbench.cli import main
 from rnnbench.flops import step_flops
-from rnnbench.harness.provenance import reference_facts, task_facts
+from rnnbench.harness.provenance import reference_facts
 from rnnbench.results import BENCH_SCHEMA_VERSION
 from rnnbench.summary import scaling_slopes, summary_rows
 
@@ -21,7 +21,8 @@ def record(impl, measure, median, label="binary-rnn-T5-S4", **info):
     return {
         "name": f"test_{measure}[{impl}-{label}]", "group": measure,
         "stats": {"median": median, "q1": median, "q3": median},
-        "extra_info": {"impl": impl, "measure": measure, "label": label, "task": label.split("-")[0], **info},
+        "extra_info": fake_info(impl, measure, label=label, task=label.split("-")[0],
+                                cell=(label.split("-") + ["rnn"])[1], **info),
     }
 
 
@@ -32,8 +33,7 @@ def train_record(impl, final_loss, reached=True, label="binary-rnn-T5-S4", expec
 
 
 def doc(benchmarks, frameworks=("numpy",)):
-    ours = {"frameworks": list(frameworks), "schema_version": BENCH_SCHEMA_VERSION, "tasks": task_facts(),
-            "references": reference_facts(), "baseline_impl": "tf-cell"}
+    ours = fake_run_info(frameworks=list(frameworks))
     return {"machine_info": {"rnnbench": ours},
             "commit_info": {}, "datetime": "2026-11-23T00:00:00", "version": "5.3.1", "benchmarks": benchmarks}
 
@@ -203,3 +203,13 @@ def test_measure_selects_what_the_benchmark_process_collects():
     assert done.returncode == 0, done.stdout + done.stderr
     assert tests == {"test_train_step", "test_forward", "test_calibration_matmul", "test_calibration_python",
                      "test_calibration_small_numpy_calls"}
+
+
+def test_every_configuration_field_is_declared_in_the_record_type():
+    """case_info writes every RunConfig field into a record: a new field must be declared in rnnbench.records."""
+    from dataclasses import fields
+
+    from rnnbench.config import RunConfig
+    from rnnbench.records import Record
+
+    assert {f.name for f in fields(RunConfig)} <= {f.name for f in fields(Record)}

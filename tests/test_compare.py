@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REFERENCES
+from conftest import REFERENCES, fake_info, fake_run_info
 
 from rnnbench.cli import main
 from rnnbench.compare import DEFAULT_THRESHOLD_PCT, compare, format_comparison, load_run, machine_factor
@@ -23,7 +23,7 @@ def make_run(seed: int, speed: float = 1.0, slow_impl: str | None = None, loss: 
 
     def record(name, impl, measure, median, rounds=200, **info):
         data = (median * speed * rng.lognormal(0, 0.05, rounds)).tolist()
-        return {"name": name, "extra_info": {"impl": impl, "measure": measure, **info},
+        return {"name": name, "extra_info": fake_info(impl, measure, **info),
                 "stats": {"median": float(np.median(data)), "rounds": rounds, "data": data}}
 
     slow = {impl: 2.0 if impl == slow_impl else 1.0 for impl in ("numpy", "tf-cell")}
@@ -37,8 +37,7 @@ def make_run(seed: int, speed: float = 1.0, slow_impl: str | None = None, loss: 
                                  rounds=3))
         benchmarks.append(record(f"test_train[{impl}-binary-rnn-T5-S4-B200]", impl, "train", 0.3, rounds=1,
                                  final_loss=loss, loss_band=BAND))
-    return {"machine_info": {"rnnbench": {"threads": 2, "schema_version": BENCH_SCHEMA_VERSION}},
-            "benchmarks": benchmarks}
+    return {"machine_info": {"rnnbench": fake_run_info()}, "benchmarks": benchmarks}
 
 
 def test_two_runs_of_the_same_code_pass():
@@ -204,4 +203,4 @@ def test_runs_of_different_schemas_are_refused_in_one_line(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert f"new.json: schema_version {BENCH_SCHEMA_VERSION}, but the baseline" in err and "has 2" in err
+    assert f"old.json: schema_version 2 is not one this reads ({BENCH_SCHEMA_VERSION})" in err

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import fake_info
 
 from rnnbench.config import RunConfig
 from rnnbench.params import init_params
@@ -52,7 +53,8 @@ def _set(path: str, value):
 
 def _calibration(fastest: float):
     def change(doc):
-        doc["benchmarks"].append({"name": "test_calibration_matmul", "extra_info": {"measure": "calibration"},
+        doc["benchmarks"].append({"name": "test_calibration_matmul",
+                                  "extra_info": fake_info("calibration-matmul", "calibration"),
                                   "stats": {"median": 1e-4, "min": fastest, "rounds": 5}})
     return change
 
@@ -66,7 +68,8 @@ def workspace(tmp_path_factory) -> Path:
         "base.json": base,
         "empty.json": _edit(base, _set("benchmarks", [])),
         "foreign.json": _edit(base, lambda doc: doc.update(
-            benchmarks=[{"name": f"test_other[{i}]", "stats": {"median": 1e-3}, "extra_info": {}} for i in range(3)])),
+            benchmarks=[{"name": f"test_other[{i}]", "stats": {"median": 1e-3},
+                         "extra_info": fake_info("other", "train_step")} for i in range(3)])),
         "plain.json": {"machine_info": {"node": "x"}, "benchmarks": [{"name": "test_x", "stats": {"median": 1.0}}]},
         "bare.json": {"benchmarks": [{"name": "test_x", "stats": {"median": 1.0}}]},  # no machine_info at all
         "partial.json": _edit(base, lambda doc: doc.update(benchmarks=doc["benchmarks"][:5])),

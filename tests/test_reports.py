@@ -176,15 +176,45 @@ def test_bad_files_are_named(tmp_path, content, needle):
     assert str(path) in str(info.value) and needle in str(info.value)
 
 
-def test_a_record_without_a_required_field_is_named(tmp_path):
+@pytest.mark.parametrize("change, needle", [
+    (lambda i: i.pop("impl"), "extra_info: missing impl"),
+    (lambda i: i.update(impl_name="numpy"), "extra_info: unknown field impl_name (not a field of "
+                                            "rnnbench.records.Record"),
+    (lambda i: i.update(threads="2"), 'extra_info: threads must be an integer, got "2"'),
+    (lambda i: i.update(final_loss=True), "extra_info: final_loss must be an integer or a number or null, got true"),
+])
+def test_a_record_field_missing_unknown_or_of_the_wrong_kind_is_named(tmp_path, change, needle):
+    """Every reader reads a record through its declared type (rnnbench.records): the file, the record and the
+    field are named, in one line."""
     doc = json.loads(NEW.read_text())
-    record = next(b for b in doc["benchmarks"] if b["name"] == "test_train_step[numpy-binary-rnn-T5-S4-B200]")
-    del record["extra_info"]["impl"]
+    i, record = next((i, b) for i, b in enumerate(doc["benchmarks"])
+                     if b["name"] == "test_train_step[numpy-binary-rnn-T5-S4-B200]")
+    change(record["extra_info"])
     path = tmp_path / "partial.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(UserError, match=r"partial\.json: benchmark 'test_train_step\[numpy-binary-rnn-T5-S4-B200\]' "
-                                          r"lacks extra_info\.impl"):
-        load_results(read_runs([path]))
+    with pytest.raises(UserError) as err:
+        read_runs([path])
+    assert str(err.value) == (f"{path}: benchmark {i} (test_train_step[numpy-binary-rnn-T5-S4-B200]): "
+                              + str(err.value).split("-B200]): ", 1)[1])
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("where, change, needle", [
+    ("machine_info", lambda d: d["machine_info"]["rnnbench"].pop("references"),
+     "machine_info.rnnbench: missing references"),
+    ("machine_info", lambda d: d["machine_info"]["rnnbench"]["tasks"]["binary"].update(levels=None),
+     "machine_info.rnnbench: tasks.binary: levels must be an object, got null"),
+    ("machine_info", lambda d: d["machine_info"]["rnnbench"]["references"][0].update(colour="red"),
+     "machine_info.rnnbench: references[0]: unknown field colour"),
+    ("outcome", lambda d: d["rnnbench"].update(failures=[]), "rnnbench: unknown field failures"),
+])
+def test_the_runs_own_facts_are_read_through_their_types(tmp_path, where, change, needle):
+    doc = json.loads(NEW.read_text())
+    change(doc)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserError, match=f"^{re.escape(str(path))}: {re.escape(needle)}"):
+        read_runs([path])
 
 
 def test_no_input_is_an_error():

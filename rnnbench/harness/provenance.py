@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_info
 from rnnbench import families, registry
 from rnnbench.config import BASELINE_IMPL
 from rnnbench.harness.cpus import allowed_cpus
+from rnnbench.records import Record, RunInfo, checked
 from rnnbench.references import Reference, reference_configs
 from rnnbench.results import BENCH_SCHEMA_VERSION
 from rnnbench.tasks import TASKS
@@ -25,9 +26,10 @@ VERSIONED = (*(d for f in families.FAMILIES for d in f.distributions), "pytest-b
 
 def record_info(impl: str, framework: str, version: str, *, device: str, threads: int, measure: str,
                 **more) -> dict:
-    """The ``extra_info`` of one benchmark record: who ran, where, what was measured, and anything more."""
-    return {"impl": impl, "framework": framework, "version": version, "device": device, "threads": threads,
-            "measure": measure, "final_loss": None, **more}
+    """The ``extra_info`` of one benchmark record: who ran, where, what was measured, and anything more (each a
+    field of ``rnnbench.records.Record``)."""
+    return checked(Record, {"impl": impl, "framework": framework, "version": version, "device": device,
+                            "threads": threads, "measure": measure, "final_loss": None, **more})
 
 
 def case_info(name: str, reference: Reference, versions: dict, measure: str, **more) -> dict:
@@ -69,7 +71,7 @@ def machine_info(*, threads: int, device: str, profile: str, frameworks: list[st
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
             versions[dist] = None
-    return {
+    return checked(RunInfo, {
         "schema_version": BENCH_SCHEMA_VERSION,
         "versions": versions,
         "python": platform.python_version(),
@@ -83,7 +85,7 @@ def machine_info(*, threads: int, device: str, profile: str, frameworks: list[st
         "tasks": task_facts(),
         "references": reference_facts(),
         "baseline_impl": BASELINE_IMPL,
-    }
+    })
 
 
 def record_rate(benchmark, flops: int) -> None:

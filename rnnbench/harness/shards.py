@@ -10,12 +10,12 @@ expected time so far (ties to the lower shard, then by id), so every job compute
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Iterable
 from pathlib import Path
 
 from rnnbench.errors import UserError
+from rnnbench.results import info, read_results
 
 EVERY_SHARD_FILES = ("test_calibration.py",)  # the machine's measures: every shard times its own machine
 UNKNOWN_COST = 1.0  # seconds, for a case when no baseline says anything
@@ -42,16 +42,15 @@ def case_key(test_name: str) -> str:
 def baseline_costs(path: Path) -> dict[str, float]:
     """Seconds each case took in the baseline (its benchmarks' totals and build), by case key; {} without one."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+        doc = read_results(path)
+    except UserError:  # none, or not one this reads: every case costs the same
         return {}
     costs: dict[str, float] = {}
-    for record in doc.get("benchmarks", []):
-        stats = record.get("stats") or {}
-        seconds = stats.get("total") or (stats.get("median") or 0) * (stats.get("rounds") or 1)
-        seconds += (record.get("extra_info") or {}).get("build_seconds") or 0
-        key = case_key(record.get("name", ""))
-        costs[key] = costs.get(key, 0.0) + float(seconds)
+    for record in doc["benchmarks"]:
+        stats = record["stats"]
+        seconds = stats.get("total") or stats["median"] * stats.get("rounds", 1)  # pytest-benchmark's stats
+        key = case_key(record["name"])
+        costs[key] = costs.get(key, 0.0) + float(seconds) + (info(record).build_seconds or 0)
     return costs
 
 
