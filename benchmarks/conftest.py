@@ -4,7 +4,7 @@
 Options: ``--impl NAME`` and ``--framework NAME`` (repeatable) choose implementations, ``--task`` and ``--cell``
 (repeatable) the reference configurations, ``--measure`` (repeatable) the measures, ``--threads N`` is the one
 thread count every framework gets (and, below the CPU count, the number of CPUs the process is confined to;
-``--no-pin`` lifts that), ``--device``, ``--profile`` (see ``rnnbench.config.PROFILES``). One benchmark process
+``--no-pin`` lifts that), ``--device``, ``--profile`` (see ``rnnbench.spec.config.PROFILES``). One benchmark process
 holds one framework family; ``rnnbench bench`` runs one per family and merges. Unavailable implementations are
 still collected, and skip with their reason.
 """
@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_limits
 
-from rnnbench.config import DEFAULT_PROFILE, DEVICES, PROFILES, RunConfig, profiles_help
 from rnnbench.errors import UserError
 from rnnbench.harness import barrier, cases, events, provenance, shards
 from rnnbench.harness.compile_cache import fresh_compile_cache
 from rnnbench.harness.cpus import pin_to_cpus
-from rnnbench.results import SELECTABLE_MEASURES, Measure
+from rnnbench.spec.config import DEFAULT_PROFILE, DEVICES, PROFILES, RunConfig, profiles_help
+from rnnbench.spec.measures import SELECTABLE_MEASURES, Measure
 
 _remove_compile_cache = fresh_compile_cache()  # before any framework is imported
 # What each benchmark function measures (``--measure`` selects by it); the calibration probes are not listed.
@@ -113,7 +113,7 @@ def blas_threads(request):
 
 @pytest.fixture(scope="session")
 def profile(request):
-    """The run's profile (``rnnbench.config.PROFILES``)."""
+    """The run's profile (``rnnbench.spec.config.PROFILES``)."""
     return PROFILES[request.config.getoption("--profile")]
 
 

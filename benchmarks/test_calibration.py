@@ -17,7 +17,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from rnnbench.harness.provenance import record_info, record_rate
-from rnnbench.results import Measure
+from rnnbench.spec.measures import Measure
 
 MATMUL_SIZE = 256
 PYTHON_LOOP = 20_000

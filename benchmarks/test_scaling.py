@@ -9,7 +9,7 @@ import math
 
 from rnnbench.harness.cases import build, time_train_step
 from rnnbench.harness.provenance import case_info
-from rnnbench.results import Measure
+from rnnbench.spec.measures import Measure
 
 WARMUP_STEPS = 3
 

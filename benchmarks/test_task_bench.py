@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rnnbench.harness.provenance import record_info
-from rnnbench.results import Measure
+from rnnbench.spec.measures import Measure
 from rnnbench.tasks.binary import generate, target_probability
 
 SIZE = 1_000_000

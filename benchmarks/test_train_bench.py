@@ -5,13 +5,13 @@ Groups (each a pytest-benchmark group, so a table compares like with like):
 - ``build``: graph construction, tracing, compilation: one cold round.
 - ``train``: a whole reference run from the canonical weights (binary: 1 epoch at (5,4), 5 at (10,16); each
   other task at its seed's settings), built fresh. Its extra_info carries the final loss against the task's
-  theory levels, the held-out metrics and the goal (``rnnbench.evaluate``), time-to-target (seconds and steps,
+  theory levels, the held-out metrics and the goal (``rnnbench.training.evaluate``), time-to-target (seconds and steps,
   or not reached) and the peak memory growth (RSS; on CUDA also the GPU's maximum allocated memory).
 - ``train_step``: one window (forward, backward, update), the state carried from the previous call.
 - ``forward``: inference on one window.
 - ``epoch``: one epoch through the same ``run_epoch`` as ``rnnbench train``; a whole-epoch implementation
   gets all windows in one call. Per-step time is the round time over ``extra_info["steps"]``; ``flops`` is one
-  step's (``rnnbench.flops``), so the report gives each its achieved rate against the run's matmul peak.
+  step's (``rnnbench.model.flops``), so the report gives each its achieved rate against the run's matmul peak.
 
 ``train_step``, ``forward`` and ``epoch`` share one build of each case (built outside every timing); each starts
 from a zero state and warms up first. The binary references are timed by every measure; the other tasks' by their
@@ -27,17 +27,18 @@ import math
 import numpy as np
 import pytest
 
-from rnnbench import registry
 from rnnbench.errors import UnsupportedError
-from rnnbench.evaluate import evaluate
-from rnnbench.flops import step_flops
 from rnnbench.harness.cases import keep_trained, require, time_train_step
 from rnnbench.harness.memory import PeakMemory, fresh_process_memory
 from rnnbench.harness.provenance import case_info
-from rnnbench.params import init_params
-from rnnbench.results import TRACE_STEPS, Measure
+from rnnbench.model.flops import step_flops
+from rnnbench.results.schema import TRACE_STEPS
+from rnnbench.spec import registry
+from rnnbench.spec.measures import Measure
+from rnnbench.spec.params import init_params
 from rnnbench.tasks.base import XENT
-from rnnbench.train import run_epoch, train
+from rnnbench.training.evaluate import evaluate
+from rnnbench.training.train import run_epoch, train
 
 WARMUP_STEPS = 5
 

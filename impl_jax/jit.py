@@ -25,10 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnbench.config import RunConfig
 from rnnbench.impl_jax import runtime
 from rnnbench.impl_jax.model import UNROLL_UP_TO, Model
-from rnnbench.params import Params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import Params
 
 
 class JaxJit:
@@ -42,7 +42,7 @@ class JaxJit:
         self.device = runtime.start(config)
         self.config = config
         self.dtype = runtime.jax_dtype(config)
-        self.model = Model.of(config)
+        self.model = Model(config)
         self.names = params.names
         self.params_ = jax.device_put(self.layout(params), self.device)
         tx = runtime.optimizer(config)

@@ -27,11 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnbench.cells import BACKWARD_PREFIX
-from rnnbench.config import RunConfig
 from rnnbench.impl_jax import runtime
 from rnnbench.impl_jax.jit import JaxJit
-from rnnbench.params import Params
+from rnnbench.spec.cells import BACKWARD_PREFIX
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import Params
 
 CELLS = {"rnn": nn.SimpleCell, "lstm": nn.LSTMCell}
 # Per cell: the gates (suffixes of the dense layers' names) and which of a gate's two dense layers holds its bias.

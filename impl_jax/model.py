@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnbench.config import RunConfig
 from rnnbench.model import backprop, forward
 from rnnbench.model.cells import cell_math
 from rnnbench.model.ops import Ops
@@ -59,10 +58,6 @@ class Model(forward.Model):
 
     ops = OPS
 
-    @classmethod
-    def of(cls, config: RunConfig) -> Model:
-        return cls(config)
-
     def zero_state(self, dtype, batch: int | None = None) -> tuple:
         shape = (batch or self.spec.batch_size, self.spec.state_size)
         return tuple(jnp.zeros(shape, dtype) for _ in range(self.spec.n_states))
@@ -99,9 +94,7 @@ class Model(forward.Model):
         """(loss, gradients, final state) written out: ``rnnbench.model.backprop`` over ``OPS``, unrolled over
         time."""
         dtype = p["U"].dtype
-        zero = tuple(jnp.zeros_like(s) for s in state)
-        return backprop.loss_and_grads(OPS, self.spec, p, self.rows(x, dtype), self.targets(y, dtype),
-                                       self.start(state), zero)
+        return backprop.loss_and_grads(OPS, self.spec, p, self.rows(x, dtype), self.targets(y, dtype), state)
 
     def window_step(self, tx, grads, p: dict, opt_state, state: tuple, x, y):
         """One window: the loss and gradients by ``grads`` (``grads_autodiff`` or ``grads_by_hand``), then the

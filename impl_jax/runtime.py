@@ -8,7 +8,7 @@ and for one thread also turns off XLA's multi-threaded Eigen. A later run in the
 count is refused rather than silently measured with the wrong one.
 
 Sharing a process. JAX imported beside TensorFlow or PyTorch, in either order, computed correctly here; it still
-gets a process of its own (``rnnbench.families``): ``XLA_FLAGS`` and the CPU affinity are process-wide, and
+gets a process of its own (``rnnbench.spec.families``): ``XLA_FLAGS`` and the CPU affinity are process-wide, and
 TensorFlow's XLA reads the same flags.
 """
 
@@ -19,10 +19,10 @@ import os
 import jax
 import optax
 
-from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.harness.cpus import allowed_cpus, pin_to_cpus
-from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
 
 jax.config.update("jax_enable_x64", True)  # float64 runs (the parity configs); every array gets an explicit dtype
 

@@ -4,7 +4,7 @@ Time-major inside: ``xw`` is the window's input product x_t @ W[:n_in] for every
 for the whole window by the model; each cell adds the recurrent product per step. ``state`` is a tuple of (B, H)
 arrays (h, and c for the LSTM). ``backward`` takes the gradient reaching each step's output h_t, (T, B, H), and
 returns the gradient at xw and those of the recurrent weights and the biases; no gradient leaves the window
-(truncated backpropagation). The formulas are DESIGN.md's (and ``rnnbench.cells``'); tests check every gradient
+(truncated backpropagation). The formulas are DESIGN.md's (and ``rnnbench.spec.cells``'); tests check every gradient
 against central differences in float64.
 """
 

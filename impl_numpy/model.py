@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnbench.cells import BACKWARD_PREFIX, cell
-from rnnbench.config import RunConfig
 from rnnbench.impl_numpy.cells import CELL_MATH
-from rnnbench.params import Params
+from rnnbench.spec.cells import BACKWARD_PREFIX, cell
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import Params
 from rnnbench.tasks.base import XENT
 
 

@@ -1,17 +1,17 @@
 """The two optimizers in NumPy, updating the parameter arrays in place (so implementations can keep references
-to them). Their semantics are ``rnnbench.optimizer``'s."""
+to them). Their semantics are ``rnnbench.spec.optimizer``'s."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rnnbench.optimizer import (
+from rnnbench.spec.optimizer import (
     ADAGRAD_INITIAL_ACCUMULATOR,
     ADAM_BETA1,
     ADAM_BETA2,
     ADAM_EPSILON,
 )
-from rnnbench.params import Params
+from rnnbench.spec.params import Params
 
 
 class Adagrad:

@@ -1,6 +1,6 @@
 """The NumPy reference: every task × cell, uni- or bidirectional, with hand-written forward pass,
 backpropagation through the window, and both optimizers. Every other implementation is checked against this one
-(loss parity), and the held-out metrics of every run are computed by its forward pass (``rnnbench.evaluate``).
+(loss parity), and the held-out metrics of every run are computed by its forward pass (``rnnbench.training.evaluate``).
 
 The vanilla RNN on the binary task is the tutorial's (R2RT, "Recurrent neural networks in TensorFlow I"); the
 gradients of every cell are derived by hand (``rnnbench.impl_numpy.cells``), and tests check them against
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbench.config import RunConfig
 from rnnbench.impl_numpy.model import Model
 from rnnbench.impl_numpy.optim import OPTIMIZERS
-from rnnbench.interface import StepwiseEpoch
-from rnnbench.params import Params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.interface import StepwiseEpoch
+from rnnbench.spec.params import Params
 
 
 class NumpyReference(StepwiseEpoch):

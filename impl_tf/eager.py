@@ -25,12 +25,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from rnnbench.config import RunConfig
 from rnnbench.impl_tf import runtime
 from rnnbench.impl_tf.model import OPS, SMALL_MATMUL_OPS, Model
-from rnnbench.interface import StepwiseEpoch
 from rnnbench.model import backprop, optim
-from rnnbench.params import Params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.interface import StepwiseEpoch
+from rnnbench.spec.params import Params
 
 tf = runtime.tf
 
@@ -137,11 +137,10 @@ class TFXLAEpoch(TFXLA):
     whole_epoch: ClassVar[bool] = True
 
     def loss_and_grads(self, params, x, y, state):
-        config, model = self.config, self.model
+        model = self.model
         dtype = params[0].dtype
-        zero = model.zero_state(config.batch_size, dtype)
         loss, grads, final = backprop.loss_and_grads(SMALL_MATMUL_OPS, model.spec, dict(zip(self.names, params)),
-                                                     model.rows(x, dtype), model.targets(y, dtype), state, zero)
+                                                     model.rows(x, dtype), model.targets(y, dtype), state)
         return loss, final, [grads[n] for n in self.names]
 
     def build(self, config: RunConfig, params: Params) -> None:

@@ -35,16 +35,16 @@ import warnings
 
 import numpy as np
 
-from rnnbench.cells import BACKWARD_PREFIX, permute_blocks
-from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.impl_tf import runtime
 from rnnbench.impl_tf.model import OPS, Model
-from rnnbench.interface import StepwiseEpoch
 from rnnbench.model import forward, optim
 from rnnbench.model.cells import gru_step
-from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
-from rnnbench.params import Params
+from rnnbench.spec.cells import BACKWARD_PREFIX, permute_blocks
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.interface import StepwiseEpoch
+from rnnbench.spec.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
+from rnnbench.spec.params import Params
 
 tf = runtime.tf
 v1 = tf.compat.v1

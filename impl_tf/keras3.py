@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbench.cells import permute_blocks
-from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
 from rnnbench.impl_tf import runtime
 from rnnbench.impl_tf.eager import TF2Driver
 from rnnbench.impl_tf.model import Model
-from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
-from rnnbench.params import Params
+from rnnbench.spec.cells import permute_blocks
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
+from rnnbench.spec.params import Params
 
 tf = runtime.tf
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rnnbench import tricks
 from rnnbench.impl_tf import runtime
 from rnnbench.model import forward
 from rnnbench.model.ops import Ops
+from rnnbench.spec import tricks
 
 tf = runtime.tf
 
@@ -21,7 +21,7 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
 
 
 def small_matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
-    """``tf.matmul``, with a small right-hand side as multiply-and-reduce (the named trick, ``rnnbench.tricks``)."""
+    """``tf.matmul``, a small right-hand side as multiply-and-reduce (a named trick: ``rnnbench.spec.tricks``)."""
     a = tf.transpose(a) if transpose_a else a
     b = tf.transpose(b) if transpose_b else b
     return tricks.small_matmul(a, b, tf.matmul, tf.reduce_sum)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
+from rnnbench.spec.config import RunConfig
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # must precede the first `import tensorflow`
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -28,13 +28,13 @@ import numpy as np
 import torch
 from torch._higher_order_ops import while_loop
 
-from rnnbench.config import RunConfig
 from rnnbench.impl_torch import runtime
 from rnnbench.impl_torch.model import OPS, Model, matmul, ops, small_matmul
 from rnnbench.model import backprop, optim
 from rnnbench.model.ops import Ops
 from rnnbench.model.spec import ModelSpec
-from rnnbench.params import Params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import Params
 
 
 def general_window(params: tuple, slots: tuple, state: tuple, rows, target, lr: float, names: tuple,
@@ -44,9 +44,7 @@ def general_window(params: tuple, slots: tuple, state: tuple, rows, target, lr: 
     rows, target: the window in ``rnnbench.model.backprop``'s layout (``Model.rows``, ``Model.targets``). Returns
     (loss, final state, new params, new slots), all on the device.
     """
-    zero = None if spec.carries_state and len(spec.directions) == 1 else tuple(ops.zeros_like(s) for s in state)
-    loss, grads, final = backprop.loss_and_grads(ops, spec, dict(zip(names, params)), rows, target,
-                                                 state if spec.carries_state else zero, zero)
+    loss, grads, final = backprop.loss_and_grads(ops, spec, dict(zip(names, params)), rows, target, state)
     new_params, new_slots = apply(ops, lr, params, slots, tuple(grads[n] for n in names))
     return loss, final, new_params, new_slots
 

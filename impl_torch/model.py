@@ -10,10 +10,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnbench import tricks
-from rnnbench.config import RunConfig
 from rnnbench.model import forward
 from rnnbench.model.ops import Ops
+from rnnbench.spec import tricks
+from rnnbench.spec.config import RunConfig
 
 
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
@@ -21,7 +21,7 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
 
 
 def small_matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
-    """``a @ b``, with a small right-hand side as multiply-and-reduce (the named trick, ``rnnbench.tricks``)."""
+    """``a @ b``, with a small right-hand side as multiply-and-reduce (the named trick, ``rnnbench.spec.tricks``)."""
     return tricks.small_matmul(a.t() if transpose_a else a, b.t() if transpose_b else b, torch.mm, torch.sum)
 
 

@@ -27,13 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnbench.cells import BACKWARD_PREFIX
-from rnnbench.config import RunConfig
 from rnnbench.impl_torch import runtime
 from rnnbench.impl_torch.model import OPS, Model
-from rnnbench.interface import StepwiseEpoch
 from rnnbench.model import forward
-from rnnbench.params import Params
+from rnnbench.spec.cells import BACKWARD_PREFIX
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.interface import StepwiseEpoch
+from rnnbench.spec.params import Params
 
 TORCH_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 MODULES = {"rnn": (nn.RNN, nn.RNNCell), "lstm": (nn.LSTM, nn.LSTMCell), "gru": (nn.GRU, nn.GRUCell)}

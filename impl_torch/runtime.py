@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnbench.config import RunConfig
 from rnnbench.errors import UnsupportedError
-from rnnbench.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
 
 # The first optimizer pulls in torch._dynamo lazily (seconds). Pay that at import, like TensorFlow's import,
 # so that build_seconds measures building the model and not a one-time import.

@@ -13,7 +13,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rnnbench.errors import UserError
-from rnnbench.records import ReferenceFacts, TaskFacts
 from rnnbench.reports import figures, summaries
 from rnnbench.reports.load import (
     environment,
@@ -23,8 +22,9 @@ from rnnbench.reports.load import (
     load_traces,
     read_runs,
 )
-from rnnbench.results import outcome, run_info
-from rnnbench.summary import peak_gflops, reference_labels, summary_rows, targets_text
+from rnnbench.results.records import ReferenceFacts, TaskFacts
+from rnnbench.results.schema import outcome, run_info
+from rnnbench.results.summary import peak_gflops, reference_labels, summary_rows, targets_text
 
 
 @dataclass
@@ -188,7 +188,7 @@ def build_run_report(paths) -> Report:
     if len(roofline):
         add(Section("roofline", "Roofline",
                     "Achieved GFLOP/s of one train step while state_size grows (the products and the update, as "
-                    f"rnnbench/flops.py counts them, over the median step time), against {peak_text}. The speed "
+                    f"rnnbench/model/flops.py counts them, over the median step time), against {peak_text}. The speed "
                     "table's fraction of peak is the same ratio at the reference configurations.", None,
                     figures.roofline_figure(roofline, peak)))
     else:

@@ -13,12 +13,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
-from rnnbench.families import FAMILIES, family_of  # noqa: E402
-from rnnbench.families import order as family_order  # noqa: E402
-from rnnbench.records import TaskFacts  # noqa: E402
 from rnnbench.reports.summaries import newest_run  # noqa: E402
-from rnnbench.results import Measure  # noqa: E402
-from rnnbench.stats import regime_slopes  # noqa: E402
+from rnnbench.results.records import TaskFacts  # noqa: E402
+from rnnbench.results.stats import regime_slopes  # noqa: E402
+from rnnbench.spec.families import FAMILIES, family_of  # noqa: E402
+from rnnbench.spec.families import order as family_order  # noqa: E402
+from rnnbench.spec.measures import Measure  # noqa: E402
 
 FRAMEWORK_COLORS = {f.name: f.color for f in FAMILIES}  # the family table's; a family it lacks is grey
 FAMILY_STYLES = {f.name: style for f, style in zip(FAMILIES, ("-", "--", ":", "-."))}  # loss curves: by family
@@ -249,7 +249,7 @@ def roofline_figure(points: pd.DataFrame, peak: float) -> Figure:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("state_size")
-    ax.set_ylabel("GFLOP/s (rnnbench.flops count)")
+    ax.set_ylabel("GFLOP/s (rnnbench.model.flops count)")
     ax.set_title("roofline: achieved rate of one train step against the matmul peak")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)

@@ -15,8 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from rnnbench.errors import UserError
-from rnnbench.records import Record
-from rnnbench.results import PER_STEP_MEASURES, REFERENCE_MEASURES, Measure, host, info, read_results, run_info
+from rnnbench.results.paired import is_ab_file, read_ab
+from rnnbench.results.records import Record
+from rnnbench.results.schema import host, info, read_results, run_info
+
+# column -> where it comes from: ("run", key) | ("record", key) | ("info", a Record field) | ("stats", key)
+from rnnbench.spec.measures import PER_STEP_MEASURES, REFERENCE_MEASURES, Measure
 
 # column -> where it comes from: ("run", key) | ("record", key) | ("info", a Record field) | ("stats", key)
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -73,8 +77,6 @@ REQUIRED_STATS = ("median", "q1", "q3", "min", "mean", "rounds")
 
 def split_ab(paths) -> tuple[list[Path], list[tuple[Path, dict]]]:
     """(bench result files, paired comparisons read): an ``rnnbench ab`` JSON is told by its top-level key."""
-    from rnnbench.ab import is_ab_file, read_ab
-
     runs, abs_ = [], []
     for p in map(Path, paths):
         if is_ab_file(p):
@@ -85,7 +87,7 @@ def split_ab(paths) -> tuple[list[Path], list[tuple[Path, dict]]]:
 
 
 def read_runs(paths) -> list[tuple[Path, dict]]:
-    """Each file read and checked by the suite's one reader (``rnnbench.results.read_results``), its repeated
+    """Each file read and checked by the suite's one reader (``rnnbench.results.schema.read_results``), its repeated
     records left out (``unique_records``)."""
     paths = [Path(p) for p in paths]
     if not paths:

@@ -1,6 +1,6 @@
 """Pure functions: summary rows and the tidy frame in, display tables (DataFrames) out. No I/O, no plotting.
 
-The speed and convergence tables are the rows of ``rnnbench.summary`` (one definition of each column, shared
+The speed and convergence tables are the rows of ``rnnbench.results.summary`` (one definition of each column, shared
 with the CLI's summary) in pandas form. Tables describe the newest run; ``trend_table`` spans every run.
 """
 
@@ -11,10 +11,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from rnnbench.records import Gap
-from rnnbench.results import Measure
-from rnnbench.stats import REGIMES, regime_slopes
-from rnnbench.summary import SummaryRow
+from rnnbench.results.records import Gap
+from rnnbench.results.stats import REGIMES, regime_slopes
+from rnnbench.results.summary import SummaryRow
+from rnnbench.spec.measures import Measure
 
 
 def newest_run_name(frame: pd.DataFrame) -> str:
@@ -216,7 +216,7 @@ SCALING_SWEEPS = ("state_size", "num_steps", "batch_size")
 
 def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per implementation: the log-log slope of step time against each swept field, over the low and the high
-    half of the sweep (``rnnbench.stats.regime_slopes``)."""
+    half of the sweep (``rnnbench.results.stats.regime_slopes``)."""
     points = scaling_points(frame)
     columns = ["impl"] + [f"{sweep} {regime}" for sweep in SCALING_SWEEPS for regime in REGIMES]
     out = []
@@ -247,7 +247,7 @@ AB_COLUMNS = ["family", "benchmark", "impl", "measure", "pairs", "A us", "B us",
 
 def ab_table(judgements: list[dict]) -> pd.DataFrame:
     """A paired comparison's verdicts (``rnnbench ab`` JSON), grouped by family, worst first within each."""
-    from rnnbench.families import order
+    from rnnbench.spec.families import order
 
     rows = [{"family": j["framework"], "benchmark": j["name"], "impl": j["impl"], "measure": j["measure"],
              "pairs": j["pairs"], "A us": round(j["a"] * 1e6, 1), "B us": round(j["b"] * 1e6, 1),

@@ -1,7 +1,7 @@
 import sys
 
 try:
-    from rnnbench.cli import main
+    from rnnbench.commands.cli import main
 except KeyboardInterrupt:  # interrupted while starting: nothing was written yet
     sys.exit(130)
 

@@ -2,9 +2,9 @@ import os
 
 import pytest
 
-from rnnbench import families
-from rnnbench.cells import CELLS
-from rnnbench.references import reference_configs
+from rnnbench.spec import families
+from rnnbench.spec.cells import CELLS
+from rnnbench.spec.references import reference_configs
 from rnnbench.tasks import TASKS
 
 # Keep BLAS and framework pools small and equal in tests; results do not depend on it.
@@ -48,7 +48,7 @@ def skip_if_other_framework_loaded(own: str) -> None:
 
 def skip_unless_supported(name: str, config) -> None:
     """Skip, with the registry's reason, a point of the grid ``name`` declares it does not do."""
-    from rnnbench import registry
+    from rnnbench.spec import registry
 
     reason = registry.entry(name).unsupported(config)
     if reason:
@@ -61,7 +61,7 @@ REFERENCES = {ref.label: ref for ref in reference_configs(threads=2)}  # every t
 def assert_reaches_task_goal(name: str, task: str) -> None:
     """``name`` trained at ``task``'s (first) reference configuration reaches its band and goal; a point the
     registry says ``name`` does not do is skipped with the reason."""
-    from rnnbench.train import train
+    from rnnbench.training.train import train
 
     label = next(r.label for r in REFERENCES.values() if r.task == task)
     skip_unless_supported(name, REFERENCES[label].config)
@@ -79,7 +79,7 @@ def assert_learns(result, label: str) -> None:
 
 @pytest.fixture
 def tiny_config():
-    from rnnbench.config import RunConfig
+    from rnnbench.spec.config import RunConfig
 
     # 50 windows of (batch 200, num_steps 5) per epoch
     return RunConfig(num_steps=5, state_size=4, batch_size=200, size=50 * 200 * 5, threads=2)
@@ -90,7 +90,7 @@ PARITY_TOLERANCE = 1e-4  # float32, DESIGN.md
 
 
 def parity_config(num_steps: int, state_size: int):
-    from rnnbench.config import RunConfig
+    from rnnbench.spec.config import RunConfig
 
     # exactly PARITY_STEPS windows in one epoch
     return RunConfig(num_steps=num_steps, state_size=state_size, size=PARITY_STEPS * 200 * num_steps, threads=2)
@@ -99,7 +99,7 @@ def parity_config(num_steps: int, state_size: int):
 @pytest.fixture(scope="session")
 def numpy_reference():
     """The NumPy run each parity test compares against, cached per configuration."""
-    from rnnbench.train import train
+    from rnnbench.training.train import train
 
     cache = {}
 
@@ -117,7 +117,7 @@ def assert_parity(numpy_reference):
     """Train ``name`` for 50 steps from the canonical weights and data; losses and params must match NumPy."""
     import numpy as np
 
-    from rnnbench.train import train
+    from rnnbench.training.train import train
 
     def check(name: str, num_steps: int, state_size: int, **changes):
         reference = numpy_reference(num_steps, state_size)
@@ -130,7 +130,7 @@ def assert_parity(numpy_reference):
             np.testing.assert_allclose(ours, theirs, rtol=0, atol=PARITY_TOLERANCE,
                                        err_msg=f"{name}: {field} after {PARITY_STEPS} steps")
         # not vacuous: the parameters moved well beyond the tolerance
-        from rnnbench.params import init_params
+        from rnnbench.spec.params import init_params
 
         assert np.abs(result.final_params.W - init_params(result.config).W).max() > 10 * PARITY_TOLERANCE
         return result
@@ -143,7 +143,7 @@ def assert_parity(numpy_reference):
 def task_parity_config(task: str, **changes):
     """The task's reference configuration cut to at least PARITY_STEPS windows: 50 windows of a stream or of
     sequences; digits, whose training set holds 22 windows of 64, for 3 epochs (66 steps)."""
-    from rnnbench.config import RunConfig
+    from rnnbench.spec.config import RunConfig
     from rnnbench.tasks import task as task_by_name
 
     config = RunConfig.for_task(task, threads=2, dtype=task_by_name(task).parity_dtype, **changes)
@@ -159,8 +159,8 @@ def assert_parity_at():
     loss and every parameter after the run match NumPy's within 1e-4."""
     import numpy as np
 
-    from rnnbench.params import init_params
-    from rnnbench.train import train
+    from rnnbench.spec.params import init_params
+    from rnnbench.training.train import train
 
     references = {}
 
@@ -190,8 +190,8 @@ def assert_parity_at():
 def built_at_parity():
     """Each implementation built once per test module at the (5, 4) parity configuration, from a zero state each
     time it is handed out; an unavailable one skips with its reason."""
-    from rnnbench import registry
-    from rnnbench.params import init_params
+    from rnnbench.spec import registry
+    from rnnbench.spec.params import init_params
 
     cache = {}
 
@@ -213,8 +213,8 @@ def assert_forward_matches_numpy(impl) -> None:
     """``forward`` on a fresh build gives NumPy's probabilities for the first parity window and updates nothing."""
     import numpy as np
 
-    from rnnbench import registry
-    from rnnbench.params import init_params
+    from rnnbench.spec import registry
+    from rnnbench.spec.params import init_params
     config = parity_config(5, 4)
     params = init_params(config)
     x = config.task_spec.epoch_batches(config, 0)[0][0]  # (200, 5)
@@ -251,7 +251,7 @@ HAND_WRITTEN_IDS = [f"{t}-{c}" + ("-bi" if b else "") for t, c, b in HAND_WRITTE
 
 def hand_written_config(point):
     """A small float64 configuration of a HAND_WRITTEN point."""
-    from rnnbench.config import RunConfig
+    from rnnbench.spec.config import RunConfig
 
     task, cell, bidirectional = point
     shape = {} if task == "digits" else dict(num_steps=6)  # digits: as many steps as the images have rows
@@ -264,9 +264,9 @@ def assert_round_trip(name: str, cell: str, bidirectional: bool):
     built implementation and the weights."""
     import numpy as np
 
-    from rnnbench import registry
-    from rnnbench.config import RunConfig
-    from rnnbench.params import init_params
+    from rnnbench.spec import registry
+    from rnnbench.spec.config import RunConfig
+    from rnnbench.spec.params import init_params
 
     config = RunConfig.for_task("sine", cell=cell, bidirectional=bidirectional, num_steps=4, size=100, threads=2)
     rng = np.random.default_rng(3)
@@ -311,8 +311,8 @@ NUMPY_OPS = _numpy_ops()
 
 
 def fake_info(impl: str, measure: str, framework: str = "numpy", **more) -> dict:
-    """A made-up record's ``extra_info`` with the fields every record carries (``rnnbench.records.Record``)."""
-    from rnnbench.records import Record, checked
+    """A made-up record's ``extra_info`` with the fields every record carries (``rnnbench.results.records.Record``)."""
+    from rnnbench.results.records import Record, checked
 
     return checked(Record, {"impl": impl, "framework": framework, "version": "1.0", "device": "cpu", "threads": 1,
                             "measure": measure, **more})

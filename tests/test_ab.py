@@ -10,11 +10,19 @@ from pathlib import Path
 import pytest
 from conftest import fake_info
 
-from rnnbench import families
-from rnnbench.ab import judge_repetitions
-from rnnbench.cli import main
+from rnnbench.commands.ab import judge_repetitions
+from rnnbench.commands.cli import main
+from rnnbench.commands.sides import (
+    WORKTREE,
+    checkout_root,
+    ensure_env,
+    export_tree,
+    python_of,
+    resolve_sides,
+    worktree_tree,
+)
 from rnnbench.errors import UserError
-from rnnbench.sides import WORKTREE, checkout_root, ensure_env, export_tree, python_of, resolve_sides, worktree_tree
+from rnnbench.spec import families
 
 ROOT = Path(__file__).parents[1]
 MARK = "AB_TEST_MARK"  # what the second commit adds to rnnbench/__init__.py
@@ -119,7 +127,7 @@ def test_the_families_a_change_affects():
     assert families.affected_by(["README.md", "tests/test_ab.py", "reports/figures.py", ".ci/run"]) == []
     assert families.affected_by(["impl_torch/model.py", "docs/x.md"]) == ["torch"]
     assert families.affected_by(["impl_tf/a.py", "impl_jax/b.py"]) == ["tensorflow", "jax"]
-    assert families.affected_by(["rnnbench/cells.py"]) == families.names()
+    assert families.affected_by(["rnnbench/spec/cells.py"]) == families.names()
     assert families.affected_by(["benchmarks/conftest.py"]) == families.names()
     assert families.affected_by(["pyproject.toml"]) == families.names()
     assert families.affected_by(["benchmarks/baselines/REF", "benchmarks/baselines/ci.json"]) == []
@@ -136,7 +144,7 @@ def bench_doc(times: dict[str, float]) -> dict:
 
 
 def test_the_loss_check_spreads_families_over_the_cpus():
-    from rnnbench.ab import spread_families
+    from rnnbench.commands.ab import spread_families
 
     assert spread_families(families.names(), [0, 1]) == [["tensorflow", "numpy"], ["torch", "jax"]]
     assert spread_families(families.names(), [0]) == [["tensorflow", "torch", "jax", "numpy"]]
@@ -221,7 +229,7 @@ def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3) -> 
 
     import numpy as np
 
-    from rnnbench.ab import AbRow, ab_document, judge_repetitions  # noqa: F401
+    from rnnbench.commands.ab import AbRow, ab_document, judge_repetitions  # noqa: F401
 
     base = json.loads((ROOT / "tests" / "data" / "bench-new.json").read_text())
     rng = np.random.default_rng(0)
@@ -241,8 +249,8 @@ def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3) -> 
     class Args:
         threshold = 15.0
 
-    from rnnbench.ab import Plan
-    from rnnbench.sides import Side
+    from rnnbench.commands.ab import Plan
+    from rnnbench.commands.sides import Side
 
     sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", "b" * 40, "d" * 40))
     plan = Plan(ROOT, sides, {}, "duet", 6, "pair", [], ("train_step",), None, False, tmp_path, 0)

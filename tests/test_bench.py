@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from conftest import REFERENCES, fake_info, fake_run_info
 
-from rnnbench.bench import merge_runs, summary_table
-from rnnbench.cli import main
-from rnnbench.flops import step_flops
+from rnnbench.commands.bench import summary_table
+from rnnbench.commands.cli import main
 from rnnbench.harness.provenance import reference_facts
-from rnnbench.results import BENCH_SCHEMA_VERSION
-from rnnbench.summary import scaling_slopes, summary_rows
+from rnnbench.model.flops import step_flops
+from rnnbench.results.merge import merge_runs
+from rnnbench.results.schema import BENCH_SCHEMA_VERSION
+from rnnbench.results.summary import scaling_slopes, summary_rows
 
 
 def record(impl, measure, median, label="binary-rnn-T5-S4", **info):
@@ -177,7 +178,7 @@ def test_bench_without_its_runner_names_the_extra(capsys, monkeypatch):
 def test_points_built_too_slowly_for_the_profile_are_listed_as_not_applicable_from_the_registry_alone():
     import argparse
 
-    from rnnbench.bench import not_applicable
+    from rnnbench.commands.bench import not_applicable
 
     args = argparse.Namespace(threads=1, device="cpu", task=None, cell=None, profile="quick")
     points = not_applicable(["numpy", "tf-cell", "torch-rnn", "torch-compile"], args)
@@ -206,10 +207,10 @@ def test_measure_selects_what_the_benchmark_process_collects():
 
 
 def test_every_configuration_field_is_declared_in_the_record_type():
-    """case_info writes every RunConfig field into a record: a new field must be declared in rnnbench.records."""
+    """case_info writes every RunConfig field into a record: a new field is declared in rnnbench.results.records."""
     from dataclasses import fields
 
-    from rnnbench.config import RunConfig
-    from rnnbench.records import Record
+    from rnnbench.results.records import Record
+    from rnnbench.spec.config import RunConfig
 
     assert {f.name for f in fields(RunConfig)} <= {f.name for f in fields(Record)}

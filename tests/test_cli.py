@@ -5,10 +5,10 @@ import sys
 import numpy as np
 import pytest
 
-from rnnbench.cli import main
-from rnnbench.params import init_params, save_params
+from rnnbench.commands.cli import main
+from rnnbench.spec.params import init_params, save_params
 from rnnbench.tasks.binary import epoch_stream, theory_levels
-from rnnbench.train import train
+from rnnbench.training.train import train
 
 TINY = ["--size", "50000", "--threads", "2"]  # 50 windows of (200, 5)
 
@@ -62,7 +62,7 @@ def test_train_writes_the_contracted_json(capsys, tmp_path):
 
 def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
     """A user checking their own RNN: same weights, same data, same loss trace."""
-    from rnnbench.config import RunConfig
+    from rnnbench.spec.config import RunConfig
 
     config = RunConfig(size=20_000, threads=2, seed=0)
     weights = init_params(config.replace(seed=42))
@@ -151,7 +151,7 @@ def test_list_shows_what_an_implementation_does_not_support_without_importing_it
 
 
 def test_bench_options_accumulate():
-    from rnnbench.cli import build_parser
+    from rnnbench.commands.cli import build_parser
 
     args = build_parser().parse_args(["bench", "--impl", "numpy", "--impl", "tf-cell", "torch-rnn",
                                       "--task", "sine", "--task", "digits", "--cell", "lstm"])
@@ -162,7 +162,7 @@ def test_bench_options_accumulate():
 @pytest.mark.parametrize("task", ["sine", "sin2cos", "digits"])
 def test_gen_and_data_in_round_trip_for_each_task(capsys, tmp_path, task):
     """What `gen --task T` writes, `train --task T --data-in` reads, and trains as if generated."""
-    from rnnbench.config import RunConfig
+    from rnnbench.spec.config import RunConfig
 
     small = {"sine": ["--size", "200"], "sin2cos": ["--size", "5000"], "digits": []}[task]
     code, out, err = run(capsys, "gen", "--task", task, *small, "--out", str(tmp_path / "d.npz"))
@@ -198,7 +198,7 @@ def test_digits_reads_a_keras_format_mnist_file(capsys, tmp_path):
 
 
 def test_weights_in_checks_the_keys_and_shapes_of_each_cell(capsys, tmp_path):
-    from rnnbench.config import RunConfig
+    from rnnbench.spec.config import RunConfig
 
     gru = init_params(RunConfig.for_task("sine", cell="gru", bidirectional=True))
     assert gru.names == ("W", "b", "bh", "bwd_W", "bwd_b", "bwd_bh", "U", "c") and gru.U.shape == (32, 1)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import REFERENCES, fake_info, fake_run_info
 
-from rnnbench.cli import main
-from rnnbench.compare import DEFAULT_THRESHOLD_PCT, compare, format_comparison, load_run, machine_factor
-from rnnbench.results import BENCH_SCHEMA_VERSION
+from rnnbench.commands.cli import main
+from rnnbench.results.compare import DEFAULT_THRESHOLD_PCT, compare, format_comparison, load_run, machine_factor
+from rnnbench.results.schema import BENCH_SCHEMA_VERSION
 
 pytest.importorskip("scipy", reason="scipy is not installed")
 

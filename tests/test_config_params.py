@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from rnnbench.config import RunConfig
 from rnnbench.errors import ConfigError, UserError
-from rnnbench.params import init_params, load_params, save_params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import init_params, load_params, save_params
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The roofline's FLOP count (``rnnbench.flops``) against a count made another way: the products the hand-written
+"""The roofline's FLOP count (``rnnbench.model.flops``) against a count made another way: the products the hand-written
 BPTT (``rnnbench.model.backprop``) actually calls, summed from their shapes, and the parameter elements."""
 
 from dataclasses import replace
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from conftest import HAND_WRITTEN, HAND_WRITTEN_IDS, NUMPY_OPS, REFERENCES, hand_written_config
 
-from rnnbench.cells import cell
-from rnnbench.flops import UPDATE_FLOPS, step_flops
 from rnnbench.model import backprop
+from rnnbench.model.flops import UPDATE_FLOPS, step_flops
 from rnnbench.model.spec import ModelSpec
-from rnnbench.params import init_params
+from rnnbench.spec.cells import cell
+from rnnbench.spec.params import init_params
 
 
 def counted_products(config) -> int:
@@ -30,9 +30,7 @@ def counted_products(config) -> int:
     n_target = T * B if config.task_spec.each_step else B
     target = np.full((n_target, config.output_size), 1 / config.output_size)
     state = tuple(np.full((B, config.state_size), 0.1) for _ in cell(config.cell).states)
-    zero = tuple(np.zeros_like(s) for s in state)
-    backprop.loss_and_grads(ops, ModelSpec.of(config), dict(init_params(config).items()), rows, target, state,
-                            zero)
+    backprop.loss_and_grads(ops, ModelSpec.of(config), dict(init_params(config).items()), rows, target, state)
     return total
 
 

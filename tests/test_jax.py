@@ -26,12 +26,12 @@ pytest.importorskip("optax", reason="optax is not installed (pip install 'rnnben
 import jax  # noqa: E402
 import optax  # noqa: E402
 
-from rnnbench import registry  # noqa: E402
-from rnnbench.config import RunConfig  # noqa: E402
 from rnnbench.errors import UnsupportedError  # noqa: E402
-from rnnbench.params import init_params  # noqa: E402
+from rnnbench.spec import registry  # noqa: E402
+from rnnbench.spec.config import RunConfig  # noqa: E402
+from rnnbench.spec.params import init_params  # noqa: E402
 from rnnbench.tasks.binary import TASK as BINARY  # noqa: E402
-from rnnbench.train import train  # noqa: E402
+from rnnbench.training.train import train  # noqa: E402
 
 pytestmark = pytest.mark.jax
 
@@ -114,7 +114,7 @@ def test_hand_written_gradients_equal_autodiff(point):
     from rnnbench.impl_jax.model import Model
 
     config = hand_written_config(point)
-    model = Model.of(config)
+    model = Model(config)
     rng = np.random.default_rng(1)
     params = {n: jnp.asarray(a + 0.1 * rng.standard_normal(a.shape)) for n, a in init_params(config).items()}
     state = tuple(jnp.asarray(rng.standard_normal(s.shape) * 0.3) for s in model.zero_state(jnp.float64))
@@ -132,7 +132,7 @@ def test_hand_written_gradients_equal_autodiff(point):
 
 def test_optimizers_are_optax_with_the_canonical_semantics():
     """optax.adagrad from an accumulator of 0.1 with no epsilon (TF1's), and optax.adam with torch.optim.Adam's
-    hyperparameters; one update of each against the formulas of ``rnnbench.optimizer``."""
+    hyperparameters; one update of each against the formulas of ``rnnbench.spec.optimizer``."""
     from rnnbench.impl_jax import runtime
 
     g = np.array([0.5, -2.0])

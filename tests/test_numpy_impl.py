@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from conftest import REFERENCES, assert_learns
 
-from rnnbench.config import RunConfig
 from rnnbench.impl_numpy.cells import sigmoid
 from rnnbench.impl_numpy.model import Model
 from rnnbench.impl_numpy.optim import Adagrad, Adam
 from rnnbench.impl_numpy.reference import NumpyReference
-from rnnbench.params import Params, init_params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import Params, init_params
 from rnnbench.tasks.binary import epoch_stream
-from rnnbench.train import train
+from rnnbench.training.train import train
 
 CELLS = ("rnn", "lstm", "gru")
 # (task, bidirectional): tokens + each-step cross-entropy with a carried state; features + each-step squared error;

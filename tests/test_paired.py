@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbench.paired import (
+from rnnbench.results.paired import (
     detectable,
     hodges_lehmann,
     judge_pairs,

@@ -5,18 +5,18 @@ import time
 import numpy as np
 import pytest
 
-from rnnbench import families, registry
-from rnnbench.config import DEVICES
 from rnnbench.errors import DivergedError, UnsupportedError, UserError
-from rnnbench.interface import RNNImplementation, StepwiseEpoch
-from rnnbench.params import init_params
+from rnnbench.spec import families, registry
+from rnnbench.spec.config import DEVICES
+from rnnbench.spec.interface import RNNImplementation, StepwiseEpoch
+from rnnbench.spec.params import init_params
 from rnnbench.tasks.binary import batch_windows, epoch_stream
-from rnnbench.train import train
+from rnnbench.training.train import train
 
 
 def test_listing_imports_no_framework():
     code = (
-        "import sys; from rnnbench import registry, cli; cli.main(['list']); "
+        "import sys; from rnnbench.commands import cli; cli.main(['list']); "
         "assert not {'tensorflow', 'torch'} & set(sys.modules), sorted(sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -153,7 +153,7 @@ def test_result_fields(tiny_config):
 
 
 def test_time_to_target_is_the_first_crossing_of_the_running_mean(recorder, tiny_config, monkeypatch):
-    from rnnbench.train import TrainResult
+    from rnnbench.training.train import TrainResult
 
     losses = np.r_[np.full(150, 0.6), np.full(150, 0.5)]
     result = TrainResult("x", "numpy", {}, tiny_config, losses, 0.0, 3.0, None, np.arange(1, 301) / 100)
@@ -189,7 +189,7 @@ def test_build_and_training_time_and_step_seconds_come_from_the_right_clock_read
 
 
 def test_loss_curve_is_the_running_mean_subsampled(tiny_config):
-    from rnnbench.train import TrainResult
+    from rnnbench.training.train import TrainResult
 
     losses = np.linspace(1.0, 0.0, 1000)
     result = TrainResult("x", "numpy", {}, tiny_config, losses, 0.0, 1.0, None, np.arange(1000.0))

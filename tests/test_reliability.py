@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from conftest import fake_info
 
-from rnnbench.config import RunConfig
-from rnnbench.params import init_params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import init_params
 
 GOLDEN = Path(__file__).parent / "data" / "bench-new.json"
 TINY = ["--impl", "numpy", "--size", "2000", "--threads", "1"]
@@ -312,7 +312,7 @@ def test_version_and_the_bare_command(workspace):
 
 
 def test_an_internal_error_is_exit_3_in_one_line(workspace, monkeypatch, capsys):
-    from rnnbench import cli
+    from rnnbench.commands import cli
 
     def broken(args):
         raise ZeroDivisionError("a bug")
@@ -324,7 +324,7 @@ def test_an_internal_error_is_exit_3_in_one_line(workspace, monkeypatch, capsys)
 
 
 def test_float64_weights_are_kept_in_float64(tmp_path):
-    from rnnbench.params import load_params
+    from rnnbench.spec.params import load_params
 
     config = RunConfig(size=2000, dtype="float64")
     params = init_params(config).map(lambda a: a.astype(np.float64) + 1e-12)
@@ -364,8 +364,8 @@ def test_any_config_is_valid_or_a_user_error(fields):
 def test_any_bytes_load_or_are_a_user_error(tmp_path, blob, cut):
     """Random bytes, and a real npz or results file cut short or with a byte changed, as --weights-in and as a
     results file: loaded or refused with a UserError, never anything else."""
-    from rnnbench.params import load_params
-    from rnnbench.results import read_results
+    from rnnbench.results.schema import read_results
+    from rnnbench.spec.params import load_params
 
     config = RunConfig(size=2000)
     good = tmp_path / "good.npz"
@@ -469,7 +469,7 @@ def test_a_symlinked_output_is_written_through(workspace, tmp_path):
 
 
 def test_repeated_values_are_taken_once_with_a_note(tmp_path):
-    from rnnbench.cli import build_parser
+    from rnnbench.commands.cli import build_parser
 
     args = build_parser().parse_args(["bench", "--impl", "numpy", "numpy", "--task", "binary", "--task", "binary",
                                       "--measure", "forward", "forward", "--framework", "numpy", "numpy"])
@@ -494,7 +494,7 @@ def test_a_full_stdout_ends_the_output_not_the_run(tmp_path):
 def test_warnings_are_one_line_each_and_none_after_a_failure(capsys, monkeypatch):
     import warnings
 
-    from rnnbench import cli
+    from rnnbench.commands import cli
     from rnnbench.errors import DivergedError
 
     def noisy(args):
@@ -525,7 +525,7 @@ def test_a_new_name_is_never_an_old_one(tmp_path):
     """Two runs of one second keep both results: the second takes the next free name, and the trend orders
     them."""
     from rnnbench.files import write_new
-    from rnnbench.results import _history_order
+    from rnnbench.results.schema import _history_order
 
     names = [write_new(tmp_path / "bench-20261130-120000.json", lambda f, i=i: f.write(b"%d" % i)) for i in range(3)]
     assert [p.name for p in names] == ["bench-20261130-120000.json", "bench-20261130-120000-2.json",

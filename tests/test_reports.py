@@ -19,7 +19,7 @@ from rnnbench.reports import summaries  # noqa: E402
 from rnnbench.reports.build import build_report  # noqa: E402
 from rnnbench.reports.load import COLUMNS, load_curves, load_results, load_traces, read_runs  # noqa: E402
 from rnnbench.reports.writer import markdown_table, write_report  # noqa: E402
-from rnnbench.summary import peak_gflops, summary_rows  # noqa: E402
+from rnnbench.results.summary import peak_gflops, summary_rows  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 NEW, OLD = DATA / "bench-new.json", DATA / "bench-old.json"
@@ -179,12 +179,12 @@ def test_bad_files_are_named(tmp_path, content, needle):
 @pytest.mark.parametrize("change, needle", [
     (lambda i: i.pop("impl"), "extra_info: missing impl"),
     (lambda i: i.update(impl_name="numpy"), "extra_info: unknown field impl_name (not a field of "
-                                            "rnnbench.records.Record"),
+                                            "rnnbench.results.records.Record"),
     (lambda i: i.update(threads="2"), 'extra_info: threads must be an integer, got "2"'),
     (lambda i: i.update(final_loss=True), "extra_info: final_loss must be an integer or a number or null, got true"),
 ])
 def test_a_record_field_missing_unknown_or_of_the_wrong_kind_is_named(tmp_path, change, needle):
-    """Every reader reads a record through its declared type (rnnbench.records): the file, the record and the
+    """Every reader reads a record through its declared type (rnnbench.results.records): the file, the record and the
     field are named, in one line."""
     doc = json.loads(NEW.read_text())
     i, record = next((i, b) for i, b in enumerate(doc["benchmarks"])
@@ -252,7 +252,7 @@ def test_a_failed_report_leaves_the_previous_one(tmp_path):
 
 
 def test_report_cli_exit_codes(tmp_path, capsys):
-    from rnnbench.cli import main
+    from rnnbench.commands.cli import main
 
     assert main(["report", str(NEW), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "index.html").exists()
@@ -292,8 +292,8 @@ def test_every_image_loads_in_headless_chromium(tmp_path):
 def test_reports_read_only_json_never_the_suites_own_definitions():
     """The report says what the results say: building one imports neither the task nor the configurations."""
     code = (f"import sys; from rnnbench.reports.build import build_report; build_report([{str(NEW)!r}]); "
-            "leaked = {'rnnbench.tasks', 'rnnbench.cells', 'rnnbench.references', 'rnnbench.config', "
-            "'rnnbench.registry', 'rnnbench.train'} & set(sys.modules); "
+            "leaked = {'rnnbench.tasks', 'rnnbench.spec.cells', 'rnnbench.spec.references', 'rnnbench.spec.config', "
+            "'rnnbench.spec.registry', 'rnnbench.training.train'} & set(sys.modules); "
             "assert not leaked, leaked")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -335,9 +335,9 @@ def test_the_family_table_gives_every_family_its_colour_legend_and_versions():
     gets its colour, its place in the legend and its packages' versions from its one row."""
     from matplotlib.figure import Figure
 
-    from rnnbench import families
     from rnnbench.harness.provenance import VERSIONED
     from rnnbench.reports import figures
+    from rnnbench.spec import families
 
     colours = [f.color for f in families.FAMILIES]
     assert len(set(colours)) == len(colours) and figures.FRAMEWORK_COLORS["jax"] == families.family("jax").color

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from test_compare import make_run
 
-from rnnbench.compare import compare
 from rnnbench.errors import UserError
 from rnnbench.harness import shards
-from rnnbench.merge import merge_files
+from rnnbench.results.compare import compare
+from rnnbench.results.merge import merge_files
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -84,8 +84,8 @@ def test_merged_shards_are_the_unsharded_run(tmp_path):
     unsharded run, with the same losses; and a report of the unsharded run's own records, split by shard and
     merged, equals its report."""
     pytest.importorskip("pandas", reason="reports need pandas (pip install 'rnnbench[report]')")
-    from rnnbench.bench import summary_table
-    from rnnbench.cli import main
+    from rnnbench.commands.bench import summary_table
+    from rnnbench.commands.cli import main
 
     whole = _bench(tmp_path)
     parts = [_bench(tmp_path, "--shard", "1/2"), _bench(tmp_path, "--shard", "2/2", "--processes", "2")]
@@ -188,7 +188,7 @@ def test_the_workflow_is_valid_and_runs_only_documented_commands():
 
 def _process_run(seed: int, speeds: list[float], slow_impl: str | None = None) -> dict:
     """One family timed in len(speeds) processes, each slower by its factor (the first process's machine...)."""
-    from rnnbench.processes import join_processes
+    from rnnbench.results.processes import join_processes
 
     runs = []
     for i, speed in enumerate(speeds):
@@ -222,8 +222,8 @@ def test_the_gate_judges_across_processes():
 
 def test_memory_is_measured_in_a_fresh_process():
     """The probe trains in a new process: the framework's own footprint apart from the training's growth."""
-    from rnnbench.config import RunConfig
     from rnnbench.harness.memory import fresh_process_memory
+    from rnnbench.spec.config import RunConfig
 
     result = fresh_process_memory("numpy", RunConfig(size=20000, threads=1))
     assert result["framework_rss_mb"] > 10 and 0 <= result["model_rss_mb"] <= result["peak_rss_mb"]

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnbench.config import RunConfig
+from rnnbench.spec.config import RunConfig
 from rnnbench.tasks import TASKS, digits, sin2cos, sine
 from rnnbench.tasks.binary import (
     batch_windows,

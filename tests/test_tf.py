@@ -21,12 +21,12 @@ from conftest import (
 skip_if_other_framework_loaded("tensorflow")
 pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'rnnbench[tf]')")
 
-from rnnbench import registry  # noqa: E402
-from rnnbench.config import RunConfig  # noqa: E402
 from rnnbench.errors import UnsupportedError  # noqa: E402
-from rnnbench.params import init_params  # noqa: E402
+from rnnbench.spec import registry  # noqa: E402
+from rnnbench.spec.config import RunConfig  # noqa: E402
+from rnnbench.spec.params import init_params  # noqa: E402
 from rnnbench.tasks.binary import TASK as BINARY  # noqa: E402
-from rnnbench.train import train  # noqa: E402
+from rnnbench.training.train import train  # noqa: E402
 
 pytestmark = pytest.mark.tf
 

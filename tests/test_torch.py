@@ -24,12 +24,12 @@ pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'rnnb
 
 import torch  # noqa: E402
 
-from rnnbench import registry  # noqa: E402
-from rnnbench.config import RunConfig  # noqa: E402
 from rnnbench.errors import UnsupportedError  # noqa: E402
-from rnnbench.params import init_params  # noqa: E402
+from rnnbench.spec import registry  # noqa: E402
+from rnnbench.spec.config import RunConfig  # noqa: E402
+from rnnbench.spec.params import init_params  # noqa: E402
 from rnnbench.tasks.binary import TASK as BINARY  # noqa: E402
-from rnnbench.train import train  # noqa: E402
+from rnnbench.training.train import train  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -295,7 +295,7 @@ def test_numpy_lstm_and_gru_match_torch_autograd_of_the_design_math(cell):
 def test_numpy_adam_is_torch_optim_adam():
     """The same gradients through the NumPy reference's Adam and torch.optim.Adam: the same parameters."""
     from rnnbench.impl_numpy.optim import Adam
-    from rnnbench.params import Params
+    from rnnbench.spec.params import Params
 
     rng = np.random.default_rng(0)
     ours = Params(W=rng.normal(size=(3, 4)), b=rng.normal(size=4))

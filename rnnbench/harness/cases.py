@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from rnnbench import families, registry
-from rnnbench.config import SWEEPS, Profile, RunConfig
 from rnnbench.errors import UnsupportedError
-from rnnbench.flops import step_flops
 from rnnbench.harness.provenance import record_rate
-from rnnbench.params import init_params
-from rnnbench.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs, selected
-from rnnbench.results import Measure
+from rnnbench.model.flops import step_flops
+from rnnbench.spec import families, registry
+from rnnbench.spec.config import SWEEPS, Profile, RunConfig
+from rnnbench.spec.measures import Measure
+from rnnbench.spec.params import init_params
+from rnnbench.spec.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs, selected
 
 
 def selected_names(impls: list[str], frameworks: list[str]) -> list[str]:
@@ -124,7 +124,7 @@ def build(name: str, reference: Reference) -> Built:
 
 def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
     """Benchmark one window per call, cycling through the epoch's windows with the state carried. Records the
-    step's FLOPs (``rnnbench.flops``) as ``flops`` and, from the median, the achieved ``gflops``."""
+    step's FLOPs (``rnnbench.model.flops``) as ``flops`` and, from the median, the achieved ``gflops``."""
     windows = itertools.cycle(range(len(built.xs)))
 
     def step() -> float:

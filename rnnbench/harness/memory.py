@@ -66,9 +66,9 @@ def _probe(name: str, fields: dict) -> dict:
 
     import psutil
 
-    from rnnbench import registry
-    from rnnbench.config import RunConfig
-    from rnnbench.train import train
+    from rnnbench.spec import registry
+    from rnnbench.spec.config import RunConfig
+    from rnnbench.training.train import train
 
     config = RunConfig(**fields)
     registry.create(name, config)  # imports the framework

@@ -13,12 +13,12 @@ import platform
 
 from threadpoolctl import threadpool_info
 
-from rnnbench import families, registry
-from rnnbench.config import BASELINE_IMPL
 from rnnbench.harness.cpus import allowed_cpus
-from rnnbench.records import Record, RunInfo, checked
-from rnnbench.references import Reference, reference_configs
-from rnnbench.results import BENCH_SCHEMA_VERSION
+from rnnbench.results.records import Record, RunInfo, checked
+from rnnbench.results.schema import BENCH_SCHEMA_VERSION
+from rnnbench.spec import families, registry
+from rnnbench.spec.config import BASELINE_IMPL
+from rnnbench.spec.references import Reference, reference_configs
 from rnnbench.tasks import TASKS
 
 VERSIONED = (*(d for f in families.FAMILIES for d in f.distributions), "pytest-benchmark")
@@ -27,7 +27,7 @@ VERSIONED = (*(d for f in families.FAMILIES for d in f.distributions), "pytest-b
 def record_info(impl: str, framework: str, version: str, *, device: str, threads: int, measure: str,
                 **more) -> dict:
     """The ``extra_info`` of one benchmark record: who ran, where, what was measured, and anything more (each a
-    field of ``rnnbench.records.Record``)."""
+    field of ``rnnbench.results.records.Record``)."""
     return checked(Record, {"impl": impl, "framework": framework, "version": version, "device": device,
                             "threads": threads, "measure": measure, "final_loss": None, **more})
 

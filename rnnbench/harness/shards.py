@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rnnbench.errors import UserError
-from rnnbench.results import info, read_results
+from rnnbench.results.schema import info, read_results
 
 EVERY_SHARD_FILES = ("test_calibration.py",)  # the machine's measures: every shard times its own machine
 UNKNOWN_COST = 1.0  # seconds, for a case when no baseline says anything

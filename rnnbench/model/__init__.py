@@ -7,9 +7,10 @@ another is only the ``Ops`` it passes and how it drives the loop over time and w
   a table keyed by the cell's name (``cell_math`` refuses a name it does not hold);
 - ``forward``: a window's forward pass unrolled over time, the readout, the loss and the predictions;
 - ``backprop``: backpropagation through time written out by hand, for the variants that do not use autodiff;
-- ``optim``: Adagrad and Adam (``rnnbench.optimizer``'s semantics) as functional updates.
+- ``optim``: Adagrad and Adam (``rnnbench.spec.optimizer``'s semantics) as functional updates.
+- ``flops``: what one train step computes, counted product by product (the roofline's numerator).
 
-Layer: this package may import ``rnnbench.cells``, ``rnnbench.optimizer``, ``rnnbench.config``,
+Layer: this package may import ``rnnbench.spec.cells``, ``rnnbench.spec.optimizer``, ``rnnbench.spec.config``,
 ``rnnbench.tasks`` and ``rnnbench.errors``; never a framework, never an ``impl_*`` package. The NumPy reference
 (``rnnbench.impl_numpy``) does not use it: it stays hand-written and independent, so that the parity tests never
 test this code against itself.

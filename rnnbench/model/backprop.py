@@ -23,24 +23,30 @@ from rnnbench.model.ops import Ops
 from rnnbench.model.spec import ModelSpec
 
 
-def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tuple, zero_state: tuple):
+def _zero(ops: Ops, spec: ModelSpec, start: tuple) -> tuple:
+    """A backward direction's start: zero, which the forward start already is for independent sequences."""
+    return tuple(ops.zeros_like(s) for s in start) if spec.carries_state else start
+
+
+def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tuple):
     """One window: the loss, its gradients (a dict by canonical name) and the forward direction's final state.
 
-    rows: (T*B, n_in) time-major inputs; target: one-hot rows or values, (T*B, O) or (B, O); state: the forward
-    direction's start; zero_state: the backward direction's (zeros, (B, H) each; None for a model of one
-    direction).
+    rows: (T*B, n_in) time-major inputs; target: one-hot rows or values, (T*B, O) or (B, O); state: the state
+    carried into the window, (B, H) each (the forward direction starts from it by ``ModelSpec.start``; a backward
+    direction from zero).
     """
     n_in = spec.n_in
     B = state[0].shape[0]
     T = rows.shape[0] // B
     math = cell_math(spec.cell)
-    kept, per_direction, final = [], [], state
+    start = spec.start(ops, state)
+    kept, per_direction, final = [], [], start
     for prefix in spec.directions:
         W = p[prefix + "W"]
         xw = list(ops.split(ops.matmul(rows, W[:n_in]) + p[prefix + "b"], T, 0))  # time order
         backward = spec.is_backward(prefix)
-        states, saved = run(ops, math.step, xw, W[n_in:], p.get(prefix + "bh"), zero_state if backward else state,
-                            reverse=backward)
+        first = _zero(ops, spec, start) if backward else start
+        states, saved = run(ops, math.step, xw, W[n_in:], p.get(prefix + "bh"), first, reverse=backward)
         hs = [s[0] for s in states[1:]]
         per_direction.append(hs[::-1] if backward else hs)
         kept.append((states, saved))

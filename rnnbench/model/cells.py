@@ -1,4 +1,4 @@
-"""The cells' math, written once over ``Ops`` (DESIGN.md, "Cells"; ``rnnbench.cells`` holds their layouts):
+"""The cells' math, written once over ``Ops`` (DESIGN.md, "Cells"; ``rnnbench.spec.cells`` holds their layouts):
 one step forward, keeping what the backward pass needs, and that backward pass over a window.
 
     step(ops, xw_t, state, Wh, bh) -> (new state, saved)
@@ -12,7 +12,7 @@ one step forward, keeping what the backward pass needs, and that backward pass o
         to sum, db rows being d_xw concatenated in the order the steps ran. The start state is a constant of the
         window (truncated backpropagation), so no gradient is carried past the first step.
 
-To add a cell: its row in ``rnnbench.cells.CELLS``, its two functions here and its row in ``CELL_MATH``, and the
+To add a cell: its row in ``rnnbench.spec.cells.CELLS``, its two functions here and its row in ``CELL_MATH``, and the
 NumPy reference's own (``impl_numpy/cells.py``).
 """
 

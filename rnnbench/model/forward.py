@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rnnbench.cells import cell
-from rnnbench.config import RunConfig
 from rnnbench.model.cells import cell_math
 from rnnbench.model.ops import Ops
 from rnnbench.model.spec import ModelSpec
+from rnnbench.spec.cells import cell
+from rnnbench.spec.config import RunConfig
 
 
 def direction_inputs(ops: Ops, spec: ModelSpec, p: dict, prefix: str, rows):
@@ -147,4 +147,4 @@ class Model:
 
     def start(self, state: tuple) -> tuple:
         """A window's forward start: the carried state, or zero for independent sequences."""
-        return state if self.spec.carries_state else tuple(self.ops.zeros_like(s) for s in state)
+        return self.spec.start(self.ops, state)

@@ -1,4 +1,4 @@
-"""Adagrad and Adam with ``rnnbench.optimizer``'s semantics, as functional updates over ``Ops``: the parameters,
+"""Adagrad and Adam with ``rnnbench.spec.optimizer``'s semantics, as functional updates over ``Ops``: the parameters,
 the slots and the gradients in, the new parameters and slots out (tuples, in the parameters' order), so that a
 compiled loop (``tf.while_loop``, ``torch.compile``) can carry them. JAX trains with optax instead, configured to
 the same semantics (``impl_jax/runtime.py``)."""
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from rnnbench.errors import lookup
 from rnnbench.model.ops import Ops
-from rnnbench.optimizer import ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
+from rnnbench.spec.optimizer import ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
 
 
 def adagrad_slots(ops: Ops, params) -> tuple:

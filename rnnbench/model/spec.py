@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnbench.cells import BACKWARD_PREFIX, cell
-from rnnbench.config import RunConfig
+from rnnbench.spec.cells import BACKWARD_PREFIX, cell
+from rnnbench.spec.config import RunConfig
 from rnnbench.tasks.base import XENT
 
 
@@ -13,7 +13,7 @@ from rnnbench.tasks.base import XENT
 class ModelSpec:
     """Sizes, directions, readout, loss and the state-carry rule of a config's model. Hashable."""
 
-    cell: str  # a name of rnnbench.cells.CELLS
+    cell: str  # a name of rnnbench.spec.cells.CELLS
     n_in: int  # input width: classes for tokens (one-hot), features otherwise
     state_size: int
     n_out: int  # classes or values per target
@@ -35,3 +35,8 @@ class ModelSpec:
     @staticmethod
     def is_backward(prefix: str) -> bool:
         return prefix == BACKWARD_PREFIX
+
+    def start(self, ops, state: tuple) -> tuple:
+        """A window's forward start, the one place the state-carry rule is applied: the carried state, or zero
+        for independent sequences."""
+        return state if self.carries_state else tuple(ops.zeros_like(s) for s in state)

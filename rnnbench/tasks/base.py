@@ -22,7 +22,7 @@ import numpy as np
 from rnnbench.errors import UserError
 
 if TYPE_CHECKING:
-    from rnnbench.config import RunConfig
+    from rnnbench.spec.config import RunConfig
 
 STREAM_DATA = 0  # an epoch's training data: default_rng([seed, STREAM_DATA, epoch])
 STREAM_PARAMS = 1  # the initial parameters
@@ -77,7 +77,7 @@ class Goal:
 @dataclass(frozen=True)
 class ReferenceSpec:
     """A task's reference configuration: the config fields that differ from the task's defaults and what it
-    must reach. ``rnnbench.references`` turns it into a ``Reference``."""
+    must reach. ``rnnbench.spec.references`` turns it into a ``Reference``."""
 
     overrides: dict  # RunConfig fields on top of the task's defaults
     expected_level: str | None  # the theory level the final loss should lie nearest to

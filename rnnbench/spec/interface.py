@@ -2,15 +2,15 @@
 
 An implementation is constructed with no arguments (cheap, no framework work), then ``build`` makes its
 graph, model and optimizer from a config and the canonical parameters. Two callers drive it: the training
-loop in ``rnnbench.train`` (every epoch of a run), and the benchmark harness (``rnnbench.harness``), which
+loop in ``rnnbench.training.train`` (every epoch of a run), and the benchmark harness (``rnnbench.harness``), which
 times ``build``, ``train_step``, ``forward`` and the training loop's epoch one at a time.
 
 Its name, framework, devices and what it supports (tasks, cells, bidirectional, optimizers) are data in its
-registry entry (``rnnbench.registry``), not attributes of the class. Arrays cross the interface as NumPy, in the
+registry entry (``rnnbench.spec.registry``), not attributes of the class. Arrays cross the interface as NumPy, in the
 task's form (``rnnbench.tasks.base``): x int32 (batch, num_steps) for token tasks or float32
 (batch, num_steps, input_size) for feature tasks; y int32 class ids (batch, num_steps) or (batch,) at the last
 step, or float32 values (batch, num_steps, output_size). The parameters are the config's canonical arrays
-(``rnnbench.cells.param_shapes``): W b U c for the vanilla RNN and the LSTM, W b bh U c for the GRU, bwd_ for the
+(``rnnbench.spec.cells.param_shapes``): W b U c for the vanilla RNN and the LSTM, W b bh U c for the GRU, bwd_ for the
 backward direction. A task of one stream per row carries the state from window to window; a task of independent
 sequences starts every window from a zero state (``Task.carries_state``).
 
@@ -26,8 +26,8 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from rnnbench.config import RunConfig
-from rnnbench.params import Params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import Params
 
 
 @runtime_checkable

@@ -19,20 +19,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from rnnbench import children, families, registry
-from rnnbench.config import DEFAULT_PROFILE, PROFILES, SWEEPS
+from rnnbench.commands import children
 from rnnbench.errors import UserError
 from rnnbench.files import atomic_write, check_output, json_bytes, write_json, write_new
 from rnnbench.harness.events import OPTION as EVENTS_OPTION
 from rnnbench.harness.events import EventReader
 from rnnbench.harness.shards import parse_shard
 from rnnbench.paths import HISTORY_DIR, RESULTS_DIR, benchmarks_dir
-from rnnbench.processes import join_processes
-from rnnbench.records import RunOutcome, checked
-from rnnbench.references import reference_configs
-from rnnbench.results import info, outcome, run_info
-from rnnbench.summary import scaling_slopes, summary_rows, targets_text
-from rnnbench.table import format_table
+from rnnbench.results.merge import merge_runs
+from rnnbench.results.processes import join_processes
+from rnnbench.results.schema import info, outcome, run_info
+from rnnbench.results.summary import summary_rows, targets_text
+from rnnbench.results.table import format_table
+from rnnbench.spec import families, registry
+from rnnbench.spec.config import DEFAULT_PROFILE, PROFILES, SWEEPS
+from rnnbench.spec.references import reference_configs
 
 POLL_SECONDS = 0.2  # how often the progress of a running family is read
 
@@ -145,25 +146,12 @@ def impl_of(test: str) -> str:
     return next((n for n in sorted(registry.names(), key=len, reverse=True) if param.startswith(n + "-")), "")
 
 
-def merge_runs(parts: list[dict], meta: dict) -> dict:
-    """One pytest-benchmark document from one per framework family; our run facts under "rnnbench"."""
-    if not parts:
-        raise ValueError("no benchmark results to merge")
-    merged = {k: v for k, v in parts[0].items() if k != "benchmarks"}
-    frameworks = sorted({f for p in parts for f in run_info(p).frameworks})
-    merged["machine_info"] = {**parts[0]["machine_info"],
-                              "rnnbench": {**parts[0]["machine_info"]["rnnbench"], "frameworks": frameworks}}
-    merged["benchmarks"] = [b for p in parts for b in p["benchmarks"]]
-    merged["rnnbench"] = checked(RunOutcome, {**meta, "scaling": scaling_slopes(merged["benchmarks"])})
-    return merged
-
-
 def _num(value, fmt: str) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
 
 
 def summary_table(doc: dict) -> str:
-    """The printed summary: the rows of ``rnnbench.summary``, formatted for a terminal."""
+    """The printed summary: the rows of ``rnnbench.results.summary``, formatted for a terminal."""
     baseline = run_info(doc).baseline_impl
     summary = summary_rows(doc)
     spread = any(not math.isnan(r.process_spread) for r in summary)  # --processes K

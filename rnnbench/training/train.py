@@ -18,16 +18,18 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from rnnbench import __version__, registry
-from rnnbench.config import RunConfig
+from rnnbench import __version__
 from rnnbench.errors import DivergedError
-from rnnbench.evaluate import evaluate
-from rnnbench.params import Params, init_params
-from rnnbench.results import TRAIN_SCHEMA_VERSION
+from rnnbench.spec import registry
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import Params, init_params
+from rnnbench.training.evaluate import evaluate
 
 FINAL_LOSS_WINDOW = 100  # final_loss is the mean of the last this-many step losses
 DIVERGED_FACTOR = 10  # a run whose final_loss ends above this many times the nothing-learned level diverged
 PROGRESS_EVERY = 50  # steps between progress-bar updates, to keep the bar out of the timings
+
+TRAIN_SCHEMA_VERSION = 2  # `rnnbench train --out`; 2: task, cell, bidirectional, optimizer, levels, held-out metrics
 
 
 @dataclass
@@ -42,7 +44,7 @@ class TrainResult:
     final_params: Params = field(repr=False)
     # training seconds elapsed at the end of each step; within a whole-epoch call, spread evenly over its steps
     step_seconds: np.ndarray = field(repr=False, default=None)
-    metrics: dict = field(default_factory=dict)  # rnnbench.evaluate: eval_loss, test_accuracy, free_run_mse
+    metrics: dict = field(default_factory=dict)  # rnnbench.training.evaluate: eval_loss, test_accuracy, free_run_mse
     implementation: object = field(default=None, repr=False)  # the trained instance, for a caller to time further
 
     @property

@@ -11,10 +11,10 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from rnnbench.cells import CELLS
-from rnnbench.config import DEVICES, OPTIMIZERS, Profile, RunConfig
 from rnnbench.errors import UnsupportedError, UserError, lookup
-from rnnbench.families import family
+from rnnbench.spec.cells import CELLS
+from rnnbench.spec.config import DEVICES, OPTIMIZERS, Profile, RunConfig
+from rnnbench.spec.families import family
 from rnnbench.tasks import TASKS
 
 
@@ -27,14 +27,14 @@ class Entry:
 
     name: str
     target: str  # "module:Class"
-    framework: str  # a family of rnnbench.families
+    framework: str  # a family of rnnbench.spec.families
     summary: str  # one line: what this variant is
     requires: tuple[str, ...]  # importable modules it needs
-    devices: tuple[str, ...] = ("cpu",)  # where it runs (a subset of rnnbench.config.DEVICES)
+    devices: tuple[str, ...] = ("cpu",)  # where it runs (a subset of rnnbench.spec.config.DEVICES)
     tasks: tuple[str, ...] = ("binary",)  # the tasks it can train (names of rnnbench.tasks.TASKS)
-    cells: tuple[str, ...] = ("rnn",)  # the cells it can build (names of rnnbench.cells.CELLS)
+    cells: tuple[str, ...] = ("rnn",)  # the cells it can build (names of rnnbench.spec.cells.CELLS)
     bidirectional: bool = False  # it can build a bidirectional model (where the task allows one)
-    optimizers: tuple[str, ...] = ("adagrad",)  # names of rnnbench.config.OPTIMIZERS it runs
+    optimizers: tuple[str, ...] = ("adagrad",)  # names of rnnbench.spec.config.OPTIMIZERS it runs
     gap: str = ""  # why a task or cell is missing, shown with "n/a"
     # Tasks whose cold build takes too long for a profile without ``slow_builds`` (the main job, the gate): the
     # benchmarks time them in the full profile only, and skip them elsewhere with ``slow_build_why``.

@@ -4,7 +4,7 @@ Stored numbers from another day and machine compare two machines as much as two 
 two machines of one CPU model comparable, not two models). Here A and B are timed side by side, K times:
 
 - each side is a git revision of the checkout (or ``WORKTREE``), installed into its own cached environment with
-  the same package versions (``rnnbench.sides``);
+  the same package versions (``rnnbench.commands.sides``);
 - a **loss check** first: B's reference training runs once (``bench --measure train``; its families spread over
   the CPUs, since nothing is compared there); every final loss must stay in its band, strictly, as in
   ``rnnbench compare``;
@@ -13,14 +13,13 @@ two machines of one CPU model comparable, not two models). Here A and B are time
   the same time, each confined to its own CPU, and swaps the CPUs every repetition (Bulej et al., ICPE 2020:
   whatever disturbs the machine then disturbs both); ``interleaved`` runs them one after the other on one CPU,
   in a random order per repetition (Abedi & Brecht, ICPE 2017);
-- every benchmark's K ratios B/A of the repetitions' fast rounds are judged by ``rnnbench.paired``.
+- every benchmark's K ratios B/A of the repetitions' fast rounds are judged by ``rnnbench.results.paired``.
 
 Exit codes as ``compare``: 0 nothing worse, 1 a regression or a loss out of its band, 2 a user error.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import subprocess
@@ -29,8 +28,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rnnbench import children, families
-from rnnbench.compare import fast_time, loss_failures
+from rnnbench.commands import children
+from rnnbench.commands.sides import WORKTREE, Side, changed_paths, checkout_root, ensure_env, resolve_sides, rnnbench_of
 from rnnbench.console import emit
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
 from rnnbench.files import check_output, write_json
@@ -38,13 +37,22 @@ from rnnbench.harness.compile_cache import ENV as COMPILE_CACHE_ENV
 from rnnbench.harness.cpus import allowed_cpus
 from rnnbench.harness.duet import ENV as DUET_ENV
 from rnnbench.harness.duet import SOLO as DUET_SOLO
-from rnnbench.paired import CONFIDENCE, PairedJudgement, judge_pairs, min_pairs
-from rnnbench.records import Record
-from rnnbench.results import MACHINE_MEASURES, Measure, info, read_results
-from rnnbench.sides import WORKTREE, Side, changed_paths, checkout_root, ensure_env, resolve_sides, rnnbench_of
-from rnnbench.table import format_table
+from rnnbench.results.compare import fast_time, loss_failures
+from rnnbench.results.paired import (
+    AB_KEY,
+    AB_SCHEMA_VERSION,
+    CONFIDENCE,
+    PairedJudgement,
+    judge_pairs,
+    min_pairs,
+    read_ab,
+)
+from rnnbench.results.records import Record
+from rnnbench.results.schema import info, read_results
+from rnnbench.results.table import format_table
+from rnnbench.spec import families
+from rnnbench.spec.measures import MACHINE_MEASURES, Measure
 
-AB_SCHEMA_VERSION = 1
 DESIGNS = ("duet", "interleaved")
 DEFAULT_PAIRS = 8
 DEFAULT_THRESHOLD_PCT = 15.0
@@ -190,7 +198,7 @@ def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list
 def spread_families(frameworks: list[str], cpus: list[int]) -> list[list[str]]:
     """The families split into one group per CPU, each family to the group with the fewest implementations so
     far (the training runs' cost grows with them), the largest family first."""
-    from rnnbench import registry
+    from rnnbench.spec import registry
 
     size = {f: sum(registry.entry(n).framework == f for n in registry.names()) for f in frameworks}
     groups: list[list[str]] = [[] for _ in cpus]
@@ -440,27 +448,4 @@ def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds
     }
 
 
-AB_KEY = "rnnbench_ab"  # the top-level key of a paired comparison's JSON
-
-
-def is_ab_file(path) -> bool:
-    """Whether ``path`` looks like an ``rnnbench ab`` JSON (its first bytes name AB_KEY); unreadable: no."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return False
-    return head.lstrip().startswith(b'{') and f'"{AB_KEY}"'.encode() in head
-
-
-def read_ab(path) -> dict:
-    """An ``rnnbench ab`` JSON, checked; errors name the file."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not a readable rnnbench ab JSON ({exc})") from None
-    meta = doc.get(AB_KEY) if isinstance(doc, dict) else None
-    if not isinstance(meta, dict) or meta.get("schema_version") != AB_SCHEMA_VERSION:
-        raise UserError(f"{path}: not an rnnbench ab result of schema {AB_SCHEMA_VERSION}")
-    return doc
 __all__ = ["run_ab", "read_ab", "WORKTREE", "DESIGNS"]

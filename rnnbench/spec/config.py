@@ -18,7 +18,7 @@ def _default_threads() -> int:
     return os.cpu_count() or 1
 
 
-OPTIMIZERS = ("adagrad", "adam")  # rnnbench.optimizer has their semantics
+OPTIMIZERS = ("adagrad", "adam")  # rnnbench.spec.optimizer has their semantics
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class RunConfig:
     """One run. The defaults are the binary task's reference (5,4); ``for_task`` gives another task's."""
 
     task: str = "binary"  # a name of rnnbench.tasks.TASKS
-    cell: str = "rnn"  # a name of rnnbench.cells.CELLS
+    cell: str = "rnn"  # a name of rnnbench.spec.cells.CELLS
     bidirectional: bool = False  # a backward direction too (tasks of independent sequences only)
     optimizer: str = "adagrad"  # "adagrad" (TF1 semantics) or "adam" (torch.optim.Adam semantics)
     num_steps: int = 5  # window length: steps of truncated backpropagation (a sequence's length)
@@ -41,7 +41,7 @@ class RunConfig:
     dtype: str = "float32"  # "float32" or "float64"
 
     def __post_init__(self) -> None:
-        from rnnbench.cells import CELLS
+        from rnnbench.spec.cells import CELLS
         from rnnbench.tasks import TASKS
 
         for name, table in (("task", TASKS), ("cell", CELLS), ("optimizer", OPTIMIZERS), ("device", DEVICES),

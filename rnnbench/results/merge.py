@@ -12,11 +12,13 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict
 
-from rnnbench.compare import check_alike
 from rnnbench.errors import UserError
 from rnnbench.files import check_output, write_json
-from rnnbench.records import RunOutcome, checked
-from rnnbench.results import MACHINE_MEASURES, host, info, outcome, read_results
+from rnnbench.results.compare import check_alike
+from rnnbench.results.records import RunOutcome, checked
+from rnnbench.results.schema import host, info, outcome, read_results, run_info
+from rnnbench.results.summary import scaling_slopes
+from rnnbench.spec.measures import MACHINE_MEASURES
 
 MACHINE_KEY = "machine"  # extra_info key: the host a record ran on
 
@@ -45,10 +47,21 @@ def _meta(docs: list[tuple[str, dict]]) -> dict:
         "shards": [m.shard for m in metas]})
 
 
+def merge_runs(parts: list[dict], meta: dict) -> dict:
+    """One pytest-benchmark document from one per framework family; our run facts under "rnnbench"."""
+    if not parts:
+        raise ValueError("no benchmark results to merge")
+    merged = {k: v for k, v in parts[0].items() if k != "benchmarks"}
+    frameworks = sorted({f for p in parts for f in run_info(p).frameworks})
+    merged["machine_info"] = {**parts[0]["machine_info"],
+                              "rnnbench": {**parts[0]["machine_info"]["rnnbench"], "frameworks": frameworks}}
+    merged["benchmarks"] = [b for p in parts for b in p["benchmarks"]]
+    merged["rnnbench"] = checked(RunOutcome, {**meta, "scaling": scaling_slopes(merged["benchmarks"])})
+    return merged
+
+
 def merge_files(paths: list[str]) -> dict:
     """One results document from several; errors name the file and the record."""
-    from rnnbench.bench import merge_runs
-
     if len(paths) < 2:
         raise UserError("merge: give at least two results files")
     docs = [(p, read_results(p)) for p in paths]

@@ -4,7 +4,7 @@ One process is one sample: a process's medians carry its own layout, caches and 
 of the same code once timed one train step at 671-1127 us). The joined record keeps every process's rounds
 (its ``stats`` recomputed over all of them), the median of each process (``extra_info.process_medians``) and their
 spread, the slowest process median over the fastest (``extra_info.process_spread``). The summary, the report and
-the gate read them; the gate's "worse" must then hold across processes (``rnnbench.compare``).
+the gate read them; the gate's "worse" must then hold across processes (``rnnbench.results.compare``).
 """
 
 from __future__ import annotations

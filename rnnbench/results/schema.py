@@ -1,10 +1,9 @@
 """Result files: their schema, the names of what they measure, and the one reader every consumer uses.
 
-Two schemas, named apart:
-
-- ``BENCH_SCHEMA_VERSION``: benchmark results (pytest-benchmark JSON, ``machine_info.rnnbench.schema_version``),
-  read by ``rnnbench compare`` and ``rnnbench report``;
-- ``TRAIN_SCHEMA_VERSION``: one training run (``rnnbench train --out``).
+``BENCH_SCHEMA_VERSION``: benchmark results (pytest-benchmark JSON, ``machine_info.rnnbench.schema_version``),
+read by ``rnnbench compare``, ``ab``, ``merge`` and ``report``. What a record measures is named by
+``rnnbench.spec.measures``; one training run's file (``rnnbench train --out``) has its own version
+(``rnnbench.training.train.TRAIN_SCHEMA_VERSION``).
 
 Version 2 of the benchmark schema added to ``machine_info.rnnbench`` what reports need and must not recompute:
 the theory levels with their labels, the reference configurations (label, expected level, target, loss band)
@@ -12,8 +11,8 @@ and the baseline implementation. Version 3 makes them per task: ``tasks`` maps e
 and loss; each reference names its task, cell, optimizer and goal; records carry ``task``, ``cell``,
 ``bidirectional`` and ``optimizer`` in ``extra_info``, train records the held-out metrics (``eval_loss``,
 ``test_accuracy``, ``free_run_mse``), and ids and labels carry the task and cell (``numpy-binary-rnn-T5-S4-B200``).
-Every field of the three is declared in ``rnnbench.records``; this reads the current version only (a file of an
-older one: re-run ``rnnbench bench``).
+Every field of the three is declared in ``rnnbench.results.records``; this reads the current version only (a file
+of an older one: re-run ``rnnbench bench``).
 """
 
 from __future__ import annotations
@@ -25,39 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnbench.errors import NotJudgeable, UserError
-from rnnbench.records import Record, RunInfo, RunOutcome, parse
+from rnnbench.results.records import Record, RunInfo, RunOutcome, parse
+from rnnbench.spec.measures import Measure
 
 BENCH_SCHEMA_VERSION = 3
-TRAIN_SCHEMA_VERSION = 2  # 2: task, cell, bidirectional, optimizer, levels and the held-out metrics
-
-
-class Measure:
-    """``extra_info.measure`` of a benchmark record."""
-
-    BUILD = "build"  # graph construction, tracing, compilation: one cold round
-    TRAIN = "train"  # a fresh reference run: final loss, time-to-target, memory
-    TRAIN_STEP = "train_step"  # one window: forward, backward, update
-    FORWARD = "forward"  # inference on one window
-    EPOCH = "epoch"  # one epoch through the training loop
-    SCALING = "scaling"  # one train step at a point of a sweep (full profile)
-    CALIBRATION = "calibration"  # fixed code that times the machine
-    PEAK = "peak"  # the machine's float32 matmul rate at the run's threads: the roofline's ceiling
-    GENERATE = "generate"  # the data generator
-    MEMORY = "memory"  # a reference training run's peak memory, in a fresh process (full profile)
 
 
 TRACE_STEPS = 200  # train records keep their first this-many step losses (first_losses): parity, per step
 
-REFERENCE_MEASURES = (Measure.BUILD, Measure.TRAIN, Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)
-MACHINE_MEASURES = (Measure.CALIBRATION, Measure.PEAK)  # time the machine, not an implementation: never judged
-# What `rnnbench bench --measure` selects (the calibration probes always run: the gate normalises by them).
-SELECTABLE_MEASURES = (*REFERENCE_MEASURES, Measure.MEMORY, Measure.SCALING, Measure.PEAK, Measure.GENERATE)
-PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING)  # median / steps
-
 
 def read_results(path: str | Path) -> dict:
     """A benchmark results file, checked: readable, JSON, a pytest-benchmark document of this schema version, its
-    run's facts, its outcome and every record's ``extra_info`` as ``rnnbench.records`` declares them.
+    run's facts, its outcome and every record's ``extra_info`` as ``rnnbench.results.records`` declares them.
 
     Every error is a UserError that names the file (and the record).
     """

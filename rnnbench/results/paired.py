@@ -1,6 +1,6 @@
 """The statistics of a paired comparison (``rnnbench ab``): K repetitions, each timing A and B in the same minutes,
-give K ratios B/A per benchmark (of each repetition's fast rounds, ``rnnbench.ab.per_call``), and those ratios are
-the evidence.
+give K ratios B/A per benchmark (of each repetition's fast rounds, ``rnnbench.commands.ab.per_call``), and those
+ratios are the evidence.
 
 Per benchmark, on the log scale (a ratio of 1.2 and one of 1/1.2 are the same distance from 1):
 
@@ -21,11 +21,15 @@ Per benchmark, on the log scale (a ratio of 1.2 and one of 1/1.2 are the same di
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
+
+from rnnbench.errors import UserError
 
 CONFIDENCE = 0.95
 POWER = 0.80
@@ -155,3 +159,29 @@ def judge_pairs(a, b, threshold_pct: float, confidence: float = CONFIDENCE) -> P
         low=None if low is None else math.exp(low), high=None if high is None else math.exp(high),
         confidence=achieved, detectable=math.expm1(mde) if math.isfinite(mde) else math.inf,
         verdict=verdict, pairs_to_settle=settle)
+
+
+AB_SCHEMA_VERSION = 1  # of an `rnnbench ab` JSON
+AB_KEY = "rnnbench_ab"  # the top-level key of a paired comparison's JSON
+
+
+def is_ab_file(path) -> bool:
+    """Whether ``path`` looks like an ``rnnbench ab`` JSON (its first bytes name AB_KEY); unreadable: no."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b'{') and f'"{AB_KEY}"'.encode() in head
+
+
+def read_ab(path) -> dict:
+    """An ``rnnbench ab`` JSON, checked; errors name the file."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a readable rnnbench ab JSON ({exc})") from None
+    meta = doc.get(AB_KEY) if isinstance(doc, dict) else None
+    if not isinstance(meta, dict) or meta.get("schema_version") != AB_SCHEMA_VERSION:
+        raise UserError(f"{path}: not an rnnbench ab result of schema {AB_SCHEMA_VERSION}")
+    return doc

@@ -26,10 +26,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rnnbench.cells import cell, param_shapes
-from rnnbench.config import RunConfig
+from rnnbench.spec.cells import cell, param_shapes
+from rnnbench.spec.config import RunConfig
 
-# Operations per parameter element of one update (rnnbench.optimizer's formulas).
+# Operations per parameter element of one update (rnnbench.spec.optimizer's formulas).
 UPDATE_FLOPS = {
     "adagrad": 5,  # g*g, accum + ., sqrt, g / ., p - lr * .
     "adam": 12,  # m: 3, v: 4, sqrt, / sqrt(1 - b2^t), + eps, m / ., p - step * .

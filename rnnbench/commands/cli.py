@@ -17,16 +17,17 @@ import warnings
 
 import numpy as np
 
-from rnnbench import __version__, families, registry
-from rnnbench.cells import CELLS
-from rnnbench.compare import DEFAULT_THRESHOLD_PCT
-from rnnbench.config import DEFAULT_PROFILE, DEVICES, DTYPES, OPTIMIZERS, PROFILES, RunConfig, profiles_help
+from rnnbench import __version__
 from rnnbench.console import discard_stdout, emit, forgiving_stdout
 from rnnbench.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_USER, ConfigError, DivergedError, UserError
 from rnnbench.files import atomic_write, check_output, load_npz, write_json
-from rnnbench.params import load_params
 from rnnbench.paths import HISTORY_DIR, REPORT_DIR, RESULTS_DIR
-from rnnbench.results import SELECTABLE_MEASURES
+from rnnbench.results.compare import DEFAULT_THRESHOLD_PCT
+from rnnbench.spec import families, registry
+from rnnbench.spec.cells import CELLS
+from rnnbench.spec.config import DEFAULT_PROFILE, DEVICES, DTYPES, OPTIMIZERS, PROFILES, RunConfig, profiles_help
+from rnnbench.spec.measures import SELECTABLE_MEASURES
+from rnnbench.spec.params import load_params
 from rnnbench.tasks import DEFAULT_TASK, TASKS
 from rnnbench.tasks import task as task_by_name
 
@@ -177,7 +178,7 @@ def check_fits(config: RunConfig, data: bool = True) -> None:
     """Refuse up front a run that cannot fit in this machine's memory, naming what grows with the user's input
     and what it would need: the model (weights, gradients, optimizer state, the activations BPTT keeps) and,
     unless the data was read from a file (``data=False``), the generated data."""
-    from rnnbench.params import model_bytes
+    from rnnbench.spec.params import model_bytes
 
     have = available_memory()
     model = model_bytes(config)
@@ -256,7 +257,7 @@ def min_size(task: str) -> int:
 
 
 def cmd_train(args) -> int:
-    from rnnbench.train import train  # keeps `rnnbench list` light
+    from rnnbench.training.train import train  # keeps `rnnbench list` light
 
     if len(args.impl) > 1:
         raise UserError(f"impl: train runs one implementation, got {', '.join(args.impl)}; "
@@ -288,8 +289,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from rnnbench.bench import check_outputs, run_bench
-    from rnnbench.results import stored_runs
+    from rnnbench.commands.bench import check_outputs, run_bench
+    from rnnbench.results.schema import stored_runs
 
     check_outputs(args)
     code, results = run_bench(args)
@@ -302,19 +303,19 @@ def cmd_bench(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from rnnbench.merge import run_merge
+    from rnnbench.results.merge import run_merge
 
     return run_merge(args)
 
 
 def cmd_compare(args) -> int:
-    from rnnbench.compare import run_compare
+    from rnnbench.results.compare import run_compare
 
     return run_compare(args)
 
 
 def cmd_ab(args) -> int:
-    from rnnbench.ab import run_ab
+    from rnnbench.commands.ab import run_ab
 
     return run_ab(args)
 
@@ -331,7 +332,7 @@ def report_available() -> tuple[bool, str]:
 
 def default_results() -> list:
     """Every stored run (the newest gives the tables, all of them the trend), else the newest bench result."""
-    from rnnbench.results import stored_runs
+    from rnnbench.results.schema import stored_runs
 
     runs = stored_runs(HISTORY_DIR) or sorted(RESULTS_DIR.glob("bench-*.json"), key=lambda p: p.stat().st_mtime)[-1:]
     if not runs:
@@ -440,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "just those: rnnbench bench --impl ...)")
     p.set_defaults(func=cmd_compare)
 
-    from rnnbench import ab
+    from rnnbench.commands import ab
 
     p = sub.add_parser("ab", help="paired comparison of two revisions on this machine, in the same minutes: "
                                   "exit 1 when B got slower or stopped learning")

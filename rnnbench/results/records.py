@@ -4,11 +4,11 @@
 document's ``rnnbench`` key).
 
 Writers build their dictionaries through ``checked`` (a misspelt field fails where it is written); the one
-reader (``rnnbench.results.read_results``) checks every record and the run's facts, and consumers read them as
+reader (``rnnbench.results.schema.read_results``) checks every record and the run's facts, and consumers read them as
 these types (``results.info``, ``results.run_info``, ``results.outcome``): an unknown field, a missing one or a
 value of the wrong kind fails loudly, naming the file and the record. A field added later needs a default,
 so that files written before it still read; a field removed or renamed bumps the schema version
-(``rnnbench.results.BENCH_SCHEMA_VERSION``).
+(``rnnbench.results.schema.BENCH_SCHEMA_VERSION``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Record:
     version: str  # the framework's version
     device: str
     threads: int
-    measure: str  # a ``rnnbench.results.Measure``
+    measure: str  # a ``rnnbench.results.schema.Measure``
     final_loss: Number | None = None  # train and memory records
     # the configuration (``RunConfig``, but device and threads above): every record of a case
     label: str | None = None  # its reference configuration, e.g. "binary-rnn-T5-S4"
@@ -53,7 +53,7 @@ class Record:
     dtype: str | None = None
     # what one timed call did
     steps: int | None = None  # train steps per call: per-step time is the median over it
-    flops: Number | None = None  # of one call (rnnbench.flops)
+    flops: Number | None = None  # of one call (rnnbench.model.flops)
     gflops: Number | None = None  # flops over the median
     sweep: str | None = None  # scaling: the swept field
     sweep_value: Number | str | None = None  # scaling: its value here
@@ -228,7 +228,7 @@ def parse(cls, data, where: str):
     unknown = sorted(k for k in data if k not in kinds)
     if unknown:
         raise UserError(f"{where}: unknown field{'s' * (len(unknown) > 1)} {', '.join(unknown)} (not a field of "
-                        f"rnnbench.records.{cls.__name__}; a file written by another version?)")
+                        f"rnnbench.results.records.{cls.__name__}; a file written by another version?)")
     missing = [n for n in required if n not in data]
     if missing:
         raise UserError(f"{where}: missing {', '.join(missing)}")

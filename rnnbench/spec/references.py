@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnbench.cells import CELLS
-from rnnbench.config import RunConfig
-from rnnbench.results import REFERENCE_MEASURES, Measure
+from rnnbench.spec.cells import CELLS
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.measures import REFERENCE_MEASURES, Measure
 from rnnbench.tasks import TASKS, Goal
 
 LIGHT_MEASURES = (Measure.TRAIN, Measure.EPOCH)

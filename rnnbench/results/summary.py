@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rnnbench.records import number
-from rnnbench.results import REFERENCE_MEASURES, Measure, info, run_info
-from rnnbench.stats import regime_slopes
+from rnnbench.results.records import number
+from rnnbench.results.schema import info, run_info
+from rnnbench.results.stats import regime_slopes
+from rnnbench.spec.measures import REFERENCE_MEASURES, Measure
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class SummaryRow:
     us_per_step: float  # median epoch time over its steps (NaN: no epoch record)
     iqr_us_per_step: float  # its interquartile range, per step
     process_spread: float  # slowest process median over the fastest (--processes K; NaN: one process)
-    gflops: float  # the step's FLOPs (rnnbench.flops) over us_per_step, GFLOP/s (NaN: not recorded)
+    gflops: float  # the step's FLOPs (rnnbench.model.flops) over us_per_step, GFLOP/s (NaN: not recorded)
     speedup: float  # the baseline implementation's us_per_step over this one's, same run
     train_step_us: float  # one window, median
     forward_us: float  # inference on one window, median
@@ -125,7 +126,7 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
 
 def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
     """Log-log slopes of the median train-step time against state_size and num_steps, per implementation and
-    regime (``rnnbench.stats.regime_slopes``): keys like "state_size low" and "state_size high"."""
+    regime (``rnnbench.results.stats.regime_slopes``): keys like "state_size low" and "state_size high"."""
     points: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for b in benchmarks:
         i = info(b)

@@ -1,6 +1,6 @@
 """Canonical parameters: initialised once here from the seed and loaded by every implementation.
 
-The names, shapes and order come from the cell (``rnnbench.cells.param_shapes``): ``W b U c`` for the vanilla RNN
+The names, shapes and order come from the cell (``rnnbench.spec.cells.param_shapes``): ``W b U c`` for the vanilla RNN
 and the LSTM, ``W b bh U c`` for the GRU, the backward direction's arrays prefixed ``bwd_``. For the vanilla RNN
 on the binary task:
 
@@ -18,10 +18,10 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from rnnbench.cells import param_shapes
-from rnnbench.config import RunConfig
 from rnnbench.errors import UserError
 from rnnbench.files import atomic_write, load_npz
+from rnnbench.spec.cells import param_shapes
+from rnnbench.spec.config import RunConfig
 from rnnbench.tasks.base import STREAM_PARAMS
 
 

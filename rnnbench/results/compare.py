@@ -38,8 +38,9 @@ import numpy as np
 from rnnbench.console import emit
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, NotJudgeable, UserError
 from rnnbench.files import check_output, write_text
-from rnnbench.results import MACHINE_MEASURES, Measure, info, read_results, run_info
-from rnnbench.table import format_table
+from rnnbench.results.schema import info, read_results, run_info
+from rnnbench.results.table import format_table
+from rnnbench.spec.measures import MACHINE_MEASURES, Measure
 
 DEFAULT_THRESHOLD_PCT = 25.0
 ALPHA = 0.05
@@ -89,7 +90,7 @@ class Comparison:
 
 
 def load_run(path: str | Path) -> dict:
-    """A results file the gate can read (``rnnbench.results.read_results``); errors name the file."""
+    """A results file the gate can read (``rnnbench.results.schema.read_results``); errors name the file."""
     return read_results(path)
 
 

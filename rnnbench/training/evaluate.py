@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbench.config import RunConfig
-from rnnbench.params import Params
+from rnnbench.spec.config import RunConfig
+from rnnbench.spec.params import Params
 
 FREE_RUN_EXAMPLE_POINTS = 100  # values kept of the example sequence, for the report's plot
 

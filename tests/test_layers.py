@@ -1,0 +1,67 @@
+"""The core's layers, kept: each package of ``rnnbench`` imports only the layers below it, so what a module may
+depend on is visible from where it lives (``rnnbench/*/__init__.py`` says what each layer holds)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+GROUND = {"errors", "files", "console", "paths", "__version__"}  # rnnbench/*.py: what every layer may use
+# a layer -> the layers it may import (besides itself and the ground)
+ALLOWED = {
+    "spec": {"tasks"},
+    "tasks": {"spec"},  # the tasks are declarations too: a task names the config fields it reads
+    "model": {"spec", "tasks"},
+    # the held-out evaluation runs the NumPy reference's forward pass (rnnbench.training.evaluate)
+    "training": {"spec", "tasks", "model", "impl_numpy"},
+    "results": {"spec"},
+    "harness": {"spec", "tasks", "model", "training", "results"},
+    "reports": {"spec", "results"},
+    "commands": {"spec", "tasks", "model", "training", "results", "harness", "reports"},
+}
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(ROOT)
+    if rel.parts[0] == "reports":
+        return "reports"
+    if rel.name == "__main__.py":
+        return "commands"  # the entry point: ``python -m rnnbench`` is the CLI
+    return rel.parts[1] if len(rel.parts) > 2 else "ground"
+
+
+def imported_layers(path: Path) -> set[str]:
+    layers = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [f"{node.module}.{a.name}" for a in node.names] if node.module == "rnnbench" else [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "rnnbench" and len(parts) > 1:
+                layers.add("ground" if parts[1] in GROUND else parts[1])
+    return layers
+
+
+def test_every_layer_imports_only_the_layers_below_it():
+    broken = []
+    for path in sorted([*ROOT.glob("rnnbench/**/*.py"), *ROOT.glob("reports/*.py")]):
+        layer = layer_of(path)
+        allowed = {"ground", layer} | ALLOWED.get(layer, set())
+        if layer == "ground":
+            allowed = {"ground"}
+        for other in sorted(imported_layers(path) - allowed):
+            broken.append(f"{path.relative_to(ROOT)} ({layer}) imports rnnbench.{other}")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_package_is_grouped_by_layer():
+    """The flat package is gone: at the top only the ground floor, the entry point and the layer packages."""
+    top = {p.stem for p in (ROOT / "rnnbench").glob("*.py")}
+    assert top == {"__init__", "__main__", *GROUND} - {"__version__"}
+    layers = {p.parent.name for p in (ROOT / "rnnbench").glob("*/__init__.py")}
+    assert layers == set(ALLOWED) - {"reports"}
