@@ -24,7 +24,7 @@ from rnnbench.reports.load import (
 )
 from rnnbench.results.records import ReferenceFacts, TaskFacts
 from rnnbench.results.schema import outcome, run_info
-from rnnbench.results.summary import peak_gflops, reference_labels, summary_rows, targets_text
+from rnnbench.results.summary import peak_gflops, reference_labels, run_overhead, summary_rows, targets_text
 
 
 @dataclass
@@ -182,6 +182,20 @@ def build_run_report(paths) -> Report:
     else:
         add(Section("scaling", "How the cost grows",
                     "No sweep in these results: run `rnnbench bench --profile full` for the scaling plots."))
+    fits = run_overhead(doc)
+    if fits:
+        add(Section("overhead", "Overhead and arithmetic",
+                    "Each implementation's train step fitted as overhead + flops / rate over its state-size and "
+                    "batch-size sweeps (least squares on relative error): the intercept is what a step costs with "
+                    "no arithmetic (Python, dispatch, Session calls, launches), the rate what its arithmetic runs "
+                    "at; R^2 says how well a straight line holds (below 0.95, the rate itself changes with size: "
+                    "caches, threads, another kernel). At each reference configuration, the overhead share is what "
+                    "the arithmetic at that rate does not explain of the measured step.",
+                    summaries.overhead_table(rows, fits), figures.overhead_figure(rows, order)))
+    else:
+        add(Section("overhead", "Overhead and arithmetic",
+                    "No sweep in these results: `rnnbench bench --profile full` fits each implementation's step "
+                    "time as overhead + arithmetic and shows the share of each at the reference configurations."))
     roofline = summaries.roofline_points(frame)
     peak_text = (f"the run's float32 matmul peak, {peak:.1f} GFLOP/s at its thread count" if peak == peak
                  else "the run's float32 matmul peak (not measured in these results)")

@@ -200,6 +200,32 @@ def memory_figure(frame: pd.DataFrame, order: list[str]) -> Figure:
     return fig
 
 
+def overhead_figure(rows, order: list[str]) -> Figure:
+    """Each implementation's step at every reference configuration as two stacked bars, its arithmetic at the
+    fitted rate and the overhead the rest is, fastest first (as the speed table): ``rows`` are the summary's
+    (``rnnbench.results.summary.SummaryRow``) with an overhead share."""
+    labels = [label for label in order if any(r.label == label and r.overhead_share == r.overhead_share
+                                              for r in rows)]
+    fig, axes = _panels(len(labels), 4.0)
+    for ax, label in zip(axes, labels):
+        mine = sorted((r for r in rows if r.label == label and r.overhead_share == r.overhead_share),
+                      key=lambda r: -r.us_per_step)
+        y = np.arange(len(mine))
+        overhead = np.array([r.us_per_step * r.overhead_share for r in mine])
+        work = np.array([r.us_per_step for r in mine]) - overhead
+        ax.barh(y, work, color=[_color(r.framework) for r in mine], label="arithmetic at the fitted rate")
+        ax.barh(y, overhead, left=work, color="#dddddd", edgecolor=[_color(r.framework) for r in mine],
+                label="overhead (the rest)")
+        for yi, r in zip(y, mine):
+            ax.text(r.us_per_step, yi, f" {100 * r.overhead_share:.0f}% overhead", va="center", fontsize=7)
+        ax.set_yticks(y, [r.impl for r in mine], fontsize=8)
+        ax.set_xlabel("microseconds per train step")
+        ax.set_xlim(0, max(r.us_per_step for r in mine) * 1.35)
+        ax.set_title(f"{label}: overhead and arithmetic")
+        ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
 def scaling_figure(points: pd.DataFrame, sweeps: tuple[str, ...]) -> Figure:
     """Log-log time per step against each swept field, with each implementation's slopes over the low and the high
     half of the sweep."""

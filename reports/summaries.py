@@ -230,6 +230,27 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=columns)
 
 
+def overhead_table(rows: list[SummaryRow], fits: dict[str, dict]) -> pd.DataFrame:
+    """Per implementation with a fit: the per-step overhead (the fit's intercept), the rate its arithmetic runs at,
+    the fit's R^2 and points, and the overhead's share of the measured step at each reference configuration."""
+    labels = list(dict.fromkeys(r.label for r in rows))
+    share = {(r.impl, r.label): r.overhead_share for r in rows}
+    out = []
+    for impl, fit in fits.items():
+        row = {"impl": impl, "overhead us": _round(fit["overhead_us"], 1), "GFLOP/s": _round(fit["gflops"], 2),
+               "R^2": _round(fit["r2"], 3), "points": fit["points"]}
+        for label in labels:
+            value = share.get((impl, label), math.nan)
+            row[f"overhead share {label}"] = None if math.isnan(value) else round(value, 3)
+        out.append(row)
+    return pd.DataFrame(out, columns=["impl", "overhead us", "GFLOP/s", "R^2", "points",
+                                      *(f"overhead share {label}" for label in labels)])
+
+
+def _round(value, digits: int):
+    return None if value is None else round(value, digits)
+
+
 def trend_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """us/step at one reference config, one row per run (oldest first), one column per implementation."""
     epoch = frame[(frame["measure"] == Measure.EPOCH) & (frame["label"] == label)]

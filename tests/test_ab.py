@@ -131,6 +131,8 @@ def test_the_families_a_change_affects():
     assert families.affected_by(["benchmarks/conftest.py"]) == families.names()
     assert families.affected_by(["pyproject.toml"]) == families.names()
     assert families.affected_by(["benchmarks/baselines/REF", "benchmarks/baselines/ci.json"]) == []
+    assert families.affected_by(["rnnbench/results/summary.py", "reports/build.py"]) == []  # after the clock
+    assert families.affected_by(["rnnbench/results/stats.py", "rnnbench/model/ops.py"]) == families.names()
 
 
 def bench_doc(times: dict[str, float]) -> dict:

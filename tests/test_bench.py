@@ -1,15 +1,19 @@
 """The main job: merging per-framework pytest-benchmark files, the summary, slopes, and a real numpy run."""
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REFERENCES, fake_info, fake_run_info
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rnnbench.commands.bench import summary_table
+from rnnbench.commands.bench import print_summary, summary_table
 from rnnbench.commands.cli import main
 from rnnbench.harness.provenance import reference_facts
 from rnnbench.model.flops import step_flops
@@ -214,3 +218,56 @@ def test_every_configuration_field_is_declared_in_the_record_type():
     from rnnbench.spec.config import RunConfig
 
     assert {f.name for f in fields(RunConfig)} <= {f.name for f in fields(Record)}
+
+
+@given(overhead_us=st.floats(5, 5000), gflops=st.floats(0.05, 200), seed=st.integers(0, 2**16))
+@settings(max_examples=40, deadline=None)
+def test_the_overhead_fit_recovers_a_known_overhead_and_rate(overhead_us, gflops, seed):
+    """Synthetic steps, overhead + flops / rate with 1% noise, over sizes spanning overhead-bound to compute-bound:
+    the intercept and the rate come back within a few percent, and the line fits."""
+    from rnnbench.results.stats import overhead_fit
+
+    rng = np.random.default_rng(seed)
+    pivot = overhead_us * 1e-6 * gflops * 1e9  # the flops whose arithmetic takes as long as the overhead
+    flops = pivot * np.array([0.01, 0.05, 0.2, 1, 5, 20, 100])
+    seconds = (overhead_us * 1e-6 + flops / (gflops * 1e9)) * (1 + 0.01 * rng.standard_normal(len(flops)))
+    fit = overhead_fit(flops, seconds)
+    assert fit["overhead_us"] == pytest.approx(overhead_us, rel=0.04)
+    assert fit["gflops"] == pytest.approx(gflops, rel=0.04)
+    assert fit["r2"] > 0.99 and fit["points"] == 7
+
+
+def test_the_overhead_fit_says_when_it_cannot_fit():
+    from rnnbench.results.stats import overhead_fit, overhead_share
+
+    too_few = overhead_fit([1e3, 1e3, 2e3], [1e-4, 1e-4, 2e-4])  # two distinct sizes
+    assert np.isnan(too_few["overhead_us"]) and too_few["points"] == 3
+    falling = overhead_fit([1e3, 1e5, 1e7], [3e-3, 2e-3, 1e-3])  # no positive rate to read
+    assert np.isnan(falling["gflops"])
+    assert overhead_share(100.0, 1e5, 1.0) == pytest.approx(0.0)  # 1e5 flops at 1 GFLOP/s: 100 us, all of it
+    assert overhead_share(400.0, 1e5, 1.0) == pytest.approx(0.75)
+    assert overhead_share(50.0, 1e5, 1.0) == 0.0  # faster than the fitted rate allows: clipped, not negative
+    assert np.isnan(overhead_share(100.0, 1e5, math.nan))
+
+
+def test_the_overhead_fit_is_recorded_in_the_run_and_shared_out_at_each_reference(capsys):
+    """merge_runs fits each implementation over its state and batch sweeps (the num_steps sweep is left out), the
+    outcome records it, and the summary splits the reference step at the fitted rate."""
+    def step(flops):  # 200 us of overhead, arithmetic at 0.5 GFLOP/s
+        return 200e-6 + flops / 0.5e9
+
+    sweeps = [record("numpy", "scaling", step(f), label=f"{sweep}={v}", sweep=sweep, sweep_value=v, flops=f, steps=1)
+              for sweep, values in (("state_size", (4, 16, 64, 256)), ("batch_size", (1, 10, 1000)))
+              for v, f in ((v, 3e3 * v * (v if sweep == "state_size" else 1)) for v in values)]
+    sweeps.append(record("numpy", "scaling", 1.0, label="num_steps=200", sweep="num_steps", sweep_value=200,
+                         flops=1e3, steps=1))  # would wreck the line: left out
+    epoch = record("numpy", "epoch", 1000 * step(3e4), flops=3e4, steps=1000)
+    merged = merge_runs([doc([*sweeps, epoch])], {"profile": "full"})
+    fit = merged["rnnbench"]["overhead"]["numpy"]
+    assert fit["overhead_us"] == pytest.approx(200, rel=1e-6) and fit["gflops"] == pytest.approx(0.5, rel=1e-6)
+    assert fit["points"] == 7 and fit["r2"] == pytest.approx(1.0)
+    row = next(r for r in summary_rows(merged) if r.impl == "numpy")
+    assert row.overhead_share == pytest.approx(200 / (200 + 60))  # 3e4 flops at 0.5 GFLOP/s: 60 us
+    print_summary(merged)
+    assert ("overhead numpy (step time = overhead + flops / rate, over the state and batch sweeps): 200.0 us + "
+            "arithmetic at 0.50 GFLOP/s, R^2 1.000, 7 points") in capsys.readouterr().out

@@ -228,7 +228,7 @@ def test_writer_outputs_every_file(tmp_path):
     assert names == {"index.html", "report.md", "environment.csv", "findings.csv", "step_time.png", "step_time.csv",
                      "parity.png", "parity.csv", "task-binary.png", "task-binary.csv", "task-sine.png", "task-sine.csv",
                      "task-sine-free-run.png", "task-digits.png", "task-digits.csv", "task-digits-accuracy.csv",
-                     "time_to_target.png", "scaling.png", "scaling.csv", "roofline.png", "memory.png", "memory.csv", "trend.png",
+                     "time_to_target.png", "scaling.png", "scaling.csv", "overhead.png", "overhead.csv", "roofline.png", "memory.png", "memory.csv", "trend.png",
                      "trend.csv"}
     for png in index.parent.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
@@ -261,8 +261,8 @@ def test_report_cli_exit_codes(tmp_path, capsys):
     assert err.count("\n") == 1 and "missing.json: cannot read" in err
 
 
-IMAGES = 11  # figures of the golden report: step time, parity, 3 tasks + sine's free run, time to target, scaling,
-# roofline, memory, trend
+IMAGES = 12  # figures of the golden report: step time, parity, 3 tasks + sine's free run, time to target, scaling,
+# overhead, roofline, memory, trend
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
@@ -381,3 +381,34 @@ def test_the_parity_section_says_why_a_task_is_held_in_another_dtype(tmp_path):
     assert f"sine: {task('sine').parity_why}." in parity.description
     panel_texts = [t.get_text() for ax in parity.figure.axes for t in ax.texts]
     assert any("chaotic in float32" in t for t in panel_texts)
+
+
+def test_the_overhead_section_splits_each_step_where_a_sweep_was_fitted(tmp_path):
+    from rnnbench.results.summary import overhead_fits
+
+    doc = json.loads(NEW.read_text())
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if b["extra_info"]["measure"] != "scaling"]  # the quick profile
+    (tmp_path / "quick.json").write_text(json.dumps(doc))
+    quick = next(s for s in build_report([tmp_path / "quick.json"]).sections if s.key == "overhead")
+    assert quick.table is None and "no sweep" in quick.description.lower()
+    template = next(b for b in doc["benchmarks"] if b["extra_info"]["measure"] == "train_step")
+    epoch = next(b for b in doc["benchmarks"] if b["extra_info"]["measure"] == "epoch"
+                 and b["extra_info"]["impl"] == "numpy" and b["extra_info"]["label"] == "binary-rnn-T5-S4")
+    us = 1e6 * epoch["stats"]["median"] / epoch["extra_info"]["steps"]
+    rate = epoch["extra_info"]["flops"] / (0.25 * us) / 1e3  # GFLOP/s that makes the arithmetic a quarter of it
+    for size in (4, 16, 64, 256, 1024):
+        b = json.loads(json.dumps(template))
+        flops = epoch["extra_info"]["flops"] * size
+        b["name"] = f"test_scaling_train_step[state_size-numpy-{size}]"
+        b["stats"].update(median=0.75 * us * 1e-6 + flops / (rate * 1e9))
+        b["extra_info"].update(measure="scaling", sweep="state_size", sweep_value=size, flops=flops, steps=1,
+                               label=f"binary-rnn-T5-S{size}")
+        doc["benchmarks"].append(b)
+    doc["rnnbench"]["overhead"] = overhead_fits(doc["benchmarks"])
+    path = tmp_path / "full.json"
+    path.write_text(json.dumps(doc))
+    section = next(s for s in build_report([path]).sections if s.key == "overhead")
+    row = section.table.set_index("impl").loc["numpy"]
+    assert row["overhead us"] == pytest.approx(0.75 * us, rel=1e-3) and row["R^2"] == pytest.approx(1.0)
+    assert row["overhead share binary-rnn-T5-S4"] == pytest.approx(0.75, abs=1e-3)
+    assert section.figure is not None and len(section.figure.axes[0].patches) == 2  # numpy's two stacked bars

@@ -194,6 +194,10 @@ def print_summary(doc: dict) -> None:
               f"{', '.join(labels)}")
     for f in run.failed:
         print(f"FAILED {f.impl or f.framework}: {f.test}: {f.error}")
+    for impl, fit in run.overhead.items():
+        print(f"overhead {impl} (step time = overhead + flops / rate, over the state and batch sweeps): "
+              + (f"{fit['overhead_us']:.1f} us + arithmetic at {fit['gflops']:.2f} GFLOP/s, R^2 {fit['r2']:.3f}, "
+                 f"{fit['points']} points" if fit["gflops"] else f"no fit ({fit['points']} points)"))
     for impl, slopes in run.scaling.items():
         print(f"scaling {impl} (log-log slope of time, over the low and the high half of each sweep): "
               + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items()))

@@ -17,7 +17,7 @@ from rnnbench.files import check_output, write_json
 from rnnbench.results.compare import check_alike
 from rnnbench.results.records import RunOutcome, checked
 from rnnbench.results.schema import host, info, outcome, read_results, run_info
-from rnnbench.results.summary import scaling_slopes
+from rnnbench.results.summary import overhead_fits, scaling_slopes
 from rnnbench.spec.measures import MACHINE_MEASURES
 
 MACHINE_KEY = "machine"  # extra_info key: the host a record ran on
@@ -38,7 +38,7 @@ def _meta(docs: list[tuple[str, dict]]) -> dict:
                 seen.add((p.impl, p.label))
                 points.append(asdict(p))
     return checked(RunOutcome, {
-        **{k: v for k, v in docs[0][1].get("rnnbench", {}).items() if k != "scaling"},
+        **{k: v for k, v in docs[0][1].get("rnnbench", {}).items() if k not in ("scaling", "overhead")},
         "skipped": {k: v for m in metas for k, v in m.skipped.items()},
         "not_applicable": points,
         "failed_frameworks": sorted({f for m in metas for f in m.failed_frameworks}),
@@ -56,7 +56,8 @@ def merge_runs(parts: list[dict], meta: dict) -> dict:
     merged["machine_info"] = {**parts[0]["machine_info"],
                               "rnnbench": {**parts[0]["machine_info"]["rnnbench"], "frameworks": frameworks}}
     merged["benchmarks"] = [b for p in parts for b in p["benchmarks"]]
-    merged["rnnbench"] = checked(RunOutcome, {**meta, "scaling": scaling_slopes(merged["benchmarks"])})
+    merged["rnnbench"] = checked(RunOutcome, {**meta, "scaling": scaling_slopes(merged["benchmarks"]),
+                                              "overhead": overhead_fits(merged["benchmarks"])})
     return merged
 
 

@@ -182,6 +182,7 @@ class RunOutcome:
     shard: str | None = None
     processes: int | None = None
     scaling: dict = field(default_factory=dict)  # impl -> {"state_size low": slope, ...}
+    overhead: dict = field(default_factory=dict)  # impl -> rnnbench.results.stats.overhead_fit (full profile)
     merged_from: list | None = None  # rnnbench merge: its inputs
     shards: list | None = None
     repeated_records: int | None = None  # the report: records it left out as repeats

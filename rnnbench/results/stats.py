@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -24,3 +26,36 @@ def regime_slopes(x, y) -> dict[str, float]:
     x, y = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
     k = len(x) // 2 + 1
     return {"low": loglog_slope(x[:k], y[:k]), "high": loglog_slope(x[-k:], y[-k:])}
+
+
+# The sweeps that change a train step's arithmetic but not its calls: the state-size and the batch-size sweep from
+# the (5,4) reference (the num_steps sweep changes how many steps a window calls too, so it is left out).
+OVERHEAD_SWEEPS = ("state_size", "batch_size")
+
+
+def overhead_fit(flops, seconds) -> dict[str, float]:
+    """Step time as ``overhead + flops / rate``, fitted over a sweep's points (flops per step, median seconds per
+    step): ``overhead_us``, the intercept, what a step costs with no arithmetic (Python, dispatch, launches);
+    ``gflops``, the rate the arithmetic runs at (1 / slope); ``r2``, the fit's coefficient of determination; and
+    ``points``. Least squares on relative residuals (each point weighted by 1 / its time), so that the smallest
+    steps, where the overhead shows, weigh as much as the largest. NaN where fewer than 3 distinct sizes were
+    timed, or where the fitted slope is not positive (no rate to read)."""
+    x, y = np.asarray(flops, dtype=float), np.asarray(seconds, dtype=float)
+    nan = {"overhead_us": math.nan, "gflops": math.nan, "r2": math.nan, "points": int(len(x))}
+    if len(np.unique(x)) < 3:
+        return nan
+    slope, intercept = np.polyfit(x, y, 1, w=1 / y)
+    if slope <= 0:
+        return nan
+    relative = (y - (intercept + slope * x)) / y
+    spread = (y - np.average(y, weights=1 / y**2)) / y
+    r2 = 1 - float(np.sum(relative**2) / np.sum(spread**2)) if np.sum(spread**2) > 0 else math.nan
+    return {"overhead_us": float(intercept) * 1e6, "gflops": 1e-9 / float(slope), "r2": r2, "points": int(len(x))}
+
+
+def overhead_share(us_per_step: float, flops: float, gflops: float) -> float:
+    """The share of a measured step that its arithmetic, at the fitted rate, does not explain: 1 - (flops / rate)
+    / time, clipped to [0, 1]. NaN without a rate or a time."""
+    if not (us_per_step > 0 and flops > 0 and gflops > 0):
+        return math.nan
+    return float(min(1.0, max(0.0, 1 - flops / (gflops * 1e3) / us_per_step)))

@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass
 
 from rnnbench.results.records import number
-from rnnbench.results.schema import info, run_info
-from rnnbench.results.stats import regime_slopes
+from rnnbench.results.schema import info, outcome, run_info
+from rnnbench.results.stats import OVERHEAD_SWEEPS, overhead_fit, overhead_share, regime_slopes
 from rnnbench.spec.measures import REFERENCE_MEASURES, Measure
 
 
@@ -25,6 +25,7 @@ class SummaryRow:
     us_per_step: float  # median epoch time over its steps (NaN: no epoch record)
     iqr_us_per_step: float  # its interquartile range, per step
     process_spread: float  # slowest process median over the fastest (--processes K; NaN: one process)
+    overhead_share: float  # of us_per_step, what arithmetic at the fitted rate does not explain (NaN: no sweep)
     gflops: float  # the step's FLOPs (rnnbench.model.flops) over us_per_step, GFLOP/s (NaN: not recorded)
     speedup: float  # the baseline implementation's us_per_step over this one's, same run
     train_step_us: float  # one window, median
@@ -73,7 +74,7 @@ def _per_step_us(record: dict | None, key: str = "median") -> float:
 
 def summary_rows(doc: dict) -> list[SummaryRow]:
     """One row per (reference configuration, implementation), fastest first within a configuration."""
-    meta = run_info(doc)
+    meta, fits = run_info(doc), run_overhead(doc)
     goals = {r.label: r.goal.text if r.goal else None for r in meta.references}
     order = {label: i for i, label in enumerate(reference_labels(doc))}
     by_key: dict[tuple[str, str], dict[str, dict]] = {}
@@ -95,6 +96,8 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
             us_per_step=us,
             iqr_us_per_step=_per_step_us(epoch, "q3") - _per_step_us(epoch, "q1") if epoch else math.nan,
             process_spread=number(info(epoch).process_spread) if epoch else math.nan,
+            overhead_share=overhead_share(us, number(info(epoch).flops), number(fits[impl]["gflops"]))
+            if epoch and impl in fits else math.nan,
             gflops=number(info(epoch).flops) / us / 1e3 if epoch else math.nan,
             speedup=base / us,
             train_step_us=_per_step_us(records.get(Measure.TRAIN_STEP)),
@@ -138,6 +141,24 @@ def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
             if not math.isnan(slope):
                 slopes.setdefault(impl, {})[f"{sweep} {regime}"] = slope
     return slopes
+
+
+def overhead_fits(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
+    """Each implementation's step time split into per-step overhead and arithmetic (``stats.overhead_fit``) over
+    its state-size and batch-size sweeps (full profile); an implementation with no sweep has none."""
+    points: dict[str, list[tuple[float, float]]] = {}
+    for b in benchmarks:
+        i = info(b)
+        if i.measure == Measure.SCALING and i.sweep in OVERHEAD_SWEEPS and i.flops:
+            points.setdefault(i.impl, []).append((i.flops, b["stats"]["median"] / (i.steps or 1)))
+    fits = {impl: overhead_fit(*zip(*xy)) for impl, xy in sorted(points.items())}
+    return {impl: {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in fit.items()}  # JSON: null
+            for impl, fit in fits.items()}
+
+
+def run_overhead(doc: dict) -> dict[str, dict[str, float]]:
+    """The run's overhead fits: as it recorded them, or (a run recorded before they were) from its records."""
+    return outcome(doc).overhead or overhead_fits(doc["benchmarks"])
 
 
 def targets_text(doc: dict, joiner: str = ", ") -> str:
