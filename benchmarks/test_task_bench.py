@@ -36,7 +36,8 @@ def test_generate_vectorised(benchmark, request):
 
 
 @pytest.mark.benchmark(group="generate-1M")
-def test_generate_original_loop(benchmark, request):
+def test_generate_original_loop(benchmark, request, profile):
     benchmark.extra_info.update(generator_info(request, "generator-original-loop"))
-    x, y = benchmark.pedantic(original_loop, args=(SIZE, np.random.default_rng(0)), rounds=3, iterations=1)
+    x, y = benchmark.pedantic(original_loop, args=(SIZE, np.random.default_rng(0)), rounds=profile.original_loop_rounds,
+                              iterations=1)
     assert len(x) == len(y) == SIZE

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from rnnbench.errors import UnsupportedError
-from rnnbench.harness.cases import keep_trained, require, time_train_step
+from rnnbench.harness.cases import keep_built, keep_trained, require, time_train_step
 from rnnbench.harness.memory import PeakMemory, fresh_process_memory
 from rnnbench.harness.provenance import case_info
 from rnnbench.model.flops import step_flops
@@ -63,6 +63,7 @@ def test_build(benchmark, case):
     benchmark.extra_info.update(case_info(name, ref, impl.versions(), Measure.BUILD))
     for ours, canonical in zip(impl.params(), params):  # the build loaded the canonical weights
         np.testing.assert_allclose(ours, canonical, rtol=0, atol=1e-6)
+    keep_built(name, ref, impl)
 
 
 @pytest.mark.benchmark(group=Measure.TRAIN)
@@ -145,7 +146,8 @@ def test_forward(benchmark, case, request):
 @pytest.mark.benchmark(group=Measure.EPOCH)
 def test_epoch(benchmark, fresh_state, profile):
     built = fresh_state
-    run_epoch(built.impl, built.xs, built.ys)  # warm-up: a first full epoch
+    if not built.warm:  # a training run's implementation has run its epochs already
+        run_epoch(built.impl, built.xs, built.ys)  # warm-up: a first full epoch
     losses = benchmark.pedantic(run_epoch, args=(built.impl, built.xs, built.ys), rounds=profile.epoch_rounds,
                                 iterations=1)
     assert losses.shape == (len(built.xs),) and np.isfinite(losses).all()

@@ -89,16 +89,32 @@ class Built:
     reference: Reference
     xs: np.ndarray  # (n_windows, B, T[, F])
     ys: np.ndarray
+    warm: bool = False  # it has run epochs already (its reference's training run): no warm-up epoch needed
 
 
-# Implementations trained by a reference's training run, kept for its epoch timing where the reference is not
-# timed by every measure (``Reference.measures``): one build per case instead of two.
-TRAINED: dict[tuple[str, str], object] = {}
+# Implementations a case's earlier test built, handed to its later tests so that each case pays for fewer builds:
+# - at a reference timed by every measure, the cold build's (``test_build``): built from the canonical parameters
+#   and untouched, the very state ``build`` would make again, so what is timed does not depend on which tests
+#   ran before;
+# - at the others, the training run's, whose epoch timing continues that run (``Built.warm``).
+HANDED_OVER: dict[tuple[str, str], Built] = {}
+
+
+def keep_built(name: str, reference: Reference, impl) -> None:
+    """``test_build``'s implementation, for the case's train step, forward and epoch timings."""
+    if reference.every_measure:
+        HANDED_OVER[name, reference.label] = _built(name, impl, reference)
 
 
 def keep_trained(name: str, reference: Reference, impl) -> None:
+    """The training run's implementation, for the case's epoch timing (a reference not timed by every measure)."""
     if Measure.EPOCH in reference.measures and not reference.every_measure:
-        TRAINED[name, reference.label] = impl
+        HANDED_OVER[name, reference.label] = _built(name, impl, reference, warm=True)
+
+
+def _built(name: str, impl, reference: Reference, warm: bool = False) -> Built:
+    xs, ys = reference.config.task_spec.epoch_batches(reference.config, 0)
+    return Built(name, impl, reference.config, reference, xs, ys, warm)
 
 
 def require(reference: Reference, measure: str) -> None:
@@ -109,17 +125,17 @@ def require(reference: Reference, measure: str) -> None:
 
 
 def build(name: str, reference: Reference) -> Built:
-    """Create and build, outside any timing (or take the implementation its training run trained, see
-    ``TRAINED``); an implementation that cannot do this config is skipped."""
-    impl = TRAINED.pop((name, reference.label), None)
-    if impl is None:
-        try:
-            impl = registry.create(name, reference.config)
-            impl.build(reference.config, init_params(reference.config))
-        except UnsupportedError as exc:
-            pytest.skip(f"{name}: n/a: {exc}")
-    xs, ys = reference.config.task_spec.epoch_batches(reference.config, 0)
-    return Built(name, impl, reference.config, reference, xs, ys)
+    """Create and build, outside any timing (or take the implementation an earlier test of the case handed over,
+    see ``HANDED_OVER``); an implementation that cannot do this config is skipped."""
+    handed = HANDED_OVER.pop((name, reference.label), None)
+    if handed is not None:
+        return handed
+    try:
+        impl = registry.create(name, reference.config)
+        impl.build(reference.config, init_params(reference.config))
+    except UnsupportedError as exc:
+        pytest.skip(f"{name}: n/a: {exc}")
+    return _built(name, impl, reference)
 
 
 def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
