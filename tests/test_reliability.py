@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -396,7 +397,8 @@ def test_interrupting_a_run_leaves_earlier_outputs_whole(tmp_path):
         for delay in (0.4, 1.5):
             (tmp_path / "run.json").write_bytes(older)
             rep = tmp_path / "rep"
-            rep.mkdir(exist_ok=True)
+            shutil.rmtree(rep, ignore_errors=True)  # an earlier round's report may have been swapped in whole
+            rep.mkdir()
             for name, data in report_older.items():
                 (rep / name).write_bytes(data)
             for argv in (("train", *TINY, "--size", "40000", "--out", "run.json"),
