@@ -204,12 +204,11 @@ def overhead_figure(rows, order: list[str]) -> Figure:
     """Each implementation's step at every reference configuration as two stacked bars, its arithmetic at the
     fitted rate and the overhead the rest is, fastest first (as the speed table): ``rows`` are the summary's
     (``rnnbench.results.summary.SummaryRow``) with an overhead share."""
-    labels = [label for label in order if any(r.label == label and r.overhead_share == r.overhead_share
-                                              for r in rows)]
+    shared = [r for r in rows if not np.isnan(r.overhead_share)]
+    labels = [label for label in order if any(r.label == label for r in shared)]
     fig, axes = _panels(len(labels), 4.0)
     for ax, label in zip(axes, labels):
-        mine = sorted((r for r in rows if r.label == label and r.overhead_share == r.overhead_share),
-                      key=lambda r: -r.us_per_step)
+        mine = sorted((r for r in shared if r.label == label), key=lambda r: -r.us_per_step)
         y = np.arange(len(mine))
         overhead = np.array([r.us_per_step * r.overhead_share for r in mine])
         work = np.array([r.us_per_step for r in mine]) - overhead
