@@ -17,11 +17,14 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.profiler
 import optax
+from jax._src.lib import _profiler
 
 from rnnbench.errors import UnsupportedError
 from rnnbench.harness.cpus import allowed_cpus, pin_to_cpus
 from rnnbench.spec.config import RunConfig
+from rnnbench.spec.dispatch import Dispatch
 from rnnbench.spec.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
 
 jax.config.update("jax_enable_x64", True)  # float64 runs (the parity configs); every array gets an explicit dtype
@@ -76,3 +79,22 @@ def versions() -> dict[str, str]:
     if gpus:
         out["gpu"] = gpus[0].device_kind
     return out
+
+
+# The profiler's event names: an executable run on a device, and the end of each kernel (thunk) XLA's CPU runtime ran
+_LAUNCH = "CommonPjRtLoadedExecutable::ExecuteHelperOnSingleDevice"
+_KERNEL_END = "end: "
+
+
+def count_dispatch(impl, call) -> Dispatch:
+    """What one call dispatches (``rnnbench.spec.dispatch``), from a JAX profiler trace (XLA's XSpace, read in
+    memory): launches are the compiled executables run (a jitted step, and every op-by-op call outside one), ops
+    the kernels XLA's CPU runtime ran in them, each loop iteration's counted."""
+    session = _profiler.ProfilerSession()
+    try:
+        call()
+    finally:
+        trace = jax.profiler.ProfileData.from_serialized_xspace(session.stop())
+    names = [e.name for plane in trace.planes for line in plane.lines for e in line.events]
+    return Dispatch(launches=sum(n == _LAUNCH for n in names), ops=sum(n.startswith(_KERNEL_END) for n in names),
+                    how="JAX profiler trace: executables run; XLA CPU kernels (thunks) run")

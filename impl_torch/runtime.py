@@ -7,6 +7,7 @@ import torch
 
 from rnnbench.errors import UnsupportedError
 from rnnbench.spec.config import RunConfig
+from rnnbench.spec.dispatch import Dispatch
 from rnnbench.spec.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
 
 # The first optimizer pulls in torch._dynamo lazily (seconds). Pay that at import, like TensorFlow's import,
@@ -67,3 +68,33 @@ def versions() -> dict[str, str]:
         out["cuda"] = torch.version.cuda or ""
         out["gpu"] = torch.cuda.get_device_name()
     return out
+
+
+def count_dispatch(impl, call) -> Dispatch:
+    """What one call dispatches (``rnnbench.spec.dispatch``), from ``torch.profiler``'s CPU events: launches are the
+    operators called from Python or the autograd engine (an ``aten::`` event inside no other) and the compiled
+    graphs run; ops are the operators that did the work (an ``aten::`` event with none inside it, the conjugate and
+    negative bit checks a matmul makes left out). Inductor's
+    generated kernels are not operators: a compiled graph shows only the operators it calls (matmuls, allocations)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        call()
+    events = prof.events()
+    operators = [e for e in events if e.name.startswith("aten::")]
+    outer = [e for e in operators if not _inside_operator(e)]
+    compiled = [e for e in events if e.name.startswith("## Call CompiledFxGraph")]
+    leaves = [e for e in operators if e.name not in _FLAG_CHECKS
+              and not any(c.name.startswith("aten::") and c.name not in _FLAG_CHECKS for c in e.cpu_children)]
+    return Dispatch(launches=len(outer) + len(compiled), ops=len(leaves),
+                    how="torch.profiler: outermost aten operators and compiled graphs run; innermost aten operators")
+
+
+_FLAG_CHECKS = ("aten::resolve_conj", "aten::resolve_neg")  # no work: they only read a tensor's flags
+
+
+def _inside_operator(event) -> bool:
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith("aten::"):
+            return True
+        parent = parent.cpu_parent
+    return False

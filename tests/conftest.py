@@ -323,3 +323,30 @@ def fake_run_info(**changes) -> dict:
     from rnnbench.harness.provenance import machine_info
 
     return {**machine_info(threads=2, device="cpu", profile="quick", frameworks=["numpy"]), **changes}
+
+
+def dispatch_of(name: str, num_steps: int):
+    """What one train step of ``name`` dispatches (``rnnbench.spec.dispatch``) on a small binary configuration with
+    ``num_steps`` steps a window, after a first step (which traces and compiles)."""
+    from rnnbench.spec import dispatch, registry
+    from rnnbench.spec.config import RunConfig
+    from rnnbench.spec.params import init_params
+
+    cfg = RunConfig(num_steps=num_steps, state_size=4, batch_size=8, size=8 * num_steps * 3, threads=2)
+    impl = registry.create(name, cfg)
+    impl.build(cfg, init_params(cfg))
+    xs, ys = cfg.task_spec.epoch_batches(cfg, 0)
+    impl.train_step(xs[0], ys[0])
+    return dispatch.count(registry.entry(name).framework, impl, lambda: impl.train_step(xs[1], ys[1]))
+
+
+def assert_dispatch_follows_the_model(name: str):
+    """``name``'s count of ops grows with each step added to the window (it unrolls the window): a count that does
+    not follow the model counts nothing of it."""
+    counts = [dispatch_of(name, t) for t in (4, 5, 6)]
+    assert counts[0].how
+    for field in ("launches", "ops"):
+        values = [getattr(c, field) for c in counts]
+        assert values[0] > 0, (field, values)
+    ops = [c.ops for c in counts]
+    assert ops[0] < ops[1] < ops[2], ops

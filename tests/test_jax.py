@@ -9,6 +9,7 @@ from conftest import (
     HAND_WRITTEN,
     HAND_WRITTEN_IDS,
     REFERENCES,
+    assert_dispatch_follows_the_model,
     assert_forward_matches_numpy,
     assert_learns,
     assert_reaches_task_goal,
@@ -231,3 +232,33 @@ def test_cuda_parity_with_numpy_across_tasks_and_cells(name, point, assert_parit
     config = task_parity_config(task, device="cuda", **changes)
     skip_unless_supported(name, config)
     assert_parity_at(name, config)
+
+
+def test_dispatch_counts_known_computations():
+    """Op by op, each operation is an executable of its own; jitted, the whole computation is one, and its kernels
+    grow with it."""
+    import jax.numpy as jnp
+
+    from rnnbench.impl_jax.runtime import count_dispatch, start
+
+    start(RunConfig(threads=2))  # the thread count every test here starts the runtime with
+
+    x, w, b = jnp.ones((2, 3)), jnp.ones((3, 3)), jnp.ones(3)
+
+    def layers(h, n):
+        for _ in range(n):
+            h = jnp.tanh(h @ w + b)
+        return h
+
+    eager = count_dispatch(None, lambda: layers(x, 2).block_until_ready())
+    assert eager.launches == 6 and eager.ops >= 6
+    jitted = [jax.jit(lambda h, n=n: layers(h, n)) for n in (1, 2)]
+    for f in jitted:
+        f(x).block_until_ready()  # compiled before it is counted
+    one, two = (count_dispatch(None, lambda f=f: f(x).block_until_ready()) for f in jitted)
+    assert one.launches == two.launches == 1
+    assert two.ops > one.ops > 0
+
+
+def test_dispatch_follows_the_window():
+    assert_dispatch_follows_the_model("jax-jit")

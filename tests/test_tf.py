@@ -8,6 +8,7 @@ from conftest import (
     HAND_WRITTEN,
     HAND_WRITTEN_IDS,
     REFERENCES,
+    assert_dispatch_follows_the_model,
     assert_forward_matches_numpy,
     assert_learns,
     assert_reaches_task_goal,
@@ -207,3 +208,46 @@ def test_hand_written_gradients_equal_autodiff(point):
         np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
     for a, b in zip(final, expected_final, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
+def test_dispatch_counts_known_computations():
+    """Eager: one launch per operation; a tf.function: one launch whatever it holds, its graph's nodes as ops; a
+    Session: one launch, the kernels it ran as ops (a layer adds three: MatMul, AddV2, Tanh)."""
+    from rnnbench.impl_tf.runtime import count_dispatch, start, tf
+
+    start(RunConfig(threads=2))  # the thread count every test here starts the runtime with
+
+    w, b = tf.ones((3, 3)), tf.ones(3)
+
+    def layers(h, n):
+        for _ in range(n):
+            h = tf.tanh(h @ w + b)
+        return h
+
+    eager = count_dispatch(None, lambda: layers(tf.ones((2, 3)), 2))
+    assert (eager.launches, eager.ops) == (7, 7)  # the input's Fill, then three a layer
+    functions = [tf.function(lambda x, n=n: layers(x, n)) for n in (1, 2)]
+    x = tf.ones((2, 3))
+    for f in functions:
+        f(x)  # traced before it is counted
+    one, two = (count_dispatch(None, lambda f=f: f(x)) for f in functions)
+    assert one.launches == two.launches == 1
+    assert two.ops - one.ops == 3
+    graph_counts = []
+    for n in (1, 2):
+        with tf.Graph().as_default():
+            feed = tf.compat.v1.placeholder(tf.float32, (2, 3))
+            weight = tf.compat.v1.placeholder(tf.float32, (3, 3))
+            h = feed
+            for _ in range(n):
+                h = tf.tanh(h @ weight + 1.0)
+            with tf.compat.v1.Session() as session:
+                run = {feed: np.ones((2, 3)), weight: np.ones((3, 3))}
+                session.run(h, run)
+                graph_counts.append(count_dispatch(None, lambda session=session, h=h, run=run: session.run(h, run)))
+    assert [c.launches for c in graph_counts] == [1, 1]
+    assert graph_counts[1].ops - graph_counts[0].ops == 3
+
+
+def test_dispatch_follows_the_window():
+    assert_dispatch_follows_the_model("tf-cell")

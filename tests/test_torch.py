@@ -8,10 +8,12 @@ from conftest import (
     HAND_WRITTEN,
     HAND_WRITTEN_IDS,
     REFERENCES,
+    assert_dispatch_follows_the_model,
     assert_forward_matches_numpy,
     assert_learns,
     assert_reaches_task_goal,
     assert_round_trip,
+    dispatch_of,
     hand_written_config,
     parity_config,
     skip_if_other_framework_loaded,
@@ -309,3 +311,30 @@ def test_numpy_adam_is_torch_optim_adam():
         torch_opt.step()
     for a, t in zip(ours, theirs):
         np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_dispatch_counts_a_known_computation():
+    """torch.profiler sees the operators called: matmul (whose mm runs inside it), add and tanh a layer."""
+    from rnnbench.impl_torch.runtime import count_dispatch
+
+    x, w, b = torch.ones(2, 3), torch.ones(3, 3), torch.ones(3)
+
+    def layers(n):
+        def run():
+            h = x
+            for _ in range(n):
+                h = torch.tanh(h @ w + b)
+        return run
+
+    one, two = count_dispatch(None, layers(1)), count_dispatch(None, layers(2))
+    assert (one.launches, one.ops) == (3, 3)
+    assert (two.launches, two.ops) == (6, 6)
+
+
+def test_dispatch_follows_the_window():
+    assert_dispatch_follows_the_model("torch-manual")
+
+
+def test_a_compiled_step_launches_less_than_an_eager_one():
+    eager, compiled = dispatch_of("torch-fused", 5), dispatch_of("torch-compile", 5)
+    assert compiled.launches < eager.launches / 3, (compiled, eager)
