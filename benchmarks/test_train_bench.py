@@ -16,7 +16,9 @@ Groups (each a pytest-benchmark group, so a table compares like with like):
 ``train_step``, ``forward`` and ``epoch`` share one build of each case (built outside every timing); each starts
 from a zero state and warms up first. The binary references are timed by every measure; the other tasks' by their
 training run (whose record carries the build time) and the epoch, timed on the implementation that run trained
-(``Reference.measures``): one build per case, which keeps the main job within its time. Each timed call returns
+(``Reference.measures``): one build per case, which keeps the main job within its time. Where the training run
+had as many epochs after its first as the profile times, the epoch record's rounds are those epochs
+(``timed_in: "training run"``), not epochs run again. Each timed call returns
 only once its result is on the host (a float loss, a NumPy array).
 """
 
@@ -28,7 +30,15 @@ import numpy as np
 import pytest
 
 from rnnbench.errors import UnsupportedError
-from rnnbench.harness.cases import keep_built, keep_trained, require, time_train_step
+from rnnbench.harness.cases import (
+    TIMED_IN_TRAINING,
+    TRAINED_EPOCHS,
+    keep_built,
+    keep_trained,
+    record_rounds,
+    require,
+    time_train_step,
+)
 from rnnbench.harness.memory import PeakMemory, fresh_process_memory
 from rnnbench.harness.provenance import case_info
 from rnnbench.model.flops import step_flops
@@ -67,7 +77,7 @@ def test_build(benchmark, case):
 
 
 @pytest.mark.benchmark(group=Measure.TRAIN)
-def test_train(benchmark, case):
+def test_train(benchmark, case, profile):
     """The reference run: final loss against theory, time-to-target and memory, from one fresh training."""
     name, ref = case
     with PeakMemory(ref.config.device) as memory:
@@ -102,7 +112,7 @@ def test_train(benchmark, case):
     ))
     assert result.steps == ref.config.epochs * ref.config.windows_per_epoch
     assert np.isfinite(result.losses).all()
-    keep_trained(name, ref, result.implementation)
+    keep_trained(name, ref, result, profile)
 
 
 @pytest.mark.benchmark(group=Measure.MEMORY)
@@ -144,9 +154,19 @@ def test_forward(benchmark, case, request):
 
 
 @pytest.mark.benchmark(group=Measure.EPOCH)
-def test_epoch(benchmark, fresh_state, profile):
-    built = fresh_state
-    if not built.warm:  # a training run's implementation has run its epochs already
+def test_epoch(benchmark, case, profile, request):
+    name, ref = case
+    require(ref, Measure.EPOCH)
+    trained = TRAINED_EPOCHS.pop((name, ref.label), None)
+    if trained is not None:  # the training run's epochs after its first: the same run_epoch, timed once already
+        seconds, versions = trained
+        record_rounds(benchmark, seconds)
+        benchmark.extra_info.update(case_info(name, ref, versions, Measure.EPOCH,
+                                              steps=ref.config.windows_per_epoch,
+                                              flops=step_flops(ref.config).total, timed_in=TIMED_IN_TRAINING))
+        return
+    built = request.getfixturevalue("fresh_state")
+    if not built.warm:  # warm already: a training run's implementation, or a stepwise one after its train step
         run_epoch(built.impl, built.xs, built.ys)  # warm-up: a first full epoch
     losses = benchmark.pedantic(run_epoch, args=(built.impl, built.xs, built.ys), rounds=profile.epoch_rounds,
                                 iterations=1)

@@ -118,8 +118,10 @@ def build_run_report(paths) -> Report:
                     "each benchmark once: " + "; ".join(f"{n:,} in {p}" for p, n in repeats.items())
                     + "."))
     add(Section("findings", "Findings", "Computed from the newest run: the fastest implementation at each "
-                "configuration and its margin over the next, the largest parity deviation, and what missed its "
-                "target.", summaries.findings(rows, parity)))
+                "configuration and its margin over the next; each framework's fastest and slowest variant by train "
+                "step, with what one step dispatches (launches into the runtime, operations run: the section "
+                "\"What one step dispatches\"); the largest parity deviation, and what missed its target.",
+                summaries.findings(rows, parity, summaries.scaling_points(frame))))
     failed = run.failed
     if failed:
         add(Section("failed", "Failed", "Benchmarks that crashed or diverged in this run, each with its error; the "
@@ -132,7 +134,9 @@ def build_run_report(paths) -> Report:
                     "the run's profile (its registry entry, with the reason): n/a, never built or timed.", gaps))
     add(Section("step_time", "Time per train step",
                 "Median epoch time over its steps (warm; whole-epoch variants run an epoch per call), with its "
-                f"interquartile range, and the speed-up against {baseline}, the original TF1 loop.",
+                f"interquartile range, and the speed-up against {baseline}, the original TF1 loop. Where the "
+                "reference training run had as many epochs after its first as the profile times, those epochs are "
+                "the rounds (the same run_epoch, not run again).",
                 summaries.speed_table(rows, baseline, peak), figures.step_time_figure(frame, order, baseline)))
     if len(parity):
         add(Section("parity", "Parity with NumPy, step by step",
@@ -196,6 +200,18 @@ def build_run_report(paths) -> Report:
         add(Section("overhead", "Overhead and arithmetic",
                     "No sweep in these results: `rnnbench bench --profile full` fits each implementation's step "
                     "time as overhead + arithmetic and shows the share of each at the reference configurations."))
+    dispatched = summaries.dispatch_table(rows)
+    if len(dispatched):
+        add(Section("dispatch", "What one step dispatches",
+                    "One more train step after its timing, counted with each framework's own tool: launches are "
+                    "the calls from Python into the runtime (an eager operation, a compiled function or graph, a "
+                    "Session.run), ops the operations that ran for them. "
+                    + " ".join(f"{fw}: {how}." for fw, how in summaries.dispatch_how(frame).items())
+                    + " Where each operation is a launch of its own (NumPy, PyTorch's eager variants), the step time "
+                    "per launch is what a call from Python costs; where the step is one launch (a Session.run, a "
+                    "tf.function, a jitted JAX step), that cost moves into the runtime, which schedules the ops. The "
+                    "counts are exact for what each tool sees; across frameworks, compare orders of magnitude.",
+                    dispatched))
     roofline = summaries.roofline_points(frame)
     peak_text = (f"the run's float32 matmul peak, {peak:.1f} GFLOP/s at its thread count" if peak == peak
                  else "the run's float32 matmul peak (not measured in these results)")

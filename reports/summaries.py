@@ -152,9 +152,11 @@ def not_applicable_table(points: list[Gap]) -> pd.DataFrame:
                         columns=["impls", "configs", "n/a: reason"])
 
 
-def findings(rows: list[SummaryRow], parity: pd.DataFrame) -> pd.DataFrame:
+def findings(rows: list[SummaryRow], parity: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
     """What a reader should take away, computed from the results: the fastest implementation per task and cell
-    with its margin over the next, the largest parity deviation, and every run that missed what it should reach."""
+    with its margin over the next; within each framework, its fastest and slowest variant at each configuration
+    timed step by step and at the sweep's largest state (``points``: ``scaling_points``), with what one step
+    dispatches; the largest parity deviation, and every run that missed what it should reach."""
     out = []
     by_config: dict[str, list[SummaryRow]] = {}
     for r in rows:
@@ -166,6 +168,7 @@ def findings(rows: list[SummaryRow], parity: pd.DataFrame) -> pd.DataFrame:
         margin = (f", {ranked[1].us_per_step / best.us_per_step:.1f}x ahead of {ranked[1].impl}"
                   if len(ranked) > 1 else " (the only one timed)")
         out.append(("fastest", label, f"{best.impl}: {best.us_per_step:.1f} us/step{margin}"))
+    out.extend(framework_findings(rows, points))
     if len(parity):
         worst = parity.iloc[0]
         out.append(("largest parity deviation", worst["config"],
@@ -178,6 +181,69 @@ def findings(rows: list[SummaryRow], parity: pd.DataFrame) -> pd.DataFrame:
     if not missed and any(r.trained for r in rows):
         out.append(("learning", "all", "every reference run reached what it should"))
     return pd.DataFrame(out, columns=["finding", "config", "detail"])
+
+
+def _dispatched(r: SummaryRow) -> str:
+    if r.launches is None:
+        return ""
+    share = "" if math.isnan(r.overhead_share) else f", {100 * r.overhead_share:.0f}% of its epoch step overhead"
+    return f" ({r.launches} launch{'' if r.launches == 1 else 'es'}, {r.ops} ops{share})"
+
+
+def framework_findings(rows: list[SummaryRow], points: pd.DataFrame | None = None) -> list[tuple[str, str, str]]:
+    """Each framework's fastest and slowest variant by train step at each configuration timed step by step, with
+    what a step of each dispatches, and at the largest state size of the sweep (``scaling_points``) when there is
+    one."""
+    out = []
+    by_key: dict[tuple[str, str], list[SummaryRow]] = {}
+    for r in rows:
+        if not math.isnan(r.train_step_us):
+            by_key.setdefault((r.label, r.framework), []).append(r)
+    for (label, framework), group in by_key.items():
+        if len(group) < 2:
+            continue
+        fast, slow = min(group, key=lambda r: r.train_step_us), max(group, key=lambda r: r.train_step_us)
+        out.append((f"{framework}: fastest and slowest", label,
+                    f"{fast.impl} {fast.train_step_us:.0f} us per train step{_dispatched(fast)}; {slow.impl} "
+                    f"{slow.train_step_us:.0f} us{_dispatched(slow)}: {slow.train_step_us / fast.train_step_us:.1f}x"))
+    if points is not None and len(points):
+        state = points[points["sweep"] == "state_size"]
+        if len(state):
+            largest = state["sweep_value"].max()
+            at = state[state["sweep_value"] == largest]
+            framework = {r.impl: r.framework for r in rows}
+            for name, group in at.groupby(at["impl"].map(lambda i: framework.get(i, "")), sort=True):
+                if len(group) < 2 or not name:
+                    continue
+                fast, slow = group.loc[group["us_per_step"].idxmin()], group.loc[group["us_per_step"].idxmax()]
+                out.append((f"{name}: fastest and slowest", f"state_size={largest:g}",
+                            f"{fast['impl']} {fast['us_per_step']:.0f} us per train step; {slow['impl']} "
+                            f"{slow['us_per_step']:.0f} us: {slow['us_per_step'] / fast['us_per_step']:.1f}x"))
+    return out
+
+
+def dispatch_how(frame: pd.DataFrame) -> dict[str, str]:
+    """What each framework's counter counted in the newest run, in framework order of appearance."""
+    rows = newest_run(frame)
+    rows = rows[rows["dispatch_how"].notna()]
+    return dict(zip(rows["framework"], rows["dispatch_how"]))
+
+
+def dispatch_table(rows: list[SummaryRow]) -> pd.DataFrame:
+    """Per configuration timed step by step and implementation: one train step's median, what it dispatches
+    (``rnnbench.spec.dispatch``: launches, ops) and the step time per launch and per op; the overhead share where a
+    sweep fitted one. Configurations in the rows' order, fewest launches first."""
+    order = {label: i for i, label in enumerate(dict.fromkeys(r.label for r in rows))}
+    counted = sorted((r for r in rows if r.launches is not None),
+                     key=lambda r: (order[r.label], r.launches, r.train_step_us))
+    return pd.DataFrame([{"config": r.label, "impl": r.impl, "framework": r.framework,
+                          "train_step us": round(r.train_step_us, 1), "launches": r.launches, "ops": r.ops,
+                          "us per launch": round(r.train_step_us / r.launches, 1) if r.launches else None,
+                          "us per op": round(r.train_step_us / r.ops, 2) if r.ops else None,
+                          "overhead share": None if math.isnan(r.overhead_share) else round(r.overhead_share, 3)}
+                         for r in counted],
+                        columns=["config", "impl", "framework", "train_step us", "launches", "ops", "us per launch",
+                                 "us per op", "overhead share"])
 
 
 def memory_table(rows: list[SummaryRow]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from rnnbench.model.flops import step_flops
 from rnnbench.results.merge import merge_runs
 from rnnbench.results.schema import BENCH_SCHEMA_VERSION
 from rnnbench.results.summary import scaling_slopes, summary_rows
+from rnnbench.spec.config import PROFILES
 
 
 def record(impl, measure, median, label="binary-rnn-T5-S4", **info):
@@ -60,7 +61,7 @@ def test_summary_per_step_speedup_theory_and_time_to_target():
         record("numpy", "epoch", 0.2, steps=1000),
         record("tf-cell", "epoch", 0.8, steps=1000),
         record("tf-xla-epoch", "epoch", 0.05, steps=1000),
-        record("numpy", "train_step", 150e-6),
+        record("numpy", "train_step", 150e-6, launches=65, ops=65),
         record("numpy", "build", 0.001),
         train_record("numpy", 0.5204),
         train_record("tf-cell", 0.61, reached=False, nearest="nothing"),
@@ -74,10 +75,10 @@ def test_summary_per_step_speedup_theory_and_time_to_target():
     xla, numpy, cell = (line.split("  ") for line in lines[2:])
     xla, numpy, cell = ([c.strip() for c in row if c.strip()] for row in (xla, numpy, cell))
     assert xla[2:4] == ["50.0", "16.0x"] and numpy[2:4] == ["200.0", "4.0x"] and cell[3] == "1.0x"
-    assert numpy[4] == "150.0" and numpy[6] == "0.00"
-    assert numpy[7:10] == ["0.5204", "0.5192 ok", "0.50 s (300)"]
-    assert cell[7:10] == ["0.6100", "0.5192 MISSED", "not reached"]
-    assert xla[7:] == ["-", "-", "-", "-"]
+    assert numpy[4:6] == ["150.0", "65/65"] and numpy[7] == "0.00" and cell[5] == "-"
+    assert numpy[8:11] == ["0.5204", "0.5192 ok", "0.50 s (300)"]
+    assert cell[8:11] == ["0.6100", "0.5192 MISSED", "not reached"]
+    assert xla[8:] == ["-", "-", "-", "-"]
 
 
 def test_scaling_slopes_are_log_log_fits_per_regime():
@@ -127,6 +128,17 @@ def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, ca
             config = REFERENCES[b["extra_info"]["label"]].config
             assert b["extra_info"]["flops"] == step_flops(config).total
             assert b["extra_info"]["gflops"] == pytest.approx(step_flops(config).total / b["stats"]["median"] / 1e9)
+            # what one step dispatches: NumPy calls every operation from Python, more of them in a longer window
+            assert b["extra_info"]["launches"] == b["extra_info"]["ops"] > 5 * config.num_steps
+            assert "NumPy" in b["extra_info"]["dispatch_how"]
+    epochs = {b["extra_info"]["label"]: b for b in data["benchmarks"] if b["extra_info"].get("measure") == "epoch"}
+    for label, ref in REFERENCES.items():  # the training run's later epochs, where it had as many as are timed
+        if label in epochs:
+            from_training = ref.config.epochs - 1 >= PROFILES["quick"].epoch_rounds
+            assert epochs[label]["extra_info"].get("timed_in") == ("training run" if from_training else None)
+            assert epochs[label]["stats"]["rounds"] == (ref.config.epochs - 1 if from_training
+                                                        else PROFILES["quick"].epoch_rounds)
+    assert epochs["binary-rnn-T10-S16"]["extra_info"]["timed_in"] == "training run"
     train = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"].get("measure") == "train"
                  and b["extra_info"]["label"] == "binary-rnn-T5-S4")
     low, high = REFERENCES["binary-rnn-T5-S4"].loss_band
@@ -271,3 +283,25 @@ def test_the_overhead_fit_is_recorded_in_the_run_and_shared_out_at_each_referenc
     print_summary(merged)
     assert ("overhead numpy (step time = overhead + flops / rate, over the state and batch sweeps): 200.0 us + "
             "arithmetic at 0.50 GFLOP/s, R^2 1.000, 7 points") in capsys.readouterr().out
+
+
+def test_rounds_timed_elsewhere_make_the_record_pedantic_would(tmp_path):
+    """``record_rounds`` (the epochs a training run timed, as an epoch record) against ``pedantic`` timing calls that
+    take known times: the same statistics fields, and the durations given become the rounds."""
+    (tmp_path / "test_rounds.py").write_text(
+        "import time\n"
+        "from rnnbench.harness.cases import record_rounds\n"
+        "def test_given(benchmark):\n"
+        "    record_rounds(benchmark, [0.04, 0.01, 0.03, 0.02])\n"
+        "def test_timed(benchmark):\n"
+        "    benchmark.pedantic(time.sleep, args=(0.01,), rounds=4, iterations=1)\n")
+    out = tmp_path / "out.json"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                    f"--benchmark-json={out}", str(tmp_path / "test_rounds.py")], check=True, cwd=tmp_path,
+                   capture_output=True)
+    given, timed = (next(b for b in json.loads(out.read_text())["benchmarks"] if b["name"] == n)
+                    for n in ("test_given", "test_timed"))
+    assert set(given["stats"]) == set(timed["stats"])
+    assert given["stats"]["rounds"] == timed["stats"]["rounds"] == 4
+    assert given["stats"]["median"] == pytest.approx(0.025) and given["stats"]["min"] == pytest.approx(0.01)
+    assert given["stats"]["q1"] == pytest.approx(0.015) and given["stats"]["q3"] == pytest.approx(0.035)

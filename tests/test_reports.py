@@ -412,3 +412,47 @@ def test_the_overhead_section_splits_each_step_where_a_sweep_was_fitted(tmp_path
     assert row["overhead us"] == pytest.approx(0.75 * us, rel=1e-3) and row["R^2"] == pytest.approx(1.0)
     assert row["overhead share binary-rnn-T5-S4"] == pytest.approx(0.75, abs=1e-3)
     assert section.figure is not None and len(section.figure.axes[0].patches) == 2  # numpy's two stacked bars
+
+
+def test_what_a_step_dispatches_is_tabled_and_explains_each_frameworks_fastest_and_slowest(tmp_path):
+    doc = json.loads(NEW.read_text())
+    counts = {"numpy": (65, 65), "tf-cell": (1, 107), "torch-rnn": (119, 220)}
+    for b in doc["benchmarks"]:
+        i = b["extra_info"]
+        if i["measure"] == "train_step":
+            launches, ops = counts[i["impl"]]
+            i.update(launches=launches, ops=ops, dispatch_how=f"counted for {i['framework']}")
+    extra = []
+    for b in doc["benchmarks"]:  # a second TensorFlow variant, ten times as slow a step, as many launches
+        if b["extra_info"]["impl"] == "tf-cell" and b["extra_info"]["measure"] == "train_step":
+            twin = json.loads(json.dumps(b))
+            twin["name"] = b["name"].replace("tf-cell", "tf-keras")
+            twin["extra_info"].update(impl="tf-keras", ops=284)
+            twin["stats"]["median"] *= 10
+            extra.append(twin)
+    doc["benchmarks"] += extra
+    path = tmp_path / "counted.json"
+    path.write_text(json.dumps(doc))
+    rows = summary_rows(read_runs([path])[0][1])
+    assert markdown_table(summaries.dispatch_table(rows)) == """\
+| config | impl | framework | train_step us | launches | ops | us per launch | us per op | overhead share |
+|---|---|---|---|---|---|---|---|---|
+| binary-rnn-T5-S4 | tf-cell | tensorflow | 200.0 | 1 | 107 | 200.0 | 1.87 |  |
+| binary-rnn-T5-S4 | tf-keras | tensorflow | 2000.0 | 1 | 284 | 2000.0 | 7.04 |  |
+| binary-rnn-T5-S4 | numpy | numpy | 100.0 | 65 | 65 | 1.5 | 1.54 | 0.75 |
+| binary-rnn-T5-S4 | torch-rnn | torch | 300.0 | 119 | 220 | 2.5 | 1.36 |  |
+| binary-rnn-T10-S16 | tf-cell | tensorflow | 400.0 | 1 | 107 | 400.0 | 3.74 |  |
+| binary-rnn-T10-S16 | tf-keras | tensorflow | 4000.0 | 1 | 284 | 4000.0 | 14.08 |  |
+| binary-rnn-T10-S16 | numpy | numpy | 200.0 | 65 | 65 | 3.1 | 3.08 | 0.875 |
+| binary-rnn-T10-S16 | torch-rnn | torch | 600.0 | 119 | 220 | 5.0 | 2.73 |  |"""
+    assert summaries.framework_findings(rows) == [
+        ("tensorflow: fastest and slowest", "binary-rnn-T5-S4",
+         "tf-cell 200 us per train step (1 launch, 107 ops); tf-keras 2000 us (1 launch, 284 ops): 10.0x"),
+        ("tensorflow: fastest and slowest", "binary-rnn-T10-S16",
+         "tf-cell 400 us per train step (1 launch, 107 ops); tf-keras 4000 us (1 launch, 284 ops): 10.0x")]
+    frame = load_results(read_runs([path]))
+    assert summaries.dispatch_how(frame) == {"numpy": "counted for numpy", "tensorflow": "counted for tensorflow",
+                                             "torch": "counted for torch"}
+    md = (write_report(build_report([path]), tmp_path / "out").parent / "report.md").read_text()
+    assert "## What one step dispatches" in md and "tensorflow: counted for tensorflow." in md
+    assert "| tensorflow: fastest and slowest | binary-rnn-T5-S4 | tf-cell 200 us" in md

@@ -156,12 +156,13 @@ def summary_table(doc: dict) -> str:
     summary = summary_rows(doc)
     spread = any(not math.isnan(r.process_spread) for r in summary)  # --processes K
     headers = ["config", "impl", "us/step", *(["proc spread"] if spread else []), f"vs {baseline}", "train_step us",
-               "forward us", "build s", "final loss", "should reach", "time-to-target", "peak MB"]
+               "launches/ops", "forward us", "build s", "final loss", "should reach", "time-to-target", "peak MB"]
     rows = []
     for r in summary:
         row = [r.label, r.impl, _num(r.us_per_step, "{:.1f}"), *([_num(r.process_spread, "{:.2f}x")] if spread else []),
                _num(r.speedup, "{:.1f}x"),
-               _num(r.train_step_us, "{:.1f}"), _num(r.forward_us, "{:.1f}"), _num(r.build_s, "{:.2f}")]
+               _num(r.train_step_us, "{:.1f}"), "-" if r.launches is None else f"{r.launches}/{r.ops}",
+               _num(r.forward_us, "{:.1f}"), _num(r.build_s, "{:.2f}")]
         if r.trained:
             ttt = f"{r.seconds_to_target:.2f} s ({r.steps_to_target})" if r.reached else "not reached"
             should = r.goal or (f"{r.expected_loss:.4f}" if r.expected_loss is not None else "-")
@@ -170,7 +171,7 @@ def summary_table(doc: dict) -> str:
         else:
             row += ["-", "-", "-", "-"]
         rows.append(row)
-    return format_table(headers, rows, align="llrr" + ("r" if spread else "") + "rrrrlll")
+    return format_table(headers, rows, align="llrr" + ("r" if spread else "") + "rrrrrlll")
 
 
 def print_summary(doc: dict) -> None:
@@ -178,6 +179,7 @@ def print_summary(doc: dict) -> None:
     present = {info(b).task for b in doc["benchmarks"]}
     print(summary_table(doc))
     print("\nus/step: median epoch time over its steps (whole-epoch variants run an epoch per call); "
+          "launches/ops: what one train step dispatches (calls into the framework's runtime / operations run); "
           f"time-to-target: running mean of 100 losses below {targets_text(doc)}")
     for name, t in tasks.items():
         if name in present:

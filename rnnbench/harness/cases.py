@@ -18,7 +18,7 @@ import pytest
 from rnnbench.errors import UnsupportedError
 from rnnbench.harness.provenance import record_rate
 from rnnbench.model.flops import step_flops
-from rnnbench.spec import families, registry
+from rnnbench.spec import dispatch, families, registry
 from rnnbench.spec.config import SWEEPS, Profile, RunConfig
 from rnnbench.spec.measures import Measure
 from rnnbench.spec.params import init_params
@@ -89,7 +89,9 @@ class Built:
     reference: Reference
     xs: np.ndarray  # (n_windows, B, T[, F])
     ys: np.ndarray
-    warm: bool = False  # it has run epochs already (its reference's training run): no warm-up epoch needed
+    # its epochs need no warm-up epoch: it has run epochs already (its reference's training run), or it trains one
+    # window per call and its train step was just warmed up and timed (``time_train_step``)
+    warm: bool = False
 
 
 # Implementations a case's earlier test built, handed to its later tests so that each case pays for fewer builds:
@@ -106,10 +108,35 @@ def keep_built(name: str, reference: Reference, impl) -> None:
         HANDED_OVER[name, reference.label] = _built(name, impl, reference)
 
 
-def keep_trained(name: str, reference: Reference, impl) -> None:
-    """The training run's implementation, for the case's epoch timing (a reference not timed by every measure)."""
-    if Measure.EPOCH in reference.measures and not reference.every_measure:
-        HANDED_OVER[name, reference.label] = _built(name, impl, reference, warm=True)
+# The epochs a case's training run timed after its first, where they are as many as the profile's epoch rounds: the
+# case's epoch record takes them as its rounds (``record_rounds``) instead of running the epochs again.
+TRAINED_EPOCHS: dict[tuple[str, str], tuple[list[float], dict]] = {}  # (seconds, the run's versions)
+TIMED_IN_TRAINING = "training run"  # the epoch record's ``timed_in``
+
+
+def keep_trained(name: str, reference: Reference, result, profile: Profile) -> None:
+    """The training run's (a ``TrainResult``) for the case's epoch timing: its epochs after the first where there
+    are enough, else its implementation (a reference not timed by every measure), to time more epochs on."""
+    if Measure.EPOCH not in reference.measures:
+        return
+    later = result.epoch_seconds[1:]  # the first epoch is the warm-up
+    if len(later) >= profile.epoch_rounds:
+        TRAINED_EPOCHS[name, reference.label] = later, result.versions
+    elif not reference.every_measure:
+        HANDED_OVER[name, reference.label] = _built(name, result.implementation, reference, warm=True)
+
+
+def record_rounds(benchmark, seconds: list[float]) -> None:
+    """A record whose rounds are durations timed already, each by ``time.perf_counter`` around one call, as
+    pytest-benchmark times a round of ``pedantic``: its statistics are pytest-benchmark's own, made through its
+    fixture's ``_make_stats`` (private; ``tests/test_bench.py`` holds the record it makes to the one ``pedantic``
+    makes)."""
+    benchmark._mode = "rounds timed by the reference training run"  # the fixture counts as used, once
+    if benchmark.disabled:
+        return
+    stats = benchmark._make_stats(1)
+    for duration in seconds:
+        stats.update(duration)
 
 
 def _built(name: str, impl, reference: Reference, warm: bool = False) -> Built:
@@ -140,7 +167,8 @@ def build(name: str, reference: Reference) -> Built:
 
 def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
     """Benchmark one window per call, cycling through the epoch's windows with the state carried. Records the
-    step's FLOPs (``rnnbench.model.flops``) as ``flops`` and, from the median, the achieved ``gflops``."""
+    step's FLOPs (``rnnbench.model.flops``) as ``flops`` and, from the median, the achieved ``gflops``; then runs one
+    more step under the family's counter and records what it dispatched (``rnnbench.spec.dispatch``)."""
     windows = itertools.cycle(range(len(built.xs)))
 
     def step() -> float:
@@ -151,4 +179,7 @@ def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
         step()
     loss = benchmark(step)
     record_rate(benchmark, step_flops(built.config).total)
+    counted = dispatch.count(registry.entry(built.name).framework, built.impl, step)  # one more step, after the clock
+    benchmark.extra_info.update(launches=counted.launches, ops=counted.ops, dispatch_how=counted.how)
+    built.warm = built.warm or not built.impl.whole_epoch  # an epoch of it is these steps, warm now
     return loss

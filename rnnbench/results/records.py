@@ -55,6 +55,12 @@ class Record:
     steps: int | None = None  # train steps per call: per-step time is the median over it
     flops: Number | None = None  # of one call (rnnbench.model.flops)
     gflops: Number | None = None  # flops over the median
+    # an epoch record whose rounds are its reference training run's epochs after the first (they ran once only)
+    timed_in: str | None = None
+    # what one train step dispatches (rnnbench.spec.dispatch), counted after its timing (measure "train_step")
+    launches: int | None = None  # calls from the host into the framework's runtime
+    ops: int | None = None  # operations the runtime ran for them
+    dispatch_how: str | None = None  # what the family's counter counted, with which tool
     sweep: str | None = None  # scaling: the swept field
     sweep_value: Number | str | None = None  # scaling: its value here
     # a reference training run (measure "train")

@@ -30,6 +30,8 @@ class SummaryRow:
     speedup: float  # the baseline implementation's us_per_step over this one's, same run
     train_step_us: float  # one window, median
     forward_us: float  # inference on one window, median
+    launches: int | None  # what one train step dispatches (rnnbench.spec.dispatch; None: not counted)
+    ops: int | None
     build_s: float  # cold build (where not measured apart: the reference training run's build)
     trained: bool  # a reference training run was recorded (the fields below are None otherwise)
     final_loss: float | None = None
@@ -102,6 +104,8 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
             speedup=base / us,
             train_step_us=_per_step_us(records.get(Measure.TRAIN_STEP)),
             forward_us=_per_step_us(records.get(Measure.FORWARD)),
+            launches=info(records[Measure.TRAIN_STEP]).launches if Measure.TRAIN_STEP in records else None,
+            ops=info(records[Measure.TRAIN_STEP]).ops if Measure.TRAIN_STEP in records else None,
             build_s=(build["stats"]["median"] if build  # the cold build, else the reference run's own
                      else number(info(records[Measure.TRAIN]).build_seconds) if Measure.TRAIN in records
                      else math.nan),

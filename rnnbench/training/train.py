@@ -44,6 +44,7 @@ class TrainResult:
     final_params: Params = field(repr=False)
     # training seconds elapsed at the end of each step; within a whole-epoch call, spread evenly over its steps
     step_seconds: np.ndarray = field(repr=False, default=None)
+    epoch_seconds: list[float] = field(repr=False, default_factory=list)  # each epoch's run_epoch, in order
     metrics: dict = field(default_factory=dict)  # rnnbench.training.evaluate: eval_loss, test_accuracy, free_run_mse
     implementation: object = field(default=None, repr=False)  # the trained instance, for a caller to time further
 
@@ -187,6 +188,7 @@ def train(
     steps_total = config.epochs * config.windows_per_epoch
     losses: list[np.ndarray] = []
     step_seconds: list[np.ndarray] = []
+    epoch_seconds: list[float] = []
     train_seconds = 0.0
     with threadpool_limits(limits=config.threads):
         start = time.perf_counter()
@@ -203,7 +205,8 @@ def train(
                 epoch_losses = run_epoch(impl, xs, ys, first_step=sum(map(len, losses)), progress=bar.update,
                                          step_ends=ends)
                 step_seconds.append(train_seconds + ends - start)
-                train_seconds += time.perf_counter() - start
+                epoch_seconds.append(time.perf_counter() - start)
+                train_seconds += epoch_seconds[-1]
                 bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_losses[-FINAL_LOSS_WINDOW:].mean():.4f}")
                 losses.append(epoch_losses)
 
@@ -220,6 +223,7 @@ def train(
         train_seconds=train_seconds,
         final_params=final_params,
         step_seconds=np.concatenate(step_seconds),
+        epoch_seconds=epoch_seconds,
         metrics=evaluate(config, final_params, data) if held_out else {},
         implementation=impl,
     )
