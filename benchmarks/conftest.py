@@ -20,7 +20,7 @@ from rnnbench.errors import UserError
 from rnnbench.harness import barrier, cases, events, provenance, shards
 from rnnbench.harness.compile_cache import fresh_compile_cache
 from rnnbench.harness.cpus import pin_to_cpus
-from rnnbench.spec.config import DEFAULT_PROFILE, DEVICES, PROFILES, RunConfig, profiles_help
+from rnnbench.spec.config import BENCH_THREADS, DEFAULT_PROFILE, DEVICES, PROFILES, RunConfig, profiles_help
 from rnnbench.spec.measures import SELECTABLE_MEASURES, Measure
 
 _remove_compile_cache = fresh_compile_cache()  # before any framework is imported
@@ -38,7 +38,8 @@ def pytest_addoption(parser):
     group.addoption("--framework", action="append", default=[], help="only this framework family (repeatable)")
     group.addoption("--task", action="append", default=[], help="only this task (repeatable)")
     group.addoption("--cell", action="append", default=[], help="only this cell (repeatable)")
-    group.addoption("--threads", type=int, default=RunConfig().threads, help="threads for every framework")
+    group.addoption("--threads", type=int, default=BENCH_THREADS,
+                    help=f"threads for every framework (default: {BENCH_THREADS}; all cores: {RunConfig().threads})")
     group.addoption("--device", choices=DEVICES, default=RunConfig.device)
     group.addoption("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE, help=profiles_help())
     group.addoption("--no-pin", action="store_true",

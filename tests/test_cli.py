@@ -159,6 +159,18 @@ def test_bench_options_accumulate():
     assert args.task == ["sine", "digits"] and args.cell == ["lstm"]
 
 
+def test_benchmarks_run_at_one_thread_unless_told_and_training_at_all_cores():
+    """One thread: the medians repeat from process to process there (rnnbench.spec.config.BENCH_THREADS); a training
+    run is not a benchmark and takes every core."""
+    from rnnbench.commands.cli import build_parser
+    from rnnbench.spec.config import RunConfig
+
+    parser = build_parser()
+    assert parser.parse_args(["bench"]).threads == 1
+    assert parser.parse_args(["bench", "--threads", "2"]).threads == 2
+    assert parser.parse_args(["train", "--impl", "numpy"]).threads in (None, RunConfig().threads)
+
+
 @pytest.mark.parametrize("task", ["sine", "sin2cos", "digits"])
 def test_gen_and_data_in_round_trip_for_each_task(capsys, tmp_path, task):
     """What `gen --task T` writes, `train --task T --data-in` reads, and trains as if generated."""

@@ -51,6 +51,7 @@ from rnnbench.results.records import Record
 from rnnbench.results.schema import info, read_results
 from rnnbench.results.table import format_table
 from rnnbench.spec import families
+from rnnbench.spec.config import BENCH_THREADS
 from rnnbench.spec.measures import MACHINE_MEASURES, Measure
 
 DESIGNS = ("duet", "interleaved")
@@ -101,7 +102,7 @@ class Plan:
 
 
 def bench_command(env: Path, plan: Plan, out: Path, measures: tuple[str, ...], frameworks: list[str] | None):
-    cmd = [str(rnnbench_of(env)), "bench", "--profile", plan.profile, "--threads", "1", "--no-report",
+    cmd = [str(rnnbench_of(env)), "bench", "--profile", plan.profile, "--threads", str(BENCH_THREADS), "--no-report",
            "--json", str(out), *plan.selection, "--measure", *measures]
     if frameworks:
         cmd += ["--framework", *frameworks]

@@ -25,7 +25,16 @@ from rnnbench.paths import HISTORY_DIR, REPORT_DIR, RESULTS_DIR
 from rnnbench.results.compare import DEFAULT_THRESHOLD_PCT
 from rnnbench.spec import families, registry
 from rnnbench.spec.cells import CELLS
-from rnnbench.spec.config import DEFAULT_PROFILE, DEVICES, DTYPES, OPTIMIZERS, PROFILES, RunConfig, profiles_help
+from rnnbench.spec.config import (
+    BENCH_THREADS,
+    DEFAULT_PROFILE,
+    DEVICES,
+    DTYPES,
+    OPTIMIZERS,
+    PROFILES,
+    RunConfig,
+    profiles_help,
+)
 from rnnbench.spec.measures import SELECTABLE_MEASURES
 from rnnbench.spec.params import load_params
 from rnnbench.tasks import DEFAULT_TASK, TASKS
@@ -402,9 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "baseline's times); `rnnbench merge` joins the shards' results")
     add_model_arguments(p, accumulate=True)
     add_measure_argument(p)
-    p.add_argument("--threads", type=_thread_count, default=RunConfig().threads,
-                   help="the one thread count for every framework (all cores: %(default)s); below the CPU "
-                        "count each benchmark process is also confined to that many CPUs")
+    p.add_argument("--threads", type=_thread_count, default=BENCH_THREADS,
+                   help="the one thread count for every framework (default: %(default)s, where medians repeat "
+                        f"from process to process; all cores: {RunConfig().threads}); below the CPU count each "
+                        "benchmark process is also confined to that many CPUs")
     p.add_argument("--no-pin", action="store_true", help="do not confine the processes to --threads CPUs")
     p.add_argument("--device", choices=DEVICES, default=RunConfig.device)
     p.add_argument("--json", help=f"write the merged results here (default: {RESULTS_DIR}/bench-<time>.json)")

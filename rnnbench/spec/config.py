@@ -18,6 +18,14 @@ def _default_threads() -> int:
     return os.cpu_count() or 1
 
 
+# The thread count every benchmark runs at unless told otherwise (``rnnbench bench``, ``pytest benchmarks``, each
+# repetition of ``rnnbench ab``). Chosen from the process-to-process spread of the medians, measured on this
+# project's 2-core machines (AMD EPYC, 3 fresh processes per family, binary's train step and forward): at 1
+# thread the median spread per family was 1.01-1.06 (worst 1.49), at 2 threads 1.09-1.64 (worst 2.00), and the
+# steps were faster at 1 thread (median 0.84x the 2-thread time). ``--threads N`` times N.
+BENCH_THREADS = 1
+
+
 OPTIMIZERS = ("adagrad", "adam")  # rnnbench.spec.optimizer has their semantics
 
 
