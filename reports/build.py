@@ -189,12 +189,14 @@ def build_run_report(paths) -> Report:
     fits = run_overhead(doc)
     if fits:
         add(Section("overhead", "Overhead and arithmetic",
-                    "Each implementation's train step fitted as overhead + flops / rate over its state-size and "
-                    "batch-size sweeps (least squares on relative error): the intercept is what a step costs with "
-                    "no arithmetic (Python, dispatch, Session calls, launches), the rate what its arithmetic runs "
-                    "at; R^2 says how well a straight line holds (below 0.95, the rate itself changes with size: "
-                    "caches, threads, another kernel). At each reference configuration, the overhead share is what "
-                    "the arithmetic at that rate does not explain of the measured step.",
+                    "Each implementation's train step fitted as overhead + flops / rate over its state-size sweep "
+                    "(least squares on relative error): the intercept is what a step costs with no arithmetic "
+                    "(Python, dispatch, Session calls, launches), the rate what its arithmetic runs at; R^2 says how "
+                    "well a straight line holds (below 0.95, the rate itself changes with size: caches, threads, "
+                    "another kernel). The batch-size sweep is left out: what it grows at small states is mostly "
+                    "work the FLOP count leaves out (gates, nonlinearities, the loss), which no one rate fits. At "
+                    "each reference configuration, the overhead share is what the arithmetic at that rate does not "
+                    "explain of the measured step.",
                     summaries.overhead_table(rows, fits), figures.overhead_figure(rows, order)))
     else:
         add(Section("overhead", "Overhead and arithmetic",

@@ -29,6 +29,7 @@ from rnnbench.paths import HISTORY_DIR, RESULTS_DIR, benchmarks_dir
 from rnnbench.results.merge import merge_runs
 from rnnbench.results.processes import join_processes
 from rnnbench.results.schema import info, outcome, run_info
+from rnnbench.results.stats import OVERHEAD_SWEEPS
 from rnnbench.results.summary import summary_rows, targets_text
 from rnnbench.results.table import format_table
 from rnnbench.spec import families, registry
@@ -197,7 +198,7 @@ def print_summary(doc: dict) -> None:
     for f in run.failed:
         print(f"FAILED {f.impl or f.framework}: {f.test}: {f.error}")
     for impl, fit in run.overhead.items():
-        print(f"overhead {impl} (step time = overhead + flops / rate, over the state and batch sweeps): "
+        print(f"overhead {impl} (step time = overhead + flops / rate, over the {' and '.join(OVERHEAD_SWEEPS)} sweep): "
               + (f"{fit['overhead_us']:.1f} us + arithmetic at {fit['gflops']:.2f} GFLOP/s, R^2 {fit['r2']:.3f}, "
                  f"{fit['points']} points" if fit["gflops"] else f"no fit ({fit['points']} points)"))
     for impl, slopes in run.scaling.items():

@@ -149,7 +149,7 @@ def scaling_slopes(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
 
 def overhead_fits(benchmarks: list[dict]) -> dict[str, dict[str, float]]:
     """Each implementation's step time split into per-step overhead and arithmetic (``stats.overhead_fit``) over
-    its state-size and batch-size sweeps (full profile); an implementation with no sweep has none."""
+    its state-size sweep (``stats.OVERHEAD_SWEEPS``, full profile); an implementation with no sweep has none."""
     points: dict[str, list[tuple[float, float]]] = {}
     for b in benchmarks:
         i = info(b)
