@@ -211,9 +211,8 @@ def framework_findings(rows: list[SummaryRow], points: pd.DataFrame | None = Non
         if len(state):
             largest = state["sweep_value"].max()
             at = state[state["sweep_value"] == largest]
-            framework = {r.impl: r.framework for r in rows}
-            for name, group in at.groupby(at["impl"].map(lambda i: framework.get(i, "")), sort=True):
-                if len(group) < 2 or not name:
+            for name, group in at.groupby("framework", sort=True):
+                if len(group) < 2:
                     continue
                 fast, slow = group.loc[group["us_per_step"].idxmin()], group.loc[group["us_per_step"].idxmax()]
                 out.append((f"{name}: fastest and slowest", f"state_size={largest:g}",
@@ -261,11 +260,11 @@ def memory_table(rows: list[SummaryRow]) -> pd.DataFrame:
 
 
 def scaling_points(frame: pd.DataFrame) -> pd.DataFrame:
-    """The numeric sweep rows of the newest run (the cell sweep is ``cells_table``'s): impl, sweep, sweep_value,
-    us_per_step."""
+    """The numeric sweep rows of the newest run (the cell sweep is ``cells_table``'s): impl, framework, sweep,
+    sweep_value, us_per_step."""
     rows = newest_run(frame)
     rows = rows[(rows["measure"] == Measure.SCALING) & (rows["sweep"] != "cell")]
-    rows = rows[["impl", "sweep", "sweep_value", "us_per_step"]].astype({"sweep_value": float})
+    rows = rows[["impl", "framework", "sweep", "sweep_value", "us_per_step"]].astype({"sweep_value": float})
     return rows.sort_values(["sweep", "impl", "sweep_value"])
 
 

@@ -456,3 +456,28 @@ def test_what_a_step_dispatches_is_tabled_and_explains_each_frameworks_fastest_a
     md = (write_report(build_report([path]), tmp_path / "out").parent / "report.md").read_text()
     assert "## What one step dispatches" in md and "tensorflow: counted for tensorflow." in md
     assert "| tensorflow: fastest and slowest | binary-rnn-T5-S4 | tf-cell 200 us" in md
+
+
+def test_findings_name_each_frameworks_fastest_and_slowest_at_the_largest_state(tmp_path):
+    doc = json.loads(NEW.read_text())
+    template = next(b for b in doc["benchmarks"] if b["extra_info"]["measure"] == "train_step")
+    for impl, framework, factor in (("tf-cell", "tensorflow", 1), ("torch-rnn", "torch", 3)):
+        for state, us in ((4, 100.0), (1024, 5000.0)):
+            b = json.loads(json.dumps(template))
+            b["name"] = f"test_scaling_train_step[state_size-{impl}-binary-rnn-T5-S{state}-B200]"
+            b["stats"].update(median=factor * us * 1e-6)
+            b["extra_info"].update(impl=impl, framework=framework, measure="scaling", sweep="state_size",
+                                   sweep_value=state, state_size=state, label=f"state_size={state}", steps=1)
+            doc["benchmarks"].append(b)
+    twin = json.loads(json.dumps(doc["benchmarks"][-1]))  # a second PyTorch variant at 1024, twice as fast
+    twin["name"] = twin["name"].replace("torch-rnn", "torch-compile")
+    twin["extra_info"]["impl"] = "torch-compile"
+    twin["stats"]["median"] /= 2
+    doc["benchmarks"].append(twin)
+    path = tmp_path / "swept.json"
+    path.write_text(json.dumps(doc))
+    rows = summary_rows(read_runs([path])[0][1])
+    points = summaries.scaling_points(load_results(read_runs([path])))
+    found = [f for f in summaries.framework_findings(rows, points) if f[1] == "state_size=1024"]
+    assert found == [("torch: fastest and slowest", "state_size=1024",
+                      "torch-compile 7500 us per train step; torch-rnn 15000 us: 2.0x")]
