@@ -91,6 +91,7 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
         us = _per_step_us(epoch)
         base = _per_step_us(by_key.get((label, meta.baseline_impl), {}).get(Measure.EPOCH))
         build = records.get(Measure.BUILD)
+        step = records.get(Measure.TRAIN_STEP)
         first = info(next(iter(records.values())))
         row = dict(
             label=label, task=first.task, cell=first.cell + ("-bi" if first.bidirectional else ""),
@@ -102,10 +103,10 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
             if epoch and impl in fits else math.nan,
             gflops=number(info(epoch).flops) / us / 1e3 if epoch else math.nan,
             speedup=base / us,
-            train_step_us=_per_step_us(records.get(Measure.TRAIN_STEP)),
+            train_step_us=_per_step_us(step),
             forward_us=_per_step_us(records.get(Measure.FORWARD)),
-            launches=info(records[Measure.TRAIN_STEP]).launches if Measure.TRAIN_STEP in records else None,
-            ops=info(records[Measure.TRAIN_STEP]).ops if Measure.TRAIN_STEP in records else None,
+            launches=info(step).launches if step else None,
+            ops=info(step).ops if step else None,
             build_s=(build["stats"]["median"] if build  # the cold build, else the reference run's own
                      else number(info(records[Measure.TRAIN]).build_seconds) if Measure.TRAIN in records
                      else math.nan),
