@@ -117,11 +117,15 @@ def build_run_report(paths) -> Report:
                     "facts: configuration, machine) were left out of every table and figure; a results file holds "
                     "each benchmark once: " + "; ".join(f"{n:,} in {p}" for p, n in repeats.items())
                     + "."))
+    twice = summaries.repeat_runs(frame)  # the same code run twice on this machine: how the medians repeated
+    rerun = summaries.repeat_table(frame, *twice) if twice else pd.DataFrame()
     add(Section("findings", "Findings", "Computed from the newest run: the fastest implementation at each "
                 "configuration and its margin over the next; each framework's fastest and slowest variant by train "
                 "step, with what one step dispatches (launches into the runtime, operations run: the section "
-                "\"What one step dispatches\"); the largest parity deviation, and what missed its target.",
-                summaries.findings(rows, parity, summaries.scaling_points(frame))))
+                "\"What one step dispatches\"); the largest parity deviation, what missed its target, and how the "
+                "step medians repeated an earlier run of the same code on this machine (the section \"Run to run\").",
+                summaries.findings(rows, parity, summaries.scaling_points(frame),
+                                   summaries.repeat_finding(rerun) if len(rerun) else None)))
     failed = run.failed
     if failed:
         add(Section("failed", "Failed", "Benchmarks that crashed or diverged in this run, each with its error; the "
@@ -138,6 +142,16 @@ def build_run_report(paths) -> Report:
                 "reference training run had as many epochs after its first as the profile times, those epochs are "
                 "the rounds (the same run_epoch, not run again).",
                 summaries.speed_table(rows, baseline, peak), figures.step_time_figure(frame, order, baseline)))
+    if len(rerun):
+        earlier, latest = twice
+        key = frame[frame["run"] == latest].iloc[0]
+        add(Section("repeat", "Run to run",
+                    f"The same code timed twice on one machine: {earlier} and {latest}, both of commit "
+                    f"{key['commit']} on {key['machine']} ({key['cpu']}), {key['run_threads']} thread(s), profile "
+                    f"{key['profile']}. Every step median both timed (a train step, a forward window, an epoch per "
+                    f"step), the newest over the earlier: {summaries.repeat_finding(rerun)}. A median marked NO "
+                    "moved by more than the tolerance with no change of code; a paired comparison (rnnbench ab) "
+                    "says whether a change is real.", rerun))
     if len(parity):
         add(Section("parity", "Parity with NumPy, step by step",
                     "Each implementation's dloss = |step loss - numpy's step loss| over the first steps of the "

@@ -152,11 +152,13 @@ def not_applicable_table(points: list[Gap]) -> pd.DataFrame:
                         columns=["impls", "configs", "n/a: reason"])
 
 
-def findings(rows: list[SummaryRow], parity: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
+def findings(rows: list[SummaryRow], parity: pd.DataFrame, points: pd.DataFrame | None = None,
+             repeat: str | None = None) -> pd.DataFrame:
     """What a reader should take away, computed from the results: the fastest implementation per task and cell
     with its margin over the next; within each framework, its fastest and slowest variant at each configuration
     timed step by step and at the sweep's largest state (``points``: ``scaling_points``), with what one step
-    dispatches; the largest parity deviation, and every run that missed what it should reach."""
+    dispatches; the largest parity deviation, every run that missed what it should reach, and how the step medians
+    repeated from an earlier run of the same code (``repeat``: ``repeat_finding``)."""
     out = []
     by_config: dict[str, list[SummaryRow]] = {}
     for r in rows:
@@ -180,7 +182,62 @@ def findings(rows: list[SummaryRow], parity: pd.DataFrame, points: pd.DataFrame 
         out.append(("missed its target", r.label, f"{r.impl}: final loss {r.final_loss:.4f}, should reach {should}"))
     if not missed and any(r.trained for r in rows):
         out.append(("learning", "all", "every reference run reached what it should"))
+    if repeat:
+        out.append(("run to run", "all", repeat))
     return pd.DataFrame(out, columns=["finding", "config", "detail"])
+
+
+# Two runs of unchanged code on one machine should give every step median within this ratio of the other's.
+REPEAT_TOLERANCE = 1.10
+REPEAT_MEASURES = (Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)
+REPEAT_KEY = ("commit", "machine", "cpu", "run_threads", "profile")  # what makes two runs a repeat
+REPEAT_COLUMNS = ["impl", "label", "measure", "earlier us", "newest us", "newest/earlier", "repeats"]
+
+
+def repeat_runs(frame: pd.DataFrame) -> tuple[str, str] | None:
+    """(earlier, newest): the newest run and the most recent run before it of the same commit on the same machine
+    (node and CPU) at the same threads and profile; None when there is no such pair."""
+    runs = (frame[["run", "datetime", *REPEAT_KEY]].drop_duplicates("run").sort_values(["datetime", "run"])
+            .astype({k: str for k in REPEAT_KEY}))
+    newest = runs.iloc[-1]
+    if newest["commit"] in ("None", "nan", ""):  # not a git checkout: nothing says the code was the same
+        return None
+    same = runs[(runs[list(REPEAT_KEY)] == newest[list(REPEAT_KEY)]).all(axis=1) & (runs["run"] != newest["run"])]
+    return None if same.empty else (same["run"].iloc[-1], newest["run"])
+
+
+def repeat_table(frame: pd.DataFrame, earlier: str, newest: str) -> pd.DataFrame:
+    """Every step median (train step, forward, epoch per step) both runs timed, the newest over the earlier, and
+    ``repeats``: "yes" within ``REPEAT_TOLERANCE`` either way, else "NO: +x%" or "NO: -x%". Largest change first."""
+    steps = frame[frame["measure"].isin(REPEAT_MEASURES)]
+    a = steps[steps["run"] == earlier].drop_duplicates("name").set_index("name")
+    b = steps[steps["run"] == newest].drop_duplicates("name").set_index("name")
+    both = b.index.intersection(a.index)
+    if both.empty:
+        return pd.DataFrame(columns=REPEAT_COLUMNS)
+    ratio = b.loc[both, "us_per_step"] / a.loc[both, "us_per_step"]
+    apart = np.maximum(ratio, 1 / ratio)
+    table = pd.DataFrame({
+        "impl": b.loc[both, "impl"], "label": b.loc[both, "label"], "measure": b.loc[both, "measure"],
+        "earlier us": a.loc[both, "us_per_step"].round(1), "newest us": b.loc[both, "us_per_step"].round(1),
+        "newest/earlier": ratio.round(3),
+        "repeats": ["yes" if x <= REPEAT_TOLERANCE else f"NO: {100 * (r - 1):+.0f}%" for r, x in zip(ratio, apart)],
+        "_apart": apart,
+    })
+    table = table.sort_values(["_apart", "impl", "label", "measure"], ascending=[False, True, True, True])
+    return table.drop(columns="_apart").reset_index(drop=True)
+
+
+def repeat_finding(table: pd.DataFrame) -> str:
+    """One line: how many step medians repeated within the tolerance, and the worst of those that did not."""
+    missed = table[table["repeats"] != "yes"]
+    text = (f"{len(table) - len(missed)} of {len(table)} step medians within {100 * (REPEAT_TOLERANCE - 1):.0f}% "
+            "of the earlier run's")
+    if missed.empty:
+        return text
+    worst = missed.iloc[0]
+    return (f"{text}; {len(missed)} marked, the largest {worst['impl']} {worst['measure']} at {worst['label']}: "
+            f"{worst['earlier us']:g} -> {worst['newest us']:g} us")
 
 
 def _dispatched(r: SummaryRow) -> str:

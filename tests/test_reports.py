@@ -481,3 +481,38 @@ def test_findings_name_each_frameworks_fastest_and_slowest_at_the_largest_state(
     found = [f for f in summaries.framework_findings(rows, points) if f[1] == "state_size=1024"]
     assert found == [("torch: fastest and slowest", "state_size=1024",
                       "torch-compile 7500 us per train step; torch-rnn 15000 us: 2.0x")]
+
+
+def test_two_runs_of_the_same_code_on_one_machine_mark_every_step_median_that_moved_over_ten_percent(tmp_path):
+    """The report compares the newest run with the last earlier run of the same commit on the same machine (at its
+    threads and profile): every train step, forward and epoch median both timed, the ones apart by more than 10%
+    marked, in a section and a finding; a run of another commit is no repeat."""
+    doc = json.loads(NEW.read_text())
+    earlier = tmp_path / "bench-earlier.json"
+    earlier.write_text(json.dumps(doc))
+    moved = {"test_train_step[tf-cell-binary-rnn-T5-S4-B200]": 1.25, "test_epoch[numpy-binary-rnn-T5-S4-B200]": 0.8,
+             "test_forward[torch-rnn-binary-rnn-T10-S16-B200]": 1.09, "test_build[numpy-binary-rnn-T5-S4-B200]": 2.0}
+    later = json.loads(NEW.read_text())
+    later["datetime"] = "2026-11-23T09:00:00+00:00"
+    for b in later["benchmarks"]:
+        for k in ("median", "q1", "q3", "mean", "min", "max"):
+            if k in b["stats"]:
+                b["stats"][k] *= moved.get(b["name"], 1.0)
+    newest = tmp_path / "bench-later.json"
+    newest.write_text(json.dumps(later))
+    sections = {s.key: s for s in build_report([earlier, newest]).sections}
+    table = sections["repeat"].table
+    steps = [b for b in doc["benchmarks"] if b["extra_info"].get("measure") in ("train_step", "forward", "epoch")]
+    assert len(table) == len(steps)  # every step median, the build left out
+    marked = table[table["repeats"] != "yes"]
+    assert list(zip(marked["impl"], marked["measure"], marked["repeats"])) == [
+        ("tf-cell", "train_step", "NO: +25%"), ("numpy", "epoch", "NO: -20%")]
+    assert table.loc[table["impl"].eq("torch-rnn") & table["measure"].eq("forward")
+                     & table["label"].eq("binary-rnn-T10-S16"), "repeats"].item() == "yes"  # 9% is within
+    finding = sections["findings"].table.set_index("finding").loc["run to run", "detail"]
+    assert finding.startswith(f"{len(steps) - 2} of {len(steps)} step medians within 10%")
+    assert "2 marked, the largest tf-cell train_step at binary-rnn-T5-S4: 200 -> 250 us" in finding
+    later["commit_info"]["id"] = "cccccccccccccccc"  # other code: not a repeat
+    newest.write_text(json.dumps(later))
+    sections = {s.key: s for s in build_report([earlier, newest]).sections}
+    assert "repeat" not in sections and "run to run" not in set(sections["findings"].table["finding"])
