@@ -9,8 +9,9 @@
   reference's algebra, unrolled over time; tested against autodiff), a longer one ``jax.value_and_grad`` through
   the ``lax.scan`` over time, which is faster there. Its ``train_step`` is the same window compiled alone.
 
-Both compile ahead of time in ``build`` (``jit(...).lower(...).compile()``, timed as build), for the run's
-window shape and, for ``jax-scan``, its epoch length; ``forward`` is jit-compiled at its first call (the
+Both compile what training calls ahead of time in ``build`` (``jit(...).lower(...).compile()``, timed as build):
+``jax-jit`` its window step, for the run's window shape, ``jax-scan`` its epoch, for the run's epoch length. What
+training never calls (``forward``; ``jax-scan``'s ``train_step``) is jit-compiled at its first call (the
 benchmarks' warm-up). The parameters, optimizer state and carried state stay on the device between calls (the
 compiled functions donate nothing, so a caller's arrays are never invalidated); every timed call returns a host
 value, which waits for the device (the ``block_until_ready`` of a float or a NumPy array).
@@ -49,13 +50,13 @@ class JaxJit:
         self.opt_state = jax.device_put(tx.init(self.params_), self.device)
         self.reset_state()
         self.grads = self.gradients(config)
+        self.predict = jax.jit(self._predict)
+        self.compile_training(tx, config)
+
+    def compile_training(self, tx, config: RunConfig) -> None:
+        """The window step, compiled now."""
         self.step = self._compile(partial(self.model.window_step, tx, self.grads),
                                   *config.task_spec.zero_windows(config))
-        self.predict = jax.jit(self._predict)
-        self.compile_epoch(tx, config)
-
-    def compile_epoch(self, tx, config: RunConfig) -> None:
-        """Nothing more for a variant that trains one window per call."""
 
     def layout(self, params: Params) -> dict:
         """The canonical arrays as this variant keeps them: a dict by canonical name."""
@@ -102,7 +103,9 @@ class JaxScan(JaxJit):
         """Hand-written for a short window, autodiff through the scan over time for a long one."""
         return self.model.grads_by_hand if config.num_steps <= UNROLL_UP_TO else self.model.grads_autodiff
 
-    def compile_epoch(self, tx, config: RunConfig) -> None:
+    def compile_training(self, tx, config: RunConfig) -> None:
+        """The epoch, compiled now; the window step at its first call."""
+        self.step = jax.jit(partial(self.model.window_step, tx, self.grads))
         xs, ys = config.task_spec.zero_windows(config, config.windows_per_epoch)
         self.epoch = self._compile(partial(self.model.epoch, tx, self.grads), xs, ys)
         self.epoch_windows = len(xs)

@@ -16,7 +16,10 @@ task, cell and direction (the model's math is ``rnnbench.impl_tf.model``).
 The cells are the canonical ones, written in split form: ``x_t @ W[:n_in] + h @ W[n_in:] + b`` equals
 ``concat([x_t, h]) @ W + b``. Adagrad follows TF1 (accumulator from 0.1, no epsilon), Adam torch (epsilon added
 to the bias-corrected root). Tracing and XLA compilation happen in ``build`` (a warm-up call, after which the
-state, parameters and optimizer slots are restored).
+state, parameters and optimizer slots are restored) for what training calls: the window step, or for
+``tf-xla-epoch`` the epoch. Every other function (``forward``; ``tf-xla-epoch``'s ``train_step``) traces and
+compiles at its first call, which the benchmarks' warm-up takes: training never calls it, and compiling it in
+every build would double the build of a long window (sine's 49 steps) for nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ class TF2Driver(StepwiseEpoch):
     def versions(self) -> dict[str, str]:
         return runtime.versions()
 
+    def compile_training(self, variables) -> None:
+        """Trace and compile the window step on zero windows, then put ``variables`` back as they were."""
+        x, y = self.config.task_spec.zero_windows(self.config)
+        self.run_and_restore(variables, lambda: self.train_step(x, y))
+
     @staticmethod
     def run_and_restore(variables, warm_up) -> None:
         """Run ``warm_up`` (tracing, compiling), then put every variable back as it was."""
@@ -83,14 +91,8 @@ class TFFunction(TF2Driver):
         self.warm_up()
 
     def warm_up(self) -> None:
-        """Trace and compile on zeros; the parameters, optimizer slots and state are put back afterwards."""
-        x, y = self.config.task_spec.zero_windows(self.config)
-
-        def run():
-            self.train_step(x, y)
-            self.forward(x)
-
-        self.run_and_restore((*self.variables, *self.slots, *self.state), run)
+        """Trace and compile the window step; the parameters, optimizer slots and state are put back."""
+        self.compile_training((*self.variables, *self.slots, *self.state))
 
     def loss_and_grads(self, params: list, x, y, state: tuple):
         """Autodiff of the window loss; a subclass may supply the gradients another way."""
@@ -148,10 +150,9 @@ class TFXLAEpoch(TFXLA):
         super().build(config, params)
 
     def warm_up(self) -> None:
+        """Compile the epoch for this run's epoch length (its window step compiles at its first call)."""
         xs, ys = self.config.task_spec.zero_windows(self.config, self.config.windows_per_epoch)
-        self.run_and_restore((*self.variables, *self.slots, *self.state),
-                             lambda: self.train_epoch(xs, ys))  # compiles for this epoch's shape
-        super().warm_up()
+        self.run_and_restore((*self.variables, *self.slots, *self.state), lambda: self.train_epoch(xs, ys))
 
     def _epoch_loop(self, xs, ys):
         n = xs.shape[0]

@@ -127,10 +127,8 @@ class TFKeras(TF2Driver):
         self.state = [tf.Variable(z) for z in self.model.zero_state(B, runtime.tf_dtype(config))]
         self._train_step = tf.function(self._train_window)
         self._forward = tf.function(self._predictions)
-        # Warm-up traces both functions; then the weights, the optimizer and the state are put back.
-        x, y = config.task_spec.zero_windows(config)
-        self.run_and_restore([*self.trainable, *self.optimizer.variables, *self.state],
-                             lambda: (self.train_step(x, y), self.forward(x)))
+        # Trace the window step (forward traces at its first call); the weights, optimizer and state are put back.
+        self.compile_training([*self.trainable, *self.optimizer.variables, *self.state])
 
     def _outputs(self, x):
         rows = self.model.inputs(x, self.state[0].dtype)  # (B, T, n_in)

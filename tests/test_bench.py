@@ -139,6 +139,12 @@ def test_bench_numpy_end_to_end_is_read_by_pytest_benchmark_compare(tmp_path, ca
             assert epochs[label]["stats"]["rounds"] == (ref.config.epochs - 1 if from_training
                                                         else PROFILES["quick"].epoch_rounds)
     assert epochs["binary-rnn-T10-S16"]["extra_info"]["timed_in"] == "training run"
+    trains = {b["extra_info"]["label"]: b["extra_info"] for b in data["benchmarks"]
+              if b["extra_info"].get("measure") == "train"}
+    for b in data["benchmarks"]:  # each case built once: the build record is its training run's build
+        if b["extra_info"].get("measure") == "build":
+            assert b["extra_info"]["timed_in"] == "training run" and b["stats"]["rounds"] == 1
+            assert b["stats"]["median"] == trains[b["extra_info"]["label"]]["build_seconds"]
     train = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"].get("measure") == "train"
                  and b["extra_info"]["label"] == "binary-rnn-T5-S4")
     low, high = REFERENCES["binary-rnn-T5-S4"].loss_band
@@ -220,6 +226,22 @@ def test_measure_selects_what_the_benchmark_process_collects():
     assert done.returncode == 0, done.stdout + done.stderr
     assert tests == {"test_train_step", "test_forward", "test_calibration_matmul", "test_calibration_python",
                      "test_calibration_small_numpy_calls"}
+
+
+def test_a_build_without_its_training_run_is_timed_on_its_own(tmp_path, monkeypatch):
+    """``--measure build`` without ``train``: the build record times a build of its own, whose implementation the
+    case's epoch then times (warmed up first: nothing trained it)."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run.json"
+    assert main(["bench", "--impl", "numpy", "--task", "binary", "--measure", "build", "--measure", "epoch",
+                 "--json", str(out), "--no-report"]) == 0
+    records = [b for b in json.loads(out.read_text())["benchmarks"] if "label" in b["extra_info"]]
+    assert sorted((b["extra_info"]["label"], b["extra_info"]["measure"]) for b in records) == [
+        ("binary-rnn-T10-S16", "build"), ("binary-rnn-T10-S16", "epoch"),
+        ("binary-rnn-T5-S4", "build"), ("binary-rnn-T5-S4", "epoch")]
+    assert all("timed_in" not in b["extra_info"] for b in records)
+    assert all(b["stats"]["rounds"] == PROFILES["quick"].epoch_rounds for b in records
+               if b["extra_info"]["measure"] == "epoch")
 
 
 def test_every_configuration_field_is_declared_in_the_record_type():

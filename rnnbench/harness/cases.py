@@ -94,11 +94,10 @@ class Built:
     warm: bool = False
 
 
-# Implementations a case's earlier test built, handed to its later tests so that each case pays for fewer builds:
-# - at a reference timed by every measure, the cold build's (``test_build``): built from the canonical parameters
-#   and untouched, the very state ``build`` would make again, so what is timed does not depend on which tests
-#   ran before;
-# - at the others, the training run's, whose epoch timing continues that run (``Built.warm``).
+# Implementations a case's earlier test built, handed to its later tests so that each case pays for one build: the
+# training run's where the case has one (its epoch timing continues that run: ``Built.warm``), else
+# ``test_build``'s (built from the canonical parameters and untouched). The parameters move during every timed
+# step anyway; what a step costs does not depend on where they start.
 HANDED_OVER: dict[tuple[str, str], Built] = {}
 
 
@@ -108,21 +107,25 @@ def keep_built(name: str, reference: Reference, impl) -> None:
         HANDED_OVER[name, reference.label] = _built(name, impl, reference)
 
 
-# The epochs a case's training run timed after its first, where they are as many as the profile's epoch rounds: the
-# case's epoch record takes them as its rounds (``record_rounds``) instead of running the epochs again.
+# What a case's training run timed that another of its records takes as its rounds (``record_rounds``) instead of
+# timing it again: its build (one cold build from the canonical parameters, as ``test_build`` times it), and its
+# epochs after the first where they are as many as the profile's epoch rounds.
+TRAINED_BUILDS: dict[tuple[str, str], tuple[float, dict]] = {}  # (seconds, the run's versions)
 TRAINED_EPOCHS: dict[tuple[str, str], tuple[list[float], dict]] = {}  # (seconds, the run's versions)
-TIMED_IN_TRAINING = "training run"  # the epoch record's ``timed_in``
+TIMED_IN_TRAINING = "training run"  # the record's ``timed_in``
 
 
 def keep_trained(name: str, reference: Reference, result, profile: Profile) -> None:
-    """The training run's (a ``TrainResult``) for the case's epoch timing: its epochs after the first where there
-    are enough, else its implementation (a reference not timed by every measure), to time more epochs on."""
-    if Measure.EPOCH not in reference.measures:
-        return
+    """The training run's (a ``TrainResult``) for the case's later records: its build time, its epochs after the
+    first where there are enough, and its implementation, to time the steps and more epochs on."""
+    if Measure.BUILD in reference.measures:
+        TRAINED_BUILDS[name, reference.label] = result.build_seconds, result.versions
     later = result.epoch_seconds[1:]  # the first epoch is the warm-up
-    if len(later) >= profile.epoch_rounds:
+    epochs_timed = Measure.EPOCH in reference.measures and len(later) >= profile.epoch_rounds
+    if epochs_timed:
         TRAINED_EPOCHS[name, reference.label] = later, result.versions
-    elif not reference.every_measure:
+    wanted = {Measure.TRAIN_STEP, Measure.FORWARD} | (set() if epochs_timed else {Measure.EPOCH})
+    if wanted & set(reference.measures):
         HANDED_OVER[name, reference.label] = _built(name, result.implementation, reference, warm=True)
 
 
