@@ -286,16 +286,19 @@ def dispatch_how(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def dispatch_table(rows: list[SummaryRow]) -> pd.DataFrame:
-    """Per configuration timed step by step and implementation: one train step's median, what it dispatches
-    (``rnnbench.spec.dispatch``: launches, ops) and the step time per launch and per op; the overhead share where a
-    sweep fitted one. Configurations in the rows' order, fewest launches first."""
+    """Per configuration and implementation whose train step was counted: one train step's median (where one was
+    timed), what it dispatches (``rnnbench.spec.dispatch``: launches, ops) and the step time per launch and per op;
+    the overhead share where a sweep fitted one. Configurations in the rows' order, fewest launches first."""
     order = {label: i for i, label in enumerate(dict.fromkeys(r.label for r in rows))}
     counted = sorted((r for r in rows if r.launches is not None),
-                     key=lambda r: (order[r.label], r.launches, r.train_step_us))
+                     key=lambda r: (order[r.label], r.launches, np.nan_to_num(r.train_step_us, nan=math.inf)))
+
+    def per(r: SummaryRow, n: int | None, digits: int) -> float | None:
+        return None if math.isnan(r.train_step_us) or not n else round(r.train_step_us / n, digits)
+
     return pd.DataFrame([{"config": r.label, "impl": r.impl, "framework": r.framework,
-                          "train_step us": round(r.train_step_us, 1), "launches": r.launches, "ops": r.ops,
-                          "us per launch": round(r.train_step_us / r.launches, 1) if r.launches else None,
-                          "us per op": round(r.train_step_us / r.ops, 2) if r.ops else None,
+                          "train_step us": per(r, 1, 1), "launches": r.launches, "ops": r.ops,
+                          "us per launch": per(r, r.launches, 1), "us per op": per(r, r.ops, 2),
                           "overhead share": None if math.isnan(r.overhead_share) else round(r.overhead_share, 3)}
                          for r in counted],
                         columns=["config", "impl", "framework", "train_step us", "launches", "ops", "us per launch",

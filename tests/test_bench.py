@@ -327,3 +327,26 @@ def test_rounds_timed_elsewhere_make_the_record_pedantic_would(tmp_path):
     assert given["stats"]["rounds"] == timed["stats"]["rounds"] == 4
     assert given["stats"]["median"] == pytest.approx(0.025) and given["stats"]["min"] == pytest.approx(0.01)
     assert given["stats"]["q1"] == pytest.approx(0.015) and given["stats"]["q3"] == pytest.approx(0.035)
+
+
+def test_the_full_profile_counts_a_step_after_each_training_run_where_no_step_is_timed():
+    """At a reference timed by no train step, the full profile counts one step of the implementation its training
+    run trained (after the clock), as a timed train step is counted; the quick profile, and a reference whose train
+    step is timed (and counted there), add nothing to the training run's record."""
+    from types import SimpleNamespace
+
+    from rnnbench.harness.cases import record_trained_dispatch
+    from rnnbench.training.train import train
+
+    sin2cos = REFERENCES["sin2cos-rnn-T10-S32"]
+    result = train("numpy", sin2cos.config.replace(epochs=1), progress=False, held_out=False)
+    for profile, reference, counted in ((PROFILES["full"], sin2cos, True), (PROFILES["quick"], sin2cos, False),
+                                        (PROFILES["full"], REFERENCES["binary-rnn-T5-S4"], False)):
+        bench = SimpleNamespace(extra_info={})
+        record_trained_dispatch(bench, "numpy", reference, result, profile)
+        assert bool(bench.extra_info) == counted
+    bench = SimpleNamespace(extra_info={})
+    record_trained_dispatch(bench, "numpy", sin2cos, result, PROFILES["full"])
+    # NumPy calls every operation from Python: several per time step of the 10-step window
+    assert bench.extra_info["launches"] == bench.extra_info["ops"] > 5 * sin2cos.config.num_steps
+    assert "NumPy" in bench.extra_info["dispatch_how"]

@@ -168,6 +168,23 @@ def build(name: str, reference: Reference) -> Built:
     return _built(name, impl, reference)
 
 
+def record_dispatch(benchmark, name: str, impl, step) -> None:
+    """Run ``step`` (one train step of ``impl``) once more under its family's counter and record what it
+    dispatched (``rnnbench.spec.dispatch``)."""
+    counted = dispatch.count(registry.entry(name).framework, impl, step)
+    benchmark.extra_info.update(launches=counted.launches, ops=counted.ops, dispatch_how=counted.how)
+
+
+def record_trained_dispatch(benchmark, name: str, reference: Reference, result, profile: Profile) -> None:
+    """At a reference not timed step by step, in a profile that asks for it: one train step of the implementation
+    the training run trained, after the clock (the first window of epoch 0), counted as ``time_train_step``
+    counts."""
+    if not profile.dispatch_everywhere or Measure.TRAIN_STEP in reference.measures:
+        return
+    xs, ys = reference.config.task_spec.epoch_batches(reference.config, 0)
+    record_dispatch(benchmark, name, result.implementation, lambda: result.implementation.train_step(xs[0], ys[0]))
+
+
 def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
     """Benchmark one window per call, cycling through the epoch's windows with the state carried. Records the
     step's FLOPs (``rnnbench.model.flops``) as ``flops`` and, from the median, the achieved ``gflops``; then runs one
@@ -182,7 +199,6 @@ def time_train_step(benchmark, built: Built, warmup_steps: int) -> float:
         step()
     loss = benchmark(step)
     record_rate(benchmark, step_flops(built.config).total)
-    counted = dispatch.count(registry.entry(built.name).framework, built.impl, step)  # one more step, after the clock
-    benchmark.extra_info.update(launches=counted.launches, ops=counted.ops, dispatch_how=counted.how)
+    record_dispatch(benchmark, built.name, built.impl, step)  # one more step, after the clock
     built.warm = built.warm or not built.impl.whole_epoch  # an epoch of it is these steps, warm now
     return loss

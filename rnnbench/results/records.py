@@ -57,7 +57,8 @@ class Record:
     gflops: Number | None = None  # flops over the median
     # an epoch record whose rounds are its reference training run's epochs after the first (they ran once only)
     timed_in: str | None = None
-    # what one train step dispatches (rnnbench.spec.dispatch), counted after its timing (measure "train_step")
+    # what one train step dispatches (rnnbench.spec.dispatch), counted after its timing (measure "train_step"), or
+    # in the full profile after the training run where no train step is timed (measure "train")
     launches: int | None = None  # calls from the host into the framework's runtime
     ops: int | None = None  # operations the runtime ran for them
     dispatch_how: str | None = None  # what the family's counter counted, with which tool

@@ -74,6 +74,15 @@ def _per_step_us(record: dict | None, key: str = "median") -> float:
     return 1e6 * record["stats"][key] / (info(record).steps or 1)
 
 
+def _dispatched(records: dict[str, dict]) -> tuple[int | None, int | None]:
+    """What one train step dispatches (launches, ops): the train step record's, else the training run's (the full
+    profile counts a step after it where no train step is timed); (None, None) where neither counted."""
+    for measure in (Measure.TRAIN_STEP, Measure.TRAIN):
+        if measure in records and info(records[measure]).launches is not None:
+            return info(records[measure]).launches, info(records[measure]).ops
+    return None, None
+
+
 def summary_rows(doc: dict) -> list[SummaryRow]:
     """One row per (reference configuration, implementation), fastest first within a configuration."""
     meta, fits = run_info(doc), run_overhead(doc)
@@ -105,8 +114,8 @@ def summary_rows(doc: dict) -> list[SummaryRow]:
             speedup=base / us,
             train_step_us=_per_step_us(step),
             forward_us=_per_step_us(records.get(Measure.FORWARD)),
-            launches=info(step).launches if step else None,
-            ops=info(step).ops if step else None,
+            launches=_dispatched(records)[0],
+            ops=_dispatched(records)[1],
             build_s=(build["stats"]["median"] if build  # the cold build, else the reference run's own
                      else number(info(records[Measure.TRAIN]).build_seconds) if Measure.TRAIN in records
                      else math.nan),

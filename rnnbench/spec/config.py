@@ -146,6 +146,9 @@ class Profile:
     slow_builds: bool = False
     # Also each reference run's peak memory in a fresh process of its own (a framework's import each time).
     fresh_memory: bool = False
+    # Also what one train step dispatches at the references not timed step by step (one more step after each
+    # training run, after the clock): a whole-epoch variant compiles its window step for it, seconds at a long window.
+    dispatch_everywhere: bool = False
     # Rounds of the original sample-by-sample generator, a fixed historical comparison (2.7 s a round on an AMD
     # EPYC): the main job takes one.
     original_loop_rounds: int = 3
@@ -154,7 +157,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("quick", 0.5, False, "the reference configurations", epoch_rounds=3, original_loop_rounds=1),
     Profile("full", 1.0, True, "also the scaling sweeps, the slowest builds and memory in fresh processes",
-            slow_builds=True, fresh_memory=True),
+            slow_builds=True, fresh_memory=True, dispatch_everywhere=True),
     Profile("ci", 0.1, False, "quick with fewer rounds, for the regression gate"),
     # One repetition of `rnnbench ab`: the repetition is the sample, so one timed epoch (after its warm-up) will do.
     Profile("pair", 0.1, False, "ci's configurations with one timed epoch: a repetition of rnnbench ab",
