@@ -98,3 +98,17 @@ def count_dispatch(impl, call) -> Dispatch:
     names = [e.name for plane in trace.planes for line in plane.lines for e in line.events]
     return Dispatch(launches=sum(n == _LAUNCH for n in names), ops=sum(n.startswith(_KERNEL_END) for n in names),
                     how="JAX profiler trace: executables run; XLA CPU kernels (thunks) run")
+
+
+def path() -> dict:
+    """JAX's switches of kernel and precision, read from the running process (``rnnbench.spec.path``)."""
+    from rnnbench.spec.path import TINY, flushes
+
+    tiny = jax.numpy.asarray(TINY, jax.numpy.float32)
+    return {
+        "jax_backend": jax.default_backend(),
+        "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
+        "jax_enable_x64": bool(jax.config.jax_enable_x64),
+        "xla_flags": os.environ.get("XLA_FLAGS", "").strip(),
+        "jax_flushes_denormals": flushes(jax.jit(lambda t: t / 100)(tiny)),
+    }

@@ -123,3 +123,28 @@ def _function_nodes(name: str) -> int:
             todo.extend(value.func.name for value in node.attr.values() if value.func.name)
             todo.extend(f.name for value in node.attr.values() for f in value.list.func)
     return nodes
+
+
+def _onednn() -> bool:
+    """Whether TensorFlow runs its oneDNN (MKL) kernels: built with them and not switched off
+    (``TF_ENABLE_ONEDNN_OPTS``), as TensorFlow itself reports it."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def path() -> dict:
+    """TensorFlow's switches of kernel and precision, read from the running process (``rnnbench.spec.path``)."""
+    from rnnbench.spec.path import TINY, flushes
+
+    threading = tf.config.threading
+    return {
+        "tf_onednn": _onednn(),
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
+        "tf_tf32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
+        "tf_xla_flags": os.environ.get("TF_XLA_FLAGS", "").strip(),
+        "xla_flags": os.environ.get("XLA_FLAGS", "").strip(),
+        "tf_flushes_denormals": flushes((tf.constant([TINY], tf.float32) / 100).numpy()[0]),
+        "tf_threads": f"intra {threading.get_intra_op_parallelism_threads()}, "
+                      f"inter {threading.get_inter_op_parallelism_threads()}",
+    }

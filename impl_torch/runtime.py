@@ -98,3 +98,31 @@ def _inside_operator(event) -> bool:
             return True
         parent = parent.cpu_parent
     return False
+
+
+def _lstm_kernel() -> str:
+    """The ATen kernel ``nn.LSTM`` takes here in training (a forward and backward of a tiny one, profiled):
+    oneDNN's (``mkldnn_rnn_layer``) or PyTorch's own."""
+    lstm = torch.nn.LSTM(2, 2)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        out, _ = lstm(torch.zeros(1, 1, 2))
+        out.sum().backward()
+    names = {e.name for e in prof.events()}
+    return "oneDNN (mkldnn_rnn_layer)" if any("mkldnn_rnn" in n for n in names) else "native (aten::lstm cells)"
+
+
+def path() -> dict:
+    """PyTorch's switches of kernel and precision, read from the running process (``rnnbench.spec.path``)."""
+    from rnnbench.spec.path import TINY, flushes
+
+    out = {
+        "torch_onednn": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
+        "torch_lstm_kernel": _lstm_kernel(),
+        "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "torch_flushes_denormals": flushes((torch.tensor([TINY], dtype=torch.float32) / 100).item()),
+        "torch_threads": f"intra {torch.get_num_threads()}, inter {torch.get_num_interop_threads()}",
+    }
+    if torch.cuda.is_available():
+        out.update(cuda_tf32_matmul=torch.backends.cuda.matmul.allow_tf32, cudnn=torch.backends.cudnn.enabled,
+                   cudnn_tf32=torch.backends.cudnn.allow_tf32)
+    return out

@@ -68,6 +68,10 @@ def ab_sections(path, doc: dict) -> list[Section]:
             "one thread; B/A is the Hodges-Lehmann estimate of the repetitions' ratios, with its exact signed-rank "
             f"interval (>= {meta['confidence']:.0%}); the dashed lines mark the threshold, "
             f"{meta['threshold_pct']:g}%. Detectable: the smallest change these pairs find at 80% power.")
+    paths = meta.get("path_differences") or []
+    if paths:
+        text += " The sides took different paths, so a change of time may be the path, not the code: " + "; ".join(
+            p.removeprefix("path differs ") for p in paths) + "."
     failures = doc["loss"]["failures"]
     text += (" B's training runs: " + ("; ".join(failures) if failures else "every final loss in its band") + "."
              if doc["loss"]["docs"] else " No loss check in this comparison.")
@@ -241,6 +245,16 @@ def build_run_report(paths) -> Report:
         add(Section("roofline", "Roofline",
                     f"The speed table gives each reference's achieved GFLOP/s and its fraction of {peak_text}; "
                     "`rnnbench bench --profile full` adds the rate against state size."))
+    paths = summaries.path_table(frame)
+    if len(paths):
+        moved = paths[paths["other runs"] != ""]
+        add(Section("path", "The path each run took",
+                    "What each framework ran with in the newest run, read back from the running process: oneDNN, "
+                    "the matmul precision, TF32, XLA flags, x64, thread pools, whether its arithmetic flushes "
+                    "denormals (measured), the BLAS with the kernel it chose. "
+                    + (f"{len(moved)} switch{'es' * (len(moved) > 1)} took another value in an earlier run given "
+                       "(\"other runs\"): a change of time between those runs may be the path, not the code."
+                       if len(moved) else "Every earlier run given took the same path."), paths))
     add(Section("memory", "Peak memory", "Peak growth of the process's resident memory during the reference "
                 "run; on CUDA, the GPU's maximum allocated memory.", summaries.memory_table(rows),
                 figures.memory_figure(frame, order)))

@@ -51,6 +51,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "sweep": ("info", "sweep"),
     "sweep_value": ("info", "sweep_value"),
     "final_loss": ("info", "final_loss"),
+    "path": ("info", "path"),
     "eval_loss": ("info", "eval_loss"),
     "test_accuracy": ("info", "test_accuracy"),
     "free_run_mse": ("info", "free_run_mse"),
@@ -192,7 +193,8 @@ def load_free_runs(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
 
 
 def environment(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
-    """One row per run: when, which commit, machine, CPU, BLAS, threads, device and library versions."""
+    """One row per run: when, which commit, machine, CPU, BLAS, threads, device, the lock its environment came from
+    and library versions."""
     rows = []
     for p, doc in runs:
         ours = run_info(doc)
@@ -203,6 +205,16 @@ def environment(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
             "cpu": facts["cpu"], "blas": blas or None, "threads": facts["threads"],
             "cpus": ",".join(map(str, ours.cpus)) if ours.cpus else None,  # those the run could use
             "device": ours.device, "profile": facts["profile"], "python": ours.python,
+            "lock": _lock_text(ours.lock),
             **ours.versions,  # every package version the run recorded
         })
     return pd.DataFrame(rows)
+
+
+def _lock_text(lock: dict | None) -> str:
+    """The lock a run's environment came from: its hash's first 12 digits, and any package installed at another
+    version than it says."""
+    if not lock:
+        return "no lock"
+    differs = ", ".join(f"{d} {v['installed']} (locked {v['locked']})" for d, v in lock["differs"].items())
+    return f"{lock['file']} {lock['sha256'][:12]}" + (f"; NOT the locked versions: {differs}" if differs else "")

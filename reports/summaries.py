@@ -240,6 +240,33 @@ def repeat_finding(table: pd.DataFrame) -> str:
             f"{worst['earlier us']:g} -> {worst['newest us']:g} us")
 
 
+PATH_COLUMNS = ["framework", "switch", "value", "other runs"]
+
+
+def path_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The path each framework took in the newest run (``rnnbench.spec.path``), one switch a row, and where an
+    earlier run in ``frame`` took another value, each such run with its value ("other runs")."""
+    with_path = frame[frame["path"].notna()]
+    if with_path.empty:
+        return pd.DataFrame(columns=PATH_COLUMNS)
+    newest = newest_run_name(frame)
+    rows = []
+    for framework, group in with_path.groupby("framework", sort=False):
+        mine = group[group["run"] == newest]
+        if mine.empty:
+            continue
+        path = mine["path"].iloc[0]
+        others = group[group["run"] != newest].drop_duplicates("run")
+        for switch, value in path.items():
+            moved = [f"{r}: {p.get(switch, 'absent')}" for r, p in zip(others["run"], others["path"])
+                     if p.get(switch, "absent") != value]
+            rows.append({"framework": framework, "switch": switch, "value": value, "other runs": "; ".join(moved)})
+    table = pd.DataFrame(rows, columns=PATH_COLUMNS)
+    from rnnbench.spec.families import order
+
+    return table.sort_values("framework", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+
+
 def _dispatched(r: SummaryRow) -> str:
     if r.launches is None:
         return ""

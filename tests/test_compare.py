@@ -204,3 +204,24 @@ def test_runs_of_different_schemas_are_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"old.json: schema_version 2 is not one this reads ({BENCH_SCHEMA_VERSION})" in err
+
+
+def test_a_difference_of_path_is_named_before_any_verdict_and_beside_a_regression():
+    """Two runs whose frameworks took different paths (PyTorch's oneDNN on, then off): the comparison names the
+    switch first, and a slower implementation's verdict says the path may be the cause, not the code."""
+    on = {"torch_onednn": True, "torch_lstm_kernel": "oneDNN (mkldnn_rnn_layer)", "blas": "openblas 0.3 (Zen)"}
+    off = {**on, "torch_onednn": False, "torch_lstm_kernel": "native (aten::lstm cells)"}
+    baseline, candidate = make_run(1), make_run(2, slow_impl="tf-cell")
+    for run, path in ((baseline, on), (candidate, off)):
+        for b in run["benchmarks"]:
+            b["extra_info"]["path"] = path
+    result = compare(baseline, candidate)
+    assert result.path_differences == [
+        "path differs (numpy): torch_lstm_kernel: oneDNN (mkldnn_rnn_layer) / native (aten::lstm cells)",
+        "path differs (numpy): torch_onednn: True / False"]
+    text = format_comparison(result, 25)
+    assert text.startswith("path differs (numpy): torch_lstm_kernel")  # before the table and every verdict
+    assert "SLOWER beyond 25% (significant): tf-cell" in text
+    assert "the runs took different paths (2 switches above): this may be the path, not the code" in text
+    same = compare(baseline, copy.deepcopy(baseline))
+    assert same.path_differences == [] and not format_comparison(same, 25).startswith("path differs")

@@ -276,3 +276,12 @@ def test_dispatch_counts_known_computations():
 
 def test_dispatch_follows_the_window():
     assert_dispatch_follows_the_model("jax-jit")
+
+
+def test_the_path_reads_the_backend_precision_and_x64_back_from_the_process():
+    from rnnbench.impl_jax import runtime
+
+    p = runtime.path()
+    assert p["jax_backend"] == jax.default_backend() and p["jax_enable_x64"] is True  # the runtime turns x64 on
+    assert p["jax_default_matmul_precision"] == str(jax.config.jax_default_matmul_precision)
+    assert isinstance(p["jax_flushes_denormals"], bool) and isinstance(p["xla_flags"], str)

@@ -142,9 +142,10 @@ def test_loop_stops_on_nan_naming_the_step(recorder, tiny_config, monkeypatch):
 def test_result_fields(tiny_config):
     result = train("numpy", tiny_config)
     record = result.to_json()
-    for key in ("impl", "framework", "versions", "config", "losses", "final_loss", "build_seconds",
+    for key in ("impl", "framework", "versions", "path", "config", "losses", "final_loss", "build_seconds",
                 "train_seconds", "steps", "us_per_step"):
         assert key in record
+    assert record["path"]["blas"] and record["path"]["numpy_flushes_denormals"] is False
     assert record["steps"] == len(record["losses"]) == 50
     assert record["final_loss"] == pytest.approx(np.mean(record["losses"]))
     assert record["config"]["num_steps"] == 5 and record["versions"]["numpy"] == np.__version__

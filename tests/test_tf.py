@@ -264,3 +264,12 @@ def test_dispatch_counts_known_computations():
 
 def test_dispatch_follows_the_window():
     assert_dispatch_follows_the_model("tf-cell")
+
+
+def test_the_path_reads_onednn_tf32_and_threads_back_from_the_process():
+    from rnnbench.impl_tf import runtime
+
+    p = runtime.path()
+    assert isinstance(p["tf_onednn"], bool) and isinstance(p["tf_tf32"], bool)
+    assert isinstance(p["tf_flushes_denormals"], bool)
+    assert p["tf_threads"].startswith("intra ") and "inter " in p["tf_threads"]

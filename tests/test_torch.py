@@ -338,3 +338,24 @@ def test_dispatch_follows_the_window():
 def test_a_compiled_step_launches_less_than_an_eager_one():
     eager, compiled = dispatch_of("torch-fused", 5), dispatch_of("torch-compile", 5)
     assert compiled.launches < eager.launches / 3, (compiled, eager)
+
+
+def test_the_path_reads_onednn_and_the_lstm_kernel_back_from_the_process():
+    """PyTorch's path (``rnnbench.spec.path``) is read from the running process: switching oneDNN off shows as a
+    path that says so and an LSTM that took PyTorch's own kernel."""
+    from rnnbench.impl_torch import runtime
+
+    on = runtime.path()
+    assert set(on) >= {"torch_onednn", "torch_lstm_kernel", "torch_float32_matmul_precision",
+                       "torch_flushes_denormals", "torch_threads"}
+    assert on["torch_float32_matmul_precision"] == torch.get_float32_matmul_precision()
+    assert isinstance(on["torch_flushes_denormals"], bool)
+    with torch.backends.mkldnn.flags(enabled=False):
+        off = runtime.path()
+    assert off["torch_onednn"] is False and off["torch_lstm_kernel"].startswith("native")
+    if torch.set_flush_denormal(True):  # this CPU can flush: the path measures it
+        try:
+            assert runtime.path()["torch_flushes_denormals"] is True
+        finally:
+            torch.set_flush_denormal(False)
+    assert runtime.path()["torch_flushes_denormals"] is False

@@ -37,7 +37,7 @@ from rnnbench.harness.compile_cache import ENV as COMPILE_CACHE_ENV
 from rnnbench.harness.cpus import allowed_cpus
 from rnnbench.harness.duet import ENV as DUET_ENV
 from rnnbench.harness.duet import SOLO as DUET_SOLO
-from rnnbench.results.compare import fast_time, loss_failures
+from rnnbench.results.compare import fast_time, loss_failures, path_caveat, path_differences
 from rnnbench.results.paired import (
     AB_KEY,
     AB_SCHEMA_VERSION,
@@ -306,8 +306,14 @@ def format_rows(rows: list[AbRow]) -> str:
                         align="llrrrlrl")
 
 
-def summary_lines(rows: list[AbRow], losses: list[str], plan: Plan, threshold: float) -> list[str]:
-    lines = []
+def side_path_differences(reps: list[dict[str, dict]]) -> list[str]:
+    """Every switch of path that differs between A's and B's runs, over every repetition (``path_differences``)."""
+    return list(dict.fromkeys(d for rep in reps for d in path_differences(rep["A"], rep["B"])))
+
+
+def summary_lines(rows: list[AbRow], losses: list[str], plan: Plan, threshold: float,
+                  paths: list[str] | None = None) -> list[str]:
+    lines = list(paths or [])
     step = [r.judgement.detectable for r in rows
             if r.measure in TIMED_MEASURES and r.judgement.detectable != float("inf")]
     if step:
@@ -321,7 +327,7 @@ def summary_lines(rows: list[AbRow], losses: list[str], plan: Plan, threshold: f
     worse = [r for r in rows if r.judgement.verdict == "worse"]
     if worse:
         lines.append(f"SLOWER beyond {threshold:g}%: {', '.join(sorted({r.impl for r in worse}))} "
-                     f"({', '.join(r.name for r in worse)})")
+                     f"({', '.join(r.name for r in worse)})" + path_caveat(paths or []))
     counts = {v: sum(r.judgement.verdict == v for r in rows) for v in ("worse", "better", "same", "inconclusive")}
     lines.append("ab: " + ("FAIL" if worse or losses else "pass") + " — " + ", ".join(
         f"{n} {v}" for v, n in counts.items()) + f", {len(losses)} loss regressions "
@@ -422,7 +428,7 @@ def execute(plan: Plan, args) -> int:
             f"repetitions' ratios with its signed-rank interval (>= {CONFIDENCE:.0%}); detectable: the smallest "
             "change these pairs find at 80% power"]
     out += [f"note: {n}" for n in plan.notes]
-    out += summary_lines(rows, losses, plan, args.threshold)
+    out += summary_lines(rows, losses, plan, args.threshold, side_path_differences(reps))
     out.append(f"wrote {args.json or plan.work / 'ab.json'} (logs: {plan.work}/)")
     emit("\n".join(out))
     failed = losses or any(r.judgement.verdict == "worse" for r in rows)
@@ -439,7 +445,7 @@ def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds
             "design": plan.design, "pairs": plan.pairs, "profile": plan.profile, "threshold_pct": args.threshold,
             "confidence": CONFIDENCE, "measures": list(plan.measures), "selection": plan.selection,
             "timed_frameworks": plan.timed_frameworks, "seed": plan.seed, "seconds": round(seconds, 1),
-            "notes": plan.notes,
+            "notes": plan.notes, "path_differences": side_path_differences(reps),
         },
         "loss": {"docs": loss_docs, "failures": losses},
         "repetitions": [{**lay, "docs": rep} for lay, rep in zip(layout, reps)],

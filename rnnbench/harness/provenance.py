@@ -14,10 +14,12 @@ import platform
 from threadpoolctl import threadpool_info
 
 from rnnbench.harness.cpus import allowed_cpus
+from rnnbench.harness.lock import lock_facts
 from rnnbench.results.records import Record, RunInfo, checked
 from rnnbench.results.schema import BENCH_SCHEMA_VERSION
 from rnnbench.spec import families, registry
 from rnnbench.spec.config import BASELINE_IMPL
+from rnnbench.spec.path import path
 from rnnbench.spec.references import Reference, reference_configs
 from rnnbench.tasks import TASKS
 
@@ -26,10 +28,12 @@ VERSIONED = (*(d for f in families.FAMILIES for d in f.distributions), "pytest-b
 
 def record_info(impl: str, framework: str, version: str, *, device: str, threads: int, measure: str,
                 **more) -> dict:
-    """The ``extra_info`` of one benchmark record: who ran, where, what was measured, and anything more (each a
-    field of ``rnnbench.results.records.Record``)."""
+    """The ``extra_info`` of one benchmark record: who ran, where, what was measured, the path the process took
+    (``rnnbench.spec.path``: its framework's, read once its runtime has started; a probe's, the process's), and
+    anything more (each a field of ``rnnbench.results.records.Record``)."""
     return checked(Record, {"impl": impl, "framework": framework, "version": version, "device": device,
-                            "threads": threads, "measure": measure, "final_loss": None, **more})
+                            "threads": threads, "measure": measure, "final_loss": None, "path": path(framework),
+                            **more})
 
 
 def case_info(name: str, reference: Reference, versions: dict, measure: str, **more) -> dict:
@@ -85,6 +89,7 @@ def machine_info(*, threads: int, device: str, profile: str, frameworks: list[st
         "tasks": task_facts(),
         "references": reference_facts(),
         "baseline_impl": BASELINE_IMPL,
+        "lock": lock_facts(versions),
     })
 
 

@@ -29,8 +29,9 @@ candidate files (a confirming rerun of the same code) count a benchmark as worse
 
 from __future__ import annotations
 
+import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ from rnnbench.files import check_output, write_text
 from rnnbench.results.schema import info, read_results, run_info
 from rnnbench.results.table import format_table
 from rnnbench.spec.measures import MACHINE_MEASURES, Measure
+from rnnbench.spec.path import differences
 
 DEFAULT_THRESHOLD_PCT = 25.0
 ALPHA = 0.05
@@ -79,6 +81,7 @@ class Comparison:
     only_candidate: list[str]
     normalised: bool
     notes: list[str]
+    path_differences: list[str] = field(default_factory=list)  # ``path_differences``: named before any verdict
 
     @property
     def regressions(self) -> list[Row]:
@@ -224,6 +227,34 @@ def loss_failures(candidates: list[dict]) -> list[str]:
     return sorted(failures)
 
 
+def path_differences(a: dict, b: dict) -> list[str]:
+    """Every switch of path (``rnnbench.spec.path``) that differs between two runs, per framework, as
+    "path differs (torch): torch_onednn: True / False" (A's value first); the records of one framework in one run
+    share their path unless they ran in processes that took different ones, in which case each pair is named."""
+    paths: dict[str, tuple[set, set]] = {}
+    for side, doc in ((0, a), (1, b)):
+        for record in doc.get("benchmarks", []):
+            i = info(record)
+            if i.path is not None:
+                paths.setdefault(i.framework, (set(), set()))[side].add(json.dumps(i.path, sort_keys=True))
+    lines = []
+    for framework, (left, right) in sorted(paths.items()):
+        if not left or not right:
+            continue
+        seen = []
+        for one in sorted(left):
+            for other in sorted(right):
+                seen += [d for d in differences(json.loads(one), json.loads(other)) if d not in seen]
+        lines += [f"path differs ({framework}): {d}" for d in seen]
+    return lines
+
+
+def path_caveat(differences: list[str]) -> str:
+    """What a verdict must say when the runs took different paths: a slower run may be the path, not the code."""
+    return (f"; the runs took different paths ({len(differences)} switch{'es' * (len(differences) > 1)} above): "
+            "this may be the path, not the code" if differences else "")
+
+
 def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float = DEFAULT_THRESHOLD_PCT,
             alpha: float = ALPHA) -> Comparison:
     """Judge every benchmark of ``candidate`` against ``baseline``.
@@ -253,8 +284,9 @@ def compare(baseline: dict, candidate: dict | list[dict], threshold_pct: float =
                         record_factor(machines, c[name], f), limit, alpha)
                   for machines, c, f in zip(per_machine[1:], cands, cand_factors)]
         rows.append(combine(name, info(cands[0][name]).impl, judged))
+    paths = [d for c in candidates for d in path_differences(baseline, c)]
     return Comparison(rows, loss_failures(candidates), sorted(base.keys() - every_candidate),
-                      sorted(any_candidate - base.keys()), normalised, notes)
+                      sorted(any_candidate - base.keys()), normalised, notes, list(dict.fromkeys(paths)))
 
 
 def format_comparison(result: Comparison, threshold_pct: float) -> str:
@@ -264,7 +296,7 @@ def format_comparison(result: Comparison, threshold_pct: float) -> str:
              r.verdict.upper() if r.verdict == "worse" else r.verdict]
             for r in sorted(result.rows, key=lambda r: (r.verdict != "worse", -r.ratio))]
     header = ["benchmark", "impl", f"baseline ({unit})", "candidate", "ratio", "fast ratio", "p", "verdict"]
-    lines = [format_table(header, rows, align="llrrrrrl"), ""]
+    lines = [*result.path_differences, format_table(header, rows, align="llrrrrrl"), ""]
     lines.append("ratio: of normalised medians; fast ratio: of the 10th-percentile rounds (a slower program moves "
                  "both, a disturbed run mostly the median)")
     lines += [f"note: {n}" for n in result.notes]
@@ -278,7 +310,7 @@ def format_comparison(result: Comparison, threshold_pct: float) -> str:
     if worse:
         impls = sorted({r.impl for r in worse})
         lines.append(f"SLOWER beyond {threshold_pct:g}% (significant): {', '.join(impls)} "
-                     f"({', '.join(r.name for r in worse)})")
+                     f"({', '.join(r.name for r in worse)})" + path_caveat(result.path_differences))
     counts = {v: sum(r.verdict == v for r in result.rows) for v in VERDICTS}
     lines.append("gate: " + ("FAIL" if result.failed else "pass") + " — " +
                  ", ".join(f"{n} {v}" for v, n in counts.items()) + f", {len(result.loss_failures)} loss regressions")

@@ -62,6 +62,9 @@ class Record:
     launches: int | None = None  # calls from the host into the framework's runtime
     ops: int | None = None  # operations the runtime ran for them
     dispatch_how: str | None = None  # what the family's counter counted, with which tool
+    # the computational path the process took (rnnbench.spec.path): its framework's switches of kernel and
+    # precision, the BLAS, its kernel and thread pools, denormal flushing, read back from the running process
+    path: dict | None = None
     sweep: str | None = None  # scaling: the swept field
     sweep_value: Number | str | None = None  # scaling: its value here
     # a reference training run (measure "train")
@@ -149,6 +152,8 @@ class RunInfo:
     baseline_impl: str
     cpus: list | None = None  # the CPUs the run could use (None: unknown, or a run from before they were recorded)
     machines: dict | None = None  # rnnbench merge: host -> {"cpu", "source"}
+    # the lock the environment came from (rnnbench.harness.lock): {"file", "sha256", "differs"}; None: no lock
+    lock: dict | None = None
 
 
 @dataclass(frozen=True)

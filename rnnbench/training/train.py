@@ -23,6 +23,7 @@ from rnnbench.errors import DivergedError
 from rnnbench.spec import registry
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.params import Params, init_params
+from rnnbench.spec.path import path
 from rnnbench.training.evaluate import evaluate
 
 FINAL_LOSS_WINDOW = 100  # final_loss is the mean of the last this-many step losses
@@ -47,6 +48,7 @@ class TrainResult:
     epoch_seconds: list[float] = field(repr=False, default_factory=list)  # each epoch's run_epoch, in order
     metrics: dict = field(default_factory=dict)  # rnnbench.training.evaluate: eval_loss, test_accuracy, free_run_mse
     implementation: object = field(default=None, repr=False)  # the trained instance, for a caller to time further
+    path: dict = field(default_factory=dict)  # the computational path the run took (``rnnbench.spec.path``)
 
     @property
     def levels(self):
@@ -97,6 +99,7 @@ class TrainResult:
             "impl": self.impl,
             "framework": self.framework,
             "versions": self.versions,
+            "path": self.path,
             "task": self.config.task,
             "cell": self.config.cell,
             "bidirectional": self.config.bidirectional,
@@ -226,4 +229,5 @@ def train(
         epoch_seconds=epoch_seconds,
         metrics=evaluate(config, final_params, data) if held_out else {},
         implementation=impl,
+        path=path(registry.entry(impl_name).framework),  # read after the clock, its runtime started
     )
