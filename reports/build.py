@@ -63,7 +63,8 @@ def ab_sections(path, doc: dict) -> list[Section]:
     meta = doc["rnnbench_ab"]
     sides = meta["sides"]
     table = summaries.ab_table(doc["judgements"])
-    name = " vs ".join(f"{k} = {v['name']} ({(v['commit'] or 'working tree')[:10]})" for k, v in sides.items())
+    name = " vs ".join(f"{k} = {v['name']} ({(v['commit'] or 'working tree')[:10]})"
+                       + "".join(f" + {o}" for o in v.get("overrides") or []) for k, v in sides.items())
     text = (f"{name}: {meta['pairs']} repetitions ({meta['design']}), each timing both sides in fresh processes at "
             "one thread; B/A is the Hodges-Lehmann estimate of the repetitions' ratios, with its exact signed-rank "
             f"interval (>= {meta['confidence']:.0%}); the dashed lines mark the threshold, "

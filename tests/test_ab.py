@@ -117,6 +117,48 @@ def test_bad_output_or_threshold_is_refused_before_any_work(capsys, in_repo, arg
     assert not (in_repo / ".rnnbench").exists()  # nothing installed
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--a", "torch>=2.14"], "--a: 'torch>=2.14' is not an exact requirement; expected NAME==VERSION"),
+    (["--b", "scipy==1.15.0"], "--b: scipy is no package of the families timed here; expected one of "),
+    (["--framework", "tensorflow", "--a", "torch==2.14.0"], "--a: torch is no package of the families timed here"),
+    (["--b", "torch==2.14.0", "--b", "Torch==2.15.0"], "--b: torch is given twice"),
+    (["--a", "no-such.whl"], "--a: no-such.whl: no such wheel file"),
+    (["--a", "WHEEL"], "is not a wheel (expected a zip named name-version-python-abi-platform.whl"),
+])
+def test_bad_package_overrides_are_refused_before_any_work(capsys, in_repo, tmp_path, argv, message):
+    """An override that is no exact pin or wheel, of a package no family timed here uses, given twice, or a file
+    that is not a wheel: one line, exit 2, nothing installed or written."""
+    fake = tmp_path / "torch-2.14.0-cp311-cp311-linux_x86_64.whl"
+    fake.write_text("not a zip")
+    argv = [str(fake) if a == "WHEEL" else a for a in argv]
+    code, out, err = run(capsys, "ab", "HEAD", "HEAD", "--work", str(tmp_path / "work"), *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+    assert not (in_repo / ".rnnbench").exists() and not (tmp_path / "work").exists()
+
+
+@pytest.mark.slow
+def test_an_environment_side_holds_exactly_the_version_it_claims(repo, tmp_path):
+    """A side with an override installs it in place of the pinned version and reads it back; a version that does
+    not exist fails the install with the installer's reason, in one line, leaving no environment behind."""
+    from dataclasses import replace
+
+    from rnnbench.commands.sides import installed_versions, parse_overrides
+
+    packages = {d: f.name for f in families.FAMILIES for d in f.distributions}
+    a, _ = resolve_sides(repo, "HEAD", "HEAD")
+    side = replace(a, overrides=parse_overrides("A", ["optax==0.2.7"], packages))
+    assert side.short.endswith(" + optax==0.2.7")
+    with open(tmp_path / "install.log", "w") as log:
+        env, built = ensure_env(repo, side, tmp_path / "envs", (), log)
+        assert built and installed_versions(env, ["optax", "torch"]) == {"optax": "0.2.7", "torch": None}
+        plain, _ = ensure_env(repo, a, tmp_path / "envs", (), log)
+        assert plain != env and installed_versions(plain, ["optax"]) == {"optax": None}
+        missing = replace(a, overrides=parse_overrides("A", ["optax==0.2.99"], packages))
+        with pytest.raises(UserError, match=r"A: installing HEAD .* \+ optax==0\.2\.99 failed .*optax==0\.2\.99"):
+            ensure_env(repo, missing, tmp_path / "envs", (), log)
+    assert len([p for p in (tmp_path / "envs").iterdir() if not p.name.startswith(".")]) == 2
+
+
 def test_outside_a_checkout_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "ab", "HEAD~1", "HEAD")

@@ -25,11 +25,21 @@ import random
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rnnbench.commands import children
-from rnnbench.commands.sides import WORKTREE, Side, changed_paths, checkout_root, ensure_env, resolve_sides, rnnbench_of
+from rnnbench.commands.sides import (
+    WORKTREE,
+    Side,
+    changed_paths,
+    checkout_root,
+    ensure_env,
+    normalise,
+    parse_overrides,
+    resolve_sides,
+    rnnbench_of,
+)
 from rnnbench.console import emit
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
 from rnnbench.files import check_output, write_json
@@ -359,6 +369,10 @@ def run_ab(args) -> int:
               "benchmark will be inconclusive", file=sys.stderr)
     root = checkout_root()
     sides = resolve_sides(root, args.a, args.b, args.allow_dirty)
+    chosen = [f for f in families.FAMILIES if not args.framework or f.name in args.framework]
+    packages = {normalise(d): f.name for f in chosen for d in f.distributions}
+    sides = tuple(replace(side, overrides=parse_overrides(side.label, given, packages))
+                  for side, given in zip(sides, (args.a_with, args.b_with)))
     selection = [*(a for n in args.impl or [] for a in ("--impl", n)),
                  *(a for t in args.task or [] for a in ("--task", t)),
                  *(a for c in args.cell or [] for a in ("--cell", c))]
@@ -366,8 +380,12 @@ def run_ab(args) -> int:
     notes = []
     if args.affected:
         fams, changed = affected_frameworks(root, sides)
-        timed = [f for f in fams if not args.framework or f in args.framework]
-        notes.append(f"--affected: {len(changed)} files differ; timed families: {', '.join(timed) or 'none'}")
+        overridden = {packages[o.name] for side in sides for o in side.overrides}
+        timed = [f for f in families.names() if (f in fams or f in overridden)
+                 and (not args.framework or f in args.framework)]
+        notes.append(f"--affected: {len(changed)} files differ" + (
+            f", packages overridden for {', '.join(sorted(overridden))}" if overridden else "")
+            + f"; timed families: {', '.join(timed) or 'none'}")
     cache = Path(args.envs) if args.envs else root / ENV_CACHE
     extras = tuple(args.extras.split(",")) if args.extras else DEFAULT_EXTRAS
     work.mkdir(parents=True, exist_ok=True)
@@ -441,7 +459,8 @@ def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds
     return {
         AB_KEY: {
             "schema_version": AB_SCHEMA_VERSION,
-            "sides": {s.label: {"name": s.name, "commit": s.commit, "tree": s.tree} for s in plan.sides},
+            "sides": {s.label: {"name": s.name, "commit": s.commit, "tree": s.tree,
+                                "overrides": [o.text for o in s.overrides]} for s in plan.sides},
             "design": plan.design, "pairs": plan.pairs, "profile": plan.profile, "threshold_pct": args.threshold,
             "confidence": CONFIDENCE, "measures": list(plan.measures), "selection": plan.selection,
             "timed_frameworks": plan.timed_frameworks, "seed": plan.seed, "seconds": round(seconds, 1),

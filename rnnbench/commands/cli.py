@@ -453,11 +453,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     from rnnbench.commands import ab
 
-    p = sub.add_parser("ab", help="paired comparison of two revisions on this machine, in the same minutes: "
-                                  "exit 1 when B got slower or stopped learning")
-    p.add_argument("a", metavar="A", help=f"the reference side: a git revision, or {ab.WORKTREE}")
-    p.add_argument("b", metavar="B", help=f"the side judged: a git revision, or {ab.WORKTREE} (the working tree "
-                                          "with its uncommitted changes)")
+    p = sub.add_parser("ab", help="paired comparison of two revisions (or two sets of package versions) on this "
+                                  "machine, in the same minutes: exit 1 when B got slower or stopped learning")
+    p.add_argument("a", metavar="A", nargs="?", default="HEAD",
+                   help=f"the reference side: a git revision, or {ab.WORKTREE} (default: HEAD)")
+    p.add_argument("b", metavar="B", nargs="?", default="HEAD",
+                   help=f"the side judged: a git revision, or {ab.WORKTREE} (the working tree with its uncommitted "
+                        "changes; default: HEAD)")
+    p.add_argument("--a", dest="a_with", action="append", metavar="REQ",
+                   help="A installs this in place of the pinned version (repeatable): NAME==VERSION of a package "
+                        "the families timed use (torch==2.14.0), or a wheel file")
+    p.add_argument("--b", dest="b_with", action="append", metavar="REQ", help="the same for B")
     p.add_argument("--pairs", type=_positive_int, default=ab.DEFAULT_PAIRS, metavar="K",
                    help="repetitions, each timing A and B in fresh processes (default: %(default)s)")
     p.add_argument("--design", choices=ab.DESIGNS, default=None,

@@ -8,18 +8,27 @@ to, so two names of one tree (``HEAD`` and ``main``, or a commit and a clean wor
 environment is ``uv venv`` + ``uv pip install <tree>[extras]`` with the running environment's package versions as
 constraints: the same versions on both sides, and nothing downloaded that the uv cache holds. Its cache key is the
 tree, the extras, the constraints and the interpreter; a half-built environment (no ready mark) is built again.
+
+A side is also an environment: requirement overrides on top of those versions (``rnnbench ab --a torch==2.14.0
+--b torch==2.15.0``, or a local wheel file), each an exact ``name==version`` of a package some framework family
+uses (``Family.distributions``), or a ``.whl``. They are checked before anything is built (``parse_overrides``);
+the environment installs them in place of the pinned versions, and then reads every overridden package's version
+back from it (``installed_versions``): a side holds exactly what it claims, or the comparison stops, exit 2.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +47,65 @@ class Side:
     name: str  # as given: HEAD~1, main, WORKTREE
     commit: str | None
     tree: str
+    overrides: tuple[Override, ...] = ()  # requirement overrides on top of the pinned versions
 
     @property
     def short(self) -> str:
-        return f"{self.name} ({self.commit[:12] if self.commit else 'tree ' + self.tree[:12]})"
+        code = f"{self.name} ({self.commit[:12] if self.commit else 'tree ' + self.tree[:12]})"
+        return code + "".join(f" + {o.text}" for o in self.overrides)
+
+
+@dataclass(frozen=True)
+class Override:
+    """One requirement a side installs in place of the pinned version: ``name==version``, or a wheel file."""
+
+    name: str  # the distribution, normalised (PEP 503)
+    version: str  # the version it must hold
+    text: str  # as given
+    wheel: Path | None = None
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _wheel(label: str, text: str) -> Override:
+    """A local wheel file, checked: a zip named ``name-version-...whl`` holding its ``.dist-info/METADATA``."""
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise UserError(f"--{label.lower()}: {text}: no such wheel file")
+    parts = path.name[:-len(".whl")].split("-")
+    try:
+        with zipfile.ZipFile(path) as z:
+            has_metadata = any(n.endswith(".dist-info/METADATA") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        has_metadata = False
+    if len(parts) < 5 or not has_metadata:
+        raise UserError(f"--{label.lower()}: {text} is not a wheel (expected a zip named "
+                        "name-version-python-abi-platform.whl holding a .dist-info/METADATA)")
+    return Override(normalise(parts[0]), parts[1], text, path.resolve())
+
+
+def parse_overrides(label: str, texts: list[str] | None, packages: dict[str, str]) -> tuple[Override, ...]:
+    """A side's overrides (``--a``/``--b``), checked before any work: each ``name==version`` or a ``.whl`` of a
+    package in ``packages`` (normalised name -> the family that uses it), once each."""
+    out: list[Override] = []
+    for text in texts or []:
+        if text.endswith(".whl"):
+            override = _wheel(label, text)
+        else:
+            m = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.+!_-]+)\s*", text)
+            if not m:
+                raise UserError(f"--{label.lower()}: {text!r} is not an exact requirement; expected NAME==VERSION "
+                                "(e.g. torch==2.14.0) or a wheel file (.whl)")
+            override = Override(normalise(m[1]), m[2], text.strip())
+        if override.name not in packages:
+            raise UserError(f"--{label.lower()}: {override.name} is no package of the families timed here; "
+                            f"expected one of {', '.join(sorted(packages))}")
+        if any(o.name == override.name for o in out):
+            raise UserError(f"--{label.lower()}: {override.name} is given twice")
+        out.append(override)
+    return tuple(out)
 
 
 def _git(root: Path, *args: str, env: dict | None = None, check: bool = True, strip: bool = True) -> str:
@@ -128,13 +192,13 @@ def resolve_sides(root: Path, a: str, b: str, allow_dirty: bool = False) -> tupl
     return sides
 
 
-def constraints_text() -> str:
-    """The running environment's package versions, one ``name==version`` a line (rnnbench itself left out): both
-    sides install the same versions."""
+def constraints_text(overridden: tuple[str, ...] = ()) -> str:
+    """The running environment's package versions, one ``name==version`` a line (rnnbench itself and the
+    ``overridden`` packages left out): both sides install the same versions."""
     pins = set()
     for dist in importlib.metadata.distributions():
         name = (dist.metadata["Name"] or "").strip()
-        if name and name.lower().replace("_", "-") != PROJECT:
+        if name and normalise(name) not in (PROJECT, *overridden):
             pins.add(f"{name}=={dist.version}")
     return "".join(f"{p}\n" for p in sorted(pins, key=str.lower))
 
@@ -158,7 +222,9 @@ def uv_binary() -> str:
 
 
 def env_key(side: Side, extras: tuple[str, ...], constraints: str) -> str:
-    text = "\n".join([side.tree, ",".join(sorted(extras)), sys.version, constraints])
+    wheels = [hashlib.sha256(o.wheel.read_bytes()).hexdigest() for o in side.overrides if o.wheel]
+    text = "\n".join([side.tree, ",".join(sorted(extras)), sys.version, constraints,
+                      *(o.text for o in side.overrides), *wheels])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -182,7 +248,7 @@ def rnnbench_of(env: Path) -> Path:
 
 def ensure_env(root: Path, side: Side, cache: Path, extras: tuple[str, ...], log) -> tuple[Path, bool]:
     """The environment of ``side`` under ``cache``, built unless a finished one is there: (path, built now)."""
-    constraints = constraints_text()
+    constraints = constraints_text(tuple(o.name for o in side.overrides))
     env = cache / env_key(side, extras, constraints)
     if (env / READY).exists():
         return env, False
@@ -197,15 +263,50 @@ def ensure_env(root: Path, side: Side, cache: Path, extras: tuple[str, ...], log
             raise UserError(f"{side.label}: {side.short} has no pyproject.toml; it is not a version of rnnbench")
         pins.write_text(constraints)
         target = f"{src}[{','.join(extras)}]" if extras else str(src)
+        wanted = [str(o.wheel) if o.wheel else f"{o.name}=={o.version}" for o in side.overrides]
         for cmd in ([uv, "venv", "--quiet", "--python", sys.executable, str(env)],
-                    [uv, "pip", "install", "--quiet", "--python", str(python_of(env)), target,
+                    [uv, "pip", "install", "--quiet", "--python", str(python_of(env)), target, *wanted,
                      "--constraint", str(pins)]):
             log.write(f"$ {' '.join(cmd)}\n")
             log.flush()
             proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
             if proc.returncode != 0:
                 shutil.rmtree(env, ignore_errors=True)
-                raise UserError(f"{side.label}: installing {side.short} failed (exit {proc.returncode}); see "
-                                f"{Path(log.name)}")
+                why = _last_error_line(Path(log.name))
+                raise UserError(f"{side.label}: installing {side.short} failed (exit {proc.returncode})"
+                                + (f": {why}" if why else "") + f"; see {Path(log.name)}")
+    held = installed_versions(env, [o.name for o in side.overrides])
+    wrong = [f"{o.name} {held.get(o.name) or 'absent'} (asked {o.version})" for o in side.overrides
+             if held.get(o.name) != o.version]
+    if wrong:
+        shutil.rmtree(env, ignore_errors=True)
+        raise UserError(f"{side.label}: the environment does not hold what {side.short} claims: {', '.join(wrong)}")
     (env / READY).write_text(f"{side.name} {side.commit or ''} {side.tree}\n")
     return env, True
+
+
+def _last_error_line(log: Path) -> str:
+    """The installer's own reason, for a one-line error: the last line of its log that names an error."""
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    errors = [ln for ln in lines if "error" in ln.lower() or "no solution" in ln.lower()
+              or "because" in ln.lower()]
+    return (errors or lines or [""])[-1][:300]
+
+
+def installed_versions(env: Path, names: list[str]) -> dict[str, str | None]:
+    """The versions ``env`` holds of ``names`` (normalised; None: not installed), read from inside it."""
+    code = ("import importlib.metadata as md, json, sys\n"
+            "out = {}\n"
+            "for n in sys.argv[1:]:\n"
+            "    try:\n"
+            "        out[n] = md.version(n)\n"
+            "    except md.PackageNotFoundError:\n"
+            "        out[n] = None\n"
+            "print(json.dumps(out))")
+    proc = subprocess.run([str(python_of(env)), "-c", code, *names], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"{env}: reading its installed versions failed: {proc.stderr.strip()[-200:]}")
+    return json.loads(proc.stdout)
