@@ -356,3 +356,14 @@ def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_
     assert meet(tmp_path, "A", "jax", "t4", wait=5, absent=0.2) is False and (tmp_path / "solo.A").exists()
     t0 = time.monotonic()
     assert meet(tmp_path, "A", "numpy", "t1", wait=5) is False and time.monotonic() - t0 < 0.1
+
+
+def test_an_override_frees_what_it_requires_and_keeps_every_other_pin():
+    """Another release of a package may need other versions of what it requires (torch its CUDA libraries): an
+    override leaves its own requirements, through the extras they ask for, to the installer, and pins the rest."""
+    from rnnbench.commands.sides import constraints_text, dependencies
+
+    free = dependencies(("pytest-benchmark",))
+    assert {"pytest-benchmark", "pytest", "py-cpuinfo2", "pluggy"} <= free and "numpy" not in free
+    pins = constraints_text(("pytest-benchmark",)).lower()
+    assert "pytest==" not in pins and "pytest-benchmark==" not in pins and "\nnumpy==" in "\n" + pins

@@ -192,13 +192,39 @@ def resolve_sides(root: Path, a: str, b: str, allow_dirty: bool = False) -> tupl
     return sides
 
 
+def dependencies(names: tuple[str, ...]) -> set[str]:
+    """``names`` and everything they require in the running environment, transitively, through the extras each
+    requirement asks for (normalised names): what another release of them may need at other versions."""
+    seen: set[tuple[str, str]] = set()
+    todo = [(n, "") for n in names]
+    while todo:
+        name, extra = todo.pop()
+        if (name, extra) in seen:
+            continue
+        seen.add((name, extra))
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for req in requires:
+            m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?", req)
+            wants = re.findall(r"extra\s*==\s*['\"]([^'\"]+)['\"]", req)
+            if not m or (wants if not extra else normalise(extra) not in map(normalise, wants)):
+                continue  # a requirement of an extra not asked for (or, for an extra, of the base: seen already)
+            dep = normalise(m[1])
+            todo += [(dep, "")] + [(dep, e.strip()) for e in (m[2] or "").split(",") if e.strip()]
+    return {name for name, _ in seen}
+
+
 def constraints_text(overridden: tuple[str, ...] = ()) -> str:
-    """The running environment's package versions, one ``name==version`` a line (rnnbench itself and the
-    ``overridden`` packages left out): both sides install the same versions."""
+    """The running environment's package versions, one ``name==version`` a line: both sides install the same
+    versions. Left out: rnnbench itself, and the ``overridden`` packages with everything they require (another
+    release pins its own CUDA libraries, for one), which the installer then resolves for the override."""
+    free = dependencies(overridden) if overridden else set()
     pins = set()
     for dist in importlib.metadata.distributions():
         name = (dist.metadata["Name"] or "").strip()
-        if name and normalise(name) not in (PROJECT, *overridden):
+        if name and normalise(name) != PROJECT and normalise(name) not in free:
             pins.add(f"{name}=={dist.version}")
     return "".join(f"{p}\n" for p in sorted(pins, key=str.lower))
 
