@@ -30,9 +30,10 @@ def process_path() -> dict:
     every thread pool's size, and whether NumPy's own arithmetic flushes denormals."""
     pools = threadpool_info()
     blas = [p for p in pools if p.get("user_api") == "blas"]
+    kernels = sorted(f"{p['internal_api']} {p['version']} ({p.get('architecture') or 'kernel not reported'})"
+                     for p in blas)
     return {  # sorted: the order libraries happened to load in is no difference of path
-        "blas": "; ".join(sorted(f"{p['internal_api']} {p['version']} ({p.get('architecture') or 'kernel not reported'})"
-                                 for p in blas)) or "none loaded",
+        "blas": "; ".join(kernels) or "none loaded",
         "thread_pools": "; ".join(sorted(f"{p['internal_api']}={p['num_threads']}" for p in pools)),
         "numpy_flushes_denormals": flushes(np.float32(TINY) / np.float32(100)),
     }
