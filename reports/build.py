@@ -81,6 +81,18 @@ def ab_sections(path, doc: dict) -> list[Section]:
     return [Section("ab", "Paired comparison", text, table, figures.forest_figure(table, meta["threshold_pct"]))]
 
 
+def versions_sections(abs_: list[tuple]) -> list[Section]:
+    """Across versions: the paired comparisons of one code across releases of one package, side by side."""
+    table = summaries.versions_table([d for _, d in abs_])
+    if table.empty:
+        return []
+    return [Section("versions", "Across versions",
+                    "The same code with one package at another release on each side (rnnbench ab --a PKG==X --b "
+                    "PKG==Y): each benchmark's B/A, the Hodges-Lehmann estimate of the repetitions' ratios, with its "
+                    "signed-rank interval, per release. What moved (an interval wholly off 1): "
+                    + summaries.versions_finding(table) + ".", table, figures.versions_figure(table))]
+
+
 def build_report(paths) -> Report:
     from rnnbench.reports.load import split_ab
 
@@ -89,10 +101,12 @@ def build_report(paths) -> Report:
         runs = [(p, d["repetitions"][0]["docs"]["B"] if d["repetitions"] else next(iter(d["loss"]["docs"].values())))
                 for p, d in abs_ if d["repetitions"] or d["loss"]["docs"]]
         report = Report(sources=[str(p) for p, _ in abs_], environment=environment(runs))
+        report.sections += versions_sections(abs_)
         for p, d in abs_:
             report.sections += ab_sections(p, d)
         return report
     report = build_run_report(paths)
+    report.sections += versions_sections(abs_)
     for p, d in abs_:
         report.sections += ab_sections(p, d)
     report.sources += [str(p) for p, _ in abs_]

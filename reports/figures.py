@@ -310,3 +310,37 @@ def forest_figure(table: pd.DataFrame, threshold_pct: float) -> Figure:
         ax.set_title(family, fontsize=9, loc="left")
     axes[-1].set_xlabel("B / A (interval: exact signed-rank; dashed: the threshold)")
     return fig
+
+
+def versions_figure(table: pd.DataFrame) -> Figure:
+    """Each train step's B/A against the release B ran, one line per benchmark, with its interval (one panel per
+    package); 1 is the release A ran."""
+    steps = table[table["measure"] == "train_step"]
+    if steps.empty:
+        steps = table
+    packages = list(dict.fromkeys(steps["package"]))
+    fig = Figure(figsize=(8, 3.2 * len(packages)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(packages), 1))
+    for ax, package in zip(axes, packages):
+        rows = steps[steps["package"] == package]
+        releases = sorted(dict.fromkeys(rows["B release"]), key=_release_key)
+        x_of = {r: i for i, r in enumerate(releases)}
+        names = sorted(dict.fromkeys(rows["benchmark"]))
+        for k, (name, group) in enumerate(rows.groupby("benchmark", sort=True)):
+            group = group.sort_values("B release", key=lambda c: c.map(_release_key))
+            dodge = (k - (len(names) - 1) / 2) * 0.5 / max(len(names), 1)  # side by side, intervals apart
+            x = [x_of[r] + dodge for r in group["B release"]]
+            line = ax.plot(x, group["B/A"], "o-", ms=3, lw=1, label=name.split("[")[-1].rstrip("]"))[0]
+            low, high = group["low"].astype(float), group["high"].astype(float)
+            ax.vlines(x, low, high, color=line.get_color(), lw=1, alpha=0.6)
+        ax.axhline(1.0, color="#555555", lw=0.8)
+        ax.set_xticks(range(len(releases)), releases)
+        a_release = ", ".join(dict.fromkeys(rows["A release"]))
+        ax.set_xlabel(f"{package} release on side B (A: {a_release})")
+        ax.set_ylabel("train step B / A")
+        ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
+def _release_key(release: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in release.replace("+", ".").split("."))

@@ -414,6 +414,47 @@ def trend_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return wide.reset_index().sort_values(["datetime", "run"]).reset_index(drop=True)
 
 
+VERSION_COLUMNS = ["package", "benchmark", "impl", "measure", "A release", "B release", "B/A", "low", "high", "verdict"]
+
+
+def _release_of(overrides: list[str], package: str) -> str | None:
+    return next((o.split("==", 1)[1] for o in overrides if "==" in o and o.split("==", 1)[0].strip() == package), None)
+
+
+def versions_table(docs: list[dict]) -> pd.DataFrame:
+    """Paired comparisons of one code across releases of one package (``rnnbench ab --a PKG==X --b PKG==Y``, the
+    same revision on both sides): every judged benchmark's B/A with its interval, per release B ran, for each
+    package. Comparisons of two revisions, or of several packages at once, are left out."""
+    rows = []
+    for doc in docs:
+        sides = doc["rnnbench_ab"]["sides"]
+        a, b = sides["A"], sides["B"]
+        packages = {o.split("==", 1)[0].strip() for o in (a.get("overrides") or []) + (b.get("overrides") or [])
+                    if "==" in o}
+        if a["tree"] != b["tree"] or len(packages) != 1:
+            continue
+        package = packages.pop()
+        for j in doc["judgements"]:
+            rows.append({"package": package, "benchmark": j["name"], "impl": j["impl"], "measure": j["measure"],
+                         "A release": _release_of(a.get("overrides") or [], package) or "pinned",
+                         "B release": _release_of(b.get("overrides") or [], package) or "pinned",
+                         "B/A": round(j["ratio"], 4), "low": _round(j["low"], 4), "high": _round(j["high"], 4),
+                         "verdict": j["verdict"]})
+    table = pd.DataFrame(rows, columns=VERSION_COLUMNS)
+    return table.sort_values(["package", "impl", "benchmark", "B release"], kind="stable").reset_index(drop=True)
+
+
+def versions_finding(table: pd.DataFrame) -> str:
+    """Which releases moved what: every benchmark whose interval lies wholly above or below 1, else that none
+    did."""
+    moved = table[(table["low"] > 1) | (table["high"] < 1)]
+    if moved.empty:
+        return "no benchmark's interval lies off 1: nothing measurably moved between the releases compared"
+    return "; ".join(f"{r['package']} {r['A release']} -> {r['B release']}: {r['impl']} {r['measure']} "
+                     f"({r['benchmark'].split('[')[-1].rstrip(']')}) {r['B/A']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+                     for _, r in moved.iterrows())
+
+
 AB_COLUMNS = ["family", "benchmark", "impl", "measure", "pairs", "A us", "B us", "B/A", "low", "high", "detectable %",
               "verdict", "pairs to settle"]
 

@@ -520,3 +520,37 @@ def test_two_runs_of_the_same_code_on_one_machine_mark_every_step_median_that_mo
     newest.write_text(json.dumps(later))
     sections = {s.key: s for s in build_report([earlier, newest]).sections}
     assert "repeat" not in sections and "run to run" not in set(sections["findings"].table["finding"])
+
+
+def _ab_doc(tree_a: str, tree_b: str, a: list[str], b: list[str], judgements: list[tuple]) -> dict:
+    return {"rnnbench_ab": {"schema_version": 1, "design": "duet", "pairs": 6, "confidence": 0.95,
+                            "threshold_pct": 15.0, "notes": [], "path_differences": [],
+                            "sides": {"A": {"name": "HEAD", "commit": "c" * 40, "tree": tree_a, "overrides": a},
+                                      "B": {"name": "HEAD", "commit": "c" * 40, "tree": tree_b, "overrides": b}}},
+            "loss": {"docs": {}, "failures": []}, "repetitions": [],
+            "judgements": [{"name": n, "impl": i, "framework": "torch", "measure": "train_step", "pairs": 6,
+                            "a": 1e-3, "b": r * 1e-3, "ratio": r, "low": lo, "high": hi, "detectable": 0.01,
+                            "verdict": "same", "pairs_to_settle": None} for n, i, r, lo, hi in judgements]}
+
+
+def test_comparisons_across_releases_of_one_package_make_the_across_versions_section(tmp_path):
+    """Two paired comparisons of one code with torch at two releases against the locked one: each benchmark's
+    B/A per release in a table and a figure, the finding names what moved (an interval wholly off 1); a comparison
+    of two revisions is not one across versions."""
+    step = "test_train_step[torch-rnn-binary-rnn-T10-S16-B200]"
+    docs = {"v14.json": _ab_doc("t", "t", ["torch==2.15.0"], ["torch==2.14.1"], [(step, "torch-rnn", 0.98, 0.96, 0.993)]),
+            "v13.json": _ab_doc("t", "t", ["torch==2.15.0"], ["torch==2.13.0"], [(step, "torch-rnn", 1.01, 0.99, 1.02)]),
+            "code.json": _ab_doc("t", "u", [], [], [(step, "torch-rnn", 1.5, 1.4, 1.6)])}
+    paths = []
+    for name, doc in docs.items():
+        (tmp_path / name).write_text(json.dumps(doc))
+        paths.append(tmp_path / name)
+    table = summaries.versions_table(list(docs.values()))
+    assert list(zip(table["A release"], table["B release"], table["B/A"])) == [("2.15.0", "2.13.0", 1.01),
+                                                                              ("2.15.0", "2.14.1", 0.98)]
+    assert summaries.versions_finding(table) == ("torch 2.15.0 -> 2.14.1: torch-rnn train_step "
+                                                 "(torch-rnn-binary-rnn-T10-S16-B200) 0.980 [0.960, 0.993]")
+    sections = {s.key: s for s in build_report(paths).sections}
+    assert sections["versions"].table.equals(table) and sections["versions"].figure is not None
+    md = (write_report(build_report(paths), tmp_path / "out").parent / "report.md").read_text()
+    assert "## Across versions" in md and "torch 2.15.0 -> 2.14.1: torch-rnn train_step" in md
