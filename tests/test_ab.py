@@ -367,3 +367,21 @@ def test_an_override_frees_what_it_requires_and_keeps_every_other_pin():
     assert {"pytest-benchmark", "pytest", "py-cpuinfo2", "pluggy"} <= free and "numpy" not in free
     pins = constraints_text(("pytest-benchmark",)).lower()
     assert "pytest==" not in pins and "pytest-benchmark==" not in pins and "\nnumpy==" in "\n" + pins
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["scipy", "1.15.0"], "PACKAGE: scipy is no framework family's package; expected one of numpy, tensorflow"),
+    (["numpy", "x1"], "VERSION: 'x1' is not a version; expected e.g. 2.14.1"),
+    (["numpy", "2.2.6", "2.2.6"], "VERSION: 2.2.6 is given twice"),
+    (["numpy", "HELD"], "VERSION: every release given is the one installed here (numpy "),
+    (["numpy", "99.0.0"], "VERSION: numpy==99.0.0 does not install here: "),
+])
+def test_versions_refuses_bad_releases_before_any_work(capsys, tmp_path, argv, message):
+    """rnnbench versions: a package no family records, a string that is no version, a release given twice, only
+    the release installed here, or one that does not resolve here: one line, exit 2, nothing written."""
+    import numpy
+
+    argv = [numpy.__version__ if a == "HELD" else a for a in argv]
+    code, out, err = run(capsys, "versions", *argv, "--work", str(tmp_path / "work"))
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "work").exists()

@@ -329,6 +329,12 @@ def cmd_ab(args) -> int:
     return run_ab(args)
 
 
+def cmd_versions(args) -> int:
+    from rnnbench.commands.versions import run_versions
+
+    return run_versions(args)
+
+
 def report_available() -> tuple[bool, str]:
     """Reports need pandas and matplotlib (the ``report`` extra); the rest of the suite does not."""
     import importlib.util
@@ -492,6 +498,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the comparison here too (both sides' records of every repetition, the "
                                   "verdicts); rnnbench report draws its forest plot")
     p.set_defaults(func=cmd_ab)
+
+    p = sub.add_parser("versions", help="one family across releases of its framework, each paired against the "
+                                        "version installed here (rnnbench ab per release), and their report")
+    p.add_argument("package", help="a framework family's package: torch, tensorflow, jax, ...")
+    p.add_argument("releases", nargs="+", metavar="VERSION", help="the releases to compare with the one installed")
+    p.add_argument("--pairs", type=_positive_int, default=ab.DEFAULT_PAIRS, metavar="K",
+                   help="repetitions per release (default: %(default)s)")
+    p.add_argument("--threshold", type=float, default=ab.DEFAULT_THRESHOLD_PCT,
+                   help="percent slower that counts (default: %(default)s)")
+    p.add_argument("--measure", action=ExtendUnique, choices=SELECTABLE_MEASURES, metavar="MEASURE",
+                   help=f"the measures timed (default: {', '.join(ab.TIMED_MEASURES)})")
+    p.add_argument("--work", help="the folder for every comparison (default: results/versions-<package>-<time>)")
+    p.add_argument("--report-out", default=str(REPORT_DIR), metavar="DIR",
+                   help="write the report of the comparisons here (default: %(default)s)")
+    p.set_defaults(func=cmd_versions)
     return parser
 
 

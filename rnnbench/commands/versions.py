@@ -1,0 +1,116 @@
+"""``rnnbench versions PACKAGE V1 V2 ...``: one family across releases of its framework on this machine.
+
+Each release is one paired comparison (``rnnbench ab``) of the same code: A with the package at the version this
+environment holds (under tox, the locked one), B with it at the release, the family's benchmarks alone, the loss
+bands checked on B. Every release is checked before anything is timed: the package must belong to a family, each
+version must be one the installer can resolve here (a dry run), none given twice. The comparisons' JSON go to the
+work folder, and the report of them (``rnnbench report``) has the section "Across versions".
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rnnbench.commands.sides import constraints_text, normalise, uv_binary
+from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
+from rnnbench.files import check_output
+from rnnbench.spec import families
+
+VERSION = re.compile(r"[0-9][A-Za-z0-9.+!_-]*")
+
+
+def family_of_package(package: str) -> str:
+    """The family whose recorded packages include ``package``, or a UserError naming the valid ones."""
+    for f in families.FAMILIES:
+        if normalise(package) in map(normalise, f.distributions):
+            return f.name
+    known = ", ".join(d for f in families.FAMILIES for d in f.distributions)
+    raise UserError(f"PACKAGE: {package} is no framework family's package; expected one of {known}")
+
+
+def check_releases(package: str, releases: list[str], held: str) -> list[str]:
+    """The releases to compare with ``held``: each a version the installer resolves here beside this environment's
+    other pins (a dry run), none twice; the one held is left out (it is side A)."""
+    seen = []
+    for v in releases:
+        if not VERSION.fullmatch(v):
+            raise UserError(f"VERSION: {v!r} is not a version; expected e.g. 2.14.1")
+        if v in seen:
+            raise UserError(f"VERSION: {v} is given twice")
+        seen.append(v)
+    wanted = [v for v in seen if v != held]
+    if not wanted:
+        raise UserError(f"VERSION: every release given is the one installed here ({package} {held}); name others")
+    with _constraints(package) as pins:
+        for v in wanted:
+            proc = subprocess.run([uv_binary(), "pip", "install", "--dry-run", "--quiet", "--python", sys.executable,
+                                   f"{package}=={v}", "--constraint", pins], capture_output=True, text=True)
+            if proc.returncode != 0:
+                why = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+                raise UserError(f"VERSION: {package}=={v} does not install here: {(why or ['?'])[-1][:240]}")
+    return wanted
+
+
+class _constraints:
+    """A temporary constraints file: this environment's pins, the package and what it requires left free."""
+
+    def __init__(self, package: str):
+        import tempfile
+
+        self.file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
+        self.file.write(constraints_text((normalise(package),)))
+        self.file.close()
+
+    def __enter__(self) -> str:
+        return self.file.name
+
+    def __exit__(self, *exc) -> None:
+        Path(self.file.name).unlink(missing_ok=True)
+
+
+def run_versions(args) -> int:
+    from rnnbench.commands.ab import run_ab
+    from rnnbench.commands.cli import build_parser
+
+    family = family_of_package(args.package)
+    try:
+        held = importlib.metadata.version(args.package)
+    except importlib.metadata.PackageNotFoundError:
+        raise UserError(f"PACKAGE: {args.package} is not installed here; run from an environment that has the "
+                        f"{family} family (tox -e bench, or pip install 'rnnbench[{families.family(family).extra}]')"
+                        ) from None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    work = Path(args.work) if args.work else Path("results") / f"versions-{args.package}-{stamp}"
+    check_output(work, "--work", folder=True)
+    releases = check_releases(args.package, args.releases, held)
+    work = work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    documents, failed = [], False
+    for v in releases:
+        out = work / f"ab-{args.package}-{held}-{v}.json"
+        print(f"versions: {args.package} {held} (A) against {v} (B), family {family}", file=sys.stderr, flush=True)
+        argv = ["ab", "--a", f"{args.package}=={held}", "--b", f"{args.package}=={v}", "--framework", family,
+                "--pairs", str(args.pairs), "--threshold", str(args.threshold), "--work", str(work / f"ab-{v}"),
+                "--json", str(out), *(["--measure", *args.measure] if args.measure else [])]
+        code = run_ab(build_parser().parse_args(argv))
+        failed = failed or code != EXIT_OK
+        documents.append(out)
+    print(f"versions: {len(documents)} comparisons in {work}; their report: rnnbench report "
+          + " ".join(str(d) for d in documents), file=sys.stderr)
+    if args.report_out is not None:
+        from rnnbench.commands.cli import report_available
+
+        ok, why = report_available()
+        if ok:
+            from rnnbench.reports.build import build_report
+            from rnnbench.reports.writer import write_report
+
+            print(f"report: {write_report(build_report(documents), Path(args.report_out))}")
+        else:
+            print(f"versions: report skipped: {why}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
