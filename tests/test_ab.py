@@ -376,7 +376,7 @@ def test_an_override_frees_what_it_requires_and_keeps_every_other_pin():
     (["numpy", "HELD"], "VERSION: every release given is the one installed here (numpy "),
     (["numpy", "99.0.0"], "VERSION: numpy==99.0.0 does not install here: "),
 ])
-def test_versions_refuses_bad_releases_before_any_work(capsys, tmp_path, argv, message):
+def test_versions_refuses_bad_releases_before_any_work(capsys, in_repo, tmp_path, argv, message):
     """rnnbench versions: a package no family records, a string that is no version, a release given twice, only
     the release installed here, or one that does not resolve here: one line, exit 2, nothing written."""
     import numpy
@@ -384,4 +384,21 @@ def test_versions_refuses_bad_releases_before_any_work(capsys, tmp_path, argv, m
     argv = [numpy.__version__ if a == "HELD" else a for a in argv]
     code, out, err = run(capsys, "versions", *argv, "--work", str(tmp_path / "work"))
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "work").exists() and not (in_repo / ".rnnbench").exists()
+
+
+def test_versions_times_the_commit_checked_out_and_refuses_a_dirty_tree(capsys, in_repo, tmp_path):
+    """The code every release runs is the commit checked out, resolved once before any work: uncommitted changes
+    are refused (--allow-dirty times the commit), so an edit during the run changes none of the releases."""
+    import numpy
+
+    init = in_repo / "rnnbench" / "__init__.py"
+    before = init.read_text()
+    init.write_text(before + "# edited\n")
+    try:
+        code, _, err = run(capsys, "versions", "numpy", "2.2.6" if numpy.__version__ != "2.2.6" else "2.4.6",
+                           "--work", str(tmp_path / "work"))
+    finally:
+        init.write_text(before)
+    assert code == 2 and "A: HEAD is the commit checked out, but the working tree has uncommitted changes" in err
     assert not (tmp_path / "work").exists()

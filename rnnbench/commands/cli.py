@@ -510,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--measure", action=ExtendUnique, choices=SELECTABLE_MEASURES, metavar="MEASURE",
                    help=f"the measures timed (default: {', '.join(ab.TIMED_MEASURES)})")
     p.add_argument("--work", help="the folder for every comparison (default: results/versions-<package>-<time>)")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="time the commit checked out even though the working tree has uncommitted changes")
     p.add_argument("--report-out", default=str(REPORT_DIR), metavar="DIR",
                    help="write the report of the comparisons here (default: %(default)s)")
     p.set_defaults(func=cmd_versions)

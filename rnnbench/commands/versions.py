@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from rnnbench.commands.sides import constraints_text, normalise, uv_binary
+from rnnbench.commands.sides import checkout_root, constraints_text, normalise, resolve_sides, uv_binary
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
 from rnnbench.files import check_output
 from rnnbench.spec import families
@@ -88,13 +88,16 @@ def run_versions(args) -> int:
     work = Path(args.work) if args.work else Path("results") / f"versions-{args.package}-{stamp}"
     check_output(work, "--work", folder=True)
     releases = check_releases(args.package, args.releases, held)
+    # the code is the commit checked out, resolved once: an edit while the releases run changes none of them
+    code = resolve_sides(checkout_root(), "HEAD", "HEAD", args.allow_dirty)[0].commit
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     documents, failed = [], False
     for v in releases:
         out = work / f"ab-{args.package}-{held}-{v}.json"
         print(f"versions: {args.package} {held} (A) against {v} (B), family {family}", file=sys.stderr, flush=True)
-        argv = ["ab", "--a", f"{args.package}=={held}", "--b", f"{args.package}=={v}", "--framework", family,
+        argv = ["ab", code, code, "--allow-dirty", "--a", f"{args.package}=={held}", "--b", f"{args.package}=={v}",
+                "--framework", family,
                 "--pairs", str(args.pairs), "--threshold", str(args.threshold), "--work", str(work / f"ab-{v}"),
                 "--json", str(out), *(["--measure", *args.measure] if args.measure else [])]
         code = run_ab(build_parser().parse_args(argv))
