@@ -28,7 +28,8 @@ _remove_compile_cache = fresh_compile_cache()  # before any framework is importe
 MEASURE_OF = {"test_build": Measure.BUILD, "test_train": Measure.TRAIN, "test_memory": Measure.MEMORY,
               "test_train_step": Measure.TRAIN_STEP, "test_forward": Measure.FORWARD, "test_epoch": Measure.EPOCH,
               "test_scaling_train_step": Measure.SCALING, "test_peak_matmul": Measure.PEAK,
-              "test_generate_vectorised": Measure.GENERATE, "test_generate_original_loop": Measure.GENERATE}
+              "test_generate_vectorised": Measure.GENERATE, "test_generate_original_loop": Measure.GENERATE,
+              "test_denormal_train_step": Measure.DENORMAL}
 BASELINE_FILE = Path(__file__).parent / "baselines" / "ci.json"  # each case's expected time, for --shard
 
 
@@ -104,6 +105,12 @@ def pytest_generate_tests(metafunc):
                   if PROFILES[opts.getoption("--profile")].sweeps else [])
         ids = [f"{field}-{cases.case_id(n, ref.config)}" for n, ref, field in points]
         metafunc.parametrize("sweep_case", points, ids=ids, indirect=True)
+    if "denormal_case" in metafunc.fixturenames:
+        wanted = (PROFILES[opts.getoption("--profile")].denormals
+                  or Measure.DENORMAL in opts.getoption("--measure", default=[]))
+        points = cases.denormal_cases(names, threads, device, tasks, cells) if wanted else []
+        ids = [f"{inputs}-{cases.case_id(n, ref.config)}" for n, ref, inputs in points]
+        metafunc.parametrize("denormal_case", points, ids=ids, indirect=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -129,6 +136,13 @@ def case(request, profile):
 @pytest.fixture
 def sweep_case(request, profile):
     """(name, sweep point, swept field), full profile only."""
+    cases.skip_unless_runnable(request.param[0], request.param[1].config, profile)
+    return request.param
+
+
+@pytest.fixture
+def denormal_case(request, profile):
+    """(name, the LSTM reference, "normal" or "denormal"): full profile, or --measure denormal."""
     cases.skip_unless_runnable(request.param[0], request.param[1].config, profile)
     return request.param
 

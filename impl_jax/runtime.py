@@ -15,6 +15,7 @@ TensorFlow's XLA reads the same flags.
 from __future__ import annotations
 
 import os
+import sys
 
 import jax
 import jax.profiler
@@ -90,11 +91,20 @@ def count_dispatch(impl, call) -> Dispatch:
     """What one call dispatches (``rnnbench.spec.dispatch``), from a JAX profiler trace (XLA's XSpace, read in
     memory): launches are the compiled executables run (a jitted step, and every op-by-op call outside one), ops
     the kernels XLA's CPU runtime ran in them, each loop iteration's counted."""
-    session = _profiler.ProfilerSession()
+    # jaxlib 0.8's profiler imports TensorFlow where it is installed, and frameworks never share a process: refused
+    # for the session (jax 0.8.3 imported it after the first step, and every later jax benchmark then skipped)
+    refused = "tensorflow" not in sys.modules
+    if refused:
+        sys.modules["tensorflow"] = None
     try:
-        call()
+        session = _profiler.ProfilerSession()
+        try:
+            call()
+        finally:
+            trace = jax.profiler.ProfileData.from_serialized_xspace(session.stop())
     finally:
-        trace = jax.profiler.ProfileData.from_serialized_xspace(session.stop())
+        if refused:
+            del sys.modules["tensorflow"]
     names = [e.name for plane in trace.planes for line in plane.lines for e in line.events]
     return Dispatch(launches=sum(n == _LAUNCH for n in names), ops=sum(n.startswith(_KERNEL_END) for n in names),
                     how="JAX profiler trace: executables run; XLA CPU kernels (thunks) run")

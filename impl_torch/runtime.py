@@ -9,10 +9,13 @@ from rnnbench.errors import UnsupportedError
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.dispatch import Dispatch
 from rnnbench.spec.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON
+from rnnbench.spec.path import onednn_switched_off
 
 # The first optimizer pulls in torch._dynamo lazily (seconds). Pay that at import, like TensorFlow's import,
 # so that build_seconds measures building the model and not a one-time import.
 torch.optim.Adagrad([torch.zeros(1, requires_grad=True)])
+if onednn_switched_off():  # rnnbench bench --no-onednn; every record's path reads it back
+    torch.backends.mkldnn.enabled = False
 
 
 def start(config: RunConfig) -> torch.device:

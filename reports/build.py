@@ -25,6 +25,7 @@ from rnnbench.reports.load import (
 from rnnbench.results.records import ReferenceFacts, TaskFacts
 from rnnbench.results.schema import outcome, run_info
 from rnnbench.results.summary import peak_gflops, reference_labels, run_overhead, summary_rows, targets_text
+from rnnbench.spec.measures import Measure
 
 
 @dataclass
@@ -235,6 +236,16 @@ def build_run_report(paths) -> Report:
         add(Section("overhead", "Overhead and arithmetic",
                     "No sweep in these results: `rnnbench bench --profile full` fits each implementation's step "
                     "time as overhead + arithmetic and shows the share of each at the reference configurations."))
+    denormals = summaries.denormal_table(frame)
+    if len(denormals):
+        add(Section("denormal", "Denormals",
+                    f"{summaries.denormal_finding(denormals)} One train step of "
+                    f"{', '.join(frame.loc[frame['measure'] == Measure.DENORMAL, 'label'].unique())} on its inputs "
+                    "and on the same inputs scaled below the smallest normal float, which puts every state, "
+                    "pre-activation and weight gradient into denormals unless the arithmetic flushes them to zero "
+                    "(\"flushes denormals\", measured in each run's path). A framework that does not flush may take "
+                    "a slow path on them (oneDNN#561 measured an LSTM 18-27x slower); one that flushes computes "
+                    "zeros instead, a different result (full profile, or `--measure denormal`).", denormals))
     dispatched = summaries.dispatch_table(rows)
     if len(dispatched):
         add(Section("dispatch", "What one step dispatches",

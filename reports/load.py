@@ -50,6 +50,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "steps": ("info", "steps"),
     "sweep": ("info", "sweep"),
     "sweep_value": ("info", "sweep_value"),
+    "inputs": ("info", "inputs"),
     "final_loss": ("info", "final_loss"),
     "path": ("info", "path"),
     "eval_loss": ("info", "eval_loss"),

@@ -414,6 +414,53 @@ def trend_table(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     return wide.reset_index().sort_values(["datetime", "run"]).reset_index(drop=True)
 
 
+DENORMAL_COLUMNS = ["impl", "framework", "flushes denormals", "normal us", "denormal us", "denormal/normal"]
+DENORMAL_SLOWER = 1.5  # a slowdown the finding names: beyond run-to-run noise by far
+
+
+def _flushes(path) -> bool | None:
+    """Whether the framework's own arithmetic flushes denormals, from a record's path (the NumPy family: NumPy's)."""
+    if not isinstance(path, dict):
+        return None
+    own = [v for k, v in path.items() if k.endswith("_flushes_denormals") and not k.startswith("numpy_")]
+    return (own or [path.get("numpy_flushes_denormals")])[0]
+
+
+def denormal_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The newest run's denormal benchmark: each implementation's train step on normal and on denormal inputs, the
+    ratio, and whether its framework flushes denormals (its path), slowest ratio first."""
+    rows = newest_run(frame) if len(frame) else frame
+    rows = rows[rows["measure"] == Measure.DENORMAL]
+    out = []
+    for impl, group in rows.groupby("impl", sort=False):
+        us = group.groupby("inputs")["us_per_step"].median()
+        if not {"normal", "denormal"} <= set(us.index):
+            continue
+        out.append({"impl": impl, "framework": group["framework"].iloc[0],
+                    "flushes denormals": _flushes(group["path"].iloc[0]),
+                    "normal us": round(us["normal"], 1), "denormal us": round(us["denormal"], 1),
+                    "denormal/normal": round(us["denormal"] / us["normal"], 2)})
+    table = pd.DataFrame(out, columns=DENORMAL_COLUMNS)
+    return table.sort_values("denormal/normal", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def denormal_finding(table: pd.DataFrame) -> str:
+    """Which implementations denormal inputs slowed by DENORMAL_SLOWER or more, and the largest ratio where the
+    framework flushes."""
+    slow = table[table["denormal/normal"] >= DENORMAL_SLOWER]
+    text = ("Denormal inputs slowed " + ", ".join(f"{r['impl']} {r['denormal/normal']:.1f}x" for _, r in
+                                                   slow.iterrows()) + ". " if len(slow)
+            else f"No implementation was {DENORMAL_SLOWER}x slower on denormal inputs. ")
+    for flushes, words in ((True, "where the framework flushes denormals"),
+                           (False, "where it does not")):
+        part = table[table["flushes denormals"] == flushes]  # noqa: E712 - a column of bools and None
+        if len(part):
+            top = part.iloc[0]
+            text += (f"The largest ratio {words}: {top['impl']} {top['denormal/normal']:.2f}x "
+                     f"({len(part)} implementation{'s' * (len(part) > 1)}). ")
+    return text.strip()
+
+
 VERSION_COLUMNS = ["package", "benchmark", "impl", "measure", "A release", "B release", "B/A", "low", "high", "verdict"]
 
 

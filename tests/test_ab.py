@@ -369,6 +369,40 @@ def test_an_override_frees_what_it_requires_and_keeps_every_other_pin():
     assert "pytest==" not in pins and "pytest-benchmark==" not in pins and "\nnumpy==" in "\n" + pins
 
 
+def test_an_override_frees_what_requires_it_too():
+    """A library built on the overridden package may need another release of its own (flax 0.12.8 needs jax 0.10):
+    what requires the override, transitively, is left to the installer as well; the rest stays pinned."""
+    from rnnbench.commands.sides import constraints_text, dependents, freed
+
+    assert "pytest-benchmark" in dependents(("pytest",)) and "pytest" not in dependents(("pytest",))
+    assert {"pytest", "pytest-benchmark", "pluggy"} <= freed(("pytest",))
+    pins = constraints_text(("pytest",)).lower()
+    assert "pytest-benchmark==" not in pins and "\nnumpy==" in "\n" + pins
+
+
+def test_versions_runs_every_release_against_one_commit(capsys, in_repo, tmp_path, monkeypatch):
+    """Each release is one paired comparison of the same commit, the installed release on side A."""
+    import importlib.metadata
+
+    from rnnbench.commands import ab, cli, versions
+
+    calls = []
+
+    def fake_ab(args):
+        calls.append(args)
+        Path(args.json).write_text("{}")
+        return 0
+
+    monkeypatch.setattr(ab, "run_ab", fake_ab)
+    monkeypatch.setattr(versions, "check_releases", lambda package, given, held: list(given))
+    monkeypatch.setattr(cli, "report_available", lambda: (False, "not in this test"))
+    code, _, err = run(capsys, "versions", "numpy", "1.0.0", "2.0.0", "--work", str(tmp_path / "work"))
+    held = importlib.metadata.version("numpy")
+    assert [(c.a, c.b, c.a_with, c.b_with) for c in calls] == [
+        (calls[0].a, calls[0].a, [f"numpy=={held}"], [f"numpy=={v}"]) for v in ("1.0.0", "2.0.0")]
+    assert len(calls[0].a) == 40 and code == 0, err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["scipy", "1.15.0"], "PACKAGE: scipy is no framework family's package; expected one of numpy, tensorflow"),
     (["numpy", "x1"], "VERSION: 'x1' is not a version; expected e.g. 2.14.1"),

@@ -133,6 +133,34 @@ def test_cells_table_puts_the_cells_side_by_side(tmp_path):
     assert "cells" in {s.key for s in build_report([path]).sections}
 
 
+def test_the_denormal_section_sets_each_step_beside_its_denormal_twin_with_whether_the_framework_flushes(tmp_path):
+    doc = json.loads(NEW.read_text())
+    template = next(b for b in doc["benchmarks"] if b["extra_info"]["measure"] == "train_step")
+    for impl, framework, flush, slower in (("numpy", "numpy", False, 4.0), ("tf-cell", "tensorflow", True, 1.02)):
+        for inputs, us in (("normal", 100.0), ("denormal", 100.0 * slower)):
+            b = json.loads(json.dumps(template))
+            b["name"] = f"test_denormal_train_step[{inputs}-{impl}-digits-lstm-T8-S64-B32]"
+            b["stats"].update(median=us * 1e-6)
+            own = "numpy_flushes_denormals" if impl == "numpy" else "tf_flushes_denormals"
+            b["extra_info"].update(impl=impl, framework=framework, measure="denormal", inputs=inputs, steps=1,
+                                   label="digits-lstm-T8-S64", path={"numpy_flushes_denormals": False, own: flush})
+            doc["benchmarks"].append(b)
+    path = tmp_path / "denormal.json"
+    path.write_text(json.dumps(doc))
+    table = summaries.denormal_table(load_results(read_runs([path])))
+    assert markdown_table(table) == """\
+| impl | framework | flushes denormals | normal us | denormal us | denormal/normal |
+|---|---|---|---|---|---|
+| numpy | numpy | False | 100.0 | 400.0 | 4.0 |
+| tf-cell | tensorflow | True | 100.0 | 102.0 | 1.02 |"""
+    finding = summaries.denormal_finding(table)
+    assert finding.startswith("Denormal inputs slowed numpy 4.0x.")
+    assert "where the framework flushes denormals: tf-cell 1.02x" in finding
+    section = next(s for s in build_report([path]).sections if s.key == "denormal")
+    assert "digits-lstm-T8-S64" in section.description
+    assert "denormal" not in {s.key for s in build_report([NEW]).sections}  # no such records: no section
+
+
 def test_scaling_memory_and_trend_tables_exact(frame, rows):
     assert markdown_table(summaries.scaling_table(frame)) == """\
 | impl | state_size low | state_size high | num_steps low | num_steps high | batch_size low | batch_size high |

@@ -359,3 +359,29 @@ def test_the_path_reads_onednn_and_the_lstm_kernel_back_from_the_process():
         finally:
             torch.set_flush_denormal(False)
     assert runtime.path()["torch_flushes_denormals"] is False
+
+
+def test_no_onednn_switches_it_off_in_every_benchmark_process_and_the_path_says_so():
+    """``rnnbench bench --no-onednn``: the family processes get the environment that switches oneDNN off, and a
+    PyTorch process started with it reads its path back as oneDNN off, nn.LSTM on PyTorch's own kernel."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from rnnbench.commands.bench import family_environment
+    from rnnbench.commands.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--no-onednn"])
+    env = family_environment(args)
+    assert env["RNNBENCH_ONEDNN"] == "0" and env["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert family_environment(build_parser().parse_args(["bench"])) is None  # this process's, unchanged
+    code = "import json; from rnnbench.impl_torch import runtime; print(json.dumps(runtime.path()))"
+    off = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                    check=True).stdout.splitlines()[-1])
+    assert off["torch_onednn"] is False and off["torch_lstm_kernel"].startswith("native")
+    if torch.backends.mkldnn.is_available():
+        on = json.loads(subprocess.run([sys.executable, "-c", code], env={**os.environ, "RNNBENCH_ONEDNN": "1"},
+                                       capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        assert on["torch_onednn"] is True
+

@@ -35,6 +35,8 @@ from rnnbench.commands.sides import (
     changed_paths,
     checkout_root,
     ensure_env,
+    freed,
+    installed_versions,
     normalise,
     parse_overrides,
     resolve_sides,
@@ -397,9 +399,23 @@ def run_ab(args) -> int:
             envs[side.label] = env
             print(f"ab: {side.label} = {side.short}: environment {'built' if built else 'cached'} "
                   f"({time.monotonic() - t0:.0f} s) {env}", file=sys.stderr, flush=True)
+            moved = moved_packages(env, side)
+            if moved:
+                notes.append(f"{side.label} installs {moved} with its overrides")
+                print(f"ab: {side.label} installs {moved} with its overrides", file=sys.stderr, flush=True)
     plan = Plan(root, sides, envs, design, args.pairs, args.profile, selection,
                 tuple(args.measure or TIMED_MEASURES), timed, not args.no_loss_check, work, args.seed, notes)
     return execute(plan, args)
+
+
+def moved_packages(env: Path, side: Side) -> str:
+    """What the installer chose for the packages a side's overrides freed (``sides.freed``) where it differs from
+    this environment, "flax 0.12.3 (here 0.12.8), ..." ("" when nothing moved but the overrides)."""
+    names = sorted(freed(tuple(o.name for o in side.overrides)) - {o.name for o in side.overrides})
+    held = installed_versions(env, names) if names else {}
+    here = installed_versions(Path(sys.prefix), names) if names else {}
+    return ", ".join(f"{n} {held[n] or 'absent'} (here {here[n] or 'absent'})" for n in names
+                     if held[n] != here[n])
 
 
 def execute(plan: Plan, args) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -34,6 +35,8 @@ from rnnbench.results.summary import summary_rows, targets_text
 from rnnbench.results.table import format_table
 from rnnbench.spec import families, registry
 from rnnbench.spec.config import DEFAULT_PROFILE, PROFILES, SWEEPS
+from rnnbench.spec.measures import Measure
+from rnnbench.spec.path import onednn_off_environment
 from rnnbench.spec.references import reference_configs
 
 POLL_SECONDS = 0.2  # how often the progress of a running family is read
@@ -85,6 +88,8 @@ def family_command(framework: str, names: list[str], args, out: Path, events: Pa
     files = ["test_calibration.py"] if calibrate else []
     files += ["test_train_bench.py"] + (["test_task_bench.py"] if framework == "numpy" else [])
     files += ["test_scaling.py"] if profile.sweeps else []
+    files += ["test_denormal.py"] if profile.denormals or Measure.DENORMAL in (getattr(args, "measure", None) or []) \
+        else []
     return [
         sys.executable, "-m", "pytest", *(str(bench / f) for f in files),
         "-p", "no:cacheprovider", "-q", "-rs", "--color=no",
@@ -100,8 +105,14 @@ def family_command(framework: str, names: list[str], args, out: Path, events: Pa
     ]
 
 
-def run_family(cmd: list[str], log, events: Path) -> tuple[int, list[dict]]:
-    """Run one family's pytest with its output in the log, printing a progress line per finished benchmark.
+def family_environment(args) -> dict | None:
+    """The benchmark processes' environment where the options change it (``--no-onednn``), else None (this one's)."""
+    return {**os.environ, **onednn_off_environment()} if getattr(args, "no_onednn", False) else None
+
+
+def run_family(cmd: list[str], log, events: Path, env: dict | None = None) -> tuple[int, list[dict]]:
+    """Run one family's pytest with its output in the log, printing a progress line per finished benchmark;
+    ``env``: its environment, where not this process's.
 
     Returns (exit code, the benchmarks that failed: {"test", "error"} each).
     """
@@ -124,7 +135,7 @@ def run_family(cmd: list[str], log, events: Path) -> tuple[int, list[dict]]:
     # a group of its own: a signal that reaches this process alone (timeout, a CI runner) is forwarded to the
     # child and all it started, and this waits for them; the child also ends if this process is killed outright
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0,
-                            preexec_fn=children.die_with_parent())
+                            preexec_fn=children.die_with_parent(), env=env)
     try:
         while proc.poll() is None:
             time.sleep(POLL_SECONDS)
@@ -289,6 +300,7 @@ def _run_families(args, runnable: list[str], skipped: dict, log) -> tuple[int, d
     groups = by_framework(runnable)
     processes = getattr(args, "processes", 1) or 1
     parts, failed, failures = [], [], []
+    env = family_environment(args)
     with tempfile.TemporaryDirectory() as tmp:
         for i, (framework, names) in enumerate(groups.items(), 1):
             print(f"[{i}/{len(groups)}] {framework}: {', '.join(names)} "
@@ -300,7 +312,7 @@ def _run_families(args, runnable: list[str], skipped: dict, log) -> tuple[int, d
                 part = Path(tmp) / f"{framework}-{process}.json"
                 events = Path(tmp) / f"{framework}-{process}.events"
                 code, failed_tests = run_family(
-                    family_command(framework, names, args, part, events, calibrate=i == 1), log, events)
+                    family_command(framework, names, args, part, events, calibrate=i == 1), log, events, env)
                 failures += [{"framework": framework, "impl": impl_of(f["test"]), "process": process, **f}
                              for f in failed_tests]
                 if code not in (0, 5) or not part.exists():

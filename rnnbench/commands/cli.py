@@ -423,6 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "benchmark process is also confined to that many CPUs")
     p.add_argument("--no-pin", action="store_true", help="do not confine the processes to --threads CPUs")
     p.add_argument("--device", choices=DEVICES, default=RunConfig.device)
+    p.add_argument("--no-onednn", action="store_true",
+                   help="switch oneDNN off in PyTorch (torch.backends.mkldnn) and TensorFlow (TF_ENABLE_ONEDNN_OPTS=0) "
+                        "for every benchmark process; each record's path says what ran, and compare names the "
+                        "difference")
     p.add_argument("--json", help=f"write the merged results here (default: {RESULTS_DIR}/bench-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip building the report at the end")
     p.add_argument("--report-out", default=str(REPORT_DIR), help="report folder (default: %(default)s)")

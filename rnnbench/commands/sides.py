@@ -216,11 +216,37 @@ def dependencies(names: tuple[str, ...]) -> set[str]:
     return {name for name, _ in seen}
 
 
+def dependents(names: tuple[str, ...]) -> set[str]:
+    """The installed packages that require any of ``names``, transitively (normalised names, ``names`` left out):
+    what another release of them may need at another version (flax 0.12.8 needs jax 0.10 or later)."""
+    requires: dict[str, set[str]] = {}
+    for dist in importlib.metadata.distributions():
+        name = normalise(dist.metadata["Name"] or "")
+        for req in dist.requires or []:
+            m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+            if m and "extra" not in req.partition(";")[2]:  # what it needs whatever extras were asked for
+                requires.setdefault(normalise(m[1]), set()).add(name)
+    found, todo = set(), [normalise(n) for n in names]
+    while todo:
+        for user in requires.get(todo.pop(), ()):
+            if user not in found and user != PROJECT:
+                found.add(user)
+                todo.append(user)
+    return found - {normalise(n) for n in names}
+
+
+def freed(overridden: tuple[str, ...]) -> set[str]:
+    """What an override frees from the pins: the overridden packages, everything they require and everything that
+    requires them (normalised names); the installer resolves these for the override, and the side records them."""
+    return dependencies(overridden) | dependents(overridden) if overridden else set()
+
+
 def constraints_text(overridden: tuple[str, ...] = ()) -> str:
     """The running environment's package versions, one ``name==version`` a line: both sides install the same
-    versions. Left out: rnnbench itself, and the ``overridden`` packages with everything they require (another
-    release pins its own CUDA libraries, for one), which the installer then resolves for the override."""
-    free = dependencies(overridden) if overridden else set()
+    versions. Left out: rnnbench itself, and what the ``overridden`` packages free (``freed``: another release
+    pins its own CUDA libraries, or needs an older release of a library built on it), which the installer then
+    resolves for the override."""
+    free = freed(overridden)
     pins = set()
     for dist in importlib.metadata.distributions():
         name = (dist.metadata["Name"] or "").strip()

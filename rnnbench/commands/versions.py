@@ -89,19 +89,18 @@ def run_versions(args) -> int:
     check_output(work, "--work", folder=True)
     releases = check_releases(args.package, args.releases, held)
     # the code is the commit checked out, resolved once: an edit while the releases run changes none of them
-    code = resolve_sides(checkout_root(), "HEAD", "HEAD", args.allow_dirty)[0].commit
+    commit = resolve_sides(checkout_root(), "HEAD", "HEAD", args.allow_dirty)[0].commit
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     documents, failed = [], False
     for v in releases:
         out = work / f"ab-{args.package}-{held}-{v}.json"
         print(f"versions: {args.package} {held} (A) against {v} (B), family {family}", file=sys.stderr, flush=True)
-        argv = ["ab", code, code, "--allow-dirty", "--a", f"{args.package}=={held}", "--b", f"{args.package}=={v}",
+        argv = ["ab", commit, commit, "--allow-dirty", "--a", f"{args.package}=={held}", "--b", f"{args.package}=={v}",
                 "--framework", family,
                 "--pairs", str(args.pairs), "--threshold", str(args.threshold), "--work", str(work / f"ab-{v}"),
                 "--json", str(out), *(["--measure", *args.measure] if args.measure else [])]
-        code = run_ab(build_parser().parse_args(argv))
-        failed = failed or code != EXIT_OK
+        failed = run_ab(build_parser().parse_args(argv)) != EXIT_OK or failed
         documents.append(out)
     print(f"versions: {len(documents)} comparisons in {work}; their report: rnnbench report "
           + " ".join(str(d) for d in documents), file=sys.stderr)

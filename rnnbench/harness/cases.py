@@ -22,7 +22,15 @@ from rnnbench.spec import dispatch, families, registry
 from rnnbench.spec.config import SWEEPS, Profile, RunConfig
 from rnnbench.spec.measures import Measure
 from rnnbench.spec.params import init_params
-from rnnbench.spec.references import CELL_SWEEP, CELL_SWEEP_AT, Reference, config_label, reference_configs, selected
+from rnnbench.spec.references import (
+    CELL_SWEEP,
+    CELL_SWEEP_AT,
+    DENORMAL_AT,
+    Reference,
+    config_label,
+    reference_configs,
+    selected,
+)
 
 
 def selected_names(impls: list[str], frameworks: list[str]) -> list[str]:
@@ -41,6 +49,24 @@ def reference_cases(names: list[str], threads: int, device: str, tasks: list[str
                     cells: list[str] | None = None) -> list[tuple[str, Reference]]:
     """Every implementation at every reference configuration (of the chosen tasks and cells)."""
     return [(n, ref) for ref in reference_configs(threads, device, tasks, cells, timed=True) for n in names]
+
+
+DENORMAL_INPUTS = ("normal", "denormal")
+
+
+def denormal_cases(names: list[str], threads: int, device: str, tasks: list[str] | None = None,
+                   cells: list[str] | None = None) -> list[tuple[str, Reference, str]]:
+    """(name, the reference DENORMAL_AT, inputs): each implementation on normal inputs, then on denormal ones."""
+    refs = [r for r in reference_configs(threads, device, tasks, cells, timed=True) if r.label == DENORMAL_AT]
+    return [(n, ref, inputs) for ref in refs for n in names for inputs in DENORMAL_INPUTS]
+
+
+def denormal(xs: np.ndarray) -> np.ndarray:
+    """``xs`` scaled so that its largest magnitude is a tenth of the dtype's smallest normal number: every nonzero
+    input is a denormal, and with zero biases so is every pre-activation and state an LSTM computes from it (the
+    gradients reaching its weights too, so training keeps them there), unless the arithmetic flushes them to 0."""
+    top = float(np.abs(xs).max()) or 1.0
+    return (xs.astype(np.float64) * (float(np.finfo(xs.dtype).tiny) / 10 / top)).astype(xs.dtype)
 
 
 def sweep_cases(names: list[str], threads: int, device: str, tasks: list[str] | None = None,

@@ -67,6 +67,7 @@ class Record:
     path: dict | None = None
     sweep: str | None = None  # scaling: the swept field
     sweep_value: Number | str | None = None  # scaling: its value here
+    inputs: str | None = None  # denormal: "normal", or "denormal" (scaled below the dtype's smallest normal)
     # a reference training run (measure "train")
     expected_level: str | None = None  # a key of the task's theory levels
     nearest_level: str | None = None

@@ -152,12 +152,14 @@ class Profile:
     # Rounds of the original sample-by-sample generator, a fixed historical comparison (2.7 s a round on an AMD
     # EPYC): the main job takes one.
     original_loop_rounds: int = 3
+    # Also the LSTM's train step with its inputs scaled into denormals, beside the same step on normal inputs.
+    denormals: bool = False
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("quick", 0.5, False, "the reference configurations", epoch_rounds=3, original_loop_rounds=1),
     Profile("full", 1.0, True, "also the scaling sweeps, the slowest builds and memory in fresh processes",
-            slow_builds=True, fresh_memory=True, dispatch_everywhere=True),
+            slow_builds=True, fresh_memory=True, dispatch_everywhere=True, denormals=True),
     Profile("ci", 0.1, False, "quick with fewer rounds, for the regression gate"),
     # One repetition of `rnnbench ab`: the repetition is the sample, so one timed epoch (after its warm-up) will do.
     Profile("pair", 0.1, False, "ci's configurations with one timed epoch: a repetition of rnnbench ab",

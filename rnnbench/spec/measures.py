@@ -17,11 +17,14 @@ class Measure:
     PEAK = "peak"  # the machine's float32 matmul rate at the run's threads: the roofline's ceiling
     GENERATE = "generate"  # the data generator
     MEMORY = "memory"  # a reference training run's peak memory, in a fresh process (full profile)
+    DENORMAL = "denormal"  # one train step of the LSTM with normal and with denormal inputs (full profile)
 
 
 
 REFERENCE_MEASURES = (Measure.BUILD, Measure.TRAIN, Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)
 MACHINE_MEASURES = (Measure.CALIBRATION, Measure.PEAK)  # time the machine, not an implementation: never judged
 # What `rnnbench bench --measure` selects (the calibration probes always run: the gate normalises by them).
-SELECTABLE_MEASURES = (*REFERENCE_MEASURES, Measure.MEMORY, Measure.SCALING, Measure.PEAK, Measure.GENERATE)
-PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING)  # median / steps
+SELECTABLE_MEASURES = (*REFERENCE_MEASURES, Measure.MEMORY, Measure.SCALING, Measure.PEAK, Measure.GENERATE,
+                       Measure.DENORMAL)
+# median / steps
+PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING, Measure.DENORMAL)

@@ -11,11 +11,28 @@ compare key by key (``differences``), and comparisons name a difference of path 
 from __future__ import annotations
 
 import importlib
+import os
 
 import numpy as np
 from threadpoolctl import threadpool_info
 
 from rnnbench.spec.families import FAMILIES
+
+# ``rnnbench bench --no-onednn``: switches oneDNN off in every benchmark process it starts. PyTorch reads this
+# variable at its runtime's import (``torch.backends.mkldnn``), TensorFlow its own (read at its import); the path
+# each record carries then says what actually ran.
+ONEDNN_ENV = "RNNBENCH_ONEDNN"
+
+
+def onednn_off_environment() -> dict[str, str]:
+    """The environment variables that switch oneDNN off in PyTorch (through ``ONEDNN_ENV``) and TensorFlow."""
+    return {ONEDNN_ENV: "0", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def onednn_switched_off() -> bool:
+    """Whether this process was asked to run without oneDNN (``ONEDNN_ENV`` is 0)."""
+    return os.environ.get(ONEDNN_ENV, "1").strip() == "0"
+
 
 TINY = 1e-38  # a normal float32; a hundredth of it is a denormal, or zero where arithmetic flushes denormals
 

@@ -73,6 +73,10 @@ def reference_configs(threads: int | None = None, device: str = "cpu", tasks: li
     return tuple(refs)
 
 
+# Denormal honesty (full profile): the LSTM reference that reads features, timed on its inputs and on them scaled
+# into denormals (the binary task reads tokens, one-hot inside each implementation, which no scaling reaches).
+DENORMAL_AT = "digits-lstm-T8-S64"
+
 # The full profile's cell sweep: every cell at these references (binary (10,16) and the digits configuration).
 CELL_SWEEP_AT = ("binary-rnn-T10-S16", "digits-lstm-T8-S64")
 CELL_SWEEP = tuple(CELLS)
