@@ -20,7 +20,15 @@ from rnnbench.errors import UserError
 from rnnbench.harness import barrier, cases, events, provenance, shards
 from rnnbench.harness.compile_cache import fresh_compile_cache
 from rnnbench.harness.cpus import pin_to_cpus
-from rnnbench.spec.config import BENCH_THREADS, DEFAULT_PROFILE, DEVICES, PROFILES, RunConfig, profiles_help
+from rnnbench.spec.config import (
+    BENCH_THREADS,
+    DEFAULT_PROFILE,
+    DEVICES,
+    PROFILES,
+    RunConfig,
+    opted_in,
+    profiles_help,
+)
 from rnnbench.spec.measures import SELECTABLE_MEASURES, Measure
 
 _remove_compile_cache = fresh_compile_cache()  # before any framework is imported
@@ -29,7 +37,7 @@ MEASURE_OF = {"test_build": Measure.BUILD, "test_train": Measure.TRAIN, "test_me
               "test_train_step": Measure.TRAIN_STEP, "test_forward": Measure.FORWARD, "test_epoch": Measure.EPOCH,
               "test_scaling_train_step": Measure.SCALING, "test_peak_matmul": Measure.PEAK,
               "test_generate_vectorised": Measure.GENERATE, "test_generate_original_loop": Measure.GENERATE,
-              "test_denormal_train_step": Measure.DENORMAL}
+              "test_denormal_train_step": Measure.DENORMAL, "test_truncation_train_step": Measure.TRUNCATION}
 BASELINE_FILE = Path(__file__).parent / "baselines" / "ci.json"  # each case's expected time, for --shard
 
 
@@ -105,12 +113,17 @@ def pytest_generate_tests(metafunc):
                   if PROFILES[opts.getoption("--profile")].sweeps else [])
         ids = [f"{field}-{cases.case_id(n, ref.config)}" for n, ref, field in points]
         metafunc.parametrize("sweep_case", points, ids=ids, indirect=True)
+    profile, named = PROFILES[opts.getoption("--profile")], opts.getoption("--measure", default=[])
     if "denormal_case" in metafunc.fixturenames:
-        wanted = (PROFILES[opts.getoption("--profile")].denormals
-                  or Measure.DENORMAL in opts.getoption("--measure", default=[]))
+        wanted = opted_in(profile, Measure.DENORMAL, named)
         points = cases.denormal_cases(names, threads, device, tasks, cells) if wanted else []
         ids = [f"{inputs}-{cases.case_id(n, ref.config)}" for n, ref, inputs in points]
         metafunc.parametrize("denormal_case", points, ids=ids, indirect=True)
+    if "truncation_case" in metafunc.fixturenames:
+        wanted = opted_in(profile, Measure.TRUNCATION, named)
+        points = cases.truncation_cases(names, threads, device, tasks, cells) if wanted else []
+        ids = [f"bptt-{ref.config.num_steps}-{ref.config.k1}-{cases.case_id(n, ref.config)}" for n, ref in points]
+        metafunc.parametrize("truncation_case", points, ids=ids, indirect=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -143,6 +156,13 @@ def sweep_case(request, profile):
 @pytest.fixture
 def denormal_case(request, profile):
     """(name, the LSTM reference, "normal" or "denormal"): full profile, or --measure denormal."""
+    cases.skip_unless_runnable(request.param[0], request.param[1].config, profile)
+    return request.param
+
+
+@pytest.fixture
+def truncation_case(request, profile):
+    """(name, a BPTT(k2, k1) point): full profile, or --measure truncation."""
     cases.skip_unless_runnable(request.param[0], request.param[1].config, profile)
     return request.param
 

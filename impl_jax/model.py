@@ -72,8 +72,14 @@ class Model(forward.Model):
             xw, W_h, bh = forward.direction_inputs(OPS, self.spec, p, prefix, rows)
             backward = self.spec.is_backward(prefix)
             start = tuple(jnp.zeros_like(s) for s in state) if backward else state
-            last, hs = lax.scan(partial(_scan_step, step, W_h, bh), start, jnp.swapaxes(xw, 0, 1),
-                                reverse=backward, unroll=xw.shape[1] <= UNROLL_UP_TO)  # hs (T, B, H) in time order
+            body, unroll = partial(_scan_step, step, W_h, bh), xw.shape[1] <= UNROLL_UP_TO
+            xw = jnp.swapaxes(xw, 0, 1)
+            k1 = None if backward else self.spec.carry_at
+            if k1 is None:
+                last, hs = lax.scan(body, start, xw, reverse=backward, unroll=unroll)  # hs (T, B, H) in time order
+            else:  # BPTT(k2, k1): the state to carry on is the one after the first k1 steps
+                last, first = lax.scan(body, start, xw[:k1], unroll=unroll)
+                hs = jnp.concatenate([first, lax.scan(body, last, xw[k1:], unroll=unroll)[1]])
             per_direction.append(hs)
             if not backward:
                 final = last

@@ -61,11 +61,14 @@ def jax_dtype(config: RunConfig):
 
 def optimizer(config: RunConfig) -> optax.GradientTransformation:
     """The config's optimizer in optax: TF1 Adagrad (accumulator from 0.1, no epsilon), or Adam as torch.optim
-    defines it (optax adds epsilon to the bias-corrected root, as torch does)."""
+    defines it (optax adds epsilon to the bias-corrected root, as torch does); after
+    ``optax.clip_by_global_norm`` where the config clips."""
     if config.optimizer == "adam":
-        return optax.adam(config.learning_rate, b1=ADAM_BETA1, b2=ADAM_BETA2, eps=ADAM_EPSILON)
-    return optax.adagrad(config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR,
-                         eps=ADAGRAD_EPSILON)
+        tx = optax.adam(config.learning_rate, b1=ADAM_BETA1, b2=ADAM_BETA2, eps=ADAM_EPSILON)
+    else:
+        tx = optax.adagrad(config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR,
+                           eps=ADAGRAD_EPSILON)
+    return tx if config.clip_norm is None else optax.chain(optax.clip_by_global_norm(config.clip_norm), tx)
 
 
 def versions() -> dict[str, str]:

@@ -4,7 +4,9 @@ Time-major inside: ``xw`` is the window's input product x_t @ W[:n_in] for every
 for the whole window by the model; each cell adds the recurrent product per step. ``state`` is a tuple of (B, H)
 arrays (h, and c for the LSTM). ``backward`` takes the gradient reaching each step's output h_t, (T, B, H), and
 returns the gradient at xw and those of the recurrent weights and the biases; no gradient leaves the window
-(truncated backpropagation). The formulas are DESIGN.md's (and ``rnnbench.spec.cells``'); tests check every gradient
+(truncated backpropagation). Given a ``record`` array (T, B, H), it also writes there the whole gradient reaching
+each h_t (its own output's and what comes back from later steps): the gradient-flow study reads it. The
+formulas are DESIGN.md's (and ``rnnbench.spec.cells``'); tests check every gradient
 against central differences in float64.
 """
 
@@ -32,13 +34,20 @@ class RNNCell:
         return states[1:], states, (states[-1],)
 
     @staticmethod
-    def backward(dhs, states, Wh):
+    def state_at(cache, t: int) -> tuple:
+        """The state after the window's first t steps, from ``forward``'s cache."""
+        return (cache[t],)
+
+    @staticmethod
+    def backward(dhs, states, Wh, record=None):
         hidden = states[1:]
         H = hidden.shape[-1]
         Wh_T = Wh.T
         d_pre = np.empty_like(hidden)  # gradient at tanh's input, per step
         carry = np.zeros_like(states[0])  # gradient reaching h_t from h_{t+1}
         for t in range(len(hidden) - 1, -1, -1):
+            if record is not None:
+                record[t] = dhs[t] + carry
             d_pre[t] = (dhs[t] + carry) * (1.0 - hidden[t] * hidden[t])
             carry = d_pre[t] @ Wh_T
         d_pre_flat = d_pre.reshape(-1, H)
@@ -67,7 +76,12 @@ class LSTMCell:
         return hs[1:], (hs, cs, acts), (hs[-1], cs[-1])
 
     @staticmethod
-    def backward(dhs, cache, Wh):
+    def state_at(cache, t: int) -> tuple:
+        hs, cs, _ = cache
+        return hs[t], cs[t]
+
+    @staticmethod
+    def backward(dhs, cache, Wh, record=None):
         hs, cs, acts = cache
         T, H = len(dhs), hs.shape[-1]
         Wh_T = Wh.T
@@ -79,6 +93,8 @@ class LSTMCell:
             i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             tc = np.tanh(cs[t + 1])
             dh = dhs[t] + dh_next
+            if record is not None:
+                record[t] = dh
             dc = dc_next + dh * o * (1.0 - tc * tc)
             d = dz[t]
             d[:, :H] = dc * g * i * (1.0 - i)
@@ -115,7 +131,11 @@ class GRUCell:
         return hs[1:], (hs, rzn, rh_n), (hs[-1],)
 
     @staticmethod
-    def backward(dhs, cache, Wh):
+    def state_at(cache, t: int) -> tuple:
+        return (cache[0][t],)
+
+    @staticmethod
+    def backward(dhs, cache, Wh, record=None):
         hs, rzn, rh_n = cache
         T, H = len(dhs), hs.shape[-1]
         Wh_T = Wh.T
@@ -126,6 +146,8 @@ class GRUCell:
             g = rzn[t]
             r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
             dh = dhs[t] + dh_next
+            if record is not None:
+                record[t] = dh
             dn_pre = dh * (1.0 - z) * (1.0 - n * n)
             da[t, :, :H] = dn_pre * rh_n[t] * r * (1.0 - r)
             da[t, :, H : 2 * H] = dh * (hs[t] - n) * z * (1.0 - z)

@@ -70,6 +70,8 @@ class Model:
         self.input_size = config.input_size
         self.prefixes = ("", BACKWARD_PREFIX) if config.bidirectional else ("",)
         self.dtype = np.dtype(config.dtype)
+        # BPTT(k2, k1): carry the state after the first k1 steps, take the loss on the last k1 (None: TF style)
+        self.k1 = config.shift
 
     def zero_state(self, batch: int, state_size: int) -> tuple:
         return tuple(np.zeros((batch, state_size), self.dtype) for _ in self.cell.states)
@@ -81,7 +83,9 @@ class Model:
         """x_t @ W[:n_in] for every step, (T, B, G*H): a row gather for one-hot tokens."""
         return Wx[x_tm] if self.tokens else x_tm @ Wx
 
-    def forward(self, p: Params, x: np.ndarray, state: tuple) -> Forward:
+    def forward(self, p: Params, x: np.ndarray, state: tuple, carry_at: int | None = None) -> Forward:
+        """The window from ``state``; its ``final_state`` is the forward direction's last, or the one after
+        ``carry_at`` steps (training BPTT(k2, k1))."""
         x_tm = self._time_major(x)
         n_in = self.input_size
         directions, caches, final = [], [], state
@@ -95,7 +99,7 @@ class Model:
             directions.append(hs[::-1] if backward else hs)
             caches.append(cache)
             if not backward:
-                final = last
+                final = last if carry_at is None else self.math.state_at(cache, carry_at)
         features = directions[0] if len(directions) == 1 else np.concatenate(directions, axis=-1)
         out = (features if self.each_step else features[-1]) @ p.U + p.c
         return Forward(x_tm, features, caches, out, final)
@@ -113,8 +117,8 @@ class Model:
 
     def loss_and_grads(self, p: Params, x: np.ndarray, y: np.ndarray, state: tuple):
         """Loss, gradients (Params in canonical order) and the final state of one window."""
-        f = self.forward(p, x, state)
-        loss, d_out = self.loss_fn(f.out, self._targets(y))
+        f = self.forward(p, x, state, self.k1)
+        loss, d_out = self._scored_loss(f.out, self._targets(y))
         width, n_out = f.features.shape[-1], f.out.shape[-1]
         grads = {}
         if self.each_step:
@@ -148,14 +152,25 @@ class Model:
                 grads[prefix + "bh"] = dbh
         return loss, Params({k: grads[k] for k in p.names}), f.final_state
 
+    def _scored_loss(self, out: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss and its gradient at ``out``: over every position, or (BPTT(k2, k1)) over the window's last k1
+        time-major positions only, the gradient zero at the others."""
+        if self.k1 is None:
+            return self.loss_fn(out, targets)
+        loss, d_tail = self.loss_fn(out[-self.k1:], targets[-self.k1:])
+        d_out = np.zeros_like(out)
+        d_out[-self.k1:] = d_tail
+        return loss, d_out
+
     def predict(self, p: Params, x: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
         """Outputs (``_predictions``) and the forward direction's final state."""
         f = self.forward(p, x, state)
         return self._predictions(f), f.final_state
 
     def loss(self, p: Params, x: np.ndarray, y: np.ndarray, state: tuple) -> tuple[float, tuple]:
-        f = self.forward(p, x, state)
-        return self.loss_fn(f.out, self._targets(y))[0], f.final_state
+        """The training loss of one window (``loss_and_grads``' without the gradients) and the state carried on."""
+        f = self.forward(p, x, state, self.k1)
+        return self._scored_loss(f.out, self._targets(y))[0], f.final_state
 
     def scored(self, p: Params, x: np.ndarray, y: np.ndarray, state: tuple) -> tuple[float, np.ndarray, tuple]:
         """Loss, outputs and final state from one forward pass (held-out evaluation)."""

@@ -18,6 +18,18 @@ from rnnbench.spec.interface import StepwiseEpoch
 from rnnbench.spec.params import Params
 
 
+def global_norm(grads: Params) -> float:
+    """The norm of every gradient together: sqrt of the sum of their squares."""
+    return float(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))
+
+
+def clip_by_global_norm(grads: Params, clip_norm: float) -> Params:
+    """Every gradient times min(1, clip_norm / global_norm): their direction kept, their joint norm at most
+    clip_norm."""
+    scale = min(1.0, clip_norm / max(global_norm(grads), np.finfo(np.float64).tiny))
+    return grads if scale == 1.0 else grads.map(lambda g: g * g.dtype.type(scale))
+
+
 class NumpyReference(StepwiseEpoch):
     def build(self, config: RunConfig, params: Params) -> None:
         self.config = config
@@ -37,6 +49,8 @@ class NumpyReference(StepwiseEpoch):
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
         loss, grads, self.state = self.model.loss_and_grads(self.weights, x, y, self._start())
+        if self.config.clip_norm is not None:
+            grads = clip_by_global_norm(grads, self.config.clip_norm)
         self.optimizer.update(self.weights, grads)
         return loss
 

@@ -106,6 +106,8 @@ class TFFunction(TF2Driver):
         params = [v.read_value() for v in self.variables]
         start = self.model.start(tuple(v.read_value() for v in self.state))
         loss, final, grads = self.loss_and_grads(params, x, y, start)
+        if self.config.clip_norm is not None:
+            grads, _ = tf.clip_by_global_norm(grads, self.config.clip_norm)
         new_params, new_slots = self.optimizer.apply(OPS, self.config.learning_rate, params,
                                                      [s.read_value() for s in self.slots], grads)
         for var, value in zip((*self.variables, *self.slots), (*new_params, *new_slots)):

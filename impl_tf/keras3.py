@@ -115,13 +115,14 @@ class TFKeras(TF2Driver):
             d.set_weights(keras_weights(config.cell, params, prefix, n_in))
         self.dense.set_weights([params.U, params.c])
         self.trainable = [*self.rnn.trainable_variables, *self.dense.trainable_variables]
+        clip = {} if config.clip_norm is None else {"global_clipnorm": config.clip_norm}  # tf.clip_by_global_norm
         if config.optimizer == "adam":
             self.optimizer = torch_epsilon_adam(keras)(learning_rate=config.learning_rate, beta_1=ADAM_BETA1,
-                                                       beta_2=ADAM_BETA2, epsilon=ADAM_EPSILON)
+                                                       beta_2=ADAM_BETA2, epsilon=ADAM_EPSILON, **clip)
         else:
             self.optimizer = keras.optimizers.Adagrad(
                 learning_rate=config.learning_rate, initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR,
-                epsilon=ADAGRAD_EPSILON,
+                epsilon=ADAGRAD_EPSILON, **clip,
             )
         self.optimizer.build(self.trainable)
         self.state = [tf.Variable(z) for z in self.model.zero_state(B, runtime.tf_dtype(config))]

@@ -83,6 +83,8 @@ class _TorchBase(StepwiseEpoch):
         loss = self.model.loss(out, self.model.tensor(y))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.config.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.trainable(), self.config.clip_norm)
         self.optimizer.step()
         self.state = tuple(s.detach() for s in final)
         return loss.item()  # .item() waits for the device
@@ -148,7 +150,13 @@ class TorchRNN(_ModuleLayout):
             state = tuple(torch.stack([s, torch.zeros_like(s)]) for s in state)
         else:
             state = tuple(s.unsqueeze(0) for s in state)
-        seq, final = self.rnn(rows, state if self.config.cell == "lstm" else state[0])  # (B, T, D)
+        state = state if self.config.cell == "lstm" else state[0]
+        k1 = self.model.spec.carry_at
+        if k1 is None:
+            seq, final = self.rnn(rows, state)  # (B, T, D)
+        else:  # BPTT(k2, k1): the module over the first k1 steps, whose final state is carried on, then the rest
+            first, final = self.rnn(rows[:, :k1], state)
+            seq = torch.cat([first, self.rnn(rows[:, k1:], final)[0]], dim=1)
         final = tuple(s[0] for s in final) if self.config.cell == "lstm" else (final[0],)
         return self.linear(seq if self.config.task_spec.each_step else seq[:, -1]), final
 
@@ -173,7 +181,8 @@ class TorchCell(_ModuleLayout):
         def run(prefix, start):
             cell = self.cells[prefix]
             step = (lambda x_t, s: tuple(cell(x_t, s))) if lstm else (lambda x_t, s: (cell(x_t, s[0]),))
-            return forward.unroll(step, rows, start, spec.is_backward(prefix))
+            backward = spec.is_backward(prefix)
+            return forward.unroll(step, rows, start, backward, None if backward else spec.carry_at)
 
         steps, final = forward.directions(OPS, spec, state, run)
         return self.linear(torch.stack(steps, dim=1) if spec.each_step else steps[-1]), final

@@ -94,23 +94,67 @@ def versions_sections(abs_: list[tuple]) -> list[Section]:
                     + summaries.versions_finding(table) + ".", table, figures.versions_figure(table))]
 
 
-def build_report(paths) -> Report:
-    from rnnbench.reports.load import split_ab
+def study_sections(studies: list[tuple]) -> list[Section]:
+    """Each study's section: its finding first, its table and its figure."""
+    from rnnbench.results.studies import summary as study_summary
 
-    paths, abs_ = split_ab(paths)
-    if not paths:  # only paired comparisons: the environment of their B side, then their sections
+    sections = []
+    for path, doc in studies:
+        summary = study_summary(doc)
+        if doc["study"] == "gradients":
+            sections.append(Section(
+                "study-gradients", "Gradient flow through time",
+                f"{summary['finding']} From {path.name}: mean ||dL_t/dh_(t-k)|| against k (per sequence, over the "
+                f"batch and the window's last {doc['positions']} positions), NumPy's backpropagation in float64, the "
+                f"binary task at {doc['base']['state_size']} units; 'per step' is the curve's geometric rate past "
+                "k = 5 (below 1 it vanishes, above 1 it explodes). Conditions: the canonical initialisation, after "
+                f"{doc['epochs']} epoch(s) of training, and the recurrent weights scaled to spectral radius "
+                + ", ".join(f"{r:g}" for r in doc["radii"]) + " (each gate's block of a gated cell alike). "
+                "The LSTM's curve is the gradient at h with c held. Clipping: training from the largest radius, "
+                f"{doc['clipping'][0]['steps'] if doc['clipping'] else 0} steps, without and with "
+                f"--clip-norm {doc['clip_norm']:g}. {doc['seconds']:.0f} s on {doc['machine']['cpu']}.",
+                pd.DataFrame(summary["table"]), figures.gradients_figure(doc)))
+            if doc["clipping"]:
+                sections.append(Section("study-clipping", "Gradient clipping from an exploding start",
+                                        "Global-norm clipping (--clip-norm) during training from the largest "
+                                        "spectral radius: each step's gradient norm before clipping, the steps "
+                                        "clipped and the loss reached (mean of the last 100 steps).",
+                                        pd.DataFrame(doc["clipping"])))
+            continue
+        sections.append(Section(
+            "study-truncation", "Truncation styles",
+            f"{summary['finding']} From {path.name}: the binary task with the vanilla RNN ({doc['base']['state_size']} "
+            f"units, {doc['base']['optimizer']} {doc['base']['learning_rate']}), {doc['epochs']} epochs of a fresh "
+            f"stream per run, trained by {doc['impl']}, seeds {', '.join(map(str, doc['seeds']))}; n is the "
+            "backpropagation length each style is swept over (TF style: windows of n side by side, each error "
+            "backpropagated 1 to n steps; true: BPTT(n, 1), every error n steps; BPTT(2n, n): n+1 to 2n steps). A "
+            "dependency counts as learned where the median final loss over the seeds lies below the midpoint of "
+            "the theory levels either side of it (t-3: "
+            + ", t-8: ".join(f"{v:.4f}" for v in doc["thresholds"].values())
+            + f"). {doc['seconds']:.0f} s on {doc['machine']['cpu']}.",
+            pd.DataFrame(summary["table"]), figures.truncation_figure(doc)))
+    return sections
+
+
+def build_report(paths) -> Report:
+    from rnnbench.reports.load import split_kinds
+
+    paths, abs_, studies = split_kinds(paths)
+    if not paths:  # only comparisons and studies: the environment of the comparisons' B side, then their sections
         runs = [(p, d["repetitions"][0]["docs"]["B"] if d["repetitions"] else next(iter(d["loss"]["docs"].values())))
                 for p, d in abs_ if d["repetitions"] or d["loss"]["docs"]]
-        report = Report(sources=[str(p) for p, _ in abs_], environment=environment(runs))
+        report = Report(sources=[str(p) for p, _ in abs_ + studies], environment=environment(runs))
         report.sections += versions_sections(abs_)
         for p, d in abs_:
             report.sections += ab_sections(p, d)
+        report.sections += study_sections(studies)
         return report
     report = build_run_report(paths)
     report.sections += versions_sections(abs_)
     for p, d in abs_:
         report.sections += ab_sections(p, d)
-    report.sources += [str(p) for p, _ in abs_]
+    report.sections += study_sections(studies)
+    report.sources += [str(p) for p, _ in abs_ + studies]
     return report
 
 
@@ -246,6 +290,13 @@ def build_run_report(paths) -> Report:
                     "(\"flushes denormals\", measured in each run's path). A framework that does not flush may take "
                     "a slow path on them (oneDNN#561 measured an LSTM 18-27x slower); one that flushes computes "
                     "zeros instead, a different result (full profile, or `--measure denormal`).", denormals))
+    truncation = summaries.truncation_cost_table(frame)
+    if len(truncation):
+        add(Section("truncation_cost", "What truncation costs",
+                    f"{summaries.truncation_cost_finding(truncation)} One train step of "
+                    f"{', '.join(sorted(set(frame.loc[frame['measure'] == Measure.TRUNCATION, 'label'])))} as "
+                    "BPTT(k2, k1): a window of k2 steps that advances the stream by k1, so its time over k1 is "
+                    "what one time step of the stream costs (full profile, or `--measure truncation`).", truncation))
     dispatched = summaries.dispatch_table(rows)
     if len(dispatched):
         add(Section("dispatch", "What one step dispatches",

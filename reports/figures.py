@@ -344,3 +344,43 @@ def versions_figure(table: pd.DataFrame) -> Figure:
 
 def _release_key(release: str) -> tuple:
     return tuple(int(p) if p.isdigit() else 0 for p in release.replace("+", ".").split("."))
+
+
+def truncation_figure(doc: dict) -> Figure:
+    """Final loss against n for each truncation style: the median over the seeds, each seed a dot, and the binary
+    task's theory levels drawn across with the midpoints that say what was learned."""
+    fig = Figure(figsize=(7.5, 4), layout="constrained")
+    ax = fig.subplots()
+    runs = pd.DataFrame(doc["runs"])
+    for style in doc["styles"]:
+        rows = runs[runs["style"] == style]
+        median = rows.groupby("n")["final_loss"].median()
+        line = ax.plot(median.index, median.values, "o-", lw=1.5, ms=4, label=doc["style_labels"][style])[0]
+        ax.scatter(rows["n"], rows["final_loss"], s=8, color=line.get_color(), alpha=0.4)
+    for level in doc["levels"]:
+        ax.axhline(level["value"], color="#555555", lw=0.8)
+        ax.annotate(f"{level['label']} ({level['value']:.4f})", (ax.get_xlim()[1], level["value"]), fontsize=7,
+                    ha="right", va="bottom", color="#555555")
+    for value in doc["thresholds"].values():
+        ax.axhline(value, color="#999999", lw=0.6, ls=":")
+    ax.set_xlabel("n (backpropagation length)")
+    ax.set_ylabel("final loss (mean of the last 100 steps)")
+    ax.set_xticks(sorted(runs["n"].unique()))
+    ax.legend(fontsize=8)
+    return fig
+
+
+def gradients_figure(doc: dict) -> Figure:
+    """mean ||dL_t/dh_(t-k)|| against k, log scale: one panel per condition, the cells overlaid."""
+    conditions = list(dict.fromkeys(c["condition"] for c in doc["curves"]))
+    fig = Figure(figsize=(3.2 * len(conditions), 3.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(conditions), sharey=True))
+    for ax, condition in zip(axes, conditions):
+        for curve in doc["curves"]:
+            if curve["condition"] == condition:
+                ax.semilogy(range(len(curve["norms"])), curve["norms"], lw=1.5, label=curve["cell"])
+        ax.set_title(condition, fontsize=9)
+        ax.set_xlabel("k (steps back)")
+    axes[0].set_ylabel("mean ||dL_t / dh_(t-k)||")
+    axes[0].legend(fontsize=8)
+    return fig

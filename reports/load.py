@@ -45,6 +45,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "optimizer": ("info", "optimizer"),
     "measure": ("info", "measure"),
     "num_steps": ("info", "num_steps"),
+    "shift": ("info", "shift"),
     "state_size": ("info", "state_size"),
     "batch_size": ("info", "batch_size"),
     "steps": ("info", "steps"),
@@ -82,13 +83,23 @@ REQUIRED_STATS = ("median", "q1", "q3", "min", "mean", "rounds")
 
 def split_ab(paths) -> tuple[list[Path], list[tuple[Path, dict]]]:
     """(bench result files, paired comparisons read): an ``rnnbench ab`` JSON is told by its top-level key."""
-    runs, abs_ = [], []
+    runs, abs_, _ = split_kinds(paths)
+    return runs, abs_
+
+
+def split_kinds(paths) -> tuple[list[Path], list[tuple[Path, dict]], list[tuple[Path, dict]]]:
+    """(bench result files, paired comparisons read, studies read), each kind told by its first key."""
+    from rnnbench.results.studies import is_study_file, read_study
+
+    runs, abs_, studies = [], [], []
     for p in map(Path, paths):
         if is_ab_file(p):
             abs_.append((p, read_ab(p)))
+        elif is_study_file(p):
+            studies.append((p, read_study(p)))
         else:
             runs.append(p)
-    return runs, abs_
+    return runs, abs_, studies
 
 
 def read_runs(paths) -> list[tuple[Path, dict]]:

@@ -461,6 +461,42 @@ def denormal_finding(table: pd.DataFrame) -> str:
     return text.strip()
 
 
+TRUNCATION_COLUMNS = ["impl", "framework", "k2,k1", "us per window", "us per time step", "vs TF style"]
+
+
+def truncation_cost_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The newest run's truncation benchmark: each implementation's train step at every BPTT(k2, k1) timed, and
+    its time per time step processed (the window's over k1, what a window advances the stream) against its own
+    TF-style step's (k1 = k2)."""
+    rows = newest_run(frame) if len(frame) else frame
+    rows = rows[rows["measure"] == Measure.TRUNCATION]
+    out = []
+    for impl, group in rows.groupby("impl", sort=False):
+        k1 = group["shift"].where(group["shift"].notna(), group["num_steps"]).astype(int)
+        per_step = group["us_per_step"] / k1
+        tf = per_step[group["shift"].isna()]
+        for (_, r), k, step in zip(group.iterrows(), k1, per_step):
+            out.append({"impl": impl, "framework": r["framework"], "k2,k1": f"{int(r['num_steps'])},{k}",
+                        "us per window": round(r["us_per_step"], 1), "us per time step": round(step, 1),
+                        "vs TF style": round(step / tf.iloc[0], 2) if len(tf) else None})
+    table = pd.DataFrame(out, columns=TRUNCATION_COLUMNS)
+    order = {k: i for i, k in enumerate(sorted(set(table["k2,k1"]), key=lambda s: -int(s.split(",")[1])))}
+    return table.sort_values(["impl", "k2,k1"], key=lambda c: c.map(order) if c.name == "k2,k1" else c,
+                             kind="stable").reset_index(drop=True)
+
+
+def truncation_cost_finding(table: pd.DataFrame) -> str:
+    """The cost per time step of each truncation against TF style, as a range over the implementations."""
+    parts = []
+    for window, group in table[table["vs TF style"].notna()].groupby("k2,k1", sort=False):
+        k2, k1 = (int(v) for v in window.split(","))
+        if k1 == k2:
+            continue
+        parts.append(f"BPTT({k2}, {k1}) {group['vs TF style'].min():.1f}-{group['vs TF style'].max():.1f}x "
+                     f"(its windows recompute {k2 / k1:g}x the steps)")
+    return ("Per time step processed, against TF style: " + "; ".join(parts) + ".") if parts else ""
+
+
 VERSION_COLUMNS = ["package", "benchmark", "impl", "measure", "A release", "B release", "B/A", "low", "high", "verdict"]
 
 

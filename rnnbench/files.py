@@ -244,3 +244,23 @@ def json_bytes(obj) -> bytes:
 
 def write_json(path: str | os.PathLike, obj) -> None:
     atomic_write(path, lambda f: f.write(json_bytes(obj)))
+
+
+def names_key_first(path, key: str) -> bool:
+    """Whether the JSON at ``path`` opens with ``key`` among its first bytes (how ``rnnbench ab`` and study results
+    are told from a bench run without reading a large file whole); unreadable: no."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and f'"{key}"'.encode() in head
+
+
+def read_json_file(path, what: str) -> object:
+    """A JSON file's content; an unreadable or malformed one is a UserError naming the file and ``what`` it should
+    be."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a readable {what} ({exc})") from None

@@ -140,6 +140,48 @@ def assert_parity(numpy_reference):
 
 
 
+TRUNCATIONS = [(10, 5), (8, 1)]  # BPTT(k2, k1) points every family's truncating variants are held to NumPy at
+
+
+def truncation_parity_config(k2: int, k1: int, cell: str = "rnn", **changes):
+    """The binary task with BPTT(k2, k1): windows of k2 every k1 steps, exactly PARITY_STEPS of them."""
+    from rnnbench.spec.config import RunConfig
+
+    row_length = (PARITY_STEPS - 1) * k1 + k2
+    return RunConfig(cell=cell, num_steps=k2, shift=k1, state_size=8, batch_size=20, size=20 * row_length,
+                     threads=2, **changes)
+
+
+def truncating(names) -> list[str]:
+    """The implementations among ``names`` that train BPTT(k2, k1)."""
+    from rnnbench.spec import registry
+
+    return [n for n in names if registry.entry(n).truncation]
+
+
+CLIP_NORM = 0.05  # below every step's gradient norm at clip_parity_config: clipping acts at every step
+
+
+def clip_parity_config(**changes):
+    """The (5, 4) parity configuration with global-norm clipping that acts at every one of its 50 steps."""
+    return parity_config(5, 4).replace(clip_norm=CLIP_NORM, **changes)
+
+
+def clipping(names) -> list[str]:
+    """The implementations among ``names`` that clip gradients by their global norm."""
+    from rnnbench.spec import registry
+
+    return [n for n in names if registry.entry(n).clips]
+
+
+def random_grads(seed: int = 0) -> list:
+    """Float32 arrays of the canonical layout's shapes, for the clipping functions."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0, 1, s).astype(np.float32) for s in ((6, 4), (4,), (4, 2), (2,))]
+
+
 def task_parity_config(task: str, **changes):
     """The task's reference configuration cut to at least PARITY_STEPS windows: 50 windows of a stream or of
     sequences; digits, whose training set holds 22 windows of 64, for 3 epochs (66 steps)."""
@@ -350,3 +392,23 @@ def assert_dispatch_follows_the_model(name: str):
         assert values[0] > 0, (field, values)
     ops = [c.ops for c in counts]
     assert ops[0] < ops[1] < ops[2], ops
+
+
+def assert_matches_central_differences(model, p, x, y, state, grads, h: float = 1e-6) -> None:
+    """Every gradient of the NumPy model's loss at ``p`` (float64) against central differences of ``model.loss``;
+    each parameter's numeric gradient must be far from zero, so that the check is not vacuous."""
+    import numpy as np
+
+    for name, param in p.items():
+        numeric = np.zeros_like(param)
+        for idx in np.ndindex(param.shape):
+            old = param[idx]
+            param[idx] = old + h
+            up = model.loss(p, x, y, state)[0]
+            param[idx] = old - h
+            down = model.loss(p, x, y, state)[0]
+            param[idx] = old
+            numeric[idx] = (up - down) / (2 * h)
+        scale = np.abs(numeric).max()
+        assert scale > 1e-4, name
+        np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-6 * scale, err_msg=name)

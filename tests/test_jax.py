@@ -9,15 +9,21 @@ from conftest import (
     HAND_WRITTEN,
     HAND_WRITTEN_IDS,
     REFERENCES,
+    TRUNCATIONS,
     assert_dispatch_follows_the_model,
     assert_forward_matches_numpy,
     assert_learns,
     assert_reaches_task_goal,
+    clip_parity_config,
+    clipping,
     hand_written_config,
     parity_config,
+    random_grads,
     skip_if_other_framework_loaded,
     skip_unless_supported,
     task_parity_config,
+    truncating,
+    truncation_parity_config,
 )
 
 skip_if_other_framework_loaded("jax")
@@ -285,3 +291,29 @@ def test_the_path_reads_the_backend_precision_and_x64_back_from_the_process():
     assert p["jax_backend"] == jax.default_backend() and p["jax_enable_x64"] is True  # the runtime turns x64 on
     assert p["jax_default_matmul_precision"] == str(jax.config.jax_default_matmul_precision)
     assert isinstance(p["jax_flushes_denormals"], bool) and isinstance(p["xla_flags"], str)
+
+
+@pytest.mark.parametrize("k2, k1", TRUNCATIONS, ids=[f"bptt-{k2}-{k1}" for k2, k1 in TRUNCATIONS])
+@pytest.mark.parametrize("name", truncating(JAX_NAMES))
+def test_truncation_parity_with_numpy(name, k2, k1, assert_parity_at):
+    """BPTT(k2, k1): windows of k2 every k1 steps, the loss on the last k1 positions, the state after the first k1
+    carried on: every step loss and parameter within 1e-4 of NumPy over 50 steps."""
+    assert_parity_at(name, truncation_parity_config(k2, k1))
+
+
+@pytest.mark.parametrize("name", clipping(JAX_NAMES))
+def test_clipping_parity_with_numpy(name, assert_parity_at):
+    """Global-norm clipping before the update, acting at every step: every loss and parameter within 1e-4 of
+    NumPy's over 50 steps."""
+    assert_parity_at(name, clip_parity_config())
+
+
+def test_optax_clip_by_global_norm_is_the_reference_global_norm_clipping():
+    from rnnbench.impl_numpy.reference import clip_by_global_norm
+    from rnnbench.spec.params import Params
+
+    arrays = random_grads()
+    clipped, _ = optax.clip_by_global_norm(2.0).update(list(arrays), optax.EmptyState())
+    ours = clip_by_global_norm(Params(dict(zip("W b U c".split(), arrays))), 2.0)
+    for t, a in zip(clipped, ours):
+        np.testing.assert_allclose(np.asarray(t), a, rtol=2e-6)

@@ -18,7 +18,9 @@ ALLOWED = {
     "results": {"spec"},
     "harness": {"spec", "tasks", "model", "training", "results"},
     "reports": {"spec", "results"},
-    "commands": {"spec", "tasks", "model", "training", "results", "harness", "reports"},
+    # a study trains (and the gradient study reads the NumPy reference's backpropagation); its JSON is results'
+    "studies": {"spec", "tasks", "model", "training", "impl_numpy", "results"},
+    "commands": {"spec", "tasks", "model", "training", "results", "harness", "reports", "studies"},
 }
 
 

@@ -3,7 +3,7 @@ uni- and bidirectional; the forward pass against the DESIGN formulas; both optim
 
 import numpy as np
 import pytest
-from conftest import REFERENCES, assert_learns
+from conftest import REFERENCES, assert_learns, assert_matches_central_differences
 
 from rnnbench.impl_numpy.cells import sigmoid
 from rnnbench.impl_numpy.model import Model
@@ -47,20 +47,7 @@ def test_gradients_equal_central_finite_differences_float64(task, bidirectional,
     model, p, x, y, state = small_problem(task, cell, bidirectional)
     _, grads, _ = model.loss_and_grads(p, x, y, state)
     assert grads.names == p.names
-    h = 1e-6
-    for name, param in p.items():
-        numeric = np.zeros_like(param)
-        for idx in np.ndindex(param.shape):
-            old = param[idx]
-            param[idx] = old + h
-            up = model.loss(p, x, y, state)[0]
-            param[idx] = old - h
-            down = model.loss(p, x, y, state)[0]
-            param[idx] = old
-            numeric[idx] = (up - down) / (2 * h)
-        scale = np.abs(numeric).max()
-        assert scale > 1e-4, name  # the check is not vacuous
-        np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-6 * scale, err_msg=name)
+    assert_matches_central_differences(model, p, x, y, state, grads)
 
 
 def design_step(cell: str, p: Params, x_row: np.ndarray, state: tuple, prefix: str = "") -> tuple:

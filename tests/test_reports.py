@@ -161,6 +161,31 @@ def test_the_denormal_section_sets_each_step_beside_its_denormal_twin_with_wheth
     assert "denormal" not in {s.key for s in build_report([NEW]).sections}  # no such records: no section
 
 
+def test_the_truncation_cost_divides_each_window_by_the_steps_it_advances(tmp_path):
+    doc = json.loads(NEW.read_text())
+    template = next(b for b in doc["benchmarks"] if b["extra_info"]["measure"] == "train_step")
+    for k1, us in ((None, 500.0), (5, 520.0), (1, 480.0)):
+        b = json.loads(json.dumps(template))
+        b["name"] = f"test_truncation_train_step[bptt-10-{k1 or 10}-numpy-binary-rnn-T10-S16-B200]"
+        b["stats"].update(median=us * 1e-6)
+        b["extra_info"].update(impl="numpy", framework="numpy", measure="truncation", steps=1, num_steps=10,
+                               shift=k1, label="binary-rnn-T10-S16" + (f"-K{k1}" if k1 else ""))
+        doc["benchmarks"].append(b)
+    path = tmp_path / "truncation.json"
+    path.write_text(json.dumps(doc))
+    table = summaries.truncation_cost_table(load_results(read_runs([path])))
+    assert markdown_table(table) == """\
+| impl | framework | k2,k1 | us per window | us per time step | vs TF style |
+|---|---|---|---|---|---|
+| numpy | numpy | 10,10 | 500.0 | 50.0 | 1.0 |
+| numpy | numpy | 10,5 | 520.0 | 104.0 | 2.08 |
+| numpy | numpy | 10,1 | 480.0 | 480.0 | 9.6 |"""
+    assert summaries.truncation_cost_finding(table) == (
+        "Per time step processed, against TF style: BPTT(10, 5) 2.1-2.1x (its windows recompute 2x the steps); "
+        "BPTT(10, 1) 9.6-9.6x (its windows recompute 10x the steps).")
+    assert "truncation_cost" in {s.key for s in build_report([path]).sections}
+
+
 def test_scaling_memory_and_trend_tables_exact(frame, rows):
     assert markdown_table(summaries.scaling_table(frame)) == """\
 | impl | state_size low | state_size high | num_steps low | num_steps high | batch_size low | batch_size high |

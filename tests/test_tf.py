@@ -8,15 +8,21 @@ from conftest import (
     HAND_WRITTEN,
     HAND_WRITTEN_IDS,
     REFERENCES,
+    TRUNCATIONS,
     assert_dispatch_follows_the_model,
     assert_forward_matches_numpy,
     assert_learns,
     assert_reaches_task_goal,
     assert_round_trip,
+    clip_parity_config,
+    clipping,
     hand_written_config,
     parity_config,
+    random_grads,
     skip_if_other_framework_loaded,
     task_parity_config,
+    truncating,
+    truncation_parity_config,
 )
 
 skip_if_other_framework_loaded("tensorflow")
@@ -273,3 +279,32 @@ def test_the_path_reads_onednn_tf32_and_threads_back_from_the_process():
     assert isinstance(p["tf_onednn"], bool) and isinstance(p["tf_tf32"], bool)
     assert isinstance(p["tf_flushes_denormals"], bool)
     assert p["tf_threads"].startswith("intra ") and "inter " in p["tf_threads"]
+
+
+@pytest.mark.parametrize("k2, k1", TRUNCATIONS, ids=[f"bptt-{k2}-{k1}" for k2, k1 in TRUNCATIONS])
+@pytest.mark.parametrize("name", truncating(TF_NAMES))
+def test_truncation_parity_with_numpy(name, k2, k1, assert_parity_at):
+    """BPTT(k2, k1): windows of k2 every k1 steps, the loss on the last k1 positions, the state after the first k1
+    carried on: every step loss and parameter within 1e-4 of NumPy over 50 steps."""
+    assert_parity_at(name, truncation_parity_config(k2, k1))
+
+
+@pytest.mark.parametrize("name", clipping(TF_NAMES))
+def test_clipping_parity_with_numpy(name, assert_parity_at):
+    """Global-norm clipping before the update, acting at every step: every loss and parameter within 1e-4 of
+    NumPy's over 50 steps."""
+    assert_parity_at(name, clip_parity_config())
+
+
+def test_clip_by_global_norm_is_the_reference_global_norm_clipping():
+    import tensorflow as tf
+
+    from rnnbench.impl_numpy.reference import clip_by_global_norm
+    from rnnbench.spec.params import Params
+
+    arrays = random_grads()
+    clipped, norm = tf.clip_by_global_norm([tf.constant(a) for a in arrays], 2.0)
+    ours = clip_by_global_norm(Params(dict(zip("W b U c".split(), arrays))), 2.0)
+    assert float(norm) > 2.0  # it clipped
+    for t, a in zip(clipped, ours):
+        np.testing.assert_allclose(t.numpy(), a, rtol=2e-6)

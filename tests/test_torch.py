@@ -8,17 +8,23 @@ from conftest import (
     HAND_WRITTEN,
     HAND_WRITTEN_IDS,
     REFERENCES,
+    TRUNCATIONS,
     assert_dispatch_follows_the_model,
     assert_forward_matches_numpy,
     assert_learns,
     assert_reaches_task_goal,
     assert_round_trip,
+    clip_parity_config,
+    clipping,
     dispatch_of,
     hand_written_config,
     parity_config,
+    random_grads,
     skip_if_other_framework_loaded,
     skip_unless_supported,
     task_parity_config,
+    truncating,
+    truncation_parity_config,
 )
 
 skip_if_other_framework_loaded("torch")
@@ -385,3 +391,31 @@ def test_no_onednn_switches_it_off_in_every_benchmark_process_and_the_path_says_
                                        capture_output=True, text=True, check=True).stdout.splitlines()[-1])
         assert on["torch_onednn"] is True
 
+
+@pytest.mark.parametrize("k2, k1", TRUNCATIONS, ids=[f"bptt-{k2}-{k1}" for k2, k1 in TRUNCATIONS])
+@pytest.mark.parametrize("name", truncating(TORCH_NAMES))
+def test_truncation_parity_with_numpy(name, k2, k1, assert_parity_at):
+    """BPTT(k2, k1): windows of k2 every k1 steps, the loss on the last k1 positions, the state after the first k1
+    carried on: every step loss and parameter within 1e-4 of NumPy over 50 steps."""
+    assert_parity_at(name, truncation_parity_config(k2, k1))
+
+
+@pytest.mark.parametrize("name", clipping(TORCH_NAMES))
+def test_clipping_parity_with_numpy(name, assert_parity_at):
+    """Global-norm clipping before the update, acting at every step: every loss and parameter within 1e-4 of
+    NumPy's over 50 steps."""
+    assert_parity_at(name, clip_parity_config())
+
+
+def test_clip_grad_norm_is_the_reference_global_norm_clipping():
+    from rnnbench.impl_numpy.reference import clip_by_global_norm
+    from rnnbench.spec.params import Params
+
+    arrays = random_grads()
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    for t, a in zip(tensors, arrays):
+        t.grad = torch.tensor(a)
+    torch.nn.utils.clip_grad_norm_(tensors, 2.0)
+    ours = clip_by_global_norm(Params(dict(zip("W b U c".split(), arrays))), 2.0)
+    for t, a in zip(tensors, ours):
+        np.testing.assert_allclose(t.grad.numpy(), a, rtol=2e-6)

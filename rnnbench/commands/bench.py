@@ -34,8 +34,8 @@ from rnnbench.results.stats import OVERHEAD_SWEEPS
 from rnnbench.results.summary import summary_rows, targets_text
 from rnnbench.results.table import format_table
 from rnnbench.spec import families, registry
-from rnnbench.spec.config import DEFAULT_PROFILE, PROFILES, SWEEPS
-from rnnbench.spec.measures import Measure
+from rnnbench.spec.config import DEFAULT_PROFILE, PROFILES, SWEEPS, opted_in
+from rnnbench.spec.measures import OPT_IN_FILES
 from rnnbench.spec.path import onednn_off_environment
 from rnnbench.spec.references import reference_configs
 
@@ -88,8 +88,7 @@ def family_command(framework: str, names: list[str], args, out: Path, events: Pa
     files = ["test_calibration.py"] if calibrate else []
     files += ["test_train_bench.py"] + (["test_task_bench.py"] if framework == "numpy" else [])
     files += ["test_scaling.py"] if profile.sweeps else []
-    files += ["test_denormal.py"] if profile.denormals or Measure.DENORMAL in (getattr(args, "measure", None) or []) \
-        else []
+    files += [f for m, f in OPT_IN_FILES.items() if opted_in(profile, m, getattr(args, "measure", None))]
     return [
         sys.executable, "-m", "pytest", *(str(bench / f) for f in files),
         "-p", "no:cacheprovider", "-q", "-rs", "--color=no",

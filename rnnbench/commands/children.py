@@ -37,6 +37,14 @@ def die_with_parent():
     return preexec
 
 
+def worker_dies_with(parent: int) -> None:
+    """A process pool's initializer: this worker gets SIGTERM when ``parent`` (the command) dies, on Linux."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 def signal_group(proc: subprocess.Popen, sig: int) -> None:
     """``sig`` to the child's process group (the child leads it)."""
     try:

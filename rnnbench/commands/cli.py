@@ -109,6 +109,24 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _truncation(text: str) -> tuple[int, int] | None:
+    """``--truncation``: "tf" (None), or "K2,K1" with 1 <= K1 <= K2."""
+    if text.strip().lower() == "tf":
+        return None
+    parts = text.split(",")
+    try:
+        k2, k1 = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected tf or K2,K1 (two whole numbers, e.g. 10,5), got {text!r}"
+                                         ) from None
+    if k2 < 1 or k1 < 1:
+        raise argparse.ArgumentTypeError(f"K2 and K1 must be at least 1, got {text!r}")
+    if k1 > k2:
+        raise argparse.ArgumentTypeError(f"K1 (the steps a window advances) must be at most K2 (its length), "
+                                         f"got {text!r}")
+    return k2, k1
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -140,6 +158,10 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
                    help="add a backward direction (tasks of independent sequences: sine, digits)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="the task's by default")
     p.add_argument("--num-steps", type=_positive_int, default=None, help="window (sequence) length")
+    p.add_argument("--truncation", type=_truncation, default=None, metavar="tf|K2,K1",
+                   help="tf: windows of num_steps side by side, each error backpropagated to its window's start "
+                        "(the default); K2,K1: BPTT(k2, k1), windows of K2 steps every K1 steps, the loss on each "
+                        "window's last K1 positions, every error backpropagated at least K2-K1+1 steps (streams)")
     p.add_argument("--state-size", type=_positive_int, default=None, help="hidden units")
     p.add_argument("--batch-size", type=_positive_int, default=None, help="rows or sequences per step")
     p.add_argument("--size", type=_positive_int, default=None,
@@ -147,6 +169,8 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=_positive_int, default=None)
     p.add_argument("--seed", type=_non_negative_int, default=None, help="(0)")
     p.add_argument("--lr", type=_positive_float, default=None, dest="learning_rate", help="the optimizer's step size")
+    p.add_argument("--clip-norm", type=_positive_float, default=None, metavar="C",
+                   help="clip the gradients' global norm to C before every update (default: no clipping)")
     p.add_argument("--threads", type=_thread_count, default=None,
                    help=f"threads for every framework and BLAS (all cores: {RunConfig().threads})")
     p.add_argument("--device", choices=DEVICES, default=None, help="(cpu)")
@@ -160,12 +184,19 @@ def add_measure_argument(p: argparse.ArgumentParser) -> None:
 
 
 CONFIG_ARGS = ("cell", "bidirectional", "optimizer", "num_steps", "state_size", "batch_size", "size", "epochs",
-               "seed", "learning_rate", "threads", "device", "dtype")
+               "seed", "learning_rate", "clip_norm", "threads", "device", "dtype")
 
 
 def config_from_args(args, from_data: dict | None = None) -> RunConfig:
     """The task's reference configuration, with every field the user gave (and what ``--data-in`` decides)."""
     given = {k: getattr(args, k) for k in CONFIG_ARGS if getattr(args, k, None) is not None}
+    truncation = getattr(args, "truncation", None)
+    if truncation is not None:
+        k2, k1 = truncation
+        if given.get("num_steps", k2) != k2:
+            raise UserError(f"--num-steps {given['num_steps']} disagrees with --truncation {k2},{k1}, whose window "
+                            f"is {k2} steps; drop --num-steps")
+        given.update(num_steps=k2, shift=k1)
     for key, value in (from_data or {}).items():
         if key in given and given[key] != value:
             flag = "--" + ("lr" if key == "learning_rate" else key.replace("_", "-"))
@@ -333,6 +364,16 @@ def cmd_versions(args) -> int:
     from rnnbench.commands.versions import run_versions
 
     return run_versions(args)
+
+
+def cmd_study(args) -> int:
+    from rnnbench.commands.study import cmd_study_gradients, cmd_study_truncation
+
+    for option in ("n", "style", "seed", "cell"):
+        values = getattr(args, option, None) or []
+        if len(set(values)) != len(values):
+            raise UserError(f"--{option}: {', '.join(map(str, values))} names a value twice")
+    return {"truncation": cmd_study_truncation, "gradients": cmd_study_gradients}[args.study](args)
 
 
 def report_available() -> tuple[bool, str]:
@@ -519,6 +560,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-out", default=str(REPORT_DIR), metavar="DIR",
                    help="write the report of the comparisons here (default: %(default)s)")
     p.set_defaults(func=cmd_versions)
+
+    p = sub.add_parser("study", help="what the tutorials teach, measured: truncation styles, gradient flow")
+    studies = p.add_subparsers(dest="study", required=True, metavar="STUDY", parser_class=OneLineParser)
+    from rnnbench.studies import truncation
+
+    q = studies.add_parser("truncation", help="the smallest backpropagation length each truncation style needs to "
+                                              "learn the binary task's t-3 and t-8 dependencies")
+    q.add_argument("--n", type=_positive_int, nargs="+", default=list(truncation.DEFAULT_NS), metavar="N",
+                   help="backpropagation lengths swept (default: %(default)s)")
+    q.add_argument("--style", nargs="+", choices=tuple(truncation.STYLES), default=list(truncation.STYLES),
+                   help="tf: num_steps = n; true: BPTT(n, 1); half: BPTT(2n, n) (default: all)")
+    q.add_argument("--seed", type=_non_negative_int, nargs="+", default=list(truncation.DEFAULT_SEEDS),
+                   metavar="S", help="seeds of every point (default: %(default)s)")
+    q.add_argument("--epochs", type=_positive_int, default=truncation.DEFAULT_EPOCHS,
+                   help="epochs of 1,000,000 stream points per run (default: %(default)s)")
+    q.add_argument("--impl", default=truncation.DEFAULT_IMPL,
+                   help="the implementation that trains every point (default: %(default)s)")
+    q.add_argument("--processes", type=_positive_int, default=min(2, RunConfig().threads), metavar="K",
+                   help="points trained at once, one thread each (default: %(default)s)")
+    q.add_argument("--json", help=f"write the study here (default: {RESULTS_DIR}/study-truncation-<time>.json)")
+    q.set_defaults(func=cmd_study)
+
+    from rnnbench.studies import gradients
+
+    q = studies.add_parser("gradients", help="how far back one step's loss gradient reaches, per cell: at "
+                                             "initialisation, trained, at spectral radii 0.5/1/1.5, with clipping")
+    q.add_argument("--cell", nargs="+", choices=gradients.CELLS, default=list(gradients.CELLS),
+                   help="the cells (default: all)")
+    q.add_argument("--epochs", type=_positive_int, default=gradients.DEFAULT_EPOCHS,
+                   help="epochs of training before the 'trained' curve (default: %(default)s)")
+    q.add_argument("--json", help=f"write the study here (default: {RESULTS_DIR}/study-gradients-<time>.json)")
+    q.set_defaults(func=cmd_study)
     return parser
 
 

@@ -26,6 +26,8 @@ from rnnbench.spec.references import (
     CELL_SWEEP,
     CELL_SWEEP_AT,
     DENORMAL_AT,
+    TRUNCATION_AT,
+    TRUNCATION_SHIFTS,
     Reference,
     config_label,
     reference_configs,
@@ -59,6 +61,21 @@ def denormal_cases(names: list[str], threads: int, device: str, tasks: list[str]
     """(name, the reference DENORMAL_AT, inputs): each implementation on normal inputs, then on denormal ones."""
     refs = [r for r in reference_configs(threads, device, tasks, cells, timed=True) if r.label == DENORMAL_AT]
     return [(n, ref, inputs) for ref in refs for n in names for inputs in DENORMAL_INPUTS]
+
+
+def truncation_cases(names: list[str], threads: int, device: str, tasks: list[str] | None = None,
+                     cells: list[str] | None = None) -> list[tuple[str, Reference]]:
+    """(name, point): TRUNCATION_AT at each k1 of TRUNCATION_SHIFTS, for the implementations that train BPTT(k2,
+    k1); the point's label says its truncation ("binary-rnn-T10-S16-K5"; k1 = k2 keeps the reference's label)."""
+    refs = [r for r in reference_configs(threads, device, tasks, cells, timed=True) if r.label == TRUNCATION_AT]
+    points = []
+    for ref in refs:
+        for k1 in TRUNCATION_SHIFTS:
+            config = ref.config.replace(shift=k1)
+            label = ref.label + ("" if config.shift is None else f"-K{k1}")
+            points += [(n, Reference(label, config, None, ref.target, ref.loss_band)) for n in names
+                       if registry.entry(n).truncation]
+    return points
 
 
 def denormal(xs: np.ndarray) -> np.ndarray:

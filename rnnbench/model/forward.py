@@ -5,6 +5,10 @@ these rules bound to a config and a framework's operations, which each framework
     backward direction:  g_t = cell(x_t, g_{t+1})     from zero, over the window reversed
     out_t = [h_t, g_t] @ U + c                         at every step, or at the last step only
 
+BPTT(k2, k1) (``ModelSpec.shift``): the window is k2 steps long, its loss is taken on its last k1 positions only
+and the state carried on is the one after its first k1 steps, so that every error is backpropagated at least
+k2 - k1 + 1 steps; with k1 = k2 (the default) this is TF style.
+
 The input product of every step, with its bias, is one product over the window (a row gather for one-hot tokens
 costs the same), then the recurrent product per step (``rnnbench.model.cells``). The loss is the mean over every
 target: cross-entropy over class ids, or the squared error over every target value.
@@ -27,23 +31,28 @@ def direction_inputs(ops: Ops, spec: ModelSpec, p: dict, prefix: str, rows):
     return ops.project(rows, W[: spec.n_in], p[prefix + "b"]), W[spec.n_in :], p.get(prefix + "bh")
 
 
-def unroll(step, seq, state: tuple, backward: bool = False):
+def unroll(step, seq, state: tuple, backward: bool = False, carry_at: int | None = None):
     """``state = step(x_t, state)`` over the T steps of seq, a (B, T, ...) tensor or a list of T step inputs, in
-    reverse for a backward direction: the h of every step (T tensors (B, H), in time order) and the final state."""
+    reverse for a backward direction: the h of every step (T tensors (B, H), in time order) and the state to carry
+    on: the final one, or the one after ``carry_at`` steps (BPTT(k2, k1)'s k1, ``ModelSpec.carry_at``)."""
     listed = isinstance(seq, list)
     T = len(seq) if listed else seq.shape[1]
-    outs = [None] * T
+    outs, carried = [None] * T, None
     for t in range(T - 1, -1, -1) if backward else range(T):
         state = step(seq[t] if listed else seq[:, t], state)
         outs[t] = state[0]
-    return outs, state
+        if t + 1 == carry_at:
+            carried = state
+    return outs, state if carried is None else carried
 
 
 def direction(ops: Ops, spec: ModelSpec, p: dict, prefix: str, rows, state: tuple):
     """One direction of the canonical cell unrolled over rows (B, T, n_in) from ``state`` (``unroll``'s result)."""
     xw, Wh, bh = direction_inputs(ops, spec, p, prefix, rows)
     step = cell_math(spec.cell).step
-    return unroll(lambda xw_t, s: step(ops, xw_t, s, Wh, bh)[0], xw, state, spec.is_backward(prefix))
+    backward = spec.is_backward(prefix)
+    return unroll(lambda xw_t, s: step(ops, xw_t, s, Wh, bh)[0], xw, state, backward,
+                  None if backward else spec.carry_at)
 
 
 def directions(ops: Ops, spec: ModelSpec, state: tuple, run):
@@ -78,7 +87,9 @@ def outputs(ops: Ops, spec: ModelSpec, p: dict, rows, state: tuple):
 
 
 def loss(ops: Ops, spec: ModelSpec, out, y):
-    """Mean cross-entropy over every target, or mean squared error over every target value."""
+    """Mean cross-entropy over every target, or mean squared error over every target value (BPTT(k2, k1): of the
+    window's last k1 positions, ``ModelSpec.scored``)."""
+    out, y = spec.scored(out, y)
     return ops.xent(out, y) if spec.classifies else ops.mse(out, y)
 
 

@@ -24,17 +24,31 @@ class ModelSpec:
     classifies: bool  # softmax cross-entropy over class ids, else mean squared error over values
     carries_state: bool  # the forward state carries from window to window, else every window starts at zero
     batch_size: int
+    # BPTT(k2, k1)'s k1 where it is below the window (RunConfig.shift): the forward state carried on is the one
+    # after the window's first k1 steps, and the loss is taken on its last k1 positions. None: TF style.
+    shift: int | None = None
 
     @classmethod
     def of(cls, config: RunConfig) -> ModelSpec:
         task = config.task_spec
         return cls(config.cell, config.input_size, config.state_size, config.output_size,
                    len(cell(config.cell).states), ("", BACKWARD_PREFIX) if config.bidirectional else ("",),
-                   task.tokens, task.each_step, task.loss == XENT, task.carries_state, config.batch_size)
+                   task.tokens, task.each_step, task.loss == XENT, task.carries_state, config.batch_size,
+                   config.shift)
 
     @staticmethod
     def is_backward(prefix: str) -> bool:
         return prefix == BACKWARD_PREFIX
+
+    @property
+    def carry_at(self) -> int | None:
+        """After how many steps of the window the forward state to carry on is taken (None: the last)."""
+        return self.shift
+
+    def scored(self, out, y):
+        """The outputs and targets the loss is taken on: every position, or BPTT(k2, k1)'s last k1 (batch-major
+        (B, T, ...) at each step)."""
+        return (out, y) if self.shift is None else (out[:, -self.shift:], y[:, -self.shift:])
 
     def start(self, ops, state: tuple) -> tuple:
         """A window's forward start, the one place the state-carry rule is applied: the carried state, or zero

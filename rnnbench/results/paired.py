@@ -21,15 +21,14 @@ Per benchmark, on the log scale (a ratio of 1.2 and one of 1/1.2 are the same di
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
 from rnnbench.errors import UserError
+from rnnbench.files import names_key_first, read_json_file
 
 CONFIDENCE = 0.95
 POWER = 0.80
@@ -167,20 +166,12 @@ AB_KEY = "rnnbench_ab"  # the top-level key of a paired comparison's JSON
 
 def is_ab_file(path) -> bool:
     """Whether ``path`` looks like an ``rnnbench ab`` JSON (its first bytes name AB_KEY); unreadable: no."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return False
-    return head.lstrip().startswith(b'{') and f'"{AB_KEY}"'.encode() in head
+    return names_key_first(path, AB_KEY)
 
 
 def read_ab(path) -> dict:
     """An ``rnnbench ab`` JSON, checked; errors name the file."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not a readable rnnbench ab JSON ({exc})") from None
+    doc = read_json_file(path, "rnnbench ab JSON")
     meta = doc.get(AB_KEY) if isinstance(doc, dict) else None
     if not isinstance(meta, dict) or meta.get("schema_version") != AB_SCHEMA_VERSION:
         raise UserError(f"{path}: not an rnnbench ab result of schema {AB_SCHEMA_VERSION}")

@@ -44,6 +44,8 @@ class Record:
     bidirectional: bool | None = None
     optimizer: str | None = None
     num_steps: int | None = None
+    shift: int | None = None  # BPTT(k2, k1)'s k1 where below num_steps (RunConfig.shift)
+    clip_norm: float | None = None  # global-norm clipping before the update (RunConfig.clip_norm)
     state_size: int | None = None
     batch_size: int | None = None
     learning_rate: Number | None = None

@@ -37,10 +37,16 @@ class RunConfig:
     cell: str = "rnn"  # a name of rnnbench.spec.cells.CELLS
     bidirectional: bool = False  # a backward direction too (tasks of independent sequences only)
     optimizer: str = "adagrad"  # "adagrad" (TF1 semantics) or "adam" (torch.optim.Adam semantics)
-    num_steps: int = 5  # window length: steps of truncated backpropagation (a sequence's length)
+    num_steps: int = 5  # window length: steps of truncated backpropagation (a sequence's length); BPTT's k2
+    # BPTT(k2, k1)'s k1 (Williams & Peng): windows of num_steps advance by this many steps, each takes its loss on
+    # its last k1 positions and carries the state after its first k1 steps. None: num_steps (TF style, today's).
+    shift: int | None = None
     state_size: int = 4  # hidden units
     batch_size: int = 200  # rows the stream is cut into, or sequences per step
     learning_rate: float = 0.1  # the optimizer's step size
+    # Global-norm clipping before the update: every gradient times min(1, clip_norm / ||g||), ||g|| the norm of all
+    # of them together (torch's clip_grad_norm_, tf.clip_by_global_norm, optax.clip_by_global_norm). None: none.
+    clip_norm: float | None = None
     size: int = 1_000_000  # samples per epoch: stream points, or sequences (images)
     epochs: int = 1  # passes, each over fresh data
     seed: int = 0  # seeds the data and the initial parameters
@@ -64,11 +70,18 @@ class RunConfig:
             raise ConfigError("seed", f"must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
             raise ConfigError("learning_rate", f"must be a number > 0, got {self.learning_rate!r}")
+        if self.shift is not None:
+            self._check_shift()
         if self.learning_rate != self.learning_rate or self.learning_rate == float("inf"):
             raise ConfigError("learning_rate", f"must be finite, got {self.learning_rate!r}")
         if self.learning_rate > float(np.finfo(self.dtype).max):
             raise ConfigError("learning_rate", f"{self.learning_rate!r} overflows {self.dtype} (largest "
                                                f"{float(np.finfo(self.dtype).max):.3g})")
+        if self.clip_norm is not None and (isinstance(self.clip_norm, bool)
+                                           or not isinstance(self.clip_norm, (int, float))
+                                           or not 0 < self.clip_norm < float("inf")):
+            raise ConfigError("clip_norm", f"must be a finite number > 0 (or absent: no clipping), got "
+                                           f"{self.clip_norm!r}")
         if not isinstance(self.bidirectional, bool):
             raise ConfigError("bidirectional", f"must be true or false, got {self.bidirectional!r}")
         if self.bidirectional and not self.task_spec.bidirectional_ok:
@@ -76,6 +89,31 @@ class RunConfig:
                                                "so a backward direction cannot see a whole sequence; "
                                                "bidirectional applies to sine and digits")
         self.task_spec.validate(self)
+
+    def _check_shift(self) -> None:
+        k1 = self.shift
+        if isinstance(k1, bool) or not isinstance(k1, int) or not 1 <= k1 <= self.num_steps:
+            raise ConfigError("truncation", f"k1 must be an integer from 1 to k2 = num_steps ({self.num_steps}), "
+                                            f"got {k1!r}")
+        if k1 == self.num_steps:  # k1 = k2 is TF style: one name for one thing
+            object.__setattr__(self, "shift", None)
+            return
+        if not (self.task_spec.carries_state and self.task_spec.each_step):
+            from rnnbench.tasks import TASKS
+
+            which = ", ".join(n for n, t in TASKS.items() if t.carries_state and t.each_step)
+            raise ConfigError("truncation", f"BPTT(k2, k1) with k1 < k2 needs a stream with a target at every step "
+                                            f"({which}); task {self.task} has independent sequences")
+
+    @property
+    def k1(self) -> int:
+        """The steps each window advances and the positions that carry its loss (``shift``, or num_steps)."""
+        return self.shift or self.num_steps
+
+    @property
+    def truncation(self) -> str:
+        """"tf" (k1 = k2 = num_steps), or "k2,k1": ``--truncation``'s spelling."""
+        return "tf" if self.shift is None else f"{self.num_steps},{self.shift}"
 
     @classmethod
     def for_task(cls, task: str = "binary", **fields) -> RunConfig:
@@ -152,20 +190,26 @@ class Profile:
     # Rounds of the original sample-by-sample generator, a fixed historical comparison (2.7 s a round on an AMD
     # EPYC): the main job takes one.
     original_loop_rounds: int = 3
-    # Also the LSTM's train step with its inputs scaled into denormals, beside the same step on normal inputs.
-    denormals: bool = False
+    # Also the opt-in measures (``measures.OPT_IN_FILES``): the LSTM's train step on denormal inputs beside normal
+    # ones, and BPTT(k2, k1)'s train step with k1 swept. Any profile runs one that ``--measure`` names.
+    opt_in: tuple[str, ...] = ()
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("quick", 0.5, False, "the reference configurations", epoch_rounds=3, original_loop_rounds=1),
     Profile("full", 1.0, True, "also the scaling sweeps, the slowest builds and memory in fresh processes",
-            slow_builds=True, fresh_memory=True, dispatch_everywhere=True, denormals=True),
+            slow_builds=True, fresh_memory=True, dispatch_everywhere=True, opt_in=("denormal", "truncation")),
     Profile("ci", 0.1, False, "quick with fewer rounds, for the regression gate"),
     # One repetition of `rnnbench ab`: the repetition is the sample, so one timed epoch (after its warm-up) will do.
     Profile("pair", 0.1, False, "ci's configurations with one timed epoch: a repetition of rnnbench ab",
             epoch_rounds=1),
 )}
 DEFAULT_PROFILE = "quick"
+
+
+def opted_in(profile: Profile, measure: str, named: list[str] | None) -> bool:
+    """Whether an opt-in measure runs: the profile takes it, or ``--measure`` names it."""
+    return measure in profile.opt_in or measure in (named or [])
 
 
 def profiles_help() -> str:

@@ -18,6 +18,7 @@ class Measure:
     GENERATE = "generate"  # the data generator
     MEMORY = "memory"  # a reference training run's peak memory, in a fresh process (full profile)
     DENORMAL = "denormal"  # one train step of the LSTM with normal and with denormal inputs (full profile)
+    TRUNCATION = "truncation"  # one train step of BPTT(k2, k1) windows, k1 swept (full profile)
 
 
 
@@ -25,6 +26,9 @@ REFERENCE_MEASURES = (Measure.BUILD, Measure.TRAIN, Measure.TRAIN_STEP, Measure.
 MACHINE_MEASURES = (Measure.CALIBRATION, Measure.PEAK)  # time the machine, not an implementation: never judged
 # What `rnnbench bench --measure` selects (the calibration probes always run: the gate normalises by them).
 SELECTABLE_MEASURES = (*REFERENCE_MEASURES, Measure.MEMORY, Measure.SCALING, Measure.PEAK, Measure.GENERATE,
-                       Measure.DENORMAL)
+                       Measure.DENORMAL, Measure.TRUNCATION)
 # median / steps
-PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING, Measure.DENORMAL)
+PER_STEP_MEASURES = (Measure.EPOCH, Measure.TRAIN_STEP, Measure.FORWARD, Measure.SCALING, Measure.DENORMAL,
+                     Measure.TRUNCATION)
+# Measures no profile but the full one runs unless --measure names them: each a benchmark file of its own.
+OPT_IN_FILES = {Measure.DENORMAL: "test_denormal.py", Measure.TRUNCATION: "test_truncation_bench.py"}

@@ -77,6 +77,11 @@ def reference_configs(threads: int | None = None, device: str = "cpu", tasks: li
 # into denormals (the binary task reads tokens, one-hot inside each implementation, which no scaling reaches).
 DENORMAL_AT = "digits-lstm-T8-S64"
 
+# What truncation costs (full profile): the binary (10,16) reference's train step at BPTT(10, k1) for each k1 here
+# (10 is TF style), on the implementations that train it.
+TRUNCATION_AT = "binary-rnn-T10-S16"
+TRUNCATION_SHIFTS = (10, 5, 2, 1)
+
 # The full profile's cell sweep: every cell at these references (binary (10,16) and the digits configuration).
 CELL_SWEEP_AT = ("binary-rnn-T10-S16", "digits-lstm-T8-S64")
 CELL_SWEEP = tuple(CELLS)

@@ -35,6 +35,8 @@ class Entry:
     cells: tuple[str, ...] = ("rnn",)  # the cells it can build (names of rnnbench.spec.cells.CELLS)
     bidirectional: bool = False  # it can build a bidirectional model (where the task allows one)
     optimizers: tuple[str, ...] = ("adagrad",)  # names of rnnbench.spec.config.OPTIMIZERS it runs
+    truncation: bool = False  # it trains BPTT(k2, k1) with k1 < k2 (RunConfig.shift), else TF style only
+    clips: bool = False  # it clips the gradients' global norm before the update (RunConfig.clip_norm)
     gap: str = ""  # why a task or cell is missing, shown with "n/a"
     # Tasks whose cold build takes too long for a profile without ``slow_builds`` (the main job, the gate): the
     # benchmarks time them in the full profile only, and skip them elsewhere with ``slow_build_why``.
@@ -72,6 +74,12 @@ class Entry:
             return f"optimizer: {self.name} runs {', '.join(self.optimizers)} only, not {config.optimizer}{why}"
         if config.bidirectional and not self.bidirectional:
             return f"bidirectional: {self.name} builds one direction only{why}"
+        if config.shift is not None and not self.truncation:
+            return (f"truncation: {self.name} trains TF-style windows only (k1 = k2 = num_steps), not "
+                    f"{config.truncation}; {', '.join(e.name for e in ENTRIES if e.truncation)} train BPTT(k2, k1)")
+        if config.clip_norm is not None and not self.clips:
+            return (f"clip_norm: {self.name} does not clip gradients; "
+                    f"{', '.join(e.name for e in ENTRIES if e.clips)} do")
         return None
 
     def too_slow_to_build(self, config: RunConfig, profile: Profile) -> str | None:
@@ -104,7 +112,7 @@ _COMPILE_COST = dict(slow_build=("sine",),
 ENTRIES: tuple[Entry, ...] = (
     Entry("numpy", "rnnbench.impl_numpy.reference:NumpyReference", "numpy",
           "hand-written forward, BPTT, Adagrad and Adam for every task and cell; the parity reference", ("numpy",),
-          **_EVERY_POINT),
+          **_EVERY_POINT, truncation=True, clips=True),
     Entry("tf-cell", "rnnbench.impl_tf.graph:TFCell", "tensorflow",
           "TF1 graph + Session, the tutorial's hand-written cell (and LSTM, GRU) unrolled in Python, state fed back",
           _TF, **_EVERY_POINT),
@@ -116,24 +124,25 @@ ENTRIES: tuple[Entry, ...] = (
           _TF1, **_EVERY_POINT),
     Entry("tf-function", "rnnbench.impl_tf.eager:TFFunction", "tensorflow",
           "TF2: one tf.function per window (GradientTape), called from Python",
-          _TF, **_EVERY_POINT),
+          _TF, **_EVERY_POINT, truncation=True, clips=True),
     Entry("tf-keras", "rnnbench.impl_tf.keras3:TFKeras", "tensorflow",
           "TF2: Keras 3 SimpleRNN / LSTM / GRU (Bidirectional) + Dense, tf.function step, Keras optimizers",
-          _TF, **_EVERY_POINT),
+          _TF, **_EVERY_POINT, clips=True),
     Entry("tf-xla", "rnnbench.impl_tf.eager:TFXLA", "tensorflow",
           "TF2: the window step compiled by XLA (jit_compile=True)",
-          _TF, **_EVERY_POINT),
+          _TF, **_EVERY_POINT, truncation=True, clips=True),
     Entry("tf-xla-epoch", "rnnbench.impl_tf.eager:TFXLAEpoch", "tensorflow",
           "TF2: a whole epoch in one XLA-compiled tf.function (while_loop), hand-written gradients",
           _TF, **_EVERY_POINT),
     Entry("torch-rnn", "rnnbench.impl_torch.modules:TorchRNN", "torch",
           "nn.RNN / nn.LSTM / nn.GRU (batch_first, bidirectional) + nn.Linear, eager, torch.optim",
-          _TORCH, _CPU_CUDA, **_EVERY_POINT),
+          _TORCH, _CPU_CUDA, **_EVERY_POINT, truncation=True, clips=True),
     Entry("torch-cell", "rnnbench.impl_torch.modules:TorchCell", "torch",
           "nn.RNNCell / nn.LSTMCell / nn.GRUCell called per time step in a Python loop + nn.Linear",
-          _TORCH, _CPU_CUDA, **_EVERY_POINT),
+          _TORCH, _CPU_CUDA, **_EVERY_POINT, truncation=True, clips=True),
     Entry("torch-manual", "rnnbench.impl_torch.modules:TorchManual", "torch",
-          "the canonical cells written with tensor ops, autograd, torch.optim", _TORCH, _CPU_CUDA, **_EVERY_POINT),
+          "the canonical cells written with tensor ops, autograd, torch.optim", _TORCH, _CPU_CUDA, **_EVERY_POINT,
+          truncation=True, clips=True),
     Entry("torch-fused", "rnnbench.impl_torch.fused:TorchFused", "torch",
           "eager: hand-written backward (every cell), one matmul per product over all steps, whole epochs per call",
           _TORCH, _CPU_CUDA, **_EVERY_POINT),
@@ -142,13 +151,13 @@ ENTRIES: tuple[Entry, ...] = (
           _TORCH, _CPU_CUDA, **_EVERY_POINT, **_COMPILE_COST),
     Entry("jax-jit", "rnnbench.impl_jax.jit:JaxJit", "jax",
           "jax.jit of one window step (value_and_grad through the cell math, lax.scan over time), optax",
-          _JAX, _CPU_CUDA, **_EVERY_POINT),
+          _JAX, _CPU_CUDA, **_EVERY_POINT, truncation=True, clips=True),
     Entry("jax-scan", "rnnbench.impl_jax.jit:JaxScan", "jax",
           "a whole epoch in one jax.jit call: lax.scan over the windows (and over time inside each), optax",
-          _JAX, _CPU_CUDA, **_EVERY_POINT),
+          _JAX, _CPU_CUDA, **_EVERY_POINT, clips=True),
     Entry("jax-flax", "rnnbench.impl_jax.linen:JaxFlax", "jax",
           "Flax linen: nn.RNN over nn.SimpleCell / nn.LSTMCell (nn.Bidirectional) + nn.Dense, one jax.jit window step",
-          _FLAX, _CPU_CUDA, **dict(_EVERY_POINT, cells=("rnn", "lstm")), gap=_FLAX_GRU),
+          _FLAX, _CPU_CUDA, **dict(_EVERY_POINT, cells=("rnn", "lstm")), gap=_FLAX_GRU, clips=True),
 )
 
 _BY_NAME = {e.name: e for e in ENTRIES}

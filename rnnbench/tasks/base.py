@@ -180,15 +180,23 @@ class Task:
 # --- helpers the tasks share ------------------------------------------------------------------------
 
 
-def cut_rows(rows: np.ndarray, num_steps: int) -> np.ndarray:
-    """(batch, length, ...) rows -> (n_windows, batch, num_steps, ...) windows in order; the tail that does not
-    fill a window is dropped."""
+def window_count(length: int, num_steps: int, shift: int | None = None) -> int:
+    """Windows of ``num_steps`` (k2) starting every ``shift`` (k1; None: num_steps) steps that fit in ``length``."""
+    k1 = shift or num_steps
+    return 0 if length < num_steps else (length - num_steps) // k1 + 1
+
+
+def cut_rows(rows: np.ndarray, num_steps: int, shift: int | None = None) -> np.ndarray:
+    """(batch, length, ...) rows -> (n_windows, batch, num_steps, ...) windows in order, one every ``shift`` steps
+    (None: every num_steps, side by side); the tail that does not fill a window is dropped. With a shift below
+    num_steps the windows overlap: BPTT(k2, k1)'s windows (``RunConfig.shift``)."""
     batch, length = rows.shape[:2]
-    n_windows = length // num_steps
+    n_windows = window_count(length, num_steps, shift)
     if n_windows == 0:
         raise ValueError(f"rows of {length} are shorter than num_steps {num_steps}")
-    windows = rows[:, : n_windows * num_steps].reshape(batch, n_windows, num_steps, *rows.shape[2:])
-    return np.ascontiguousarray(np.swapaxes(windows, 0, 1))
+    k1 = shift or num_steps
+    starts = np.arange(n_windows)[:, None] * k1 + np.arange(num_steps)  # (N, T) column of each window step
+    return np.ascontiguousarray(np.moveaxis(rows[:, starts], 0, 1))  # (N, B, T, ...)
 
 
 def batches(a: np.ndarray, batch_size: int) -> np.ndarray:

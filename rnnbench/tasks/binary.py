@@ -17,7 +17,17 @@ import itertools
 import numpy as np
 
 from rnnbench.errors import ConfigError, UserError
-from rnnbench.tasks.base import STREAM_DATA, STREAM_EVAL, XENT, Level, Levels, ReferenceSpec, Task, cut_rows
+from rnnbench.tasks.base import (
+    STREAM_DATA,
+    STREAM_EVAL,
+    XENT,
+    Level,
+    Levels,
+    ReferenceSpec,
+    Task,
+    cut_rows,
+    window_count,
+)
 
 BURN_IN = 8  # the longest dependency of the rule
 LAGS = (3, 8)  # the rule looks at x_{t-3} and x_{t-8}
@@ -47,7 +57,7 @@ def epoch_stream(size: int, seed: int, epoch: int = 0) -> tuple[np.ndarray, np.n
 
 
 def batch_windows(
-    x: np.ndarray, y: np.ndarray, batch_size: int, num_steps: int
+    x: np.ndarray, y: np.ndarray, batch_size: int, num_steps: int, shift: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut a stream into TF-style truncated-BPTT windows.
 
@@ -55,6 +65,8 @@ def batch_windows(
     ``num_steps`` columns are taken in order, and columns past the last whole window are dropped.
     Window i of row r therefore continues window i-1 of row r, which is why the final state of one
     window is the initial state of the next.
+
+    With a ``shift`` (BPTT(k2, k1)'s k1) below num_steps, a window starts every ``shift`` columns instead.
 
     Returns xs, ys with shape (n_windows, batch_size, num_steps), C-contiguous.
     """
@@ -65,7 +77,7 @@ def batch_windows(
         )
 
     def cut(a: np.ndarray) -> np.ndarray:
-        return cut_rows(a[: batch_size * row_length].reshape(batch_size, row_length), num_steps)  # (N, B, T)
+        return cut_rows(a[: batch_size * row_length].reshape(batch_size, row_length), num_steps, shift)  # (N, B, T)
 
     return cut(x), cut(y)
 
@@ -146,7 +158,7 @@ class Binary(Task):
             )
 
     def windows_per_epoch(self, config) -> int:
-        return (config.size // config.batch_size) // config.num_steps
+        return window_count(config.size // config.batch_size, config.num_steps, config.shift)
 
     def generate(self, config, epoch: int = 0) -> dict[str, np.ndarray]:
         x, y = epoch_stream(config.size, config.seed, epoch)
@@ -168,7 +180,7 @@ class Binary(Task):
 
     def epoch_batches(self, config, epoch: int, data=None):
         data = data if data is not None else self.generate(config, epoch)
-        return batch_windows(data["x"], data["y"], config.batch_size, config.num_steps)
+        return batch_windows(data["x"], data["y"], config.batch_size, config.num_steps, config.shift)
 
     def eval_batches(self, config, data=None):
         size = max(EVAL_SIZE, config.batch_size * config.num_steps)

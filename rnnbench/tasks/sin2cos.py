@@ -25,6 +25,7 @@ from rnnbench.tasks.base import (
     Task,
     cut_rows,
     require_arrays,
+    window_count,
 )
 from rnnbench.tasks.sine import period_mean
 
@@ -68,7 +69,7 @@ class Sin2Cos(Task):
                                            f" // batch_size {config.batch_size} = {row_length})")
 
     def windows_per_epoch(self, config) -> int:
-        return (config.size // config.batch_size) // config.num_steps
+        return window_count(config.size // config.batch_size, config.num_steps, config.shift)
 
     def generate(self, config, epoch: int = 0) -> dict[str, np.ndarray]:
         x, y = streams(config.batch_size, config.size // config.batch_size,
@@ -89,8 +90,8 @@ class Sin2Cos(Task):
 
     def epoch_batches(self, config, epoch: int, data=None):
         data = data if data is not None else self.generate(config, epoch)
-        return (cut_rows(data["x"][..., None], config.num_steps),  # (N, B, T, 1)
-                cut_rows(data["y"][..., None], config.num_steps))
+        return (cut_rows(data["x"][..., None], config.num_steps, config.shift),  # (N, B, T, 1)
+                cut_rows(data["y"][..., None], config.num_steps, config.shift))
 
     def eval_batches(self, config, data=None):
         x, y = streams(config.batch_size, max(EVAL_LENGTH, config.num_steps),
