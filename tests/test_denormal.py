@@ -3,8 +3,8 @@ denormals (in NumPy, which does not flush them), and the benchmark's selection."
 
 import numpy as np
 
-from impl_numpy.model import Model
 from rnnbench.harness.cases import DENORMAL_INPUTS, denormal, denormal_cases
+from rnnbench.impl_numpy.model import Model
 from rnnbench.spec.params import init_params
 from rnnbench.spec.references import DENORMAL_AT, reference_configs
 
