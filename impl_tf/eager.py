@@ -102,12 +102,15 @@ class TFFunction(TF2Driver):
             loss = self.model.loss(out, y)
         return loss, final, tape.gradient(loss, params)
 
+    def clipped(self, grads: list) -> list:
+        """The gradients clipped by ``tf.clip_by_global_norm`` where the config clips."""
+        return grads if self.config.clip_norm is None else tf.clip_by_global_norm(grads, self.config.clip_norm)[0]
+
     def _train_window(self, x, y):
         params = [v.read_value() for v in self.variables]
         start = self.model.start(tuple(v.read_value() for v in self.state))
         loss, final, grads = self.loss_and_grads(params, x, y, start)
-        if self.config.clip_norm is not None:
-            grads, _ = tf.clip_by_global_norm(grads, self.config.clip_norm)
+        grads = self.clipped(grads)
         new_params, new_slots = self.optimizer.apply(OPS, self.config.learning_rate, params,
                                                      [s.read_value() for s in self.slots], grads)
         for var, value in zip((*self.variables, *self.slots), (*new_params, *new_slots)):
@@ -161,7 +164,7 @@ class TFXLAEpoch(TFXLA):
 
         def body(i, state, params, slots, losses):
             loss, final, grads = self.loss_and_grads(params, xs[i], ys[i], self.model.start(tuple(state)))
-            params, slots = self.optimizer.apply(OPS, self.config.learning_rate, params, slots, grads)
+            params, slots = self.optimizer.apply(OPS, self.config.learning_rate, params, slots, self.clipped(grads))
             return i + 1, list(final), list(params), list(slots), losses.write(i, loss)
 
         start = (

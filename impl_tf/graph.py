@@ -89,12 +89,17 @@ def _tf1_cell(cell_name: str, state_size: int, input_size: int, params: Params, 
         ) from None
 
 
-def written_out_adam(loss, variables: list, learning_rate: float):
+def clipped(grads: list, clip_norm: float | None) -> list:
+    """The gradients clipped by ``tf.clip_by_global_norm`` where the config clips."""
+    return grads if clip_norm is None else v1.clip_by_global_norm(grads, clip_norm)[0]
+
+
+def written_out_adam(loss, variables: list, learning_rate: float, clip_norm: float | None = None):
     """torch.optim.Adam as graph ops (``rnnbench.model.optim``'s): AdamOptimizer would add epsilon before the
     bias correction of v, which at step 1 acts as 1e-8 / sqrt(1 - 0.999) = 3.2e-7 on the corrected root; on
     parameters with tiny gradients that moved digits' losses 1.3e-3 from NumPy's within 66 steps."""
     adam = optim.optimizer("adam")
-    grads = tf.gradients(loss, variables)
+    grads = clipped(tf.gradients(loss, variables), clip_norm)
     values = [v.read_value() for v in variables]
     slots = [v1.Variable(s, trainable=False) for s in adam.slots(OPS, values)]
     new_values, new_slots = adam.apply(OPS, learning_rate, values, [s.read_value() for s in slots], grads)
@@ -141,11 +146,12 @@ class _TF1Graph(StepwiseEpoch):
             self.layout = {**recurrent, "U": (U, _identity), "c": (c, _identity)}
             if config.optimizer == "adam":
                 self.train_op = written_out_adam(self.loss, [var for var, _ in self.layout.values()],
-                                                 config.learning_rate)
+                                                 config.learning_rate, config.clip_norm)
             else:
                 optimizer = v1.train.AdagradOptimizer(config.learning_rate,
                                                        initial_accumulator_value=ADAGRAD_INITIAL_ACCUMULATOR)
-                self.train_op = optimizer.minimize(self.loss)
+                grads, variables = zip(*optimizer.compute_gradients(self.loss))  # minimize(), clipped between
+                self.train_op = optimizer.apply_gradients(zip(clipped(list(grads), config.clip_norm), variables))
             # TF1's cells make their own kernels and biases; these load the canonical values into them.
             init = [v1.global_variables_initializer()]
             load = [v1.assign(var, to_layout(params[name]).astype(dtype.as_numpy_dtype))

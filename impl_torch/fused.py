@@ -37,22 +37,34 @@ from rnnbench.spec.config import RunConfig
 from rnnbench.spec.params import Params
 
 
+def clipped(grads: tuple, max_norm: float) -> tuple:
+    """``torch.nn.utils.clip_grad_norm_``'s rule on gradients held outside ``.grad``: every gradient times
+    min(1, max_norm / (global norm + 1e-6)), the global norm that of all of them together."""
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    return tuple(g * coef for g in grads)
+
+
 def general_window(params: tuple, slots: tuple, state: tuple, rows, target, lr: float, names: tuple,
-                   spec: ModelSpec, ops: Ops, apply):
-    """One window of any task, cell and direction: ``rnnbench.model.backprop``, then the optimizer's update.
+                   spec: ModelSpec, ops: Ops, apply, clip_norm: float | None = None):
+    """One window of any task, cell and direction: ``rnnbench.model.backprop``, then (clipped to ``clip_norm``
+    where one is given) the optimizer's update.
 
     rows, target: the window in ``rnnbench.model.backprop``'s layout (``Model.rows``, ``Model.targets``). Returns
     (loss, final state, new params, new slots), all on the device.
     """
     loss, grads, final = backprop.loss_and_grads(ops, spec, dict(zip(names, params)), rows, target, state)
-    new_params, new_slots = apply(ops, lr, params, slots, tuple(grads[n] for n in names))
+    grads = tuple(grads[n] for n in names)
+    if clip_norm is not None:
+        grads = clipped(grads, clip_norm)
+    new_params, new_slots = apply(ops, lr, params, slots, grads)
     return loss, final, new_params, new_slots
 
 
 def make_window(config: RunConfig, names: tuple, mm):
     """The config's window step, its keyword arguments bound."""
     return partial(general_window, lr=config.learning_rate, names=names, spec=ModelSpec.of(config), ops=ops(mm),
-                   apply=optim.optimizer(config.optimizer).apply)
+                   apply=optim.optimizer(config.optimizer).apply, clip_norm=config.clip_norm)
 
 
 class TorchFused:

@@ -296,6 +296,11 @@ def test_clipping_parity_with_numpy(name, assert_parity_at):
     assert_parity_at(name, clip_parity_config())
 
 
+def test_clipping_parity_with_numpy_in_a_tf1_graph_under_adam(assert_parity_at):
+    """The TF1 graphs clip before their written-out Adam (the other parity test takes TF1's Adagrad path)."""
+    assert_parity_at("tf-cell", clip_parity_config(optimizer="adam"))
+
+
 def test_clip_by_global_norm_is_the_reference_global_norm_clipping():
     import tensorflow as tf
 
