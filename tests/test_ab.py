@@ -380,6 +380,57 @@ def test_an_override_frees_what_requires_it_too():
     assert "pytest-benchmark==" not in pins and "\nnumpy==" in "\n" + pins
 
 
+def test_an_override_frees_no_more_pins_than_it_must():
+    """Tightest first: every other package pinned (an override of the version installed here is then exactly this
+    environment), then what requires the package freed as well, then what it requires."""
+    from rnnbench.commands.sides import constraints_text, pin_stages
+
+    first, then, last = (s.lower() for s in pin_stages(("pytest",)))
+    assert "\npytest==" not in "\n" + first and "pytest-benchmark==" in first and "pluggy==" in first
+    assert "pytest-benchmark==" not in then and "pluggy==" in then
+    assert "pluggy==" not in last and "\nnumpy==" in "\n" + last and last == constraints_text(("pytest",)).lower()
+    assert pin_stages() == [constraints_text()]  # a side without overrides: one stage, every package pinned
+
+
+def test_a_side_installs_under_the_tightest_pins_that_resolve(repo, tmp_path, monkeypatch):
+    """ensure_env tries the stages in order, each in a fresh environment, and keeps the first that installs; where
+    none does, the installer's exit is the one-line error and no environment is left."""
+    from dataclasses import replace
+
+    import rnnbench.commands.sides as sides
+
+    a, _ = resolve_sides(repo, "HEAD", "HEAD")
+    tried, resolves = [], {"when": lambda pins: "pytest-benchmark==" not in pins}
+    real_run = subprocess.run
+
+    def fake_run(cmd, **kwargs):
+        if cmd[:2] == ["uv", "venv"]:
+            assert not Path(cmd[-1]).exists()  # every stage starts from a fresh environment
+            Path(cmd[-1]).mkdir(parents=True)
+            return subprocess.CompletedProcess(cmd, 0)
+        if cmd[:3] == ["uv", "pip", "install"]:
+            tried.append(Path(cmd[cmd.index("--constraint") + 1]).read_text())
+            return subprocess.CompletedProcess(cmd, 0 if resolves["when"](tried[-1]) else 1)
+        return real_run(cmd, **kwargs)
+
+    monkeypatch.setattr(sides, "uv_binary", lambda: "uv")
+    monkeypatch.setattr(sides.subprocess, "run", fake_run)
+    monkeypatch.setattr(sides, "installed_versions", lambda env, names: {n: "8.0.0" for n in names})
+    side = replace(a, overrides=sides.parse_overrides("B", ["pytest==8.0.0"], {"pytest": "numpy"}))
+    stages = sides.pin_stages(("pytest",))
+    with open(tmp_path / "install.log", "w") as log:
+        env, built = ensure_env(repo, side, tmp_path / "envs", (), log)
+        assert built and tried == stages[:2] and (env / sides.READY).exists()
+        tried.clear()
+        resolves["when"] = lambda pins: False
+        with pytest.raises(UserError, match=r"A: installing HEAD .* \+ pytest==7\.0\.0 failed \(exit 1\)"):
+            ensure_env(repo, replace(side, overrides=sides.parse_overrides("B", ["pytest==7.0.0"],
+                                                                            {"pytest": "numpy"})),
+                       tmp_path / "envs", (), log)
+    assert tried == stages and [p.name for p in (tmp_path / "envs").iterdir() if not p.name.startswith(".")] == [
+        env.name]
+
+
 def test_versions_runs_every_release_against_one_commit(capsys, in_repo, tmp_path, monkeypatch):
     """Each release is one paired comparison of the same commit, the installed release on side A."""
     import importlib.metadata

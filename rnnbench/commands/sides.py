@@ -13,7 +13,10 @@ A side is also an environment: requirement overrides on top of those versions (`
 --b torch==2.15.0``, or a local wheel file), each an exact ``name==version`` of a package some framework family
 uses (``Family.distributions``), or a ``.whl``. They are checked before anything is built (``parse_overrides``);
 the environment installs them in place of the pinned versions, and then reads every overridden package's version
-back from it (``installed_versions``): a side holds exactly what it claims, or the comparison stops, exit 2.
+back from it (``installed_versions``): a side holds exactly what it claims, or the comparison stops, exit 2. An
+override frees no more pins than it must (``pin_stages``): first every other package stays at this environment's
+version, so an override of the version installed here gives exactly this environment; only where the installer
+cannot resolve that are what requires the package, and then what it requires, left to the installer.
 """
 
 from __future__ import annotations
@@ -241,18 +244,37 @@ def freed(overridden: tuple[str, ...]) -> set[str]:
     return dependencies(overridden) | dependents(overridden) if overridden else set()
 
 
-def constraints_text(overridden: tuple[str, ...] = ()) -> str:
-    """The running environment's package versions, one ``name==version`` a line: both sides install the same
-    versions. Left out: rnnbench itself, and what the ``overridden`` packages free (``freed``: another release
-    pins its own CUDA libraries, or needs an older release of a library built on it), which the installer then
-    resolves for the override."""
-    free = freed(overridden)
+def _pins(free: set[str]) -> str:
+    """The running environment's package versions, one ``name==version`` a line, but rnnbench itself and ``free``
+    (normalised names)."""
     pins = set()
     for dist in importlib.metadata.distributions():
         name = (dist.metadata["Name"] or "").strip()
         if name and normalise(name) != PROJECT and normalise(name) not in free:
             pins.add(f"{name}=={dist.version}")
     return "".join(f"{p}\n" for p in sorted(pins, key=str.lower))
+
+
+def constraints_text(overridden: tuple[str, ...] = ()) -> str:
+    """The running environment's package versions, one ``name==version`` a line: both sides install the same
+    versions. Left out: rnnbench itself, and everything the ``overridden`` packages free (``freed``: another
+    release pins its own CUDA libraries, or needs an older release of a library built on it): the loosest of
+    ``pin_stages``, what a release must resolve under to install here at all."""
+    return _pins(freed(overridden))
+
+
+def pin_stages(overridden: tuple[str, ...] = ()) -> list[str]:
+    """The constraints a side is installed under, tightest first, each tried while the one before it does not
+    resolve: every package but the overridden ones pinned (an override of the version installed here then gives
+    exactly this environment); then what requires them freed too (flax 0.12.8 needs jax 0.10 or later); then what
+    they require (TensorFlow 2.19 needs a NumPy older than 2.2). A stage that frees nothing more is left out."""
+    names = {normalise(n) for n in overridden}
+    stages: list[str] = []
+    for free in ((names, names | dependents(overridden), freed(overridden) | names) if names else (set(),)):
+        text = _pins(free)
+        if text not in stages:
+            stages.append(text)
+    return stages
 
 
 def uv_binary() -> str:
@@ -300,11 +322,10 @@ def rnnbench_of(env: Path) -> Path:
 
 def ensure_env(root: Path, side: Side, cache: Path, extras: tuple[str, ...], log) -> tuple[Path, bool]:
     """The environment of ``side`` under ``cache``, built unless a finished one is there: (path, built now)."""
-    constraints = constraints_text(tuple(o.name for o in side.overrides))
-    env = cache / env_key(side, extras, constraints)
+    stages = pin_stages(tuple(o.name for o in side.overrides))
+    env = cache / env_key(side, extras, "\n".join(stages))
     if (env / READY).exists():
         return env, False
-    shutil.rmtree(env, ignore_errors=True)
     env.parent.mkdir(parents=True, exist_ok=True)
     uv = uv_binary()
     with tempfile.TemporaryDirectory(dir=env.parent, prefix=".src-") as tmp:
@@ -313,20 +334,30 @@ def ensure_env(root: Path, side: Side, cache: Path, extras: tuple[str, ...], log
         export_tree(root, side.tree, src)
         if not (src / "pyproject.toml").exists():
             raise UserError(f"{side.label}: {side.short} has no pyproject.toml; it is not a version of rnnbench")
-        pins.write_text(constraints)
         target = f"{src}[{','.join(extras)}]" if extras else str(src)
         wanted = [str(o.wheel) if o.wheel else f"{o.name}=={o.version}" for o in side.overrides]
-        for cmd in ([uv, "venv", "--quiet", "--python", sys.executable, str(env)],
-                    [uv, "pip", "install", "--quiet", "--python", str(python_of(env)), target, *wanted,
-                     "--constraint", str(pins)]):
-            log.write(f"$ {' '.join(cmd)}\n")
-            log.flush()
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-            if proc.returncode != 0:
-                shutil.rmtree(env, ignore_errors=True)
-                why = _last_error_line(Path(log.name))
-                raise UserError(f"{side.label}: installing {side.short} failed (exit {proc.returncode})"
-                                + (f": {why}" if why else "") + f"; see {Path(log.name)}")
+        returncode = 0
+
+        def attempt(constraints: str) -> bool:
+            """A fresh environment installed under ``constraints``: True where every command succeeded."""
+            nonlocal returncode
+            shutil.rmtree(env, ignore_errors=True)
+            pins.write_text(constraints)
+            for cmd in ([uv, "venv", "--quiet", "--python", sys.executable, str(env)],
+                        [uv, "pip", "install", "--quiet", "--python", str(python_of(env)), target, *wanted,
+                         "--constraint", str(pins)]):
+                log.write(f"$ {' '.join(cmd)}  # {constraints.count(chr(10))} pins\n")
+                log.flush()
+                returncode = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp).returncode
+                if returncode != 0:
+                    return False
+            return True
+
+        if not any(attempt(constraints) for constraints in stages):  # the first that installs, tightest first
+            shutil.rmtree(env, ignore_errors=True)
+            why = _last_error_line(Path(log.name))
+            raise UserError(f"{side.label}: installing {side.short} failed (exit {returncode})"
+                            + (f": {why}" if why else "") + f"; see {Path(log.name)}")
     held = installed_versions(env, [o.name for o in side.overrides])
     wrong = [f"{o.name} {held.get(o.name) or 'absent'} (asked {o.version})" for o in side.overrides
              if held.get(o.name) != o.version]
