@@ -29,7 +29,7 @@ from typing import ClassVar
 import numpy as np
 
 from rnnbench.impl_tf import runtime
-from rnnbench.impl_tf.model import OPS, SMALL_MATMUL_OPS, Model
+from rnnbench.impl_tf.model import OPS, SMALL_MATMUL_OPS, Model, clipped
 from rnnbench.model import backprop, optim
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.interface import StepwiseEpoch
@@ -102,15 +102,11 @@ class TFFunction(TF2Driver):
             loss = self.model.loss(out, y)
         return loss, final, tape.gradient(loss, params)
 
-    def clipped(self, grads: list) -> list:
-        """The gradients clipped by ``tf.clip_by_global_norm`` where the config clips."""
-        return grads if self.config.clip_norm is None else tf.clip_by_global_norm(grads, self.config.clip_norm)[0]
-
     def _train_window(self, x, y):
         params = [v.read_value() for v in self.variables]
         start = self.model.start(tuple(v.read_value() for v in self.state))
         loss, final, grads = self.loss_and_grads(params, x, y, start)
-        grads = self.clipped(grads)
+        grads = clipped(grads, self.config.clip_norm)
         new_params, new_slots = self.optimizer.apply(OPS, self.config.learning_rate, params,
                                                      [s.read_value() for s in self.slots], grads)
         for var, value in zip((*self.variables, *self.slots), (*new_params, *new_slots)):
@@ -164,7 +160,8 @@ class TFXLAEpoch(TFXLA):
 
         def body(i, state, params, slots, losses):
             loss, final, grads = self.loss_and_grads(params, xs[i], ys[i], self.model.start(tuple(state)))
-            params, slots = self.optimizer.apply(OPS, self.config.learning_rate, params, slots, self.clipped(grads))
+            params, slots = self.optimizer.apply(OPS, self.config.learning_rate, params, slots,
+                                                 clipped(grads, self.config.clip_norm))
             return i + 1, list(final), list(params), list(slots), losses.write(i, loss)
 
         start = (

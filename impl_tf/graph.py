@@ -37,7 +37,7 @@ import numpy as np
 
 from rnnbench.errors import UnsupportedError
 from rnnbench.impl_tf import runtime
-from rnnbench.impl_tf.model import OPS, Model
+from rnnbench.impl_tf.model import OPS, Model, clipped
 from rnnbench.model import forward, optim
 from rnnbench.model.cells import gru_step
 from rnnbench.spec.cells import BACKWARD_PREFIX, permute_blocks
@@ -87,11 +87,6 @@ def _tf1_cell(cell_name: str, state_size: int, input_size: int, params: Params, 
             f"BasicRNNCell is not available ({exc}); install tf_keras (pip install 'rnnbench[tf]') and make "
             "sure nothing imports tensorflow before impl_tf"
         ) from None
-
-
-def clipped(grads: list, clip_norm: float | None) -> list:
-    """The gradients clipped by ``tf.clip_by_global_norm`` where the config clips."""
-    return grads if clip_norm is None else v1.clip_by_global_norm(grads, clip_norm)[0]
 
 
 def written_out_adam(loss, variables: list, learning_rate: float, clip_norm: float | None = None):

@@ -54,6 +54,11 @@ OPS = Ops(
 SMALL_MATMUL_OPS = replace(OPS, matmul=small_matmul)
 
 
+def clipped(grads: list, clip_norm: float | None) -> list:
+    """The gradients clipped by ``tf.clip_by_global_norm`` where the config clips (``RunConfig.clip_norm``)."""
+    return grads if clip_norm is None else tf.clip_by_global_norm(grads, clip_norm)[0]
+
+
 class Model(forward.Model):
     """The config's model over TensorFlow's operations."""
 

@@ -336,11 +336,7 @@ def ensure_env(root: Path, side: Side, cache: Path, extras: tuple[str, ...], log
             raise UserError(f"{side.label}: {side.short} has no pyproject.toml; it is not a version of rnnbench")
         target = f"{src}[{','.join(extras)}]" if extras else str(src)
         wanted = [str(o.wheel) if o.wheel else f"{o.name}=={o.version}" for o in side.overrides]
-        returncode = 0
-
-        def attempt(constraints: str) -> bool:
-            """A fresh environment installed under ``constraints``: True where every command succeeded."""
-            nonlocal returncode
+        for constraints in stages:  # the first that installs, tightest first, each in a fresh environment
             shutil.rmtree(env, ignore_errors=True)
             pins.write_text(constraints)
             for cmd in ([uv, "venv", "--quiet", "--python", sys.executable, str(env)],
@@ -350,10 +346,10 @@ def ensure_env(root: Path, side: Side, cache: Path, extras: tuple[str, ...], log
                 log.flush()
                 returncode = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp).returncode
                 if returncode != 0:
-                    return False
-            return True
-
-        if not any(attempt(constraints) for constraints in stages):  # the first that installs, tightest first
+                    break
+            if returncode == 0:
+                break
+        else:
             shutil.rmtree(env, ignore_errors=True)
             why = _last_error_line(Path(log.name))
             raise UserError(f"{side.label}: installing {side.short} failed (exit {returncode})"
