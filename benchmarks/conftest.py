@@ -1,12 +1,11 @@
 """The timing suites' pytest wiring: options, parametrisation, fixtures and provenance hooks. The logic lives in
 ``rnnbench.harness`` (one concern a module); this file only connects it to pytest.
 
-Options: ``--impl NAME`` and ``--framework NAME`` (repeatable) choose implementations, ``--task`` and ``--cell``
-(repeatable) the reference configurations, ``--measure`` (repeatable) the measures, ``--threads N`` is the one
-thread count every framework gets (and, below the CPU count, the number of CPUs the process is confined to;
-``--no-pin`` lifts that), ``--device``, ``--profile`` (see ``rnnbench.spec.config.PROFILES``). One benchmark process
-holds one framework family; ``rnnbench bench`` runs one per family and merges. Unavailable implementations are
-still collected, and skip with their reason.
+Options: the benchmark request's (``rnnbench.spec.request``: ``--impl``, ``--framework``, ``--task``, ``--cell``,
+``--measure``, ``--profile``, ``--threads``, ``--device``, ``--no-pin``, ``--shard``), declared and read back there,
+and the progress file ``rnnbench bench`` reads. One benchmark process holds one framework family; ``rnnbench
+bench`` runs one per family and merges. Unavailable implementations are still collected, and skip with their
+reason.
 """
 
 from __future__ import annotations
@@ -16,20 +15,13 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_limits
 
+from rnnbench.cpus import pin_to_cpus
 from rnnbench.errors import UserError
 from rnnbench.harness import barrier, cases, events, provenance, shards
 from rnnbench.harness.compile_cache import fresh_compile_cache
-from rnnbench.harness.cpus import pin_to_cpus
-from rnnbench.spec.config import (
-    BENCH_THREADS,
-    DEFAULT_PROFILE,
-    DEVICES,
-    PROFILES,
-    RunConfig,
-    opted_in,
-    profiles_help,
-)
-from rnnbench.spec.measures import SELECTABLE_MEASURES, Measure
+from rnnbench.spec.config import PROFILES, opted_in
+from rnnbench.spec.measures import Measure
+from rnnbench.spec.request import SUITE_FIELDS, BenchRequest, add_options
 
 _remove_compile_cache = fresh_compile_cache()  # before any framework is imported
 # What each benchmark function measures (``--measure`` selects by it); the calibration probes are not listed.
@@ -43,29 +35,21 @@ BASELINE_FILE = Path(__file__).parent / "baselines" / "ci.json"  # each case's e
 
 def pytest_addoption(parser):
     group = parser.getgroup("rnnbench")
-    group.addoption("--impl", action="append", default=[], help="only this implementation (repeatable)")
-    group.addoption("--framework", action="append", default=[], help="only this framework family (repeatable)")
-    group.addoption("--task", action="append", default=[], help="only this task (repeatable)")
-    group.addoption("--cell", action="append", default=[], help="only this cell (repeatable)")
-    group.addoption("--threads", type=int, default=BENCH_THREADS,
-                    help=f"threads for every framework (default: {BENCH_THREADS}; all cores: {RunConfig().threads})")
-    group.addoption("--device", choices=DEVICES, default=RunConfig.device)
-    group.addoption("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE, help=profiles_help())
-    group.addoption("--no-pin", action="store_true",
-                    help="with --threads below the CPU count, do not confine the process to that many CPUs")
+    add_options(group.addoption, SUITE_FIELDS, pytest=True)  # the request's options (rnnbench.spec.request)
     group.addoption(events.OPTION, default=None, help="append one JSON line per finished benchmark to this file")
-    group.addoption("--measure", action="append", default=[], choices=SELECTABLE_MEASURES,
-                    help="only these measures (repeatable; default: all); the calibration probes always run")
-    group.addoption("--shard", default=None, metavar="K/N",
-                    help="only the K-th of N shards of the cases, balanced by the baseline's times "
-                         "(rnnbench.harness.shards)")
+
+
+def bench_request(config) -> BenchRequest:
+    """The run's request, read back from pytest's options."""
+    return BenchRequest.from_pytest(config)
 
 
 def pytest_configure(config):
-    if not config.getoption("--no-pin", default=True):
-        pin_to_cpus(config.getoption("--threads"))
+    request = bench_request(config)
+    if not request.no_pin:
+        pin_to_cpus(request.threads)
     # rnnbench ab --design duet: both sides start each benchmark together
-    meeting = barrier.barrier_from_env("+".join(config.getoption("--framework")) or "all")
+    meeting = barrier.barrier_from_env("+".join(request.framework) or "all")
     if meeting is not None:
         config.pluginmanager.register(meeting, "rnnbench-duet")
     path = config.getoption(events.OPTION, default=None)
@@ -74,14 +58,15 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    measures = config.getoption("--measure", default=[])
+    request = bench_request(config)
+    measures = request.measure
     if measures:  # the calibration probes always run
         dropped = [i for i in items if MEASURE_OF.get(i.originalname, Measure.CALIBRATION)
                    not in {*measures, Measure.CALIBRATION}]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = [i for i in items if i not in dropped]
-    text = config.getoption("--shard", default=None)
+    text = request.shard
     if not text:
         return
     try:
@@ -99,10 +84,10 @@ def pytest_unconfigure(config):
 
 
 def pytest_generate_tests(metafunc):
-    opts = metafunc.config
-    threads, device = opts.getoption("--threads"), opts.getoption("--device")
-    names = cases.selected_names(opts.getoption("--impl"), opts.getoption("--framework"))
-    tasks, cells = opts.getoption("--task"), opts.getoption("--cell")
+    request = bench_request(metafunc.config)
+    threads, device = request.threads, request.device
+    names = cases.selected_names(list(request.impl), list(request.framework))
+    tasks, cells = list(request.task), list(request.cell)
     if "case" in metafunc.fixturenames:
         chosen = cases.reference_cases(names, threads, device, tasks, cells)
         # module scope: each case is built once and shared by the tests that time a built implementation
@@ -110,10 +95,10 @@ def pytest_generate_tests(metafunc):
                              indirect=True, scope="module")
     if "sweep_case" in metafunc.fixturenames:
         points = (cases.sweep_cases(names, threads, device, tasks, cells)
-                  if PROFILES[opts.getoption("--profile")].sweeps else [])
+                  if PROFILES[request.profile].sweeps else [])
         ids = [f"{field}-{cases.case_id(n, ref.config)}" for n, ref, field in points]
         metafunc.parametrize("sweep_case", points, ids=ids, indirect=True)
-    profile, named = PROFILES[opts.getoption("--profile")], opts.getoption("--measure", default=[])
+    profile, named = PROFILES[request.profile], list(request.measure)
     if "denormal_case" in metafunc.fixturenames:
         wanted = opted_in(profile, Measure.DENORMAL, named)
         points = cases.denormal_cases(names, threads, device, tasks, cells) if wanted else []
@@ -128,14 +113,14 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session", autouse=True)
 def blas_threads(request):
-    with threadpool_limits(limits=request.config.getoption("--threads")):
+    with threadpool_limits(limits=bench_request(request.config).threads):
         yield
 
 
 @pytest.fixture(scope="session")
 def profile(request):
     """The run's profile (``rnnbench.spec.config.PROFILES``)."""
-    return PROFILES[request.config.getoption("--profile")]
+    return PROFILES[bench_request(request.config).profile]
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +166,8 @@ def fresh_state(built) -> cases.Built:
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Provenance of the run (rnnbench.harness.provenance), and the schema of our fields."""
-    ours = provenance.machine_info(threads=config.getoption("--threads"), device=config.getoption("--device"),
-                                   profile=config.getoption("--profile"), frameworks=config.getoption("--framework"))
+    request = bench_request(config)
+    ours = provenance.machine_info(threads=request.threads, device=request.device, profile=request.profile,
+                                   frameworks=list(request.framework))
     machine_info["rnnbench"] = ours
     machine_info["schema_version"] = ours["schema_version"]

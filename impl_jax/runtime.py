@@ -3,7 +3,7 @@ and the optimizers as optax defines them with the canonical semantics.
 
 Threads. JAX has no setting for its CPU thread pool: XLA sizes it from the CPUs the process may run on when the
 backend starts (at the first computation, not at import). ``start`` therefore confines the process to
-``config.threads`` CPUs before that (the benchmark processes are confined already, ``rnnbench.harness.cpus``),
+``config.threads`` CPUs before that (the benchmark processes are confined already, ``rnnbench.cpus``),
 and for one thread also turns off XLA's multi-threaded Eigen. A later run in the same process with another
 count is refused rather than silently measured with the wrong one.
 
@@ -22,8 +22,8 @@ import jax.profiler
 import optax
 from jax._src.lib import _profiler
 
+from rnnbench.cpus import allowed_cpus, pin_to_cpus
 from rnnbench.errors import UnsupportedError
-from rnnbench.harness.cpus import allowed_cpus, pin_to_cpus
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.dispatch import Dispatch
 from rnnbench.spec.optimizer import ADAGRAD_EPSILON, ADAGRAD_INITIAL_ACCUMULATOR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON

@@ -23,6 +23,7 @@ from rnnbench.commands.sides import (
 )
 from rnnbench.errors import UserError
 from rnnbench.spec import families
+from rnnbench.spec.request import BenchRequest
 
 ROOT = Path(__file__).parents[1]
 MARK = "AB_TEST_MARK"  # what the second commit adds to rnnbench/__init__.py
@@ -297,7 +298,8 @@ def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3) -> 
     from rnnbench.commands.sides import Side
 
     sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", "b" * 40, "d" * 40))
-    plan = Plan(ROOT, sides, {}, "duet", 6, "pair", [], ("train_step",), None, False, tmp_path, 0)
+    plan = Plan(ROOT, sides, {}, "duet", 6, BenchRequest(profile="pair"), {}, ("train_step",), None, False, tmp_path,
+                0)
     doc = ab_document(plan, Args, {}, reps, [{"order": ["A", "B"], "cpus": {"A": 0, "B": 1}}] * 6, rows, [], 1.0)
     path = tmp_path / "ab.json"
     path.write_text(json.dumps(doc))
@@ -325,37 +327,60 @@ def test_report_draws_the_forest_plot_from_an_ab_json(tmp_path, capsys):
                                                                                  ).read_text()
 
 
-def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_lacks(tmp_path):
+def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_lacks(tmp_path, monkeypatch):
     """Two threads as the two sides: each arrival waits for the other's; a test only one side collected, or a side
-    whose process ended, does not stall."""
+    whose process ended, does not stall (counted in polls of a fake clock, not in seconds)."""
     import threading
-    import time
 
+    from rnnbench.harness import duet
     from rnnbench.harness.duet import meet
 
     (tmp_path / "collected-numpy.A").write_text("t1\nt2\n")
     (tmp_path / "collected-numpy.B").write_text("t1\n")
-    arrived = {}
+    arrived = threading.Event()
+    order = []
 
     def side_b():
-        time.sleep(0.3)
-        arrived["B"] = time.monotonic()
+        arrived.wait(5)  # B arrives only once A is waiting for it
+        order.append("B arrives")
         meet(tmp_path, "B", "numpy", "t1", wait=5)
 
     thread = threading.Thread(target=side_b)
     thread.start()
+    real_sleep = duet.time.sleep
+
+    def waiting(seconds):  # A's first poll: now let B come
+        arrived.set()
+        real_sleep(seconds)
+
+    monkeypatch.setattr(duet.time, "sleep", waiting)
     assert meet(tmp_path, "A", "numpy", "t1", wait=5) is True
-    assert time.monotonic() >= arrived["B"]  # A went on only once B had arrived
+    order.append("A goes on")
     thread.join()
-    t0 = time.monotonic()
+    monkeypatch.undo()
+    assert order == ["B arrives", "A goes on"]  # A went on only once B had arrived
+
+    class Clock:  # a fake clock: each poll's sleep advances it, nothing really sleeps
+        now, polls = 0.0, 0
+
+        def monotonic(self):
+            return self.now
+
+        def sleep(self, seconds):
+            self.polls += 1
+            self.now += seconds
+
+    clock = Clock()
+    monkeypatch.setattr(duet, "time", clock)
     assert meet(tmp_path, "A", "numpy", "t2", wait=5) is False  # B has no t2: no wait
     (tmp_path / "done-torch.B").write_text("")
     assert meet(tmp_path, "A", "torch", "t3", wait=5) is False  # B's torch process has ended
-    assert time.monotonic() - t0 < 1.0
+    assert clock.polls == 0
     # a B that never collects (an older rnnbench, unaware of the meetings): A waits once, then goes on alone
     assert meet(tmp_path, "A", "jax", "t4", wait=5, absent=0.2) is False and (tmp_path / "solo.A").exists()
-    t0 = time.monotonic()
-    assert meet(tmp_path, "A", "numpy", "t1", wait=5) is False and time.monotonic() - t0 < 0.1
+    assert 0.2 <= clock.now <= 0.2 + 2 * duet.POLL_SECONDS  # it waited `absent`, not `wait`
+    polls = clock.polls
+    assert meet(tmp_path, "A", "numpy", "t1", wait=5) is False and clock.polls == polls  # solo now: no wait at all
 
 
 def test_an_override_frees_what_it_requires_and_keeps_every_other_pin():
@@ -435,7 +460,7 @@ def test_versions_runs_every_release_against_one_commit(capsys, in_repo, tmp_pat
     """Each release is one paired comparison of the same commit, the installed release on side A."""
     import importlib.metadata
 
-    from rnnbench.commands import ab, cli, versions
+    from rnnbench.commands import ab, report, versions
 
     calls = []
 
@@ -446,7 +471,7 @@ def test_versions_runs_every_release_against_one_commit(capsys, in_repo, tmp_pat
 
     monkeypatch.setattr(ab, "run_ab", fake_ab)
     monkeypatch.setattr(versions, "check_releases", lambda package, given, held: list(given))
-    monkeypatch.setattr(cli, "report_available", lambda: (False, "not in this test"))
+    monkeypatch.setattr(report, "report_available", lambda: (False, "not in this test"))
     code, _, err = run(capsys, "versions", "numpy", "1.0.0", "2.0.0", "--work", str(tmp_path / "work"))
     held = importlib.metadata.version("numpy")
     assert [(c.a, c.b, c.a_with, c.b_with) for c in calls] == [

@@ -198,21 +198,17 @@ def test_bench_without_its_runner_names_the_extra(capsys, monkeypatch):
 
 
 def test_points_built_too_slowly_for_the_profile_are_listed_as_not_applicable_from_the_registry_alone():
-    import argparse
-
     from rnnbench.commands.bench import not_applicable
+    from rnnbench.spec.request import BenchRequest
 
-    args = argparse.Namespace(threads=1, device="cpu", task=None, cell=None, profile="quick")
-    points = not_applicable(["numpy", "tf-cell", "torch-rnn", "torch-compile"], args)
+    points = not_applicable(["numpy", "tf-cell", "torch-rnn", "torch-compile"], BenchRequest(profile="quick"))
     assert {p["impl"] for p in points} == {"torch-compile"}  # the others build every point quickly
     assert [p["label"] for p in points] == ["sine-rnn-T49-S16"]
     assert all(p["reason"].startswith("profile: torch-compile's") and "full profile only" in p["reason"]
                and p["field"] == "profile" and "cold compile" in p["gap"] for p in points)
-    narrowed = not_applicable(["torch-compile"],
-                              argparse.Namespace(threads=1, device="cpu", task=["digits"], cell=None, profile="ci"))
+    narrowed = not_applicable(["torch-compile"], BenchRequest(task=("digits",), profile="ci"))
     assert narrowed == []
-    full = argparse.Namespace(threads=1, device="cpu", task=None, cell=None, profile="full")
-    assert not_applicable(["numpy", "torch-compile"], full) == []  # the full profile times every point
+    assert not_applicable(["numpy", "torch-compile"], BenchRequest(profile="full")) == []  # the full profile: all
 
 
 def test_measure_selects_what_the_benchmark_process_collects():

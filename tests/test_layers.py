@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-GROUND = {"errors", "files", "console", "paths", "__version__"}  # rnnbench/*.py: what every layer may use
+GROUND = {"errors", "files", "console", "paths", "cpus", "__version__"}  # rnnbench/*.py: what every layer may use
 # a layer -> the layers it may import (besides itself and the ground)
 ALLOWED = {
     "spec": {"tasks"},

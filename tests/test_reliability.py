@@ -313,12 +313,12 @@ def test_version_and_the_bare_command(workspace):
 
 
 def test_an_internal_error_is_exit_3_in_one_line(workspace, monkeypatch, capsys):
-    from rnnbench.commands import cli
+    from rnnbench.commands import cli, theory
 
     def broken(args):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(cli, "cmd_theory", broken)
+    monkeypatch.setattr(theory, "run", broken)
     assert cli.main(["theory"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "internal error" in err[0] and "ZeroDivisionError: a bug" in err[0]
@@ -496,7 +496,7 @@ def test_a_full_stdout_ends_the_output_not_the_run(tmp_path):
 def test_warnings_are_one_line_each_and_none_after_a_failure(capsys, monkeypatch):
     import warnings
 
-    from rnnbench.commands import cli
+    from rnnbench.commands import cli, theory
     from rnnbench.errors import DivergedError
 
     def noisy(args):
@@ -505,7 +505,7 @@ def test_warnings_are_one_line_each_and_none_after_a_failure(capsys, monkeypatch
         warnings.warn("something else", UserWarning, stacklevel=1)
         return 0
 
-    monkeypatch.setattr(cli, "cmd_theory", noisy)
+    monkeypatch.setattr(theory, "run", noisy)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         assert cli.main(["theory"]) == 0
@@ -517,7 +517,7 @@ def test_warnings_are_one_line_each_and_none_after_a_failure(capsys, monkeypatch
         warnings.warn("overflow encountered in matmul", RuntimeWarning, stacklevel=1)
         raise DivergedError(3, float("inf"))
 
-    monkeypatch.setattr(cli, "cmd_theory", diverges)
+    monkeypatch.setattr(theory, "run", diverges)
     assert cli.main(["theory"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "diverged: loss became inf at step 3" in err[0]

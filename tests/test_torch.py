@@ -375,13 +375,12 @@ def test_no_onednn_switches_it_off_in_every_benchmark_process_and_the_path_says_
     import subprocess
     import sys
 
-    from rnnbench.commands.bench import family_environment
+    from rnnbench.commands.bench import family_environment, request_of
     from rnnbench.commands.cli import build_parser
 
-    args = build_parser().parse_args(["bench", "--no-onednn"])
-    env = family_environment(args)
+    env = family_environment(request_of(build_parser().parse_args(["bench", "--no-onednn"])))
     assert env["RNNBENCH_ONEDNN"] == "0" and env["TF_ENABLE_ONEDNN_OPTS"] == "0"
-    assert family_environment(build_parser().parse_args(["bench"])) is None  # this process's, unchanged
+    assert family_environment(request_of(build_parser().parse_args(["bench"]))) is None  # this process's, unchanged
     code = "import json; from rnnbench.impl_torch import runtime; print(json.dumps(runtime.path()))"
     off = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                     check=True).stdout.splitlines()[-1])

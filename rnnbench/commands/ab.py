@@ -20,6 +20,8 @@ Exit codes as ``compare``: 0 nothing worse, 1 a regression or a loss out of its 
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import random
 import subprocess
@@ -43,12 +45,13 @@ from rnnbench.commands.sides import (
     rnnbench_of,
 )
 from rnnbench.console import emit
+from rnnbench.cpus import allowed_cpus
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
 from rnnbench.files import check_output, write_json
 from rnnbench.harness.compile_cache import ENV as COMPILE_CACHE_ENV
-from rnnbench.harness.cpus import allowed_cpus
 from rnnbench.harness.duet import ENV as DUET_ENV
 from rnnbench.harness.duet import SOLO as DUET_SOLO
+from rnnbench.paths import RESULTS_DIR
 from rnnbench.results.compare import fast_time, loss_failures, path_caveat, path_differences
 from rnnbench.results.paired import (
     AB_KEY,
@@ -63,16 +66,75 @@ from rnnbench.results.records import Record
 from rnnbench.results.schema import info, read_results
 from rnnbench.results.table import format_table
 from rnnbench.spec import families
+from rnnbench.spec.arguments import non_negative_int, positive_int
 from rnnbench.spec.config import BENCH_THREADS
 from rnnbench.spec.measures import MACHINE_MEASURES, Measure
+from rnnbench.spec.request import REQUEST_VERSION, BenchRequest, add_options
 
 DESIGNS = ("duet", "interleaved")
 DEFAULT_PAIRS = 8
 DEFAULT_THRESHOLD_PCT = 15.0
 TIMED_MEASURES = (Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)  # judged by default: the step benchmarks
-DEFAULT_EXTRAS = ("tf", "torch", "jax", "bench")
+DEFAULT_EXTRAS = (*(f.extra for f in families.FAMILIES if f.extra), "bench")  # every family, and the suites
 DEFAULT_PROFILE = "pair"
 ENV_CACHE = Path(".rnnbench") / "ab"  # under the checkout, gitignored: one environment per side's code
+
+
+HELP = ("paired comparison of two revisions (or two sets of package versions) on this machine, in the same "
+        "minutes: exit 1 when B got slower or stopped learning")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("a", metavar="A", nargs="?", default="HEAD",
+                   help=f"the reference side: a git revision, or {WORKTREE} (default: HEAD)")
+    p.add_argument("b", metavar="B", nargs="?", default="HEAD",
+                   help=f"the side judged: a git revision, or {WORKTREE} (the working tree with its uncommitted "
+                        "changes; default: HEAD)")
+    p.add_argument("--a", dest="a_with", action="append", metavar="REQ",
+                   help="A installs this in place of the pinned version (repeatable): NAME==VERSION of a package "
+                        "the families timed use (torch==2.14.0), or a wheel file")
+    p.add_argument("--b", dest="b_with", action="append", metavar="REQ", help="the same for B")
+    p.add_argument("--pairs", type=positive_int, default=DEFAULT_PAIRS, metavar="K",
+                   help="repetitions, each timing A and B in fresh processes (default: %(default)s)")
+    p.add_argument("--design", choices=DESIGNS, default=None,
+                   help="duet: A and B at once, each on its own CPU, swapped every repetition (the default with "
+                        "two CPUs); interleaved: one after the other in a random order, on one CPU")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT,
+                   help="percent slower that counts, when the interval is above 1 too (default: %(default)s)")
+    # the request's selection (rnnbench.spec.request); each repetition runs at one thread, at the measures below
+    add_options(p.add_argument, ("profile", "impl", "framework", "task", "cell", "measure"),
+                defaults={"profile": DEFAULT_PROFILE})
+    p.add_argument("--affected", action="store_true",
+                   help="time only the families whose code differs between A and B (a change to the core: all; "
+                        "to no code: none, and only the loss check runs)")
+    p.add_argument("--no-loss-check", action="store_true", help="skip the loss phase (B's training runs)")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="compare HEAD even though the working tree has uncommitted changes")
+    p.add_argument("--extras", help=f"the extras each side installs (default: {','.join(DEFAULT_EXTRAS)})")
+    p.add_argument("--envs", help=f"where the sides' environments are cached (default: <checkout>/{ENV_CACHE})")
+    p.add_argument("--work", help=f"the folder for every repetition's results and logs (default: "
+                                  f"{RESULTS_DIR}/ab-<time>)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="the interleaved order's seed (%(default)s)")
+    p.add_argument("--json", help="write the comparison here too (both sides' records of every repetition, the "
+                                  "verdicts); rnnbench report draws its forest plot")
+
+
+def options(**given) -> argparse.Namespace:
+    """``ab``'s options as its command line would give them: every default, and ``given`` on top (``rnnbench
+    versions`` runs one comparison per release through this)."""
+    parser = argparse.ArgumentParser(prog="rnnbench ab")
+    add_arguments(parser)
+    args = parser.parse_args([])
+    unknown = sorted(set(given) - set(vars(args)))
+    if unknown:
+        raise TypeError(f"not options of rnnbench ab: {', '.join(unknown)}")
+    for key, value in given.items():
+        setattr(args, key, value)
+    return args
+
+
+def run(args) -> int:
+    return run_ab(args)
 
 
 def default_design() -> str:
@@ -103,8 +165,8 @@ class Plan:
     envs: dict[str, Path]
     design: str
     pairs: int
-    profile: str
-    selection: list[str]  # flags for `rnnbench bench`: --impl/--task/--cell/--framework
+    request: BenchRequest  # what every repetition times (its measures and families set per phase)
+    listings: dict[str, dict | None]  # side -> its `rnnbench list --json` (None: a revision before the request)
     measures: tuple[str, ...]
     timed_frameworks: list[str] | None  # None: as selected; []: nothing to time (only the loss check)
     loss_check: bool
@@ -112,13 +174,28 @@ class Plan:
     seed: int
     notes: list[str] = field(default_factory=list)
 
+    def side(self, label: str) -> Side:
+        return self.sides[0] if label == "A" else self.sides[1]
 
-def bench_command(env: Path, plan: Plan, out: Path, measures: tuple[str, ...], frameworks: list[str] | None):
-    cmd = [str(rnnbench_of(env)), "bench", "--profile", plan.profile, "--threads", str(BENCH_THREADS), "--no-report",
-           "--json", str(out), *plan.selection, "--measure", *measures]
-    if frameworks:
-        cmd += ["--framework", *frameworks]
-    return cmd
+
+def request_version(plan: Plan, side: str) -> int:
+    """The benchmark request version a side's rnnbench takes (at most this one's; 0: a revision before it)."""
+    listing = plan.listings[side]
+    return 0 if listing is None else min(listing["request_version"], REQUEST_VERSION)
+
+
+def bench_command(side: str, plan: Plan, out: Path, measures: tuple[str, ...], frameworks: list[str] | None):
+    """``rnnbench bench`` of ``side``'s environment for the plan's request at ``measures`` and ``frameworks``: the
+    request as a file where that revision takes it, else as the flags of the revisions before it."""
+    request = plan.request.replace(measure=tuple(measures), framework=tuple(frameworks or plan.request.framework))
+    version, who = request_version(plan, side), f"{side} ({plan.side(side).short})"
+    cmd = [str(rnnbench_of(plan.envs[side])), "bench", "--no-report", "--json", str(out)]
+    if version >= 1:
+        file = out.with_name(out.stem + ".request.json")
+        file.parent.mkdir(parents=True, exist_ok=True)
+        write_json(file, request.to_json(version, who))
+        return cmd + ["--request", str(file)]
+    return cmd + request.legacy_argv(who)
 
 
 def _preexec(cpu: int | None):
@@ -183,12 +260,12 @@ def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list
         if plan.design == "duet":
             meeting.mkdir(parents=True, exist_ok=True)
             for s in order:
-                start(runs[s], bench_command(plan.envs[s], plan, runs[s].json, measures, frameworks), meeting)
+                start(runs[s], bench_command(s, plan, runs[s].json, measures, frameworks), meeting)
             for s in order:
                 wait(runs[s])
         else:
             for s in order:
-                start(runs[s], bench_command(plan.envs[s], plan, runs[s].json, measures, frameworks))
+                start(runs[s], bench_command(s, plan, runs[s].json, measures, frameworks))
                 wait(runs[s])
     finally:
         stop(list(runs.values()))
@@ -220,16 +297,30 @@ def spread_families(frameworks: list[str], cpus: list[int]) -> list[list[str]]:
     return [g for g in groups if g]
 
 
-def available_families(env: Path, selection: list[str]) -> list[str]:
-    """The families, in table order, with an implementation available in ``env`` (among ``--impl`` names, if the
-    selection has any), as that side's ``rnnbench list`` says (it imports no framework)."""
-    impls = {selection[i + 1] for i, flag in enumerate(selection) if flag == "--impl"}
-    listed = subprocess.run([str(rnnbench_of(env)), "list"], capture_output=True, text=True, timeout=120)
-    present = set()
-    for line in listed.stdout.splitlines():
-        name, framework, status = (line.split(None, 2) + ["", ""])[:3]
-        if status.startswith("available") and (not impls or name in impls):
-            present.add(framework)
+def side_listing(env: Path, who: str) -> dict | None:
+    """What a side's ``rnnbench list --json`` says: the request version it takes and every implementation's status
+    (it imports no framework); None for a revision from before the typed request, whose ``list`` takes no
+    ``--json``."""
+    listed = subprocess.run([str(rnnbench_of(env)), "list", "--json"], capture_output=True, text=True, timeout=120)
+    if listed.returncode == 2 and "--json" in listed.stderr:
+        return None
+    try:
+        doc = json.loads(listed.stdout)
+        version, rows = doc["request_version"], doc["implementations"]
+        return {"request_version": int(version), "implementations": list(rows)}
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{who}: `rnnbench list --json` gave no listing (exit {listed.returncode}): "
+                        f"{(listed.stderr.strip().splitlines() or ['no output'])[-1]}") from None
+
+
+def available_families(listing: dict | None, request: BenchRequest) -> list[str]:
+    """The families, in table order, with an implementation available on a side (among the request's
+    implementations, if it names some). A side from before the typed request lists no JSON: there, every family
+    the request names (or all of them) is taken as present, its environment having every family's extra."""
+    if listing is None:
+        return [f for f in families.names() if not request.framework or f in request.framework]
+    present = {row["framework"] for row in listing["implementations"]
+               if row["available"] and (not request.impl or row["name"] in request.impl)}
     return [f for f in families.names() if f in present]
 
 
@@ -237,16 +328,17 @@ def run_loss_check(plan: Plan, frameworks: list[str] | None, cpus: list[int]) ->
     """B's reference training runs (``bench --measure train``), one process per group of families on each CPU at
     once: nothing is compared here, so nothing is shared but the machine. Returns each group's results."""
     side = plan.sides[1]
-    present = available_families(plan.envs["B"], plan.selection)
+    present = available_families(plan.listings["B"], plan.request)
     groups = spread_families([f for f in present if not frameworks or f in frameworks], cpus)
     if not groups:
         raise UserError(f"B: {side.short} has no implementation available for this selection "
-                        f"({' '.join(plan.selection) or 'all'}); `rnnbench list` in its environment says why")
+                        f"({' '.join(plan.request.pytest_argv()) or 'all'}); `rnnbench list` in its environment "
+                        "says why")
     runs = [SideRun("B", plan.work / "loss" / f"B-{i + 1}.json", plan.work / "loss" / f"B-{i + 1}.log", cpu)
             for i, cpu in enumerate(cpus[:len(groups)])]
     try:
         for run, group in zip(runs, groups):
-            start(run, bench_command(plan.envs["B"], plan, run.json, (Measure.TRAIN,), group))
+            start(run, bench_command("B", plan, run.json, (Measure.TRAIN,), group))
         for run in runs:
             wait(run)
     finally:
@@ -359,7 +451,7 @@ def run_ab(args) -> int:
         raise UserError(f"--threshold: expected a percentage in (0, 100), got {args.threshold:g}")
     if args.json:
         check_output(args.json, "--json")
-    work = Path(args.work) if args.work else Path("results") / f"ab-{time.strftime('%Y%m%d-%H%M%S')}"
+    work = Path(args.work) if args.work else RESULTS_DIR / f"ab-{time.strftime('%Y%m%d-%H%M%S')}"
     check_output(work, "--work", folder=True)
     work = work.resolve()  # each side runs in a folder of its own: every path it is given must be absolute
     design = args.design or default_design()
@@ -375,9 +467,8 @@ def run_ab(args) -> int:
     packages = {normalise(d): f.name for f in chosen for d in f.distributions}
     sides = tuple(replace(side, overrides=parse_overrides(side.label, given, packages))
                   for side, given in zip(sides, (args.a_with, args.b_with)))
-    selection = [*(a for n in args.impl or [] for a in ("--impl", n)),
-                 *(a for t in args.task or [] for a in ("--task", t)),
-                 *(a for c in args.cell or [] for a in ("--cell", c))]
+    request = BenchRequest(impl=args.impl, framework=args.framework, task=args.task, cell=args.cell,
+                           profile=args.profile, threads=BENCH_THREADS)
     timed = args.framework
     notes = []
     if args.affected:
@@ -391,7 +482,7 @@ def run_ab(args) -> int:
     cache = Path(args.envs) if args.envs else root / ENV_CACHE
     extras = tuple(args.extras.split(",")) if args.extras else DEFAULT_EXTRAS
     work.mkdir(parents=True, exist_ok=True)
-    envs = {}
+    envs, listings = {}, {}
     with open(work / "install.log", "a") as log:
         for side in sides if timed != [] else sides[1:]:  # nothing to time: B's loss check alone
             t0 = time.monotonic()
@@ -403,8 +494,14 @@ def run_ab(args) -> int:
             if moved:
                 notes.append(f"{side.label} installs {moved} with its overrides")
                 print(f"ab: {side.label} installs {moved} with its overrides", file=sys.stderr, flush=True)
-    plan = Plan(root, sides, envs, design, args.pairs, args.profile, selection,
+            listings[side.label] = side_listing(env, f"{side.label} ({side.short})")
+            if listings[side.label] is None:
+                notes.append(f"{side.label} ({side.short}) predates the typed benchmark request: driven by the "
+                             "flags its bench took")
+    plan = Plan(root, sides, envs, design, args.pairs, request, listings,
                 tuple(args.measure or TIMED_MEASURES), timed, not args.no_loss_check, work, args.seed, notes)
+    for label in envs:  # a side that cannot take the request is refused here, before anything is timed
+        plan.request.fields_for(request_version(plan, label), f"{label} ({plan.side(label).short})")
     return execute(plan, args)
 
 
@@ -477,8 +574,9 @@ def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds
             "schema_version": AB_SCHEMA_VERSION,
             "sides": {s.label: {"name": s.name, "commit": s.commit, "tree": s.tree,
                                 "overrides": [o.text for o in s.overrides]} for s in plan.sides},
-            "design": plan.design, "pairs": plan.pairs, "profile": plan.profile, "threshold_pct": args.threshold,
-            "confidence": CONFIDENCE, "measures": list(plan.measures), "selection": plan.selection,
+            "design": plan.design, "pairs": plan.pairs, "profile": plan.request.profile,
+            "threshold_pct": args.threshold, "confidence": CONFIDENCE, "measures": list(plan.measures),
+            "selection": plan.request.pytest_argv(), "request": plan.request.to_json(),
             "timed_frameworks": plan.timed_frameworks, "seed": plan.seed, "seconds": round(seconds, 1),
             "notes": plan.notes, "path_differences": side_path_differences(reps),
         },
@@ -490,4 +588,4 @@ def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds
     }
 
 
-__all__ = ["run_ab", "read_ab", "WORKTREE", "DESIGNS"]
+__all__ = ["run", "run_ab", "options", "read_ab", "WORKTREE", "DESIGNS"]

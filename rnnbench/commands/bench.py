@@ -25,8 +25,7 @@ from rnnbench.errors import UserError
 from rnnbench.files import atomic_write, check_output, json_bytes, write_json, write_new
 from rnnbench.harness.events import OPTION as EVENTS_OPTION
 from rnnbench.harness.events import EventReader
-from rnnbench.harness.shards import parse_shard
-from rnnbench.paths import HISTORY_DIR, RESULTS_DIR, benchmarks_dir
+from rnnbench.paths import HISTORY_DIR, REPORT_DIR, RESULTS_DIR, benchmarks_dir
 from rnnbench.results.merge import merge_runs
 from rnnbench.results.processes import join_processes
 from rnnbench.results.schema import info, outcome, run_info
@@ -34,12 +33,53 @@ from rnnbench.results.stats import OVERHEAD_SWEEPS
 from rnnbench.results.summary import summary_rows, targets_text
 from rnnbench.results.table import format_table
 from rnnbench.spec import families, registry
-from rnnbench.spec.config import DEFAULT_PROFILE, PROFILES, SWEEPS, opted_in
+from rnnbench.spec.config import PROFILES, SWEEPS, opted_in
 from rnnbench.spec.measures import OPT_IN_FILES
 from rnnbench.spec.path import onednn_off_environment
 from rnnbench.spec.references import reference_configs
+from rnnbench.spec.request import OPTIONS, BenchRequest, add_options, read_request
 
 POLL_SECONDS = 0.2  # how often the progress of a running family is read
+HELP = "the main job: time every available implementation, side by side"
+
+
+def add_arguments(p) -> None:
+    add_options(p.add_argument)  # the benchmark request (rnnbench.spec.request)
+    p.add_argument("--request", dest="request_file", metavar="F.json",
+                   help="the whole request from a file (its JSON form, as rnnbench ab passes it), in place of the "
+                        "options above")
+    p.add_argument("--json", help=f"write the merged results here (default: {RESULTS_DIR}/bench-<time>.json)")
+    p.add_argument("--no-report", action="store_true", help="skip building the report at the end")
+    p.add_argument("--report-out", default=str(REPORT_DIR), help="report folder (default: %(default)s)")
+
+
+def request_of(args) -> BenchRequest:
+    """The run's request: ``--request F`` or the options, never both."""
+    given = BenchRequest.from_args(args)
+    if not args.request_file:
+        return given
+    both = [OPTIONS[name].flag for name in given.changed()]
+    if both:
+        raise UserError(f"--request: give the request as a file or as options, not both (also given: "
+                        f"{', '.join(both)})")
+    return read_request(args.request_file)
+
+
+def run(args) -> int:
+    """``rnnbench bench``: the request timed, the results written, the summary printed, the report built."""
+    from rnnbench.commands.report import make_report, report_available
+    from rnnbench.console import emit
+    from rnnbench.results.schema import stored_runs
+
+    args.request = request_of(args)
+    check_outputs(args)
+    code, results = run_bench(args)
+    if results is not None and not args.no_report:
+        ok, reason = report_available()
+        # the stored runs end with this one: the tables describe it, the trend spans them all
+        emit(f"report: {make_report(stored_runs(HISTORY_DIR), args.report_out)}" if ok
+             else f"report skipped: {reason}")
+    return code
 
 
 def select(names: list[str] | None, frameworks: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
@@ -55,14 +95,14 @@ def select(names: list[str] | None, frameworks: list[str] | None = None) -> tupl
     return runnable, skipped
 
 
-def not_applicable(names: list[str], args) -> list[dict]:  # each a records.Gap
+def not_applicable(names: list[str], request: BenchRequest) -> list[dict]:  # each a records.Gap
     """The reference points an implementation declares it does not support (its registry entry), or whose build
     there is too slow for the run's profile, each with the reason: never built, never timed, shown as n/a. Decided
     from the registry alone: nothing is imported."""
     points = []
-    profile = PROFILES[getattr(args, "profile", DEFAULT_PROFILE)]
-    for ref in reference_configs(args.threads, args.device, getattr(args, "task", None), getattr(args, "cell", None),
-                                 timed=True):
+    profile = PROFILES[request.profile]
+    for ref in reference_configs(request.threads, request.device, list(request.task) or None,
+                                 list(request.cell) or None, timed=True):
         for name in names:
             e = registry.entry(name)
             gap = e.unsupported(ref.config)
@@ -81,32 +121,29 @@ def by_framework(names: list[str]) -> dict[str, list[str]]:
     return dict(sorted(groups.items(), key=lambda kv: families.order(kv[0])))
 
 
-def family_command(framework: str, names: list[str], args, out: Path, events: Path, calibrate: bool) -> list[str]:
-    """The pytest command for one family; ``calibrate`` adds the machine-speed probes (once per run)."""
+def family_command(framework: str, names: list[str], request: BenchRequest, out: Path, events: Path,
+                   calibrate: bool) -> list[str]:
+    """The pytest command for one family: the request narrowed to the family and its runnable implementations;
+    ``calibrate`` adds the machine-speed probes (once per run)."""
     bench = benchmarks_dir()
-    profile = PROFILES[args.profile]
+    profile = PROFILES[request.profile]
     files = ["test_calibration.py"] if calibrate else []
     files += ["test_train_bench.py"] + (["test_task_bench.py"] if framework == "numpy" else [])
     files += ["test_scaling.py"] if profile.sweeps else []
-    files += [f for m, f in OPT_IN_FILES.items() if opted_in(profile, m, getattr(args, "measure", None))]
+    files += [f for m, f in OPT_IN_FILES.items() if opted_in(profile, m, list(request.measure))]
     return [
         sys.executable, "-m", "pytest", *(str(bench / f) for f in files),
         "-p", "no:cacheprovider", "-q", "-rs", "--color=no",
-        "--framework", framework, *(a for n in names for a in ("--impl", n)),
-        *(a for t in (getattr(args, "task", None) or []) for a in ("--task", t)),
-        *(a for c in (getattr(args, "cell", None) or []) for a in ("--cell", c)),
-        *(a for m in (getattr(args, "measure", None) or []) for a in ("--measure", m)),
-        "--threads", str(args.threads), "--device", args.device, "--profile", args.profile,
-        *(["--no-pin"] if getattr(args, "no_pin", False) else []), EVENTS_OPTION, str(events),
-        *(["--shard", args.shard] if getattr(args, "shard", None) else []),
+        *request.replace(framework=(framework,), impl=tuple(names)).pytest_argv(), EVENTS_OPTION, str(events),
         "--benchmark-json", str(out), "--benchmark-max-time", str(profile.max_time), "--benchmark-save-data",
         "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",
     ]
 
 
-def family_environment(args) -> dict | None:
-    """The benchmark processes' environment where the options change it (``--no-onednn``), else None (this one's)."""
-    return {**os.environ, **onednn_off_environment()} if getattr(args, "no_onednn", False) else None
+def family_environment(request: BenchRequest) -> dict | None:
+    """The benchmark processes' environment where the request changes it (``--no-onednn``), else None (this
+    one's)."""
+    return {**os.environ, **onednn_off_environment()} if request.no_onednn else None
 
 
 def run_family(cmd: list[str], log, events: Path, env: dict | None = None) -> tuple[int, list[dict]]:
@@ -254,9 +291,8 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
     missing = [m for m in BENCH_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         raise UserError(f"bench: {', '.join(missing)} not installed (install: pip install 'rnnbench[bench]')")
-    if getattr(args, "shard", None):
-        parse_shard(args.shard)
-    runnable, skipped = select(args.impl, getattr(args, "framework", None))
+    request = args.request
+    runnable, skipped = select(list(request.impl), list(request.framework))
     for name, reason in skipped.items():
         print(f"skip {name}: {reason}", file=sys.stderr)
     if not runnable:
@@ -271,7 +307,7 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
     args.kept_log = None
     try:
         with open(fd, "w") as log:
-            code, doc = _run_families(args, runnable, skipped, log)
+            code, doc = _run_families(request, runnable, skipped, log)
         if doc is not None:
             if args.json:
                 write_json(out, doc)
@@ -294,16 +330,17 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
     return code, out
 
 
-def _run_families(args, runnable: list[str], skipped: dict, log) -> tuple[int, dict | None]:
+def _run_families(request: BenchRequest, runnable: list[str], skipped: dict, log) -> tuple[int, dict | None]:
     """Each family's benchmarks in its own pytest process(es), merged: (exit code, the results or None)."""
     groups = by_framework(runnable)
-    processes = getattr(args, "processes", 1) or 1
+    processes = request.processes
     parts, failed, failures = [], [], []
-    env = family_environment(args)
+    env = family_environment(request)
     with tempfile.TemporaryDirectory() as tmp:
         for i, (framework, names) in enumerate(groups.items(), 1):
             print(f"[{i}/{len(groups)}] {framework}: {', '.join(names)} "
-                  f"(profile {args.profile}, threads {args.threads}, {args.device})", file=sys.stderr, flush=True)
+                  f"(profile {request.profile}, threads {request.threads}, {request.device})", file=sys.stderr,
+                  flush=True)
             runs = []
             for process in range(1, processes + 1):
                 if processes > 1:
@@ -311,7 +348,7 @@ def _run_families(args, runnable: list[str], skipped: dict, log) -> tuple[int, d
                 part = Path(tmp) / f"{framework}-{process}.json"
                 events = Path(tmp) / f"{framework}-{process}.events"
                 code, failed_tests = run_family(
-                    family_command(framework, names, args, part, events, calibrate=i == 1), log, events, env)
+                    family_command(framework, names, request, part, events, calibrate=i == 1), log, events, env)
                 failures += [{"framework": framework, "impl": impl_of(f["test"]), "process": process, **f}
                              for f in failed_tests]
                 if code not in (0, 5) or not part.exists():
@@ -325,8 +362,8 @@ def _run_families(args, runnable: list[str], skipped: dict, log) -> tuple[int, d
                 parts.append(join_processes(runs) if processes > 1 else runs[0])
     if not parts:
         return 1, None
-    meta = {"profile": args.profile, "threads": args.threads, "device": args.device, "skipped": skipped,
-            "not_applicable": not_applicable(runnable, args),
-            "failed_frameworks": sorted(set(failed)), "failed": failures, "shard": getattr(args, "shard", None),
+    meta = {"profile": request.profile, "threads": request.threads, "device": request.device, "skipped": skipped,
+            "not_applicable": not_applicable(runnable, request),
+            "failed_frameworks": sorted(set(failed)), "failed": failures, "shard": request.shard,
             "processes": processes}
     return (1 if failed else 0), merge_runs(parts, meta)

@@ -18,14 +18,53 @@ from pathlib import Path
 
 from rnnbench.commands import children
 from rnnbench.console import emit
+from rnnbench.cpus import cpu_model
 from rnnbench.errors import ConfigError, UserError
 from rnnbench.files import check_output, write_json
-from rnnbench.harness.cpus import cpu_model
 from rnnbench.paths import RESULTS_DIR
 from rnnbench.results import studies
 from rnnbench.results.table import format_table
 from rnnbench.spec import registry
+from rnnbench.spec.arguments import non_negative_int, positive_int
+from rnnbench.spec.config import RunConfig
 from rnnbench.studies import gradients, truncation
+
+HELP = "what the tutorials teach, measured: truncation styles, gradient flow"
+
+
+def add_arguments(p) -> None:
+    studies_ = p.add_subparsers(dest="study", required=True, metavar="STUDY", parser_class=type(p))
+    q = studies_.add_parser("truncation", help="the smallest backpropagation length each truncation style needs "
+                                               "to learn the binary task's t-3 and t-8 dependencies")
+    q.add_argument("--n", type=positive_int, nargs="+", default=list(truncation.DEFAULT_NS), metavar="N",
+                   help="backpropagation lengths swept (default: %(default)s)")
+    q.add_argument("--style", nargs="+", choices=tuple(truncation.STYLES), default=list(truncation.STYLES),
+                   help="tf: num_steps = n; true: BPTT(n, 1); half: BPTT(2n, n) (default: all)")
+    q.add_argument("--seed", type=non_negative_int, nargs="+", default=list(truncation.DEFAULT_SEEDS),
+                   metavar="S", help="seeds of every point (default: %(default)s)")
+    q.add_argument("--epochs", type=positive_int, default=truncation.DEFAULT_EPOCHS,
+                   help="epochs of 1,000,000 stream points per run (default: %(default)s)")
+    q.add_argument("--impl", default=truncation.DEFAULT_IMPL,
+                   help="the implementation that trains every point (default: %(default)s)")
+    q.add_argument("--processes", type=positive_int, default=min(2, RunConfig().threads), metavar="K",
+                   help="points trained at once, one thread each (default: %(default)s)")
+    q.add_argument("--json", help=f"write the study here (default: {RESULTS_DIR}/study-truncation-<time>.json)")
+
+    q = studies_.add_parser("gradients", help="how far back one step's loss gradient reaches, per cell: at "
+                                              "initialisation, trained, at spectral radii 0.5/1/1.5, with clipping")
+    q.add_argument("--cell", nargs="+", choices=gradients.CELLS, default=list(gradients.CELLS),
+                   help="the cells (default: all)")
+    q.add_argument("--epochs", type=positive_int, default=gradients.DEFAULT_EPOCHS,
+                   help="epochs of training before the 'trained' curve (default: %(default)s)")
+    q.add_argument("--json", help=f"write the study here (default: {RESULTS_DIR}/study-gradients-<time>.json)")
+
+
+def run(args) -> int:
+    for option in ("n", "style", "seed", "cell"):
+        values = getattr(args, option, None) or []
+        if len(set(values)) != len(values):
+            raise UserError(f"--{option}: {', '.join(map(str, values))} names a value twice")
+    return {"truncation": cmd_study_truncation, "gradients": cmd_study_gradients}[args.study](args)
 
 
 def check_truncation(args) -> list[tuple[str, int, int]]:

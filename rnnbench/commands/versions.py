@@ -19,7 +19,10 @@ from pathlib import Path
 from rnnbench.commands.sides import checkout_root, constraints_text, normalise, resolve_sides, uv_binary
 from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
 from rnnbench.files import check_output
+from rnnbench.paths import REPORT_DIR, RESULTS_DIR
 from rnnbench.spec import families
+from rnnbench.spec.arguments import positive_int
+from rnnbench.spec.request import add_options
 
 VERSION = re.compile(r"[0-9][A-Za-z0-9.+!_-]*")
 
@@ -73,9 +76,29 @@ class _constraints:
         Path(self.file.name).unlink(missing_ok=True)
 
 
-def run_versions(args) -> int:
-    from rnnbench.commands.ab import run_ab
-    from rnnbench.commands.cli import build_parser
+HELP = ("one family across releases of its framework, each paired against the version installed here (rnnbench ab "
+        "per release), and their report")
+
+
+def add_arguments(p) -> None:
+    from rnnbench.commands import ab
+
+    p.add_argument("package", help="a framework family's package: torch, tensorflow, jax, ...")
+    p.add_argument("releases", nargs="+", metavar="VERSION", help="the releases to compare with the one installed")
+    p.add_argument("--pairs", type=positive_int, default=ab.DEFAULT_PAIRS, metavar="K",
+                   help="repetitions per release (default: %(default)s)")
+    p.add_argument("--threshold", type=float, default=ab.DEFAULT_THRESHOLD_PCT,
+                   help="percent slower that counts (default: %(default)s)")
+    add_options(p.add_argument, ("measure",))
+    p.add_argument("--work", help=f"the folder for every comparison (default: {RESULTS_DIR}/versions-<package>-<time>)")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="time the commit checked out even though the working tree has uncommitted changes")
+    p.add_argument("--report-out", default=str(REPORT_DIR), metavar="DIR",
+                   help="write the report of the comparisons here (default: %(default)s)")
+
+
+def run(args) -> int:
+    from rnnbench.commands import ab
 
     family = family_of_package(args.package)
     try:
@@ -85,7 +108,7 @@ def run_versions(args) -> int:
                         f"{family} family (tox -e bench, or pip install 'rnnbench[{families.family(family).extra}]')"
                         ) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    work = Path(args.work) if args.work else Path("results") / f"versions-{args.package}-{stamp}"
+    work = Path(args.work) if args.work else RESULTS_DIR / f"versions-{args.package}-{stamp}"
     check_output(work, "--work", folder=True)
     releases = check_releases(args.package, args.releases, held)
     # the code is the commit checked out, resolved once: an edit while the releases run changes none of them
@@ -96,23 +119,20 @@ def run_versions(args) -> int:
     for v in releases:
         out = work / f"ab-{args.package}-{held}-{v}.json"
         print(f"versions: {args.package} {held} (A) against {v} (B), family {family}", file=sys.stderr, flush=True)
-        argv = ["ab", commit, commit, "--allow-dirty", "--a", f"{args.package}=={held}", "--b", f"{args.package}=={v}",
-                "--framework", family,
-                "--pairs", str(args.pairs), "--threshold", str(args.threshold), "--work", str(work / f"ab-{v}"),
-                "--json", str(out), *(["--measure", *args.measure] if args.measure else [])]
-        failed = run_ab(build_parser().parse_args(argv)) != EXIT_OK or failed
+        comparison = ab.options(a=commit, b=commit, allow_dirty=True, a_with=[f"{args.package}=={held}"],
+                                b_with=[f"{args.package}=={v}"], framework=[family], pairs=args.pairs,
+                                threshold=args.threshold, work=str(work / f"ab-{v}"), json=str(out),
+                                measure=list(args.measure) if args.measure else None)
+        failed = ab.run_ab(comparison) != EXIT_OK or failed
         documents.append(out)
     print(f"versions: {len(documents)} comparisons in {work}; their report: rnnbench report "
           + " ".join(str(d) for d in documents), file=sys.stderr)
     if args.report_out is not None:
-        from rnnbench.commands.cli import report_available
+        from rnnbench.commands.report import make_report, report_available
 
         ok, why = report_available()
         if ok:
-            from rnnbench.reports.build import build_report
-            from rnnbench.reports.writer import write_report
-
-            print(f"report: {write_report(build_report(documents), Path(args.report_out))}")
+            print(f"report: {make_report(documents, Path(args.report_out))}")
         else:
             print(f"versions: report skipped: {why}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK

@@ -13,7 +13,7 @@ import platform
 
 from threadpoolctl import threadpool_info
 
-from rnnbench.harness.cpus import allowed_cpus
+from rnnbench.cpus import allowed_cpus
 from rnnbench.harness.lock import lock_facts
 from rnnbench.results.records import Record, RunInfo, checked
 from rnnbench.results.schema import BENCH_SCHEMA_VERSION

@@ -16,21 +16,18 @@ from pathlib import Path
 
 from rnnbench.errors import UserError
 from rnnbench.results.schema import info, read_results
+from rnnbench.spec import arguments
 
 EVERY_SHARD_FILES = ("test_calibration.py",)  # the machine's measures: every shard times its own machine
 UNKNOWN_COST = 1.0  # seconds, for a case when no baseline says anything
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """"K/N" -> (K, N), 1 <= K <= N."""
-    k, sep, n = str(text).partition("/")
+    """"K/N" -> (K, N), 1 <= K <= N (``rnnbench.spec.arguments.parse_shard``), as a user error naming --shard."""
     try:
-        k, n = int(k), int(n)
-    except ValueError:
-        k = n = 0
-    if not sep or not 1 <= k <= n:
-        raise UserError(f"--shard: expected K/N with 1 <= K <= N (e.g. 2/3), got {text!r}")
-    return k, n
+        return arguments.parse_shard(text)
+    except ValueError as exc:
+        raise UserError(f"--shard: {exc}") from None
 
 
 def case_key(test_name: str) -> str:

@@ -30,15 +30,12 @@ candidate files (a confirming rerun of the same code) count a benchmark as worse
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from rnnbench.console import emit
-from rnnbench.errors import EXIT_FAILED, EXIT_OK, NotJudgeable, UserError
-from rnnbench.files import check_output, write_text
+from rnnbench.errors import NotJudgeable, UserError
 from rnnbench.results.schema import info, read_results, run_info
 from rnnbench.results.table import format_table
 from rnnbench.spec.measures import MACHINE_MEASURES, Measure
@@ -317,27 +314,4 @@ def format_comparison(result: Comparison, threshold_pct: float) -> str:
     return "\n".join(lines)
 
 
-def run_compare(args) -> int:
-    """The gate: 0 pass, 1 fail (a regression, or a candidate it cannot judge), 2 a user error."""
-    if not (0 < args.threshold < 1000):
-        raise UserError(f"--threshold: expected a percentage in (0, 1000), got {args.threshold}")
-    if args.flagged:  # checked before anything is read or judged: the table is never lost to a bad path
-        check_output(args.flagged, "--flagged", keep=[args.baseline, *args.candidate])
-    try:
-        baseline = load_run(args.baseline)
-        candidates = [load_run(c) for c in args.candidate]
-        named = list(zip(args.candidate, candidates))
-        notes = check_alike(args.baseline, baseline, named, args.allow_mismatch)
-        check_coverage(baseline, named, args.allow_missing)
-    except NotJudgeable as exc:
-        print(f"rnnbench compare: gate: FAIL — {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    result = compare(baseline, candidates, args.threshold)
-    result.notes.extend(notes)
-    if args.flagged:  # the implementations judged worse, one per line: what a confirming rerun needs to time
-        write_text(args.flagged, "".join(f"{impl}\n" for impl in sorted({r.impl for r in result.regressions})))
-    emit(format_comparison(result, args.threshold))
-    return EXIT_FAILED if result.failed else EXIT_OK
-
-
-__all__ = ["compare", "format_comparison", "run_compare", "machine_factor", "DEFAULT_THRESHOLD_PCT"]
+__all__ = ["compare", "format_comparison", "machine_factor", "DEFAULT_THRESHOLD_PCT"]

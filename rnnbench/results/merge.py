@@ -13,7 +13,6 @@ import copy
 from dataclasses import asdict
 
 from rnnbench.errors import UserError
-from rnnbench.files import check_output, write_json
 from rnnbench.results.compare import check_alike
 from rnnbench.results.records import RunOutcome, checked
 from rnnbench.results.schema import host, info, outcome, read_results, run_info
@@ -100,13 +99,3 @@ def merge_files(paths: list[str]) -> dict:
             refs.setdefault(r["label"], r)
     ours["references"] = list(refs.values())
     return merged
-
-
-def run_merge(args) -> int:
-    check_output(args.out, "--out", keep=args.results)
-    merged = merge_files(args.results)
-    write_json(args.out, merged)
-    machines = sorted({str(info(b).machine) for b in merged["benchmarks"]})
-    print(f"wrote {args.out}: {len(merged['benchmarks'])} benchmarks from {len(args.results)} files, "
-          f"{len(machines)} machine(s): {', '.join(map(str, machines))}")
-    return 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,7 +142,8 @@ def _history_order(path: Path) -> tuple[str, int]:
 def stored_runs(history_dir: Path, limit: int = TREND_RUNS) -> list[Path]:
     """The newest ``limit`` runs kept in ``history_dir`` that a report can read, oldest first.
 
-    A stored run the report cannot read (corrupt, another schema) is left out, with a line on stderr naming it.
+    A stored run the report cannot read (corrupt, another schema) is left out, with a warning naming it (the
+    command prints it, one line).
     """
     readable = []
     for path in sorted(Path(history_dir).glob("bench-*.json"), key=_history_order)[-limit:]:
@@ -150,5 +151,5 @@ def stored_runs(history_dir: Path, limit: int = TREND_RUNS) -> list[Path]:
             read_results(path)
             readable.append(path)
         except UserError as exc:
-            print(f"report: skipping a stored run: {exc}", file=sys.stderr)
+            warnings.warn(f"report: skipping a stored run: {exc}", stacklevel=2)
     return readable
