@@ -3,5 +3,5 @@
 
 Reports depend on the core only for reading results (``rnnbench.results.schema``), the shared summary rows
 (``rnnbench.results.summary``) and small utilities; what they say about the task comes from the results themselves.
-The core reaches reports in one place, the CLI's ``make_report``.
+The core reaches reports in one place, ``rnnbench.commands.report.make_report``.
 """

@@ -81,10 +81,6 @@ def convergence_table(rows: list[SummaryRow], labels: dict[str, str]) -> pd.Data
     return pd.DataFrame(table)
 
 
-def _round(value, digits: int):
-    return np.nan if value is None else round(value, digits)
-
-
 def accuracy_table(rows: list[SummaryRow]) -> pd.DataFrame:
     """Classifiers read at the last step (digits): test accuracy and held-out loss per implementation, best
     first."""
@@ -400,6 +396,7 @@ def overhead_table(rows: list[SummaryRow], fits: dict[str, dict]) -> pd.DataFram
 
 
 def _round(value, digits: int):
+    """``value`` rounded; None stays None (a DataFrame's float column shows it as NaN)."""
     return None if value is None else round(value, digits)
 
 

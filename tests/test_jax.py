@@ -43,6 +43,15 @@ from rnnbench.training.train import train  # noqa: E402
 pytestmark = pytest.mark.jax
 
 JAX_NAMES = [e.name for e in registry.ENTRIES if e.framework == "jax"]
+THREADS = 2  # JAX fixes its thread count when it starts: every test here runs at this one (REFERENCES' too)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def runtime_started():
+    """JAX started at THREADS before any test of this module, whichever runs first."""
+    from rnnbench.impl_jax.runtime import start
+
+    start(RunConfig(threads=THREADS))
 needs_gpu = pytest.mark.skipif(not any(d.platform == "gpu" for d in jax.devices()), reason="no GPU visible to JAX")
 
 
@@ -63,7 +72,7 @@ def test_canonical_weights_round_trip_through_flax_modules(cell, bidirectional):
     blocks sit in Flax's input and recurrent kernels (i, f, g, o), the one bias in the layer Flax gives it."""
     pytest.importorskip("flax", reason="Flax is not installed (pip install 'rnnbench[jax]')")
     config = RunConfig.for_task("sine" if bidirectional else "binary", cell=cell, bidirectional=bidirectional,
-                                size=1000, threads=2, dtype="float64")
+                                size=1000, threads=THREADS, dtype="float64")
     rng = np.random.default_rng(3)
     params = init_params(config).map(lambda a: rng.standard_normal(a.shape))
     impl = registry.create("jax-flax", config)
@@ -233,15 +242,15 @@ def test_every_variant_reaches_each_tasks_goal(name, task):
 
 
 def test_a_thread_change_is_refused_once_jax_has_started():
-    registry.create("jax-jit").build(RunConfig(size=1000, threads=2), init_params(RunConfig()))
-    with pytest.raises(UnsupportedError, match="threads: JAX already started in this process with 2 threads"):
-        registry.create("jax-jit").build(RunConfig(size=1000, threads=3), init_params(RunConfig()))
+    registry.create("jax-jit").build(RunConfig(size=1000, threads=THREADS), init_params(RunConfig()))
+    with pytest.raises(UnsupportedError, match=f"threads: JAX already started in this process with {THREADS} threads"):
+        registry.create("jax-jit").build(RunConfig(size=1000, threads=THREADS + 1), init_params(RunConfig()))
 
 
 @pytest.mark.skipif(any(d.platform == "gpu" for d in jax.devices()), reason="checks the error given without a GPU")
 def test_cuda_without_a_gpu_is_a_clear_error():
     with pytest.raises(UnsupportedError, match="device: cuda was asked for, but JAX sees no CUDA GPU"):
-        registry.create("jax-jit").build(RunConfig(size=1000, threads=2, device="cuda"), init_params(RunConfig()))
+        registry.create("jax-jit").build(RunConfig(size=1000, threads=THREADS, device="cuda"), init_params(RunConfig()))
 
 
 @needs_gpu
@@ -261,7 +270,7 @@ def test_dispatch_counts_known_computations():
 
     from rnnbench.impl_jax.runtime import count_dispatch, start
 
-    start(RunConfig(threads=2))  # the thread count every test here starts the runtime with
+    start(RunConfig(threads=THREADS))
 
     x, w, b = jnp.ones((2, 3)), jnp.ones((3, 3)), jnp.ones(3)
 

@@ -1,5 +1,8 @@
 """The core's layers, kept: each package of ``rnnbench`` imports only the layers below it, so what a module may
-depend on is visible from where it lives (``rnnbench/*/__init__.py`` says what each layer holds)."""
+depend on is visible from where it lives (``rnnbench/*/__init__.py`` says what each layer holds). The one use of an
+implementation by the core is the NumPy reference, by two layers and on purpose: ``training`` computes every
+implementation's held-out metrics with the reference's forward pass (the same judge for all), and ``studies``
+reads the reference's backpropagation. The implementations themselves import only the core's interface."""
 
 from __future__ import annotations
 
@@ -67,3 +70,19 @@ def test_the_package_is_grouped_by_layer():
     assert top == {"__init__", "__main__", *GROUND} - {"__version__"}
     layers = {p.parent.name for p in (ROOT / "rnnbench").glob("*/__init__.py")}
     assert layers == set(ALLOWED) - {"reports"}
+
+
+# An implementation depends on NumPy, its framework and the core's interface: the declarations (spec, tasks), the
+# shared model rules (model) and the ground floor; and on its own family's package. The NumPy reference is written
+# apart from the shared model rules, so that parity compares two writings.
+IMPL_ALLOWED = {"ground", "spec", "tasks", "model"}
+
+
+def test_implementations_import_only_the_core_interface():
+    broken = []
+    for path in sorted(ROOT.glob("impl_*/*.py")):
+        own = f"impl_{path.parent.name.removeprefix('impl_')}"
+        allowed = IMPL_ALLOWED - ({"model"} if own == "impl_numpy" else set()) | {own}
+        for other in sorted(imported_layers(path) - allowed):
+            broken.append(f"{path.relative_to(ROOT)} imports rnnbench.{other}")
+    assert not broken, "\n".join(broken)

@@ -17,7 +17,8 @@ def test_the_process_path_names_the_blas_its_kernel_its_threads_and_numpys_denor
 
 def test_every_record_carries_its_path_and_a_probe_gets_the_process_path():
     """Read once per process and framework (the thread pools it lists are those loaded by then)."""
-    record = record_info("numpy", "numpy", "1.0", device="cpu", threads=1, measure="train_step")
+    record = record_info("generator-vectorised", "numpy", "1.0", device="cpu", threads=1, measure="generate",
+                         size=1000)
     assert record["path"] == path("numpy") and set(record["path"]) == set(process_path())  # no switches of its own
     probe = record_info("calibration-matmul", "calibration", "1.0", device="cpu", threads=1, measure="calibration")
     assert set(probe["path"]) == set(process_path()) and probe["path"]["numpy_flushes_denormals"] is False

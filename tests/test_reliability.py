@@ -20,7 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import fake_info
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from rnnbench.errors import UserError
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.params import init_params
 
@@ -338,11 +341,6 @@ def test_float64_weights_are_kept_in_float64(tmp_path):
 
 # --- any input either loads or is the one user-error type -------------------------------------------------------
 
-hypothesis = pytest.importorskip("hypothesis", reason="Hypothesis is not installed (pip install 'rnnbench[dev]')")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from rnnbench.errors import UserError  # noqa: E402
 
 FIELDS = ("task", "cell", "optimizer", "num_steps", "state_size", "batch_size", "size", "epochs", "seed",
           "learning_rate", "threads", "device", "dtype", "bidirectional")

@@ -156,8 +156,8 @@ def test_merge_refuses_one_case_twice_from_one_machine_and_unlike_runs(tmp_path)
 
 def test_the_workflow_is_valid_and_runs_only_documented_commands():
     """The workflow parses against GitHub's schema (check-jsonschema's vendored copy; actionlint too where it is
-    installed), and every command it runs is the README's: its install line, `tox -e bench -- OPTIONS`, and
-    rnnbench verbs and options the README names."""
+    installed), and every command it runs is documented: the README's install line, `tox -e bench -- OPTIONS`, and
+    rnnbench verbs and options the README or docs/ name."""
     checker = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
     if not Path(checker).exists():
         pytest.skip("check-jsonschema is not installed (pip install 'rnnbench[dev]')")
@@ -168,6 +168,7 @@ def test_the_workflow_is_valid_and_runs_only_documented_commands():
         done = subprocess.run(["actionlint", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout
     readme = (ROOT / "README.md").read_text()
+    documented = readme + "".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
     text = WORKFLOW.read_text()
     runs = re.findall(r"run: (?:>-\n)?((?:.+\n)(?:          .+\n)*)", text)
     assert runs
@@ -179,9 +180,9 @@ def test_the_workflow_is_valid_and_runs_only_documented_commands():
                 continue
             verb = re.match(r"(?:\.venv/bin/tox -e (bench|compare)|\.tox/compare/bin/rnnbench (\w+))", part)
             assert verb, part
-            assert f"rnnbench {verb.group(2)}" in readme if verb.group(2) else f"tox -e {verb.group(1)}" in readme
+            assert f"rnnbench {verb.group(2)}" in documented if verb.group(2) else f"tox -e {verb.group(1)}" in readme
             for option in re.findall(r"(--[a-z][a-z-]+)", part):
-                assert option in readme, f"{option} (in `{part}`) is not in the README"
+                assert option in documented, f"{option} (in `{part}`) is not in the README or docs/"
 
 
 # --- several processes: every process's rounds kept, their spread shown and used -----------------------------------

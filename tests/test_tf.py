@@ -38,6 +38,15 @@ from rnnbench.training.train import train  # noqa: E402
 pytestmark = pytest.mark.tf
 
 TF_NAMES = [e.name for e in registry.ENTRIES if e.framework == "tensorflow"]
+THREADS = 2  # TensorFlow fixes its pools when it starts: every test here runs at this one (REFERENCES' too)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def runtime_started():
+    """TensorFlow's pools set to THREADS before any test of this module, whichever runs first."""
+    from rnnbench.impl_tf.runtime import start
+
+    start(RunConfig(threads=THREADS))
 FASTEST = "tf-xla-epoch"
 
 
@@ -170,7 +179,7 @@ def test_tf1_variants_keep_eager_execution_on_and_use_their_own_graph():
     for name in ("tf-cell", "tf-static", "tf-dynamic"):
         _available(name)
         impl = registry.create(name)
-        impl.build(RunConfig(size=1000, threads=2), init_params(RunConfig()))
+        impl.build(RunConfig(size=1000, threads=THREADS), init_params(RunConfig()))
         assert tf.executing_eagerly()
         assert impl.session.graph is impl.graph and impl.graph is not tf.compat.v1.get_default_graph()
         op_types[name] = {op.type for op in impl.graph.get_operations()}
@@ -185,17 +194,18 @@ def test_threads_are_set_before_tensorflow_starts_and_a_change_is_refused():
     import tensorflow as tf
 
     impl = registry.create("tf-function")
-    impl.build(RunConfig(size=1000, threads=2), init_params(RunConfig()))
-    assert tf.config.threading.get_intra_op_parallelism_threads() == 2
-    assert tf.config.threading.get_inter_op_parallelism_threads() == 2
-    with pytest.raises(UnsupportedError, match="threads: TensorFlow already started in this process with 2"):
-        registry.create("tf-cell").build(RunConfig(size=1000, threads=3), init_params(RunConfig()))
+    impl.build(RunConfig(size=1000, threads=THREADS), init_params(RunConfig()))
+    tf.constant(1.0) + 1.0  # the runtime has started: its pools are fixed from here on
+    assert tf.config.threading.get_intra_op_parallelism_threads() == THREADS
+    assert tf.config.threading.get_inter_op_parallelism_threads() == THREADS
+    with pytest.raises(UnsupportedError, match=f"threads: TensorFlow already started in this process with {THREADS}"):
+        registry.create("tf-cell").build(RunConfig(size=1000, threads=THREADS + 1), init_params(RunConfig()))
 
 
 @pytest.mark.parametrize("name", TF_NAMES)
 def test_cuda_is_refused_with_a_clear_error(name):
     with pytest.raises(UnsupportedError, match=f"device: {name} runs on cpu only, got 'cuda'"):
-        train(name, RunConfig(size=1000, threads=2, device="cuda"))
+        train(name, RunConfig(size=1000, threads=THREADS, device="cuda"))
 
 
 @pytest.mark.parametrize("point", HAND_WRITTEN, ids=HAND_WRITTEN_IDS)
@@ -234,7 +244,7 @@ def test_dispatch_counts_known_computations():
     Session: one launch, the kernels it ran as ops (a layer adds three: MatMul, AddV2, Tanh)."""
     from rnnbench.impl_tf.runtime import count_dispatch, start, tf
 
-    start(RunConfig(threads=2))  # the thread count every test here starts the runtime with
+    start(RunConfig(threads=THREADS))
 
     w, b = tf.ones((3, 3)), tf.ones(3)
 

@@ -1,5 +1,7 @@
-"""The commands: the CLI's verbs (``cli``), the main job (``bench``), paired A/B runs (``ab``, over the sides
-``sides`` builds), and child processes that end with their parent (``children``).
+"""The commands: one module per verb of the CLI, each with its ``HELP``, ``add_arguments(parser)`` and ``run(args)``
+(``listing`` for ``list``; ``config_args`` holds ``train``'s run options); ``cli`` builds the parser from them and
+dispatches. Beside them: the sides of a paired comparison (``sides``) and child processes that end with their
+parent (``children``).
 
 Layer: the top one; it may import every other layer.
 """

@@ -133,7 +133,7 @@ def family_command(framework: str, names: list[str], request: BenchRequest, out:
     files += [f for m, f in OPT_IN_FILES.items() if opted_in(profile, m, list(request.measure))]
     return [
         sys.executable, "-m", "pytest", *(str(bench / f) for f in files),
-        "-p", "no:cacheprovider", "-q", "-rs", "--color=no",
+        "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "-rs", "--color=no",  # the suites' order is theirs
         *request.replace(framework=(framework,), impl=tuple(names)).pytest_argv(), EVENTS_OPTION, str(events),
         "--benchmark-json", str(out), "--benchmark-max-time", str(profile.max_time), "--benchmark-save-data",
         "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",

@@ -22,6 +22,7 @@ from dataclasses import MISSING, dataclass, field
 from functools import cache
 
 from rnnbench.errors import UserError
+from rnnbench.spec.measures import Measure
 
 Number = int | float
 
@@ -35,7 +36,7 @@ class Record:
     version: str  # the framework's version
     device: str
     threads: int
-    measure: str  # a ``rnnbench.results.schema.Measure``
+    measure: str  # a ``rnnbench.spec.measures.Measure``; what else the record holds: ``MEASURE_FIELDS``
     final_loss: Number | None = None  # train and memory records
     # the configuration (``RunConfig``, but device and threads above): every record of a case
     label: str | None = None  # its reference configuration, e.g. "binary-rnn-T5-S4"
@@ -97,6 +98,37 @@ class Record:
     process_medians: list | None = None  # each process's median, seconds
     process_spread: Number | None = None  # slowest process median over the fastest
     machine: str | None = None  # the host a merged record ran on
+
+
+# What a record of each measure must hold (present, not null) beyond the fields every record has: ``checked``
+# refuses a record that lacks one where it is written, and the reader (``read_record``) names the record and the
+# field. ``Record`` above is the union of every measure's fields (each field's comment says whose it is).
+CASE_FIELDS = ("label", "task", "cell", "bidirectional", "optimizer", "num_steps", "state_size", "batch_size")
+MEASURE_FIELDS: dict[str, tuple[str, ...]] = {
+    Measure.BUILD: CASE_FIELDS,
+    Measure.TRAIN: (*CASE_FIELDS, "final_loss", "nearest_level", "learned", "steps", "target", "reached"),
+    Measure.TRAIN_STEP: (*CASE_FIELDS, "steps"),
+    Measure.FORWARD: (*CASE_FIELDS, "steps"),
+    Measure.EPOCH: (*CASE_FIELDS, "steps"),
+    Measure.SCALING: (*CASE_FIELDS, "steps", "sweep", "sweep_value"),
+    Measure.MEMORY: (*CASE_FIELDS, "peak_rss_mb", "framework_rss_mb", "model_rss_mb"),
+    Measure.DENORMAL: (*CASE_FIELDS, "steps", "inputs"),
+    Measure.TRUNCATION: (*CASE_FIELDS, "steps"),
+    Measure.GENERATE: ("size",),
+    Measure.CALIBRATION: (),
+    Measure.PEAK: (),
+}
+
+
+def check_measure(data: dict, where: str) -> None:
+    """A record's fields against its measure's (``MEASURE_FIELDS``): a UserError naming ``where``, the measure and
+    every field it lacks."""
+    measure = data.get("measure")
+    if measure not in MEASURE_FIELDS:
+        raise UserError(f"{where}: measure must be one of {', '.join(MEASURE_FIELDS)}, got {measure!r}")
+    missing = [k for k in MEASURE_FIELDS[measure] if data.get(k) is None]
+    if missing:
+        raise UserError(f"{where}: a {measure} record needs {', '.join(missing)}")
 
 
 @dataclass(frozen=True)
@@ -277,6 +309,8 @@ def checked(cls, data: dict) -> dict:
     module does not declare is a bug, raised as ValueError where it is written)."""
     try:
         parse(cls, data, cls.__name__)
+        if cls is Record:
+            check_measure(data, f"Record of {data.get('impl')}")
     except UserError as exc:
         raise ValueError(str(exc)) from None
     return data

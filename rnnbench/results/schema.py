@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnbench.errors import NotJudgeable, UserError
-from rnnbench.results.records import Record, RunInfo, RunOutcome, parse
+from rnnbench.results.records import Record, RunInfo, RunOutcome, check_measure, parse
 from rnnbench.spec.measures import Measure
 
 BENCH_SCHEMA_VERSION = 3
@@ -92,7 +92,9 @@ def check_record(path, i: int, record) -> None:
     data = stats.get("data")
     if data is not None and not (isinstance(data, list) and all(_positive(t) for t in data)):
         raise UserError(f"{where}: stats.data must be a list of positive times")
-    if parse(Record, record.get("extra_info"), f"{where}: extra_info").measure == Measure.CALIBRATION \
+    extra = parse(Record, record.get("extra_info"), f"{where}: extra_info")
+    check_measure(record["extra_info"], f"{where}: extra_info")
+    if extra.measure == Measure.CALIBRATION \
             and not _positive(stats.get("min", stats["median"])):
         raise UserError(f"{where}: a calibration time must be positive, got {json.dumps(stats.get('min'))}")
 
