@@ -86,3 +86,52 @@ def test_implementations_import_only_the_core_interface():
         for other in sorted(imported_layers(path) - allowed):
             broken.append(f"{path.relative_to(ROOT)} imports rnnbench.{other}")
     assert not broken, "\n".join(broken)
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[0] != "rnnbench":  # impl_*, reports, benchmarks: installed inside the rnnbench namespace
+        parts = ["rnnbench", *parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(tree: ast.AST, known: set[str]) -> set[str]:
+    """Every rnnbench module a file imports, at module level or inside a function (not under TYPE_CHECKING)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            node.body = []  # annotations only: never imported when the program runs
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.add(name if name in known else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found & known
+
+
+def test_no_import_cycle():
+    """No module reaches itself through what it imports, however late (an import inside a function counts)."""
+    paths = [*ROOT.glob("rnnbench/**/*.py"), *ROOT.glob("impl_*/*.py"), *ROOT.glob("reports/*.py")]
+    known = {_module_name(p) for p in paths}
+    graph = {_module_name(p): _imports(ast.parse(p.read_text()), known) - {_module_name(p)} for p in paths}
+    state: dict[str, int] = {}  # 1: on the path being followed, 2: done
+
+    def follow(module: str, path: list[str]) -> list[str] | None:
+        state[module] = 1
+        for other in sorted(graph.get(module, ())):
+            if state.get(other) == 1:
+                return [*path[path.index(other):], other]
+            if other not in state:
+                cycle = follow(other, [*path, other])
+                if cycle:
+                    return cycle
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state:
+            cycle = follow(module, [module])
+            assert cycle is None, " -> ".join(cycle)

@@ -103,7 +103,7 @@ def add_arguments(p) -> None:
                    help="percent slower that counts, when the interval is above 1 too (default: %(default)s)")
     # the request's selection (rnnbench.spec.request); each repetition runs at one thread, at the measures below
     add_options(p.add_argument, ("profile", "impl", "framework", "task", "cell", "measure"),
-                defaults={"profile": DEFAULT_PROFILE})
+                defaults={"profile": DEFAULT_PROFILE}, helps={"measure": MEASURE_HELP})
     p.add_argument("--affected", action="store_true",
                    help="time only the families whose code differs between A and B (a change to the core: all; "
                         "to no code: none, and only the loss check runs)")
@@ -117,6 +117,9 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=non_negative_int, default=0, help="the interleaved order's seed (%(default)s)")
     p.add_argument("--json", help="write the comparison here too (both sides' records of every repetition, the "
                                   "verdicts); rnnbench report draws its forest plot")
+
+
+MEASURE_HELP = f"the measures timed in the repetitions (default: {', '.join(TIMED_MEASURES)})"
 
 
 def options(**given) -> argparse.Namespace:

@@ -89,7 +89,7 @@ def add_arguments(p) -> None:
                    help="repetitions per release (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=ab.DEFAULT_THRESHOLD_PCT,
                    help="percent slower that counts (default: %(default)s)")
-    add_options(p.add_argument, ("measure",))
+    add_options(p.add_argument, ("measure",), helps={"measure": ab.MEASURE_HELP})
     p.add_argument("--work", help=f"the folder for every comparison (default: {RESULTS_DIR}/versions-<package>-<time>)")
     p.add_argument("--allow-dirty", action="store_true",
                    help="time the commit checked out even though the working tree has uncommitted changes")

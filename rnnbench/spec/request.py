@@ -195,14 +195,17 @@ SUITE_FIELDS = ("impl", "framework", "task", "cell", "measure", "profile", "thre
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(BenchRequest)}
 
 
-def add_options(add: Callable, names=tuple(OPTIONS), *, pytest: bool = False, defaults: dict | None = None) -> None:
+def add_options(add: Callable, names=tuple(OPTIONS), *, pytest: bool = False, defaults: dict | None = None,
+                helps: dict | None = None) -> None:
     """Declare the options of ``names`` through ``add``: argparse's ``add_argument`` (repeatable options take
     several values at once, a repeat is noted and taken once) or, with ``pytest``, pytest's ``addoption``
-    (repeated flags). ``defaults`` overrides a field's default for this parser (``ab`` times at profile pair)."""
+    (repeated flags). ``defaults`` overrides a field's default for this parser (``ab`` times at profile pair),
+    ``helps`` its help where the verb reads it otherwise (``ab``'s measures default to the step measures)."""
     for name in names:
         opt, default = OPTIONS[name], {**_DEFAULTS, **(defaults or {})}[name]
         shown = opt.kind == "one" and default is not None
-        kwargs = {"help": opt.help + (" (default: %(default)s)" if shown else ""), "dest": name}
+        text = (helps or {}).get(name, opt.help)
+        kwargs = {"help": text + (" (default: %(default)s)" if shown else ""), "dest": name}
         if opt.kind == "switch":
             kwargs.update(action="store_true", default=False)
         elif opt.kind == "many":
