@@ -71,6 +71,8 @@ def test_the_json_form_round_trips_and_names_what_it_cannot_take():
         BenchRequest.from_json({"rnnbench_request": {"version": 1, "fields": {"threads": 0}}}, "F")
     with pytest.raises(UserError, match=r"^F: task: expected one of binary, sine, sin2cos, digits, got 'nope'$"):
         BenchRequest.from_json({"rnnbench_request": {"version": 1, "fields": {"task": ["nope"]}}}, "F")
+    with pytest.raises(UserError, match=r"^F: impl: expected a list, got 'numpy'$"):
+        BenchRequest.from_json({"rnnbench_request": {"version": 1, "fields": {"impl": "numpy"}}}, "F")
     with pytest.raises(UserError, match="not a benchmark request"):
         BenchRequest.from_json({"benchmarks": []}, "F")
 

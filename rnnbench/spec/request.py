@@ -55,7 +55,10 @@ class BenchRequest:
 
     def __post_init__(self) -> None:
         for name in SELECTIONS:  # lists from a parser become tuples: a request is a value
-            object.__setattr__(self, name, tuple(getattr(self, name) or ()))
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, (list, tuple, type(None))):
+                raise ValueError(f"{name}: expected a list, got {value!r}")
+            object.__setattr__(self, name, tuple(value or ()))
         for opt in OPTIONS.values():
             opt.check(getattr(self, opt.name))
 
