@@ -39,9 +39,14 @@ def pytest_addoption(parser):
     group.addoption(events.OPTION, default=None, help="append one JSON line per finished benchmark to this file")
 
 
+REQUEST = pytest.StashKey[BenchRequest]()
+
+
 def bench_request(config) -> BenchRequest:
-    """The run's request, read back from pytest's options."""
-    return BenchRequest.from_pytest(config)
+    """The run's request, read back from pytest's options once per session (every hook asks for it)."""
+    if REQUEST not in config.stash:
+        config.stash[REQUEST] = BenchRequest.from_pytest(config)
+    return config.stash[REQUEST]
 
 
 def pytest_configure(config):

@@ -470,8 +470,8 @@ def run_ab(args) -> int:
     packages = {normalise(d): f.name for f in chosen for d in f.distributions}
     sides = tuple(replace(side, overrides=parse_overrides(side.label, given, packages))
                   for side, given in zip(sides, (args.a_with, args.b_with)))
-    request = BenchRequest(impl=args.impl, framework=args.framework, task=args.task, cell=args.cell,
-                           profile=args.profile, threads=BENCH_THREADS)
+    # the selection as ab's options gave it; each phase sets its measures, every repetition runs at one thread
+    request = BenchRequest.from_args(args).replace(measure=(), threads=BENCH_THREADS)
     timed = args.framework
     notes = []
     if args.affected:
