@@ -218,6 +218,64 @@ def test_repetitions_pair_by_name_and_judge_each_benchmark():
     assert slow.judgement.ratio == pytest.approx(1.25, rel=0.01) and slow.judgement.pairs == 8
 
 
+def test_what_the_planned_pairs_flag_is_timed_again_alone_and_the_confirmation_decides(tmp_path, monkeypatch, capsys):
+    """Six planned pairs read 'slow' (25% slower in every pair) and 'fluke' (10-40% slower in every pair: a
+    disturbed stage) worse; six confirmation pairs, timed with only their implementations, read 'slow' worse again
+    and 'fluke' the same: the comparison fails on 'slow' alone, and the JSON keeps both stages."""
+    from rnnbench.commands import ab
+    from rnnbench.commands.sides import Side
+
+    asked = []
+
+    def fake_phase(plan, name, measures, frameworks, order, cpus, request=None):
+        asked.append((name, request))
+        k = len(asked)
+        fluke = (1.1 + 0.06 * (k % 6)) if name.startswith("pair") else 1.0 + 0.003 * (k % 2)
+        a = {"test_train_step[fine-x]": 1e-3, "test_train_step[slow-x]": 2e-3, "test_train_step[fluke-x]": 3e-3}
+        b = {"test_train_step[fine-x]": 1e-3 * (1 + 0.002 * (k % 3)), "test_train_step[slow-x]": 2.5e-3 * (
+            1 + 0.002 * (k % 2)), "test_train_step[fluke-x]": 3e-3 * fluke}
+        if request is not None:  # timed alone: only what the request names
+            a = {n: t for n, t in a.items() if n.split("[")[1].split("-")[0] in request.impl}
+            b = {n: t for n, t in b.items() if n in a}
+        return {"A": bench_doc(a), "B": bench_doc(b)}
+
+    monkeypatch.setattr(ab, "run_phase", fake_phase)
+    sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", "b" * 40, "d" * 40))
+    plan = ab.Plan(ROOT, sides, {}, "duet", 6, BenchRequest(profile="pair"), {}, ("train_step",), None, False,
+                   tmp_path, 0, confirm=6)
+    args = ab.options(threshold=15.0, json=str(tmp_path / "ab.json"))
+    assert ab.execute(plan, args) == 1
+    assert [n for n, _ in asked] == [f"pair-{k}" for k in range(1, 7)] + [f"confirm-{k}" for k in range(1, 7)]
+    narrow = asked[-1][1]
+    assert narrow.impl == ("fluke", "slow") and narrow.measure == ("train_step",)
+    doc = json.loads((tmp_path / "ab.json").read_text())
+    judged = {j["impl"]: j for j in doc["judgements"]}
+    assert {i: j["verdict"] for i, j in judged.items()} == {"fine": "same", "slow": "worse", "fluke": "same"}
+    assert judged["fluke"]["planned"]["verdict"] == "worse" and judged["fluke"]["pairs"] == 6
+    assert "planned" not in judged["fine"] and len(doc["confirmations"]) == 6
+    printed = capsys.readouterr().out
+    assert "WORSE (confirmed)" in printed and "same (first worse at" in printed
+    assert "1 worse, 0 better, 2 same" in printed
+
+
+def test_with_no_confirmation_the_planned_pairs_decide(tmp_path, monkeypatch, capsys):
+    from rnnbench.commands import ab
+    from rnnbench.commands.sides import Side
+
+    def fake_phase(plan, name, measures, frameworks, order, cpus, request=None):
+        assert request is None
+        k = int(name.split("-")[1])
+        return {"A": bench_doc({"test_train_step[fluke-x]": 1e-3}),
+                "B": bench_doc({"test_train_step[fluke-x]": 1e-3 * (1.2 + 0.01 * k)})}
+
+    monkeypatch.setattr(ab, "run_phase", fake_phase)
+    sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", "b" * 40, "d" * 40))
+    plan = ab.Plan(ROOT, sides, {}, "duet", 6, BenchRequest(profile="pair"), {}, ("train_step",), None, False,
+                   tmp_path, 0, confirm=0)
+    assert ab.execute(plan, ab.options(threshold=15.0)) == 1
+    assert "WORSE" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_each_side_is_installed_once_into_its_own_environment(repo, tmp_path):
     """Two commits, two environments (cached: asked again, nothing is built), each with its own code."""

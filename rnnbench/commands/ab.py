@@ -13,7 +13,14 @@ two machines of one CPU model comparable, not two models). Here A and B are time
   the same time, each confined to its own CPU, and swaps the CPUs every repetition (Bulej et al., ICPE 2020:
   whatever disturbs the machine then disturbs both); ``interleaved`` runs them one after the other on one CPU,
   in a random order per repetition (Abedi & Brecht, ICPE 2017);
-- every benchmark's K ratios B/A of the repetitions' fast rounds are judged by ``rnnbench.results.paired``.
+- every benchmark's K ratios B/A of the repetitions' fast rounds are judged by ``rnnbench.results.paired``;
+- a **confirmation** (``--confirm C``, planned in advance): every benchmark that reads ``worse`` or ``better``
+  after the K pairs is timed again, alone (its implementations, tasks, cells and measures only), in C fresh
+  pairs, and its verdict is the confirmation's. A benchmark that has not changed reads ``worse`` in one stage with
+  probability at most (1 - confidence) / 2 (the signed-rank interval's one side; 1/64 at six pairs), so in both,
+  independent, at most its square: 1/4096 per benchmark at six and six pairs, under 1.6% for 64 benchmarks
+  together, where a single stage of six pairs flags one of 64 unchanged benchmarks in two runs of three. A real
+  change beyond the threshold must show in both stages (the price: some power, where the machine is noisy).
 
 Exit codes as ``compare``: 0 nothing worse, 1 a regression or a loss out of its band, 2 a user error.
 """
@@ -99,6 +106,9 @@ def add_arguments(p) -> None:
     p.add_argument("--design", choices=DESIGNS, default=None,
                    help="duet: A and B at once, each on its own CPU, swapped every repetition (the default with "
                         "two CPUs); interleaved: one after the other in a random order, on one CPU")
+    p.add_argument("--confirm", type=non_negative_int, default=None, metavar="C",
+                   help="pairs that time again, alone, every benchmark the planned pairs read worse or better; "
+                        "its verdict is theirs (default: as many as --pairs; 0: no confirmation)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT,
                    help="percent slower that counts, when the interval is above 1 too (default: %(default)s)")
     # the request's selection (rnnbench.spec.request); each repetition runs at one thread, at the measures below
@@ -176,6 +186,7 @@ class Plan:
     work: Path
     seed: int
     notes: list[str] = field(default_factory=list)
+    confirm: int = 0  # pairs that time again every benchmark the planned pairs read worse or better
 
     def side(self, label: str) -> Side:
         return self.sides[0] if label == "A" else self.sides[1]
@@ -187,10 +198,13 @@ def request_version(plan: Plan, side: str) -> int:
     return 0 if listing is None else min(listing["request_version"], REQUEST_VERSION)
 
 
-def bench_command(side: str, plan: Plan, out: Path, measures: tuple[str, ...], frameworks: list[str] | None):
-    """``rnnbench bench`` of ``side``'s environment for the plan's request at ``measures`` and ``frameworks``: the
-    request as a file where that revision takes it, else as the flags of the revisions before it."""
-    request = plan.request.replace(measure=tuple(measures), framework=tuple(frameworks or plan.request.framework))
+def bench_command(side: str, plan: Plan, out: Path, measures: tuple[str, ...], frameworks: list[str] | None,
+                  request: BenchRequest | None = None):
+    """``rnnbench bench`` of ``side``'s environment for ``request`` (the plan's) at ``measures`` and
+    ``frameworks``: the request as a file where that revision takes it, else as the flags of the revisions before
+    it."""
+    request = request or plan.request
+    request = request.replace(measure=tuple(measures), framework=tuple(frameworks or request.framework))
     version, who = request_version(plan, side), f"{side} ({plan.side(side).short})"
     cmd = [str(rnnbench_of(plan.envs[side])), "bench", "--no-report", "--json", str(out)]
     if version >= 1:
@@ -254,7 +268,7 @@ def compile_cache(plan: Plan, side: str, measures: tuple[str, ...]) -> dict:
 
 
 def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list[str] | None, order: list[str],
-              cpus: dict[str, int | None]) -> dict[str, dict]:
+              cpus: dict[str, int | None], request: BenchRequest | None = None) -> dict[str, dict]:
     """Both sides once: at the same time (duet) or one after the other in ``order``; their results by side."""
     runs = {s: SideRun(s, plan.work / name / f"{s}.json", plan.work / name / f"{s}.log", cpus[s],
                        compile_cache(plan, s, measures)) for s in order}
@@ -263,12 +277,12 @@ def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list
         if plan.design == "duet":
             meeting.mkdir(parents=True, exist_ok=True)
             for s in order:
-                start(runs[s], bench_command(s, plan, runs[s].json, measures, frameworks), meeting)
+                start(runs[s], bench_command(s, plan, runs[s].json, measures, frameworks, request), meeting)
             for s in order:
                 wait(runs[s])
         else:
             for s in order:
-                start(runs[s], bench_command(s, plan, runs[s].json, measures, frameworks))
+                start(runs[s], bench_command(s, plan, runs[s].json, measures, frameworks, request))
                 wait(runs[s])
     finally:
         stop(list(runs.values()))
@@ -377,7 +391,10 @@ class AbRow:
     impl: str
     framework: str
     measure: str
-    judgement: PairedJudgement
+    judgement: PairedJudgement  # the verdict: the confirmation's, where one ran
+    task: str | None = None
+    cell: str | None = None
+    planned: PairedJudgement | None = None  # the planned pairs' judgement, where a confirmation replaced it
 
 
 def judge_repetitions(reps: list[dict[str, dict]], threshold_pct: float, confidence: float = CONFIDENCE):
@@ -390,8 +407,39 @@ def judge_repetitions(reps: list[dict[str, dict]], threshold_pct: float, confide
         extra = times[0]["B"][name][1]
         j = judge_pairs([t["A"][name][0] for t in times], [t["B"][name][0] for t in times], threshold_pct,
                         confidence)
-        rows.append(AbRow(name, extra.impl, extra.framework, extra.measure, j))
+        rows.append(AbRow(name, extra.impl, extra.framework, extra.measure, j, extra.task, extra.cell))
     return rows, sorted(anywhere - everywhere)
+
+
+def to_confirm(rows: list[AbRow]) -> list[AbRow]:
+    """The rows a confirmation times again: those the planned pairs read worse or better."""
+    return [r for r in rows if r.judgement.verdict in ("worse", "better")]
+
+
+def confirmation_request(request: BenchRequest, rows: list[AbRow]) -> BenchRequest:
+    """``request`` narrowed to ``rows``' implementations, tasks, cells and measures: their benchmarks (and the
+    few others in that product), timed alone."""
+    def values(field_name: str) -> tuple:
+        found = {getattr(r, field_name) for r in rows}
+        return tuple(sorted(found)) if None not in found else getattr(request, field_name)
+
+    return request.replace(impl=values("impl"), task=values("task"), cell=values("cell"),
+                           measure=values("measure"))
+
+
+def confirmed(rows: list[AbRow], confirmation: list[AbRow], pairs: int) -> list[AbRow]:
+    """``rows`` with each confirmed benchmark's verdict replaced by its confirmation's (the planned judgement
+    kept beside it); one the confirmation lacks reads inconclusive."""
+    again = {r.name: r.judgement for r in confirmation}
+    flagged = {r.name for r in to_confirm(rows)}
+    out = []
+    for r in rows:
+        if r.name in flagged:
+            j = again.get(r.name) or replace(r.judgement, pairs=0, low=None, high=None, confidence=None,
+                                             verdict="inconclusive", pairs_to_settle=pairs)
+            r = replace(r, judgement=j, planned=r.judgement)
+        out.append(r)
+    return out
 
 
 def _pct(x: float) -> str:
@@ -407,6 +455,9 @@ def format_rows(rows: list[AbRow]) -> str:
         verdict = j.verdict.upper() if j.verdict == "worse" else j.verdict
         if j.verdict == "inconclusive":
             verdict += f" (~{j.pairs_to_settle} pairs)" if j.pairs_to_settle else " (too noisy)"
+        if r.planned is not None:
+            verdict += (" (confirmed)" if j.verdict == r.planned.verdict else
+                        f" (first {r.planned.verdict} at {r.planned.ratio:.3f}, not confirmed)")
         table.append([r.name, r.impl, f"{j.a * 1e6:.1f}", f"{j.b * 1e6:.1f}", f"{j.ratio:.3f}", interval,
                       _pct(j.detectable), verdict])
     return format_table(["benchmark", "impl", "A us", "B us", "B/A", "interval", "detectable", "verdict"], table,
@@ -438,7 +489,8 @@ def summary_lines(rows: list[AbRow], losses: list[str], plan: Plan, threshold: f
     counts = {v: sum(r.judgement.verdict == v for r in rows) for v in ("worse", "better", "same", "inconclusive")}
     lines.append("ab: " + ("FAIL" if worse or losses else "pass") + " — " + ", ".join(
         f"{n} {v}" for v, n in counts.items()) + f", {len(losses)} loss regressions "
-        f"({plan.pairs} pairs, {plan.design}, threshold {threshold:g}%)")
+        f"({plan.pairs} pairs" + (f", {plan.confirm} to confirm" if plan.confirm else "")
+        + f", {plan.design}, threshold {threshold:g}%)")
     return lines
 
 
@@ -502,7 +554,8 @@ def run_ab(args) -> int:
                 notes.append(f"{side.label} ({side.short}) predates the typed benchmark request: driven by the "
                              "flags its bench took")
     plan = Plan(root, sides, envs, design, args.pairs, request, listings,
-                tuple(args.measure or TIMED_MEASURES), timed, not args.no_loss_check, work, args.seed, notes)
+                tuple(args.measure or TIMED_MEASURES), timed, not args.no_loss_check, work, args.seed, notes,
+                args.pairs if args.confirm is None else args.confirm)
     for label in envs:  # a side that cannot take the request is refused here, before anything is timed
         plan.request.fields_for(request_version(plan, label), f"{label} ({plan.side(label).short})")
     return execute(plan, args)
@@ -516,6 +569,13 @@ def moved_packages(env: Path, side: Side) -> str:
     here = installed_versions(Path(sys.prefix), names) if names else {}
     return ", ".join(f"{n} {held[n] or 'absent'} (here {here[n] or 'absent'})" for n in names
                      if held[n] != here[n])
+
+
+def pair_layout(plan: Plan, k: int, rng: random.Random, cpus: list[int]) -> tuple[list[str], dict]:
+    """Repetition ``k``'s order and CPUs: duet swaps the CPUs every repetition, interleaved draws the order."""
+    if plan.design == "duet":
+        return ["A", "B"], {"A": cpus[k % 2], "B": cpus[(k + 1) % 2]}
+    return rng.sample(["A", "B"], 2), {"A": cpus[0], "B": cpus[0]}
 
 
 def execute(plan: Plan, args) -> int:
@@ -535,12 +595,7 @@ def execute(plan: Plan, args) -> int:
         plan.notes.append("no family's code differs between A and B: nothing timed, only the loss check")
     else:
         for k in range(plan.pairs):
-            if plan.design == "duet":
-                order = ["A", "B"]
-                where = {"A": cpus[k % 2], "B": cpus[(k + 1) % 2]}
-            else:
-                order = rng.sample(["A", "B"], 2)
-                where = {"A": cpus[0], "B": cpus[0]}
+            order, where = pair_layout(plan, k, rng, cpus)
             t0 = time.monotonic()
             reps.append(run_phase(plan, f"pair-{k + 1}", plan.measures, plan.timed_frameworks or framework_filter,
                                   order, where))
@@ -550,10 +605,30 @@ def execute(plan: Plan, args) -> int:
                 f"{s} on cpu {where[s]}" for s in order) + f") {elapsed:.0f} s; about "
                 f"{elapsed * (plan.pairs - k - 1) / 60:.1f} min left", file=sys.stderr, flush=True)
     rows, partial = judge_repetitions(reps, args.threshold) if reps else ([], [])
+    confirmations = []
+    flagged = to_confirm(rows)
+    if flagged and plan.confirm:
+        narrow = confirmation_request(plan.request, flagged)
+        frameworks = sorted({r.framework for r in flagged})
+        print(f"ab: confirmation: {len(flagged)} benchmarks read worse or better; {plan.confirm} more pairs time "
+              f"them alone ({' '.join(narrow.pytest_argv())})", file=sys.stderr, flush=True)
+        for k in range(plan.confirm):
+            order, where = pair_layout(plan, k, rng, cpus)
+            t0 = time.monotonic()
+            confirmations.append({"order": order, "cpus": where,
+                                  "docs": run_phase(plan, f"confirm-{k + 1}", narrow.measure, frameworks, order,
+                                                    where, narrow)})
+            print(f"ab: confirmation pair {k + 1}/{plan.confirm} {time.monotonic() - t0:.0f} s", file=sys.stderr,
+                  flush=True)
+        again, _ = judge_repetitions([c["docs"] for c in confirmations], args.threshold)
+        rows = confirmed(rows, again, plan.confirm)
+        plan.notes.append(f"confirmation: {len(flagged)} benchmarks read worse or better after {plan.pairs} pairs "
+                          f"and were timed again, alone, in {plan.confirm} pairs; their verdicts are those")
     if partial:
         plan.notes.append(f"not in every repetition on both sides, not judged ({len(partial)}): "
                           + ", ".join(partial[:5]) + (" ..." if len(partial) > 5 else ""))
-    doc = ab_document(plan, args, loss_docs, reps, layout, rows, losses, time.monotonic() - t_start)
+    doc = ab_document(plan, args, loss_docs, reps, layout, rows, losses, time.monotonic() - t_start,
+                      confirmations)
     if args.json:
         write_json(args.json, doc)
     write_json(plan.work / "ab.json", doc)
@@ -569,7 +644,8 @@ def execute(plan: Plan, args) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds: float) -> dict:
+def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds: float,
+                confirmations: list[dict] | None = None) -> dict:
     """The comparison as JSON: the sides, the design, every repetition's pytest-benchmark documents of both
     sides, and the judgements (``rnnbench report`` draws the forest plot from them)."""
     return {
@@ -577,7 +653,7 @@ def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds
             "schema_version": AB_SCHEMA_VERSION,
             "sides": {s.label: {"name": s.name, "commit": s.commit, "tree": s.tree,
                                 "overrides": [o.text for o in s.overrides]} for s in plan.sides},
-            "design": plan.design, "pairs": plan.pairs, "profile": plan.request.profile,
+            "design": plan.design, "pairs": plan.pairs, "confirm": plan.confirm, "profile": plan.request.profile,
             "threshold_pct": args.threshold, "confidence": CONFIDENCE, "measures": list(plan.measures),
             "selection": plan.request.pytest_argv(), "request": plan.request.to_json(),
             "timed_frameworks": plan.timed_frameworks, "seed": plan.seed, "seconds": round(seconds, 1),
@@ -585,10 +661,15 @@ def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds
         },
         "loss": {"docs": loss_docs, "failures": losses},
         "repetitions": [{**lay, "docs": rep} for lay, rep in zip(layout, reps)],
+        "confirmations": confirmations or [],
         "judgements": [{"name": r.name, "impl": r.impl, "framework": r.framework, "measure": r.measure,
-                        **{k: (None if v == float("inf") else v) for k, v in asdict(r.judgement).items()}}
-                       for r in rows],
+                        **_finite(asdict(r.judgement)),
+                        **({"planned": _finite(asdict(r.planned))} if r.planned else {})} for r in rows],
     }
+
+
+def _finite(d: dict) -> dict:
+    return {k: (None if v == float("inf") else v) for k, v in d.items()}
 
 
 __all__ = ["run", "run_ab", "options", "read_ab", "WORKTREE", "DESIGNS"]
