@@ -28,6 +28,7 @@ _remove_compile_cache = fresh_compile_cache()  # before any framework is importe
 MEASURE_OF = {"test_build": Measure.BUILD, "test_train": Measure.TRAIN, "test_memory": Measure.MEMORY,
               "test_train_step": Measure.TRAIN_STEP, "test_forward": Measure.FORWARD, "test_epoch": Measure.EPOCH,
               "test_scaling_train_step": Measure.SCALING, "test_peak_matmul": Measure.PEAK,
+              "test_peak_at_size": Measure.PEAK,
               "test_generate_vectorised": Measure.GENERATE, "test_generate_original_loop": Measure.GENERATE,
               "test_denormal_train_step": Measure.DENORMAL, "test_truncation_train_step": Measure.TRUNCATION}
 BASELINE_FILE = Path(__file__).parent / "baselines" / "ci.json"  # each case's expected time, for --shard
@@ -94,10 +95,18 @@ def pytest_generate_tests(metafunc):
     names = cases.selected_names(list(request.impl), list(request.framework))
     tasks, cells = list(request.task), list(request.cell)
     if "case" in metafunc.fixturenames:
-        chosen = cases.reference_cases(names, threads, device, tasks, cells)
+        if PROFILES[request.profile].peers:  # the peers' configurations instead of the references
+            chosen = cases.peer_cases(names, threads, device, list(request.peer), cells)
+            ids = [cases.peer_id(n, ref) for n, ref in chosen]
+        else:
+            chosen = cases.reference_cases(names, threads, device, tasks, cells)
+            ids = [cases.case_id(n, ref.config) for n, ref in chosen]
         # module scope: each case is built once and shared by the tests that time a built implementation
-        metafunc.parametrize("case", chosen, ids=[cases.case_id(n, ref.config) for n, ref in chosen],
-                             indirect=True, scope="module")
+        metafunc.parametrize("case", chosen, ids=ids, indirect=True, scope="module")
+    if "peer_reference" in metafunc.fixturenames:
+        refs = (cases.peer_references(threads, device, list(request.peer), cells)
+                if PROFILES[request.profile].peers else [])
+        metafunc.parametrize("peer_reference", refs, ids=[r.label for r in refs])
     if "sweep_case" in metafunc.fixturenames:
         points = (cases.sweep_cases(names, threads, device, tasks, cells)
                   if PROFILES[request.profile].sweeps else [])
@@ -132,6 +141,8 @@ def profile(request):
 def case(request, profile):
     """(name, reference): an implementation at a reference configuration."""
     name, ref = request.param
+    if ref.unbuilt:
+        pytest.skip(f"{name}: n/a: {ref.unbuilt}")
     cases.skip_unless_runnable(name, ref.config, profile)
     return name, ref
 

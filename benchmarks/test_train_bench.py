@@ -44,7 +44,7 @@ from rnnbench.harness.cases import (
     time_train_step,
 )
 from rnnbench.harness.memory import PeakMemory, fresh_process_memory
-from rnnbench.harness.provenance import case_info
+from rnnbench.harness.provenance import case_info, record_rate
 from rnnbench.model.flops import step_flops
 from rnnbench.results.schema import TRACE_STEPS
 from rnnbench.spec import registry
@@ -158,6 +158,7 @@ def test_forward(benchmark, case, request):
     benchmark.extra_info.update(case_info(built.name, built.reference, built.impl.versions(), Measure.FORWARD,
                                           steps=1))
     out = benchmark(built.impl.forward, x)
+    record_rate(benchmark, step_flops(built.config).forward)
     task = built.config.task_spec
     batch, steps = x.shape[:2]
     assert out.shape == ((batch, steps, built.config.output_size) if task.each_step

@@ -24,7 +24,14 @@ from rnnbench.reports.load import (
 )
 from rnnbench.results.records import ReferenceFacts, TaskFacts
 from rnnbench.results.schema import outcome, run_info
-from rnnbench.results.summary import peak_gflops, reference_labels, run_overhead, summary_rows, targets_text
+from rnnbench.results.summary import (
+    peak_gflops,
+    peer_rows,
+    reference_labels,
+    run_overhead,
+    summary_rows,
+    targets_text,
+)
 from rnnbench.spec.measures import Measure
 
 
@@ -189,7 +196,17 @@ def build_run_report(paths) -> Report:
                 "\"What one step dispatches\"); the largest parity deviation, what missed its target, and how the "
                 "step medians repeated an earlier run of the same code on this machine (the section \"Run to run\").",
                 summaries.findings(rows, parity, summaries.scaling_points(frame),
-                                   summaries.repeat_finding(rerun) if len(rerun) else None)))
+                                   summaries.repeat_finding(rerun) if len(rerun) else None, peer_rows(doc))))
+    peers = summaries.peers_table(peer_rows(doc))  # --profile peers
+    if len(peers):
+        add(Section("peers", "At the sizes users run",
+                    "The peers' configurations (rnnbench/spec/peers.py: PyTorch's fastrnns, DeepBench, stefbraun, "
+                    "glample) on random data: each implementation's train step (forward, backward, Adam) and forward "
+                    "pass, GFLOP/s, its fraction of NumPy's float32 matmul rate on the same products at the case's "
+                    "shapes in the same run (benchmarks/test_peers.py: all steps' input projection in one product, "
+                    "a product a step, the weights' gradient in one; at an inference case, the forward's alone), "
+                    "its build time, and its speed-up over its framework's standard API (nn.LSTM, Keras, lax.scan; "
+                    "above 1: faster). Cases no implementation can build yet are in \"Not applicable\".", peers))
     failed = run.failed
     if failed:
         add(Section("failed", "Failed", "Benchmarks that crashed or diverged in this run, each with its error; the "

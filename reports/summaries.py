@@ -149,7 +149,7 @@ def not_applicable_table(points: list[Gap]) -> pd.DataFrame:
 
 
 def findings(rows: list[SummaryRow], parity: pd.DataFrame, points: pd.DataFrame | None = None,
-             repeat: str | None = None) -> pd.DataFrame:
+             repeat: str | None = None, peers: list | None = None) -> pd.DataFrame:
     """What a reader should take away, computed from the results: the fastest implementation per task and cell
     with its margin over the next; within each framework, its fastest and slowest variant at each configuration
     timed step by step and at the sweep's largest state (``points``: ``scaling_points``), with what one step
@@ -180,7 +180,32 @@ def findings(rows: list[SummaryRow], parity: pd.DataFrame, points: pd.DataFrame 
         out.append(("learning", "all", "every reference run reached what it should"))
     if repeat:
         out.append(("run to run", "all", repeat))
+    out.extend(peer_findings(peers or []))
     return pd.DataFrame(out, columns=["finding", "config", "detail"])
+
+
+def peer_findings(rows) -> list[tuple[str, str, str]]:
+    """At each peer case (``rnnbench.results.summary.peer_rows``, fastest first): the fastest implementation, its
+    fraction of peak at size and its margin over the next, and where it is not its family's standard API, how much
+    faster than that it is."""
+    out = []
+    by_case: dict[str, list] = {}
+    for r in rows:
+        by_case.setdefault(r.case, []).append(r)
+    for case, group in by_case.items():
+        best, rest = group[0], group[1:]
+        timed = "train step" if best.train_step_ms == best.train_step_ms else "forward"
+        ms = best.train_step_ms if timed == "train step" else best.forward_ms
+        text = f"{best.impl}: {ms:.1f} ms a {timed}"
+        if best.fraction == best.fraction:
+            text += f", {best.fraction:.0%} of the matmul rate at its sizes"
+        if rest:
+            other = rest[0].train_step_ms if timed == "train step" else rest[0].forward_ms
+            text += f", {other / ms:.2f}x ahead of {rest[0].impl}"
+        if best.vs_standard == best.vs_standard and abs(best.vs_standard - 1) > 1e-9:
+            text += f"; {best.vs_standard:.2f}x its framework's standard API"
+        out.append(("fastest at a peer's size", case, text))
+    return out
 
 
 # Two runs of unchanged code on one machine should give every step median within this ratio of the other's.
@@ -554,3 +579,13 @@ def ab_table(judgements: list[dict]) -> pd.DataFrame:
     frame["_order"] = frame["family"].map(order)
     return (frame.sort_values(["_order", "B/A"], ascending=[True, False]).drop(columns="_order")
             .reset_index(drop=True))
+
+
+def peers_table(rows) -> pd.DataFrame:
+    """The peers profile's rows (``rnnbench.results.summary.peer_rows``), one per case and implementation."""
+    return pd.DataFrame([{
+        "case": r.case, "impl": r.impl, "train step ms": _round(r.train_step_ms, 1),
+        "GFLOP/s": _round(r.train_gflops, 1),
+        "forward ms": _round(r.forward_ms, 2), "forward GFLOP/s": _round(r.forward_gflops, 1),
+        "peak at size GFLOP/s": _round(r.peak_gflops, 1), "fraction of peak": _round(r.fraction, 3),
+        "vs standard API": _round(r.vs_standard, 2), "build s": _round(r.build_s, 2)} for r in rows])

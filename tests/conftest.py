@@ -303,6 +303,11 @@ GRID = [
     ("sin2cos", {}),
     ("digits", {}),
     ("digits", dict(cell="gru", bidirectional=True)),
+    # random data at a width of its own: features and classes at each step, and a bidirectional GRU read at the last
+    ("random", dict(num_steps=6, state_size=12, input_width=5, classes=3)),
+    ("random", dict(cell="gru", bidirectional=True, target_at="last", num_steps=6, state_size=12, input_width=7)),
+    # at a peer's size: glample's LSTM 128 (input 100, 30 steps, batch 32, the last state read)
+    ("random", dict(cell="lstm", input_width=100, state_size=128, num_steps=30, batch_size=32, target_at="last")),
 ]
 GRID_IDS = ["-".join([task, *(f"{k}={v}" for k, v in changes.items())]) for task, changes in GRID]
 

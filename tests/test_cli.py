@@ -104,6 +104,13 @@ def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
         (["train", "--impl", "numpy", "--task", "digits", "--num-steps", "5"],
          "num_steps: the digit images have 8 rows, so num_steps must be 8"),
         (["train", "--impl", "numpy", "--task", "digits", "--size", "5000"], "size: at most the 1437 training images"),
+        (["train", "--impl", "numpy", "--task", "random", "--input-size", "0"],
+         "--input-size: expected a positive integer, got '0'"),
+        (["train", "--impl", "numpy", "--task", "sine", "--input-size", "4"],
+         "input_size: applies to task random only; task sine has its own (input width 1"),
+        (["train", "--impl", "numpy", "--task", "random", "--classes", "1"],
+         "--classes: expected an integer of at least 2, got '1'"),
+        (["train", "--impl", "numpy", "--task", "random", "--target", "middle"], "--target: invalid choice"),
         (["theory", "--task", "nope"], "--task: invalid choice: 'nope'"),
         (["gen", "--task", "nope", "--out", "x.npz"], "--task: invalid choice: 'nope'"),
     ],
@@ -135,6 +142,7 @@ def test_bad_data_files_are_named(capsys, tmp_path):
     ("sine", ["0.5000", "0.0208", "0.0000"]),
     ("sin2cos", ["0.5000", "0.0000"]),
     ("digits", ["2.3026"]),
+    ("random", ["2.3026"]),
 ])
 def test_theory_of_each_task(capsys, task, levels):
     code, out, _ = run(capsys, "theory", "--task", task)
@@ -177,12 +185,12 @@ def test_benchmarks_run_at_one_thread_unless_told_and_training_at_all_cores():
     assert config_from_args(train).threads == (os.cpu_count() or 1)
 
 
-@pytest.mark.parametrize("task", ["sine", "sin2cos", "digits"])
+@pytest.mark.parametrize("task", ["sine", "sin2cos", "digits", "random"])
 def test_gen_and_data_in_round_trip_for_each_task(capsys, tmp_path, task):
     """What `gen --task T` writes, `train --task T --data-in` reads, and trains as if generated."""
     from rnnbench.spec.config import RunConfig
 
-    small = {"sine": ["--size", "200"], "sin2cos": ["--size", "5000"], "digits": []}[task]
+    small = {"sine": ["--size", "200"], "sin2cos": ["--size", "5000"], "digits": [], "random": ["--size", "640"]}[task]
     code, out, err = run(capsys, "gen", "--task", task, *small, "--out", str(tmp_path / "d.npz"))
     assert code == 0 and f"task {task}" in out, err
     code, out, err = run(capsys, "train", "--impl", "numpy", "--task", task, "--epochs", "1", "--threads", "2",

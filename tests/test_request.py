@@ -65,16 +65,29 @@ def test_the_json_form_round_trips_and_names_what_it_cannot_take():
     assert data["rnnbench_request"]["version"] == REQUEST_VERSION
     assert BenchRequest.from_json(data, "F") == EXAMPLE
     newer = {"rnnbench_request": {"version": REQUEST_VERSION + 1, "fields": {"impl": ["numpy"], "layers": 2}}}
-    with pytest.raises(UserError, match=r"^F: unknown field layers \(request version 2; this rnnbench takes 1\)$"):
+    with pytest.raises(UserError, match=rf"^F: unknown field layers \(request version {REQUEST_VERSION + 1}; this "
+                                        rf"rnnbench takes {REQUEST_VERSION}\)$"):
         BenchRequest.from_json(newer, "F")
     with pytest.raises(UserError, match=r"^F: threads: "):
         BenchRequest.from_json({"rnnbench_request": {"version": 1, "fields": {"threads": 0}}}, "F")
-    with pytest.raises(UserError, match=r"^F: task: expected one of binary, sine, sin2cos, digits, got 'nope'$"):
+    with pytest.raises(UserError, match=r"^F: task: expected one of binary, sine, sin2cos, digits, random, "
+                                        r"got 'nope'$"):
         BenchRequest.from_json({"rnnbench_request": {"version": 1, "fields": {"task": ["nope"]}}}, "F")
     with pytest.raises(UserError, match=r"^F: impl: expected a list, got 'numpy'$"):
         BenchRequest.from_json({"rnnbench_request": {"version": 1, "fields": {"impl": "numpy"}}}, "F")
     with pytest.raises(UserError, match="not a benchmark request"):
         BenchRequest.from_json({"benchmarks": []}, "F")
+
+
+def test_a_revision_of_request_version_1_cannot_take_a_peer_case():
+    """--peer arrived with request version 2: a side that takes version 1 is refused it, naming the flag, and left
+    at its default the field is simply not sent."""
+    assert OPTIONS["peer"].since == 2 and REQUEST_VERSION >= 2
+    assert "peer" not in BenchRequest(profile="pair").fields_for(1, "A (abc)")
+    with pytest.raises(UserError, match=r"^A \(abc\) takes request version 1 and cannot take --peer; "):
+        BenchRequest(peer=("fastrnns-lstm",)).fields_for(1, "A (abc)")
+    with pytest.raises(UserError, match=r"^F: peer: expected one of fastrnns-lstm, .*, got 'nope'$"):
+        BenchRequest.from_json({"rnnbench_request": {"version": 2, "fields": {"peer": ["nope"]}}}, "F")
 
 
 def test_a_revision_before_the_request_gets_its_flags_and_a_field_it_cannot_take_is_refused(monkeypatch):

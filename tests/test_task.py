@@ -184,3 +184,40 @@ def test_window_shapes_are_what_each_task_hands_to_the_implementations():
         xs, ys = task.epoch_batches(config, 0)
         zx, zy = task.zero_windows(config, 2)
         assert (zx.shape[1:], zx.dtype, zy.shape[1:], zy.dtype) == (xs.shape[1:], xs.dtype, ys.shape[1:], ys.dtype)
+
+
+def test_random_data_is_seeded_sized_by_the_run_and_at_chance_ln_c():
+    """N(0, 1) inputs of the run's width, uniform class ids at each step or the last, fresh per epoch and the same
+    for the same seed; the one level is ln C of the run's classes, and the label names the sizes."""
+    from rnnbench.spec.references import config_label
+
+    config = RunConfig.for_task("random", input_width=6, classes=4, num_steps=7, batch_size=50, size=5000)
+    xs, ys = config.task_spec.epoch_batches(config, 0)
+    assert xs.shape == (100, 50, 7, 6) and xs.dtype == np.float32 and ys.shape == (100, 50, 7)
+    assert abs(float(xs.mean())) < 0.01 and abs(float(xs.std()) - 1) < 0.01
+    assert set(np.unique(ys)) == {0, 1, 2, 3} and np.bincount(ys.ravel()).min() > 0.24 * ys.size
+    again, _ = config.task_spec.epoch_batches(config, 0)
+    later, _ = config.task_spec.epoch_batches(config, 1)
+    np.testing.assert_array_equal(xs, again)
+    assert not np.allclose(xs, later)
+    assert config.task_spec.levels().as_dict() == {"chance": pytest.approx(math.log(4))}
+    assert config_label(config) == "random-lstm-T7-S64-I6-C4"
+    last = config.replace(target_at="last", classes=10)
+    assert last.task_spec.levels().as_dict() == {"chance": pytest.approx(math.log(10))}
+    assert last.task_spec.epoch_batches(last, 0)[1].shape == (100, 50) and not last.task_spec.each_step
+    assert config_label(last) == "random-lstm-T7-S64-I6-last"
+    assert RunConfig.for_task("random").task_spec is TASKS["random"]  # the defaults: the table's own
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(task="binary", input_width=8), "input_size: applies to task random only; task binary has its own"),
+    (dict(task="sine", classes=3), "classes: applies to task random only"),
+    (dict(task="random", input_width=0), "input_size: must be an integer >= 1, got 0"),
+    (dict(task="random", classes=1), "classes: must be an integer >= 2, got 1"),
+    (dict(task="random", target_at="middle"), "target: must be one of each, last, got 'middle'"),
+])
+def test_the_sizes_of_random_are_refused_elsewhere_and_out_of_range(fields, message):
+    from rnnbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**fields)

@@ -30,13 +30,13 @@ from rnnbench.results.merge import merge_runs
 from rnnbench.results.processes import join_processes
 from rnnbench.results.schema import info, outcome, run_info
 from rnnbench.results.stats import OVERHEAD_SWEEPS
-from rnnbench.results.summary import summary_rows, targets_text
+from rnnbench.results.summary import peer_rows, summary_rows, targets_text
 from rnnbench.results.table import format_table
 from rnnbench.spec import families, registry
 from rnnbench.spec.config import PROFILES, SWEEPS, opted_in
 from rnnbench.spec.measures import OPT_IN_FILES
 from rnnbench.spec.path import onednn_off_environment
-from rnnbench.spec.references import reference_configs
+from rnnbench.spec.references import peer_references, reference_configs
 from rnnbench.spec.request import OPTIONS, BenchRequest, add_options, read_request
 
 POLL_SECONDS = 0.2  # how often the progress of a running family is read
@@ -101,17 +101,40 @@ def not_applicable(names: list[str], request: BenchRequest) -> list[dict]:  # ea
     from the registry alone: nothing is imported."""
     points = []
     profile = PROFILES[request.profile]
-    for ref in reference_configs(request.threads, request.device, list(request.task) or None,
-                                 list(request.cell) or None, timed=True):
+    for ref in case_references(request):
         for name in names:
             e = registry.entry(name)
-            gap = e.unsupported(ref.config)
+            gap = e.unsupported(ref.config) or (f"layers: {ref.unbuilt}" if ref.unbuilt else "")
             reason = gap or e.too_slow_to_build(ref.config, profile)
             if reason:
                 points.append({"impl": name, "framework": e.framework, "label": ref.label, "task": ref.config.task,
                                "field": reason.split(":")[0], "gap": e.gap if gap else e.slow_build_why,
                                "reason": reason})
     return points
+
+
+def case_references(request: BenchRequest) -> tuple:
+    """The configurations the request's profile times: the peers' cases (the peers profile), or the timed
+    references of the chosen tasks and cells."""
+    if PROFILES[request.profile].peers:
+        return peer_references(request.threads, request.device, list(request.peer) or None,
+                               list(request.cell) or None)
+    return reference_configs(request.threads, request.device, list(request.task) or None,
+                             list(request.cell) or None, timed=True)
+
+
+def check_cases_fit(request: BenchRequest) -> None:
+    """The peers profile's cases are refused before any work where one would not fit this machine's memory,
+    naming the case and what it needs (``check_fits``, as ``train`` refuses a run)."""
+    from rnnbench.commands.config_args import check_fits
+
+    if not PROFILES[request.profile].peers:
+        return
+    for ref in case_references(request):
+        try:
+            check_fits(ref.config)
+        except UserError as exc:
+            raise UserError(f"peer {ref.label}: {exc}") from None
 
 
 def by_framework(names: list[str]) -> dict[str, list[str]]:
@@ -128,7 +151,10 @@ def family_command(framework: str, names: list[str], request: BenchRequest, out:
     bench = benchmarks_dir()
     profile = PROFILES[request.profile]
     files = ["test_calibration.py"] if calibrate else []
-    files += ["test_train_bench.py"] + (["test_task_bench.py"] if framework == "numpy" else [])
+    if profile.peers:  # the peer cases, and NumPy's matmul rate at their shapes (once a run, with the probes)
+        files += ["test_train_bench.py"] + (["test_peers.py"] if calibrate else [])
+    else:
+        files += ["test_train_bench.py"] + (["test_task_bench.py"] if framework == "numpy" else [])
     files += ["test_scaling.py"] if profile.sweeps else []
     files += [f for m, f in OPT_IN_FILES.items() if opted_in(profile, m, list(request.measure))]
     return [
@@ -222,13 +248,31 @@ def summary_table(doc: dict) -> str:
     return format_table(headers, rows, align="llrr" + ("r" if spread else "") + "rrrrrlll")
 
 
+def peer_table(doc: dict) -> str:
+    """The peers profile's summary: each implementation at each peer case, its rate against the same run's matmul
+    rate at the case's shapes, and against its family's standard implementation."""
+    rows = [[r.case, r.impl, _num(r.train_step_ms, "{:.1f}"), _num(r.train_gflops, "{:.1f}"),
+             _num(r.forward_ms, "{:.1f}"), _num(r.forward_gflops, "{:.1f}"), _num(r.peak_gflops, "{:.1f}"),
+             _num(r.fraction, "{:.0%}"), _num(r.vs_standard, "{:.2f}x"), _num(r.build_s, "{:.2f}")]
+            for r in peer_rows(doc)]
+    return format_table(["case", "impl", "train_step ms", "GFLOP/s", "forward ms", "fwd GFLOP/s", "peak at size",
+                         "of peak", "vs standard", "build s"], rows, align="llrrrrrrrr")
+
+
 def print_summary(doc: dict) -> None:
     tasks, run = run_info(doc).tasks, outcome(doc)
     present = {info(b).task for b in doc["benchmarks"]}
-    print(summary_table(doc))
-    print("\nus/step: median epoch time over its steps (whole-epoch variants run an epoch per call); "
-          "launches/ops: what one train step dispatches (calls into the framework's runtime / operations run); "
-          f"time-to-target: running mean of 100 losses below {targets_text(doc)}")
+    if PROFILES[run_info(doc).profile].peers:
+        print(peer_table(doc))
+        print("\nGFLOP/s: the step's FLOPs over its median; peak at size: NumPy's float32 matmul rate on the "
+              "products of a train step at the case's shapes, in the same run (a forward pass's at an inference "
+              "case; benchmarks/test_peers.py); of peak: the rate over it; vs standard: its family's "
+              "standard implementation's time over this one's (nn.LSTM, Keras, lax.scan; above 1: faster)")
+    else:
+        print(summary_table(doc))
+        print("\nus/step: median epoch time over its steps (whole-epoch variants run an epoch per call); "
+              "launches/ops: what one train step dispatches (calls into the framework's runtime / operations run); "
+              f"time-to-target: running mean of 100 losses below {targets_text(doc)}")
     for name, t in tasks.items():
         if name in present:
             print(f"theory {name} ({t.loss}): " + ", ".join(f"{v:.4f} {t.labels[k]}" for k, v in t.levels.items()))
@@ -297,6 +341,7 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
         print(f"skip {name}: {reason}", file=sys.stderr)
     if not runnable:
         raise UserError("impl: nothing to run; `rnnbench list` shows what is available")
+    check_cases_fit(request)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     history = HISTORY_DIR
     out = Path(args.json) if args.json else RESULTS_DIR / f"bench-{stamp}.json"

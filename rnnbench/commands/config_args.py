@@ -7,18 +7,28 @@ import numpy as np
 
 from rnnbench.errors import UserError
 from rnnbench.files import load_npz
-from rnnbench.spec.arguments import non_negative_int, positive_float, positive_int, thread_count, truncation
+from rnnbench.spec.arguments import (
+    at_least_two,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    thread_count,
+    truncation,
+)
 from rnnbench.spec.cells import CELLS
-from rnnbench.spec.config import DEVICES, DTYPES, OPTIMIZERS, RunConfig
+from rnnbench.spec.config import DEVICES, DTYPES, OPTIMIZERS, TARGETS, RunConfig
 from rnnbench.tasks import DEFAULT_TASK, TASKS
+from rnnbench.tasks.random import DEFAULT_CLASSES, DEFAULT_INPUT, DEFAULT_TARGET
 
 CONFIG_ARGS = ("cell", "bidirectional", "optimizer", "num_steps", "state_size", "batch_size", "size", "epochs",
-               "seed", "learning_rate", "clip_norm", "threads", "device", "dtype")
+               "seed", "learning_rate", "clip_norm", "threads", "device", "dtype", "input_width", "classes",
+               "target_at")
 
 
 def add_config_arguments(p) -> None:
     """The run's fields. Left out, each takes the task's reference value (``rnnbench theory --task T`` lists
     them)."""
+    sized = ", ".join(n for n, t in TASKS.items() if t.sized_by_config)
     p.add_argument("--task", choices=tuple(TASKS), default=DEFAULT_TASK,
                    help="what to learn (%(default)s); its defaults are the seed's settings")
     p.add_argument("--cell", choices=tuple(CELLS), default=None, help="the recurrent cell (the task's)")
@@ -41,6 +51,13 @@ def add_config_arguments(p) -> None:
                    help="clip the gradients' global norm to C before every update (default: no clipping)")
     p.add_argument("--threads", type=thread_count, default=None,
                    help=f"threads for every framework and BLAS (all cores: {RunConfig().threads})")
+    p.add_argument("--input-size", type=positive_int, default=None, dest="input_width", metavar="N",
+                   help=f"features per input step (task {sized}; {DEFAULT_INPUT} by default; every other task has "
+                        "its own width)")
+    p.add_argument("--classes", type=at_least_two, default=None, metavar="C",
+                   help=f"classes of the targets (task {sized}; {DEFAULT_CLASSES} by default)")
+    p.add_argument("--target", choices=TARGETS, default=None, dest="target_at",
+                   help=f"a target at each step or at the last (task {sized}; {DEFAULT_TARGET} by default)")
     p.add_argument("--device", choices=DEVICES, default=None, help="(cpu)")
     p.add_argument("--dtype", choices=DTYPES, default=None, help="(float32)")
 

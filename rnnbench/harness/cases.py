@@ -30,6 +30,7 @@ from rnnbench.spec.references import (
     TRUNCATION_SHIFTS,
     Reference,
     config_label,
+    peer_references,
     reference_configs,
     selected,
 )
@@ -51,6 +52,17 @@ def reference_cases(names: list[str], threads: int, device: str, tasks: list[str
                     cells: list[str] | None = None) -> list[tuple[str, Reference]]:
     """Every implementation at every reference configuration (of the chosen tasks and cells)."""
     return [(n, ref) for ref in reference_configs(threads, device, tasks, cells, timed=True) for n in names]
+
+
+def peer_cases(names: list[str], threads: int, device: str, peers: list[str] | None = None,
+               cells: list[str] | None = None) -> list[tuple[str, Reference]]:
+    """Every implementation at every peer case (of the chosen cases and cells): the peers profile's cases."""
+    return [(n, ref) for ref in peer_references(threads, device, peers, cells) for n in names]
+
+
+def peer_id(name: str, reference: Reference) -> str:
+    """A peer case's id: the implementation and the case's name (``numpy-fastrnns-lstm``)."""
+    return f"{name}-{reference.label}"
 
 
 DENORMAL_INPUTS = ("normal", "denormal")

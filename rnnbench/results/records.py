@@ -54,6 +54,9 @@ class Record:
     epochs: int | None = None
     seed: int | None = None
     dtype: str | None = None
+    input_width: int | None = None  # a task sized by the run (random): features per step, classes, where targets are
+    classes: int | None = None
+    target_at: str | None = None
     # what one timed call did
     steps: int | None = None  # train steps per call: per-step time is the median over it
     flops: Number | None = None  # of one call (rnnbench.model.flops)

@@ -178,3 +178,63 @@ def run_overhead(doc: dict) -> dict[str, dict[str, float]]:
 def targets_text(doc: dict, joiner: str = ", ") -> str:
     """The time-to-target thresholds of the run, e.g. "0.53 at binary-rnn-T5-S4, 0.47 at binary-rnn-T10-S16"."""
     return joiner.join(f"{r.target} at {r.label}" for r in run_info(doc).references)
+
+
+@dataclass(frozen=True)
+class PeerRow:
+    """One implementation at one peer case (``--profile peers``)."""
+
+    case: str  # a name of rnnbench.spec.peers.PEERS
+    impl: str
+    framework: str
+    train_step_ms: float  # NaN: not timed (an inference case, or skipped)
+    train_gflops: float
+    forward_ms: float
+    forward_gflops: float
+    peak_gflops: float  # NumPy's matmul rate at the case's shapes, same run, of the train step's products (the
+    # forward's at an inference case; NaN: not measured)
+    fraction: float  # the train step's rate over it (the forward's at an inference case)
+    vs_standard: float  # its family's standard implementation's time over this one's (>1: faster than it)
+    build_s: float
+
+
+def peer_rows(doc: dict) -> list[PeerRow]:
+    """One row per (peer case, implementation) of a peers run, in the table's order, fastest first in a case.
+    The roofline at size is the case's ``peak-at-size-train`` record (``-forward`` at an inference case;
+    ``benchmarks/test_peers.py``), the fastest where there are several."""
+    from rnnbench.spec import families
+    from rnnbench.spec.peers import PEERS
+
+    peak: dict[tuple[str, str], float] = {}  # (case, "peak-at-size-train" or "-forward") -> GFLOP/s
+    timed: dict[tuple[str, str], dict[str, dict]] = {}
+    for b in doc["benchmarks"]:
+        i = info(b)
+        if i.label not in PEERS:
+            continue
+        if i.measure == Measure.PEAK:
+            peak[i.label, i.impl] = max(peak.get((i.label, i.impl), 0.0), number(i.gflops))
+        elif i.measure in (Measure.TRAIN_STEP, Measure.FORWARD, Measure.TRAIN):
+            timed.setdefault((i.label, i.impl), {})[i.measure] = b
+
+    def ms(record) -> float:
+        return record["stats"]["median"] * 1e3 if record else math.nan
+
+    def rate(record) -> float:
+        return number(info(record).gflops) if record else math.nan
+
+    rows = []
+    for (case, impl), records in timed.items():
+        step, fwd, train = (records.get(m) for m in (Measure.TRAIN_STEP, Measure.FORWARD, Measure.TRAIN))
+        if step is None and fwd is None:
+            continue
+        framework = info(step or fwd).framework
+        standard = timed.get((case, families.family(framework).standard), {})
+        key = Measure.TRAIN_STEP if step else Measure.FORWARD
+        mine, theirs = ms(records.get(key)), ms(standard.get(key))
+        top = peak.get((case, "peak-at-size-train" if step else "peak-at-size-forward"), math.nan)
+        rows.append(PeerRow(case, impl, framework, ms(step), rate(step), ms(fwd), rate(fwd), top,
+                            (rate(step) if step else rate(fwd)) / top if top else math.nan, theirs / mine,
+                            number(info(train).build_seconds) if train else math.nan))
+    order = {name: k for k, name in enumerate(PEERS)}
+    return sorted(rows, key=lambda r: (order[r.case], r.train_step_ms if r.train_step_ms == r.train_step_ms
+                                       else r.forward_ms))

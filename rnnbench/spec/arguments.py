@@ -23,6 +23,16 @@ def positive_int(text: str) -> int:
     return _int_at_least(text, 1, "positive")
 
 
+def at_least_two(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 1
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer of at least 2, got {text!r}")
+    return value
+
+
 def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0, "non-negative")
 

@@ -53,6 +53,10 @@ class RunConfig:
     threads: int = field(default_factory=_default_threads)  # same for every framework in a run
     device: str = "cpu"  # "cpu" or "cuda"
     dtype: str = "float32"  # "float32" or "float64"
+    # The sizes of a task sized by the run (``random``; None for every other task, whose widths are its own):
+    input_width: int | None = None  # features per input step (--input-size)
+    classes: int | None = None  # classes of its targets (--classes)
+    target_at: str | None = None  # targets at "each" step or the "last" (--target)
 
     def __post_init__(self) -> None:
         from rnnbench.spec.cells import CELLS
@@ -88,7 +92,24 @@ class RunConfig:
             raise ConfigError("bidirectional", f"task {self.task} carries its state from window to window, "
                                                "so a backward direction cannot see a whole sequence; "
                                                "bidirectional applies to sine and digits")
+        self._check_sizes()
         self.task_spec.validate(self)
+
+    def _check_sizes(self) -> None:
+        spec = TASKS_OF()[self.task]
+        for name, flag in SIZED_FIELDS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not spec.sized_by_config:
+                sized = ", ".join(n for n, t in TASKS_OF().items() if t.sized_by_config)
+                raise ConfigError(flag, f"applies to task {sized} only; task {self.task} has its own (input width "
+                                        f"{spec.input_size(self)}, {spec.output_size(self)} outputs)")
+            if name == "target_at":
+                if value not in TARGETS:
+                    raise ConfigError(flag, f"must be one of {', '.join(TARGETS)}, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < (2 if name == "classes" else 1):
+                raise ConfigError(flag, f"must be an integer >= {2 if name == 'classes' else 1}, got {value!r}")
 
     def _check_shift(self) -> None:
         k1 = self.shift
@@ -124,10 +145,9 @@ class RunConfig:
 
     @property
     def task_spec(self):
-        """The ``rnnbench.tasks.Task`` this config runs."""
-        from rnnbench.tasks import TASKS
-
-        return TASKS[self.task]
+        """The ``rnnbench.tasks.Task`` this config runs (a task sized by the run: the variant of its classes and
+        targets)."""
+        return TASKS_OF()[self.task].for_config(self)
 
     @property
     def input_size(self) -> int:
@@ -166,6 +186,17 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
+def TASKS_OF() -> dict:  # noqa: N802 - the task table, imported late (the tasks import this module)
+    from rnnbench.tasks import TASKS
+
+    return TASKS
+
+
+TARGETS = ("each", "last")  # where a task sized by the run puts its targets
+# RunConfig's fields of a task sized by the run, and the names its errors give them (the options' names)
+SIZED_FIELDS = {"input_width": "input_size", "classes": "classes", "target_at": "target"}
+
+
 BASELINE_IMPL = "tf-cell"  # the original tutorial's TF1 loop: every speed-up is against it
 
 
@@ -193,6 +224,8 @@ class Profile:
     # Also the opt-in measures (``measures.OPT_IN_FILES``): the LSTM's train step on denormal inputs beside normal
     # ones, and BPTT(k2, k1)'s train step with k1 swept. Any profile runs one that ``--measure`` names.
     opt_in: tuple[str, ...] = ()
+    # Instead of the reference configurations, the peers' (``rnnbench.spec.peers``): the sizes users train.
+    peers: bool = False
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -203,6 +236,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     # One repetition of `rnnbench ab`: the repetition is the sample, so one timed epoch (after its warm-up) will do.
     Profile("pair", 0.1, False, "ci's configurations with one timed epoch: a repetition of rnnbench ab",
             epoch_rounds=1),
+    Profile("peers", 1.0, False, "the peers' configurations (PyTorch's fastrnns, DeepBench, stefbraun, glample) "
+            "on random data, instead of the reference configurations: train step and forward at the sizes users "
+            "run, and NumPy's matmul rate at each case's shapes", peers=True),
 )}
 DEFAULT_PROFILE = "quick"
 

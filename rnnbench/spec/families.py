@@ -23,23 +23,26 @@ class Family:
     color: str  # its colour in every figure of the report
     counter: str  # "module:function" that counts what one step dispatches (``rnnbench.spec.dispatch``)
     path: str = ""  # "module:function" giving its switches of kernel and precision (``rnnbench.spec.path``)
+    standard: str = ""  # its implementation written the standard way (nn.LSTM, Keras, lax.scan): what users write
 
 
 FAMILIES: tuple[Family, ...] = (
     Family("numpy", "numpy", "", "numpy", own_process=False, marker="", sources="impl_numpy/",
-           distributions=("numpy",), color="#4c72b0", counter="rnnbench.impl_numpy.dispatch:count"),
+           distributions=("numpy",), color="#4c72b0", counter="rnnbench.impl_numpy.dispatch:count", standard="numpy"),
     Family("tensorflow", "tensorflow", "tf", "tf-", own_process=True, marker="tf", sources="impl_tf/",
            distributions=("tensorflow", "tf-keras", "keras"), color="#dd8452",
-           counter="rnnbench.impl_tf.runtime:count_dispatch", path="rnnbench.impl_tf.runtime:path"),
+           counter="rnnbench.impl_tf.runtime:count_dispatch", path="rnnbench.impl_tf.runtime:path",
+           standard="tf-keras"),
     Family("torch", "torch", "torch", "torch-", own_process=True, marker="torch", sources="impl_torch/",
            distributions=("torch",), color="#c44e52", counter="rnnbench.impl_torch.runtime:count_dispatch",
-           path="rnnbench.impl_torch.runtime:path"),
+           path="rnnbench.impl_torch.runtime:path", standard="torch-rnn"),
     # JAX ran correctly beside TensorFlow and PyTorch here; it gets its own process all the same, since XLA_FLAGS
     # and the CPU affinity that set its threads are process-wide (rnnbench.impl_jax.runtime). Its module is the one
     # that starts it, not jax: TensorFlow 2.21 imports jax whenever it is installed, without starting it.
     Family("jax", "rnnbench.impl_jax.runtime", "jax", "jax-", own_process=True, marker="jax", sources="impl_jax/",
            distributions=("jax", "jaxlib", "optax", "flax"), color="#55a868",
-           counter="rnnbench.impl_jax.runtime:count_dispatch", path="rnnbench.impl_jax.runtime:path"),
+           counter="rnnbench.impl_jax.runtime:count_dispatch", path="rnnbench.impl_jax.runtime:path",
+           standard="jax-scan"),
 )
 _BY_NAME = {f.name: f for f in FAMILIES}
 # Code every family runs: a change here can change any family's timings. Everything else (tests, reports, docs,

@@ -26,12 +26,16 @@ class Reference:
     goal: Goal | None = None  # what the held-out data must show (eval_loss, test_accuracy)
     timed: bool = True  # the benchmarks time it; else a convergence reference only
     every_measure: bool = False  # all of REFERENCE_MEASURES; else LIGHT_MEASURES (the main job's time budget)
+    timed_by: tuple[str, ...] | None = None  # the measures, where a case names its own (a peer case)
+    unbuilt: str = ""  # why no implementation can run it yet (a peer case beyond the model): each skips with it
 
     @property
     def measures(self) -> tuple[str, ...]:
         """What the benchmarks measure here. The binary references get every measure; the other tasks' their
         training run and the epoch, timed on the implementation that run trained: each build costs seconds
-        (XLA, torch.compile), and one per case keeps the main job within its time."""
+        (XLA, torch.compile), and one per case keeps the main job within its time. A peer case: its own."""
+        if self.timed_by is not None:
+            return self.timed_by
         return REFERENCE_MEASURES if self.every_measure else LIGHT_MEASURES
 
     @property
@@ -47,7 +51,8 @@ class Reference:
 
 def config_label(config: RunConfig) -> str:
     """Task, cell (with "-bi" when bidirectional), window and state size: "binary-rnn-T5-S4"."""
-    return f"{config.task}-{config.variant}-T{config.num_steps}-S{config.state_size}"
+    return (f"{config.task}-{config.variant}-T{config.num_steps}-S{config.state_size}"
+            + config.task_spec.label_suffix(config))
 
 
 def selected(config: RunConfig, tasks: list[str] | None = None, cells: list[str] | None = None) -> bool:
@@ -85,3 +90,20 @@ TRUNCATION_SHIFTS = (10, 5, 2, 1)
 # The full profile's cell sweep: every cell at these references (binary (10,16) and the digits configuration).
 CELL_SWEEP_AT = ("binary-rnn-T10-S16", "digits-lstm-T8-S64")
 CELL_SWEEP = tuple(CELLS)
+
+
+def peer_references(threads: int | None = None, device: str = "cpu", peers: list[str] | None = None,
+                    cells: list[str] | None = None) -> tuple[Reference, ...]:
+    """Every peer case (``rnnbench.spec.peers``) as a reference, or those of the chosen ``peers`` and ``cells``.
+    Labelled by the case's name; its level is chance, which a few steps cannot leave."""
+    from rnnbench.spec.peers import PEERS
+
+    out = []
+    for case in PEERS.values():
+        if (peers and case.name not in peers) or (cells and case.cell not in cells):
+            continue
+        config = case.config(threads, device)
+        chance = config.task_spec.levels().nothing_learned()
+        out.append(Reference(case.name, config, "chance", chance, (0.0, float("inf")), timed_by=case.measures,
+                             unbuilt=case.unbuilt))
+    return tuple(out)

@@ -30,9 +30,12 @@ from rnnbench.spec import arguments, families
 from rnnbench.spec.cells import CELLS
 from rnnbench.spec.config import BENCH_THREADS, DEFAULT_PROFILE, DEVICES, PROFILES, profiles_help
 from rnnbench.spec.measures import SELECTABLE_MEASURES
+from rnnbench.spec.peers import PEERS
 from rnnbench.tasks import TASKS
 
-REQUEST_VERSION = 1  # 1: the typed request (bench --request, list --json); 0: the flags of the revisions before it
+# 2: --peer (the peers' configurations); 1: the typed request (bench --request, list --json); 0: the flags of the
+# revisions before it
+REQUEST_VERSION = 2
 REQUEST_KEY = "rnnbench_request"  # the JSON form's top key
 
 
@@ -44,6 +47,7 @@ class BenchRequest:
     framework: tuple[str, ...] = ()  # family names
     task: tuple[str, ...] = ()  # rnnbench.tasks.TASKS names: their reference configurations
     cell: tuple[str, ...] = ()  # rnnbench.spec.cells.CELLS names
+    peer: tuple[str, ...] = ()  # rnnbench.spec.peers.PEERS names: the peers profile's cases (default: all)
     measure: tuple[str, ...] = ()  # rnnbench.spec.measures.SELECTABLE_MEASURES (the probes always run)
     profile: str = DEFAULT_PROFILE  # a name of rnnbench.spec.config.PROFILES
     threads: int = BENCH_THREADS  # the one thread count of every framework
@@ -172,6 +176,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
                              f"{', '.join(TASKS)}", "many", choices=tuple(TASKS), metavar="TASK"),
     Option("cell", "--cell", f"only these cells (repeatable; default: all): {', '.join(CELLS)}", "many",
            choices=tuple(CELLS), metavar="CELL"),
+    Option("peer", "--peer", f"only these of the peers profile's cases (repeatable; default: all): "
+                             f"{', '.join(PEERS)}", "many", choices=tuple(PEERS), metavar="CASE", since=2),
     Option("measure", "--measure", f"only these measures (repeatable; default: all; the calibration probes always "
                                    f"run): {', '.join(SELECTABLE_MEASURES)}", "many", choices=SELECTABLE_MEASURES,
            metavar="MEASURE"),
@@ -194,7 +200,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
 )}
 SELECTIONS = tuple(n for n, o in OPTIONS.items() if o.kind == "many")
 # The fields the benchmark process itself reads (the rest decide how `bench` runs it).
-SUITE_FIELDS = ("impl", "framework", "task", "cell", "measure", "profile", "threads", "device", "no_pin", "shard")
+SUITE_FIELDS = ("impl", "framework", "task", "cell", "peer", "measure", "profile", "threads", "device", "no_pin",
+                "shard")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(BenchRequest)}
 
 

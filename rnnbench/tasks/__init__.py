@@ -4,10 +4,10 @@ row here."""
 from __future__ import annotations
 
 from rnnbench.errors import lookup
-from rnnbench.tasks import binary, digits, sin2cos, sine
+from rnnbench.tasks import binary, digits, random, sin2cos, sine
 from rnnbench.tasks.base import Goal, Level, Levels, ReferenceSpec, Task
 
-TASKS: dict[str, Task] = {t.name: t for t in (binary.TASK, sine.TASK, sin2cos.TASK, digits.TASK)}
+TASKS: dict[str, Task] = {t.name: t for t in (binary.TASK, sine.TASK, sin2cos.TASK, digits.TASK, random.TASK)}
 DEFAULT_TASK = "binary"
 
 

@@ -113,6 +113,15 @@ class Task:
 
     input_width: int = 1  # values per input step (the one-hot width of a token task)
     output_width: int = 1  # classes, or values per output
+    sized_by_config: bool = False  # its input width, classes and targets are the run's (RunConfig.input_width...)
+
+    def for_config(self, config: RunConfig) -> Task:
+        """The task as ``config`` runs it (a task sized by the run gives the variant of its classes and targets)."""
+        return self
+
+    def label_suffix(self, config: RunConfig) -> str:
+        """What a configuration's label adds for this task's own sizes ("" but for a task sized by the run)."""
+        return ""
 
     def input_size(self, config: RunConfig) -> int:
         return self.input_width

@@ -1,0 +1,91 @@
+"""The peers' configurations: the sizes other RNN benchmarks time, as named cases of the ``random`` task
+(``--profile peers``; one case or more: ``--peer NAME``). Each fact of a case is here once: its cell, input width,
+hidden units, steps, batch, layers, direction, what is timed, and where it comes from.
+
+What is timed: ``train`` cases time the train step (forward, backward, the update) and the forward pass;
+``inference`` cases (DeepBench's device-inference set, batch 1) the forward pass alone. The readout is a softmax
+over ``classes`` at every step, or at the last where the peer reads the last state (stefbraun: 10 classes;
+glample: the last hidden state, there under a mean squared error); its cost is small beside the recurrence at
+these sizes and the same in every implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnbench.spec.config import RunConfig
+
+TRAIN, INFERENCE = "train", "inference"
+PEERS_TASK = "random"
+
+
+@dataclass(frozen=True)
+class PeerCase:
+    name: str
+    cell: str
+    input_size: int
+    hidden: int
+    steps: int
+    batch: int
+    source: str  # repository and file
+    layers: int = 1
+    bidirectional: bool = False
+    timed: str = TRAIN  # TRAIN: train step and forward; INFERENCE: the forward pass alone
+    target: str = "each"  # "each" step or the "last" (the peer reads the last state)
+    classes: int = 10
+
+    def config(self, threads: int | None = None, device: str = "cpu") -> RunConfig:
+        """The case as a run of the random task (two windows an epoch; threads: the run's, or every core)."""
+        extra = {} if threads is None else {"threads": threads}
+        return RunConfig.for_task(PEERS_TASK, cell=self.cell, input_width=self.input_size, state_size=self.hidden,
+                                  num_steps=self.steps, batch_size=self.batch, size=2 * self.batch,
+                                  bidirectional=self.bidirectional, target_at=self.target, classes=self.classes,
+                                  device=device, **extra)
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        from rnnbench.spec.measures import Measure
+
+        return (Measure.TRAIN_STEP, Measure.FORWARD) if self.timed == TRAIN else (Measure.FORWARD,)
+
+    @property
+    def unbuilt(self) -> str:
+        """Why no implementation can run it yet ("" when one can)."""
+        return (f"{self.layers} stacked layers: the model has one layer (--layers is not built yet)"
+                if self.layers != 1 else "")
+
+
+FASTRNNS = ("pytorch/pytorch benchmarks/fastrnns (runner.py: seqLength 100, numLayers 1, inputSize = hiddenSize 512, "
+            "miniBatch 64)")
+DEEPBENCH = "baidu-research/DeepBench code/kernels/rnn_problems.h"
+STEFBRAUN = "stefbraun/rnn_benchmarks (arXiv 1806.01818): 1x320/100 LSTM, input 125, batch 64, 10 classes"
+GLAMPLE = "glample/rnn-benchmarks README: input 100, 30 steps, the last hidden state"
+
+
+def _deepbench(name: str, cell_: str, hidden: int, steps: int, batch: int, what: str, timed: str = TRAIN):
+    return PeerCase(name, cell_, hidden, hidden, steps, batch, f"{DEEPBENCH} ({what})", timed=timed)
+
+
+PEERS: dict[str, PeerCase] = {c.name: c for c in (
+    PeerCase("fastrnns-lstm", "lstm", 512, 512, 100, 64, FASTRNNS),
+    _deepbench("deepbench-train-lstm-512", "lstm", 512, 25, 16, "training: LSTM 512, batch 16, 25 steps"),
+    _deepbench("deepbench-train-lstm-256", "lstm", 256, 150, 16, "training: LSTM 256, batch 16, 150 steps"),
+    _deepbench("deepbench-train-rnn-1760", "rnn", 1760, 50, 16, "training: vanilla 1760, batch 16, 50 steps"),
+    _deepbench("deepbench-infer-rnn-32", "rnn", 32, 672, 1, "device inference: vanilla 32, batch 1, 672 steps",
+               INFERENCE),
+    _deepbench("deepbench-infer-rnn-64", "rnn", 64, 96, 1, "device inference: vanilla 64, batch 1, 96 steps",
+               INFERENCE),
+    _deepbench("deepbench-infer-lstm-256", "lstm", 256, 150, 1, "device inference: LSTM 256, batch 1, 150 steps",
+               INFERENCE),
+    PeerCase("stefbraun-lstm", "lstm", 125, 320, 100, 64, STEFBRAUN, target="last"),
+    PeerCase("stefbraun-lstm-4layers", "lstm", 125, 320, 100, 64, STEFBRAUN + "; four stacked layers", layers=4,
+             target="last"),
+    *(PeerCase(f"glample-lstm-{h}-b{b}", "lstm", 100, h, 30, b, GLAMPLE + f" (LSTM {h}, batch {b})", target="last")
+      for h in (128, 512, 1024) for b in (32, 128)),
+)}
+
+
+def peer(name: str) -> PeerCase:
+    from rnnbench.errors import lookup
+
+    return lookup(PEERS, name, "peer", "peer case")

@@ -1,0 +1,143 @@
+"""The peers profile (``--profile peers``): the peers' configurations as the issue and their sources give them,
+cases refused before any work, the n/a list, the summary's rates on known records, and a real run of two cases."""
+
+import json
+import math
+
+import pytest
+from conftest import fake_info
+
+from rnnbench.commands import bench
+from rnnbench.commands.cli import main
+from rnnbench.spec.measures import Measure
+from rnnbench.spec.peers import INFERENCE, PEERS, TRAIN
+from rnnbench.spec.request import BenchRequest
+
+
+def shape(name: str) -> tuple:
+    c = PEERS[name]
+    return c.cell, c.input_size, c.hidden, c.steps, c.batch, c.layers, c.timed
+
+
+def test_the_peer_cases_are_the_peers_own_sizes():
+    # PyTorch's benchmarks/fastrnns: one LSTM layer, input = hidden = 512, 100 steps, batch 64
+    assert shape("fastrnns-lstm") == ("lstm", 512, 512, 100, 64, 1, TRAIN)
+    # DeepBench's rnn_problems.h: training and device-inference sets, input = hidden
+    assert shape("deepbench-train-lstm-512") == ("lstm", 512, 512, 25, 16, 1, TRAIN)
+    assert shape("deepbench-train-lstm-256") == ("lstm", 256, 256, 150, 16, 1, TRAIN)
+    assert shape("deepbench-train-rnn-1760") == ("rnn", 1760, 1760, 50, 16, 1, TRAIN)
+    assert shape("deepbench-infer-rnn-32") == ("rnn", 32, 32, 672, 1, 1, INFERENCE)
+    assert shape("deepbench-infer-rnn-64") == ("rnn", 64, 64, 96, 1, 1, INFERENCE)
+    assert shape("deepbench-infer-lstm-256") == ("lstm", 256, 256, 150, 1, 1, INFERENCE)
+    # stefbraun/rnn_benchmarks: 320 units, input 125, 100 steps, batch 64, 10 classes at the end; and four layers
+    assert shape("stefbraun-lstm") == ("lstm", 125, 320, 100, 64, 1, TRAIN)
+    assert shape("stefbraun-lstm-4layers") == ("lstm", 125, 320, 100, 64, 4, TRAIN)
+    assert PEERS["stefbraun-lstm"].classes == 10 and PEERS["stefbraun-lstm"].target == "last"
+    # glample/rnn-benchmarks: input 100, 30 steps, hidden 128 / 512 / 1024, batch 32 and 128
+    glample = {shape(n) for n in PEERS if n.startswith("glample-")}
+    assert glample == {("lstm", 100, h, 30, b, 1, TRAIN) for h in (128, 512, 1024) for b in (32, 128)}
+    for case in PEERS.values():
+        config = case.config(threads=1)
+        assert (config.task, config.input_size, config.state_size, config.num_steps, config.batch_size) == (
+            "random", case.input_size, case.hidden, case.steps, case.batch)
+        assert config.windows_per_epoch == 2 and case.source
+        assert case.measures == ((Measure.TRAIN_STEP, Measure.FORWARD) if case.timed == TRAIN else (Measure.FORWARD,))
+
+
+def test_a_stacked_case_is_n_a_for_every_implementation_with_its_reason():
+    gaps = bench.not_applicable(["numpy", "torch-rnn"], BenchRequest(profile="peers"))
+    stacked = [g for g in gaps if g["label"] == "stefbraun-lstm-4layers"]
+    assert {g["impl"] for g in stacked} == {"numpy", "torch-rnn"}
+    assert all(g["field"] == "layers" and "4 stacked layers" in g["reason"] for g in stacked)
+    assert not any(g["label"] == "fastrnns-lstm" and g["impl"] == "numpy" for g in gaps)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--peer", "nope"], "--peer: invalid choice: 'nope' (choose from 'fastrnns-lstm'"),
+])
+def test_an_unknown_peer_case_is_one_line_exit_2(capsys, argv, needle):
+    with pytest.raises(SystemExit) as info:
+        raise SystemExit(main(["bench", "--profile", "peers", *argv]))
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_case_too_large_for_memory_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    from rnnbench.commands import config_args
+
+    monkeypatch.setattr(config_args, "available_memory", lambda: 200 * 2**20)  # 200 MiB
+    out = tmp_path / "peers.json"
+    code = main(["bench", "--profile", "peers", "--impl", "numpy", "--json", str(out), "--no-report"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "peer fastrnns-lstm: " in err and "GiB" in err and "0.2 GiB available" in err
+    assert not out.exists() and not list(tmp_path.iterdir())  # nothing written
+
+
+def record(impl, measure, label, seconds, gflops, framework="numpy", **more):
+    return {"name": f"test_{measure}[{impl}-{label}]", "stats": {"median": seconds, "min": seconds},
+            "extra_info": fake_info(impl, measure, framework, label=label, gflops=gflops, **more)}
+
+
+def test_the_summary_divides_by_the_rate_at_size_and_by_the_standard_api():
+    """The train step's rate over the case's train products' rate; the forward's at an inference case; a
+    family's standard implementation (torch-rnn) against another of its family."""
+    doc = {"benchmarks": [
+        record("peak-at-size-train", Measure.PEAK, "fastrnns-lstm", 1.0, 80.0, "calibration"),
+        record("peak-at-size-train", Measure.PEAK, "fastrnns-lstm", 1.0, 60.0, "calibration"),  # another process
+        record("peak-at-size-forward", Measure.PEAK, "fastrnns-lstm", 1.0, 70.0, "calibration"),
+        record("peak-at-size-forward", Measure.PEAK, "deepbench-infer-rnn-64", 1.0, 5.0, "calibration"),
+        record("torch-rnn", Measure.TRAIN_STEP, "fastrnns-lstm", 1.2, 56.0, "torch"),
+        record("torch-fused", Measure.TRAIN_STEP, "fastrnns-lstm", 0.9, 74.0, "torch"),
+        record("torch-fused", Measure.FORWARD, "fastrnns-lstm", 0.4, 60.0, "torch"),
+        record("numpy", Measure.FORWARD, "deepbench-infer-rnn-64", 0.001, 2.0),
+        record("numpy", Measure.TRAIN_STEP, "binary-rnn-T5-S4", 0.001, 1.0),  # not a peer case: not a row
+    ]}
+    from rnnbench.results.summary import peer_rows
+
+    rows = {(r.case, r.impl): r for r in peer_rows(doc)}
+    assert list(rows) == [("fastrnns-lstm", "torch-fused"), ("fastrnns-lstm", "torch-rnn"),
+                          ("deepbench-infer-rnn-64", "numpy")]
+    fused = rows["fastrnns-lstm", "torch-fused"]
+    assert fused.peak_gflops == 80.0 and fused.fraction == pytest.approx(74 / 80)
+    assert fused.vs_standard == pytest.approx(1.2 / 0.9) and fused.train_step_ms == pytest.approx(900)
+    assert rows["fastrnns-lstm", "torch-rnn"].vs_standard == pytest.approx(1.0)
+    infer = rows["deepbench-infer-rnn-64", "numpy"]
+    assert math.isnan(infer.train_step_ms) and infer.fraction == pytest.approx(2 / 5)
+
+
+def test_the_peers_profile_times_the_cases_and_the_rate_at_their_sizes(capsys, tmp_path):
+    """A real run of NumPy at one inference case and one train case: their records carry the case's name and
+    sizes, the peak at size is measured for each pass the case times, and the summary prints a row each."""
+    out = tmp_path / "peers.json"
+    code = main(["bench", "--profile", "peers", "--impl", "numpy", "--peer", "deepbench-infer-rnn-64", "--peer",
+                 "glample-lstm-128-b32", "--json", str(out), "--no-report"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    doc = json.loads(out.read_text())
+    infos = [b["extra_info"] for b in doc["benchmarks"]]
+    timed = {(i.get("label"), i["measure"]) for i in infos if i["impl"] == "numpy"}
+    assert {("glample-lstm-128-b32", "train_step"), ("glample-lstm-128-b32", "forward"),
+            ("deepbench-infer-rnn-64", "forward")} <= timed
+    assert ("deepbench-infer-rnn-64", "train_step") not in timed
+    glample = next(i for i in infos if i.get("label") == "glample-lstm-128-b32" and i["measure"] == "train_step")
+    assert (glample["task"], glample["input_width"], glample["state_size"], glample["num_steps"],
+            glample["batch_size"], glample["target_at"]) == ("random", 100, 128, 30, 32, "last")
+    peaks = {(i.get("label"), i["impl"]) for i in infos if i["measure"] == "peak"}
+    assert {("glample-lstm-128-b32", "peak-at-size-train"), ("glample-lstm-128-b32", "peak-at-size-forward"),
+            ("deepbench-infer-rnn-64", "peak-at-size-forward")} <= peaks
+    assert ("deepbench-infer-rnn-64", "peak-at-size-train") not in peaks
+    assert not any(i["measure"] == "generate" for i in infos)
+    lines = {line.split()[0]: line for line in printed.splitlines() if line.split()}
+    assert "%" in lines["glample-lstm-128-b32"] and "%" in lines["deepbench-infer-rnn-64"]
+    from rnnbench.commands.report import report_available
+
+    ok, reason = report_available()
+    if not ok:
+        pytest.skip(reason)
+    code = main(["report", str(out), "--out", str(tmp_path / "report")])
+    assert code == 0
+    section = (tmp_path / "report" / "peers.csv").read_text().splitlines()
+    assert section[0].startswith("case,impl,train step ms,GFLOP/s") and len(section) == 3
+    findings = (tmp_path / "report" / "findings.csv").read_text()
+    assert "fastest at a peer's size,glample-lstm-128-b32,\"numpy: " in findings
