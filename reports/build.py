@@ -30,6 +30,7 @@ from rnnbench.results.summary import (
     reference_labels,
     run_overhead,
     summary_rows,
+    sweep_points,
     targets_text,
 )
 from rnnbench.spec.measures import Measure
@@ -197,7 +198,16 @@ def build_run_report(paths) -> Report:
                 "step medians repeated an earlier run of the same code on this machine (the section \"Run to run\").",
                 summaries.findings(rows, parity, summaries.scaling_points(frame),
                                    summaries.repeat_finding(rerun) if len(rerun) else None, peer_rows(doc))))
-    peers = summaries.peers_table(peer_rows(doc))  # --profile peers
+    peer_results = peer_rows(doc)  # --profile peers
+    sweep = sweep_points(peer_results)
+    peer_results = [r for r in peer_results if not r.case.startswith("sweep-")]
+    peers = summaries.peers_table(peer_results)
+    if sweep:
+        add(Section("crossover", "Where the fastest implementation changes",
+                    "Each cell's train step over hidden sizes 16 to 1024 at 50 steps, batch 32, input = hidden "
+                    "(--profile peers, the sweep-CELL-hH cases), log-log, one line per implementation, the fastest at "
+                    "each size circled; the findings name the size at which it changes. Only implementations timed "
+                    "at every size compete.", summaries.crossover_table(sweep), figures.crossover_figure(sweep)))
     if len(peers):
         add(Section("peers", "At the sizes users run",
                     "The peers' configurations (rnnbench/spec/peers.py: PyTorch's fastrnns, DeepBench, stefbraun, "

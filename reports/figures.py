@@ -244,6 +244,31 @@ def scaling_figure(points: pd.DataFrame, sweeps: tuple[str, ...]) -> Figure:
     return fig
 
 
+def crossover_figure(points: dict[str, dict[int, dict[str, float]]]) -> Figure:
+    """One panel per cell: the train step's time against hidden size (log-log), one line per implementation, the
+    fastest at each size marked (``rnnbench.results.summary.sweep_points`` and ``fastest_changes``)."""
+    from rnnbench.results.summary import fastest_changes
+
+    fig, axes = _panels(len(points), 4.5)
+    for ax, (cell_name, by_hidden) in zip(axes, points.items()):
+        sizes = sorted(by_hidden)
+        impls = sorted({i for h in sizes for i in by_hidden[h]})
+        for impl in impls:
+            xs = [h for h in sizes if impl in by_hidden[h]]
+            ax.plot(xs, [by_hidden[h][impl] for h in xs], marker=".", linewidth=1, label=impl)
+        fastest, finding = fastest_changes(by_hidden)
+        if fastest:
+            ax.scatter([h for h, _ in fastest], [by_hidden[h][i] for h, i in fastest], s=120, facecolors="none",
+                       edgecolors="black", zorder=3, label="fastest")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("hidden units (input = hidden; 50 steps, batch 32)")
+        ax.set_ylabel("ms per train step")
+        ax.set_title(f"{cell_name}: {finding}"[:90], fontsize=8)
+        ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
 def trend_figure(trend: pd.DataFrame, label: str) -> Figure:
     """us/step per implementation across stored runs, in time order, labelled by date and commit."""
     fig, (ax,) = _panels(1, 4.5, width=10)

@@ -192,7 +192,14 @@ def peer_findings(rows) -> list[tuple[str, str, str]]:
     by_case: dict[str, list] = {}
     for r in rows:
         by_case.setdefault(r.case, []).append(r)
+    from rnnbench.results.summary import fastest_changes, sweep_points
+
+    for cell_name, by_hidden in sweep_points(rows).items():
+        out.append(("where the fastest changes", f"{cell_name} train step, hidden "
+                    f"{min(by_hidden)}-{max(by_hidden)}", fastest_changes(by_hidden)[1]))
     for case, group in by_case.items():
+        if case.startswith("sweep-"):
+            continue
         best, rest = group[0], group[1:]
         timed = "train step" if best.train_step_ms == best.train_step_ms else "forward"
         ms = best.train_step_ms if timed == "train step" else best.forward_ms
@@ -589,3 +596,16 @@ def peers_table(rows) -> pd.DataFrame:
         "forward ms": _round(r.forward_ms, 2), "forward GFLOP/s": _round(r.forward_gflops, 1),
         "peak at size GFLOP/s": _round(r.peak_gflops, 1), "fraction of peak": _round(r.fraction, 3),
         "vs standard API": _round(r.vs_standard, 2), "build s": _round(r.build_s, 2)} for r in rows])
+
+
+def crossover_table(points: dict[str, dict[int, dict[str, float]]]) -> pd.DataFrame:
+    """The sweep's train step ms: one row per cell and hidden size, a column per implementation, and the fastest."""
+    from rnnbench.results.summary import fastest_changes
+
+    out = []
+    for cell_name, by_hidden in points.items():
+        fastest = dict(fastest_changes(by_hidden)[0])
+        for h in sorted(by_hidden):
+            out.append({"cell": cell_name, "hidden": h, "fastest": fastest.get(h),
+                        **{impl: _round(ms, 2) for impl, ms in sorted(by_hidden[h].items())}})
+    return pd.DataFrame(out)

@@ -4,13 +4,14 @@ cases refused before any work, the n/a list, the summary's rates on known record
 import json
 import math
 
+import pandas as pd
 import pytest
 from conftest import fake_info
 
 from rnnbench.commands import bench
 from rnnbench.commands.cli import main
 from rnnbench.spec.measures import Measure
-from rnnbench.spec.peers import INFERENCE, PEERS, TRAIN
+from rnnbench.spec.peers import INFERENCE, PEERS, STEP, TRAIN
 from rnnbench.spec.request import BenchRequest
 
 
@@ -41,7 +42,11 @@ def test_the_peer_cases_are_the_peers_own_sizes():
         assert (config.task, config.input_size, config.state_size, config.num_steps, config.batch_size) == (
             "random", case.input_size, case.hidden, case.steps, case.batch)
         assert config.windows_per_epoch == 2 and case.source
-        assert case.measures == ((Measure.TRAIN_STEP, Measure.FORWARD) if case.timed == TRAIN else (Measure.FORWARD,))
+        assert case.measures == {TRAIN: (Measure.TRAIN_STEP, Measure.FORWARD), INFERENCE: (Measure.FORWARD,),
+                                 STEP: (Measure.TRAIN_STEP,)}[case.timed]
+    # where the fastest changes: each cell over hidden 16-1024 at 50 steps, batch 32, input = hidden, train step
+    swept = {shape(n) for n in PEERS if PEERS[n].swept}
+    assert swept == {(c, h, h, 50, 32, 1, STEP) for c in ("rnn", "lstm", "gru") for h in (16, 64, 256, 512, 1024)}
 
 
 def test_a_stacked_case_is_n_a_for_every_implementation_with_its_reason():
@@ -141,3 +146,30 @@ def test_the_peers_profile_times_the_cases_and_the_rate_at_their_sizes(capsys, t
     assert section[0].startswith("case,impl,train step ms,GFLOP/s") and len(section) == 3
     findings = (tmp_path / "report" / "findings.csv").read_text()
     assert "fastest at a peer's size,glample-lstm-128-b32,\"numpy: " in findings
+
+
+def test_where_the_fastest_changes_on_records_with_a_known_crossing():
+    """jax-scan wins the small sizes by its overhead, torch-rnn the large ones by its kernel: the finding names the
+    sizes between which it changes; with one winner throughout it says so; an implementation missing a size does
+    not compete."""
+    from rnnbench.results.summary import fastest_changes, peer_rows, sweep_points
+
+    ms = {16: {"jax-scan": 1.0, "torch-rnn": 2.0, "numpy": 3.0}, 64: {"jax-scan": 2.0, "torch-rnn": 2.5, "numpy": 4.0},
+          256: {"jax-scan": 9.0, "torch-rnn": 6.0, "numpy": 10.0}, 512: {"jax-scan": 40.0, "torch-rnn": 20.0},
+          1024: {"jax-scan": 200.0, "torch-rnn": 90.0, "numpy": 95.0}}
+    doc = {"benchmarks": [record(impl, Measure.TRAIN_STEP, f"sweep-lstm-h{h}", t / 1e3, 1.0,
+                                 "torch" if impl.startswith("torch") else "jax" if impl.startswith("jax") else "numpy")
+                          for h, row in ms.items() for impl, t in row.items()]}
+    points = sweep_points(peer_rows(doc))
+    assert list(points) == ["lstm"] and points["lstm"][256]["torch-rnn"] == pytest.approx(6.0)
+    fastest, finding = fastest_changes(points["lstm"])
+    assert fastest == [(16, "jax-scan"), (64, "jax-scan"), (256, "torch-rnn"), (512, "torch-rnn"),
+                       (1024, "torch-rnn")]  # numpy, absent at 512, does not compete
+    assert finding.startswith("jax-scan up to 64, torch-rnn from 256")
+    same = {h: {"a": 1.0 * h, "b": 2.0 * h} for h in (16, 64)}
+    assert fastest_changes(same)[1] == "a at every size (16 to 64): the fastest never changes"
+    from rnnbench.reports.summaries import findings
+
+    table = findings([], pd.DataFrame(), peers=peer_rows(doc))
+    row = table[table["finding"] == "where the fastest changes"].iloc[0]
+    assert row["config"] == "lstm train step, hidden 16-1024" and "torch-rnn from 256" in row["detail"]

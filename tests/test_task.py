@@ -221,3 +221,16 @@ def test_the_sizes_of_random_are_refused_elsewhere_and_out_of_range(fields, mess
 
     with pytest.raises(ConfigError, match=message):
         RunConfig(**fields)
+
+
+def test_nothing_is_learned_from_random_data_the_numpy_reference_stays_at_chance():
+    from rnnbench.spec.references import reference_configs
+    from rnnbench.training.train import train
+
+    ref = next(r for r in reference_configs(threads=2) if r.task == "random")
+    assert not ref.timed and ref.expected_level == "chance"
+    result = train("numpy", ref.config, progress=False)
+    low, high = ref.loss_band
+    assert result.steps == 100 and low < result.final_loss < high
+    assert ref.config.task_spec.levels().nearest(result.final_loss) == "chance"
+    assert result.losses[0] > result.final_loss - 0.05  # it starts near chance too: nothing to fall towards

@@ -238,3 +238,31 @@ def peer_rows(doc: dict) -> list[PeerRow]:
     order = {name: k for k, name in enumerate(PEERS)}
     return sorted(rows, key=lambda r: (order[r.case], r.train_step_ms if r.train_step_ms == r.train_step_ms
                                        else r.forward_ms))
+
+
+def sweep_points(rows: list[PeerRow]) -> dict[str, dict[int, dict[str, float]]]:
+    """The sweep over hidden sizes from a peers run's rows: cell -> hidden -> impl -> train step ms."""
+    from rnnbench.spec.peers import PEERS
+
+    points: dict[str, dict[int, dict[str, float]]] = {}
+    for r in rows:
+        case = PEERS[r.case]
+        if case.swept and r.train_step_ms == r.train_step_ms:
+            points.setdefault(case.cell, {}).setdefault(case.hidden, {})[r.impl] = r.train_step_ms
+    return points
+
+
+def fastest_changes(by_hidden: dict[int, dict[str, float]]) -> tuple[list[tuple[int, str]], str]:
+    """(the fastest implementation at each hidden size, smallest first; the finding): the sizes between which the
+    fastest changes, or that it never does. Only the implementations timed at every size compete (one that
+    skipped a size would win or lose it by absence)."""
+    sizes = sorted(by_hidden)
+    everywhere = set.intersection(*(set(by_hidden[h]) for h in sizes)) if sizes else set()
+    fastest = [(h, min(everywhere, key=lambda impl: by_hidden[h][impl])) for h in sizes] if everywhere else []
+    if not fastest:
+        return [], "no implementation timed at every size"
+    changes = [(a, b) for a, b in zip(fastest, fastest[1:]) if a[1] != b[1]]
+    if not changes:
+        return fastest, f"{fastest[0][1]} at every size ({sizes[0]} to {sizes[-1]}): the fastest never changes"
+    return fastest, "; ".join(f"{a[1]} up to {a[0]}, {b[1]} from {b[0]}" for a, b in changes) + (
+        f" (fastest at {sizes[0]}: {fastest[0][1]}, at {sizes[-1]}: {fastest[-1][1]})")

@@ -1,5 +1,6 @@
 """The peers' configurations: the sizes other RNN benchmarks time, as named cases of the ``random`` task
-(``--profile peers``; one case or more: ``--peer NAME``). Each fact of a case is here once: its cell, input width,
+(``--profile peers``; one case or more: ``--peer NAME``), and the sweep over hidden sizes that finds where the
+fastest implementation changes (``sweep-CELL-hH``). Each fact of a case is here once: its cell, input width,
 hidden units, steps, batch, layers, direction, what is timed, and where it comes from.
 
 What is timed: ``train`` cases time the train step (forward, backward, the update) and the forward pass;
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from rnnbench.spec.config import RunConfig
 
-TRAIN, INFERENCE = "train", "inference"
+TRAIN, INFERENCE, STEP = "train", "inference", "step"  # STEP: the train step alone (the sweep's points)
 PEERS_TASK = "random"
 
 
@@ -30,7 +31,7 @@ class PeerCase:
     source: str  # repository and file
     layers: int = 1
     bidirectional: bool = False
-    timed: str = TRAIN  # TRAIN: train step and forward; INFERENCE: the forward pass alone
+    timed: str = TRAIN  # TRAIN: train step and forward; INFERENCE: the forward pass alone; STEP: the train step
     target: str = "each"  # "each" step or the "last" (the peer reads the last state)
     classes: int = 10
 
@@ -46,7 +47,13 @@ class PeerCase:
     def measures(self) -> tuple[str, ...]:
         from rnnbench.spec.measures import Measure
 
-        return (Measure.TRAIN_STEP, Measure.FORWARD) if self.timed == TRAIN else (Measure.FORWARD,)
+        return {TRAIN: (Measure.TRAIN_STEP, Measure.FORWARD), INFERENCE: (Measure.FORWARD,),
+                STEP: (Measure.TRAIN_STEP,)}[self.timed]
+
+    @property
+    def swept(self) -> bool:
+        """A point of the sweep over hidden sizes (where the fastest implementation changes), not a peer's."""
+        return self.name.startswith(SWEEP_PREFIX)
 
     @property
     def unbuilt(self) -> str:
@@ -66,6 +73,19 @@ def _deepbench(name: str, cell_: str, hidden: int, steps: int, batch: int, what:
     return PeerCase(name, cell_, hidden, hidden, steps, batch, f"{DEEPBENCH} ({what})", timed=timed)
 
 
+# Where the fastest implementation changes: each cell's train step over these hidden sizes at 50 steps, batch 32,
+# input = hidden (the issue's sweep; one figure per cell in the report, and a finding naming the size).
+SWEEP_PREFIX = "sweep-"
+SWEEP_CELLS = ("rnn", "lstm", "gru")
+SWEEP_HIDDEN = (16, 64, 256, 512, 1024)
+SWEEP_STEPS, SWEEP_BATCH = 50, 32
+SWEEP_SOURCE = "rnnbench: each cell's train step over hidden sizes, 50 steps, batch 32, input = hidden"
+
+
+def sweep_name(cell_: str, hidden: int) -> str:
+    return f"{SWEEP_PREFIX}{cell_}-h{hidden}"
+
+
 PEERS: dict[str, PeerCase] = {c.name: c for c in (
     PeerCase("fastrnns-lstm", "lstm", 512, 512, 100, 64, FASTRNNS),
     _deepbench("deepbench-train-lstm-512", "lstm", 512, 25, 16, "training: LSTM 512, batch 16, 25 steps"),
@@ -82,6 +102,8 @@ PEERS: dict[str, PeerCase] = {c.name: c for c in (
              target="last"),
     *(PeerCase(f"glample-lstm-{h}-b{b}", "lstm", 100, h, 30, b, GLAMPLE + f" (LSTM {h}, batch {b})", target="last")
       for h in (128, 512, 1024) for b in (32, 128)),
+    *(PeerCase(sweep_name(c, h), c, h, h, SWEEP_STEPS, SWEEP_BATCH, SWEEP_SOURCE, timed=STEP)
+      for c in SWEEP_CELLS for h in SWEEP_HIDDEN),
 )}
 
 
