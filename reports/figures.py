@@ -262,6 +262,8 @@ def crossover_figure(points: dict[str, dict[int, dict[str, float]]]) -> Figure:
                        edgecolors="black", zorder=3, label="fastest")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(sizes, [str(h) for h in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("hidden units (input = hidden; 50 steps, batch 32)")
         ax.set_ylabel("ms per train step")
         ax.set_title(f"{cell_name}: {finding}"[:90], fontsize=8)
