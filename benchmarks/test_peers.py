@@ -53,7 +53,8 @@ def test_peak_at_size(benchmark, peer_reference, which):
     h = rng.standard_normal((B, H), dtype=np.float32)
     benchmark.extra_info.update(record_info(f"peak-at-size-{which}", "calibration", np.__version__, device="cpu",
                                             threads=config.threads, measure=Measure.PEAK,
-                                            label=peer_reference.label, cell=config.cell, num_steps=T,
+                                            label=peer_reference.label, peer_source=peer_reference.source,
+                                            cell=config.cell, num_steps=T,
                                             batch_size=B, state_size=H, input_width=D))
     out = benchmark(step_products, x_all, w_x, w_h, h, T, which == "train")
     assert out.dtype == np.float32 and out.shape == ((D + H, G * H) if which == "train" else (T * B, G * H))

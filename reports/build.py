@@ -200,7 +200,7 @@ def build_run_report(paths) -> Report:
                                    summaries.repeat_finding(rerun) if len(rerun) else None, peer_rows(doc))))
     peer_results = peer_rows(doc)  # --profile peers
     sweep = sweep_points(peer_results)
-    peer_results = [r for r in peer_results if not r.case.startswith("sweep-")]
+    peer_results = [r for r in peer_results if not r.swept]
     peers = summaries.peers_table(peer_results)
     if sweep:
         add(Section("crossover", "Where the fastest implementation changes",

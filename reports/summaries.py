@@ -198,7 +198,7 @@ def peer_findings(rows) -> list[tuple[str, str, str]]:
         out.append(("where the fastest changes", f"{cell_name} train step, hidden "
                     f"{min(by_hidden)}-{max(by_hidden)}", fastest_changes(by_hidden)[1]))
     for case, group in by_case.items():
-        if case.startswith("sweep-"):
+        if group[0].swept:
             continue
         best, rest = group[0], group[1:]
         timed = "train step" if best.train_step_ms == best.train_step_ms else "forward"

@@ -4,7 +4,6 @@ cases refused before any work, the n/a list, the summary's rates on known record
 import json
 import math
 
-import pandas as pd
 import pytest
 from conftest import fake_info
 
@@ -79,9 +78,17 @@ def test_a_case_too_large_for_memory_is_refused_before_any_work(capsys, tmp_path
     assert not out.exists() and not list(tmp_path.iterdir())  # nothing written
 
 
+STANDARD = {"numpy": "numpy", "torch": "torch-rnn", "jax": "jax-scan", "tensorflow": "tf-keras"}
+
+
 def record(impl, measure, label, seconds, gflops, framework="numpy", **more):
+    """A peer case's record, as the peers profile writes it (``provenance.peer_fields``)."""
+    hidden = int(label.rsplit("-h", 1)[1]) if label.startswith("sweep-") else 512
+    sweep = {"sweep": "hidden", "sweep_value": hidden} if label.startswith("sweep-") else {}
     return {"name": f"test_{measure}[{impl}-{label}]", "stats": {"median": seconds, "min": seconds},
-            "extra_info": fake_info(impl, measure, framework, label=label, gflops=gflops, **more)}
+            "extra_info": fake_info(impl, measure, framework, label=label, gflops=gflops, peer_source="a peer",
+                                    standard_impl=STANDARD.get(framework), cell="lstm", state_size=hidden,
+                                    **sweep, **more)}
 
 
 def test_the_summary_divides_by_the_rate_at_size_and_by_the_standard_api():
@@ -96,7 +103,8 @@ def test_the_summary_divides_by_the_rate_at_size_and_by_the_standard_api():
         record("torch-fused", Measure.TRAIN_STEP, "fastrnns-lstm", 0.9, 74.0, "torch"),
         record("torch-fused", Measure.FORWARD, "fastrnns-lstm", 0.4, 60.0, "torch"),
         record("numpy", Measure.FORWARD, "deepbench-infer-rnn-64", 0.001, 2.0),
-        record("numpy", Measure.TRAIN_STEP, "binary-rnn-T5-S4", 0.001, 1.0),  # not a peer case: not a row
+        {"name": "test_train_step[numpy-binary-rnn-T5-S4-B200]", "stats": {"median": 1e-3, "min": 1e-3},
+         "extra_info": fake_info("numpy", Measure.TRAIN_STEP)},  # not a peer case: not a row
     ]}
     from rnnbench.results.summary import peer_rows
 
@@ -126,6 +134,7 @@ def test_the_peers_profile_times_the_cases_and_the_rate_at_their_sizes(capsys, t
             ("deepbench-infer-rnn-64", "forward")} <= timed
     assert ("deepbench-infer-rnn-64", "train_step") not in timed
     glample = next(i for i in infos if i.get("label") == "glample-lstm-128-b32" and i["measure"] == "train_step")
+    assert glample["peer_source"].startswith("glample/rnn-benchmarks") and glample["standard_impl"] == "numpy"
     assert (glample["task"], glample["input_width"], glample["state_size"], glample["num_steps"],
             glample["batch_size"], glample["target_at"]) == ("random", 100, 128, 30, 32, "last")
     peaks = {(i.get("label"), i["impl"]) for i in infos if i["measure"] == "peak"}
@@ -168,6 +177,8 @@ def test_where_the_fastest_changes_on_records_with_a_known_crossing():
     assert finding.startswith("jax-scan up to 64, torch-rnn from 256")
     same = {h: {"a": 1.0 * h, "b": 2.0 * h} for h in (16, 64)}
     assert fastest_changes(same)[1] == "a at every size (16 to 64): the fastest never changes"
+    import pandas as pd
+
     from rnnbench.reports.summaries import findings
 
     table = findings([], pd.DataFrame(), peers=peer_rows(doc))

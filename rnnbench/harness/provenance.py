@@ -42,7 +42,19 @@ def case_info(name: str, reference: Reference, versions: dict, measure: str, **m
     cfg = reference.config
     fields = {k: v for k, v in cfg.as_dict().items() if k not in ("device", "threads")}
     return record_info(name, framework, versions.get(framework, ""), device=cfg.device, threads=cfg.threads,
-                       measure=measure, label=reference.label, **{**fields, **more})
+                       measure=measure, label=reference.label, **{**fields, **peer_fields(reference, framework),
+                                                                   **more})
+
+
+def peer_fields(reference: Reference, framework: str) -> dict:
+    """What a peer case's records say of it, so that the report needs no table of the suite's (none for a
+    reference configuration)."""
+    if not reference.source:
+        return {}
+    from rnnbench.spec import families
+
+    swept = {"sweep": "hidden", "sweep_value": reference.config.state_size} if reference.swept else {}
+    return {"peer_source": reference.source, "standard_impl": families.family(framework).standard or None, **swept}
 
 
 def goal_facts(reference: Reference) -> dict | None:

@@ -54,6 +54,10 @@ class Record:
     epochs: int | None = None
     seed: int | None = None
     dtype: str | None = None
+    # a peer case's record (--profile peers): where the case comes from, and its family's standard implementation
+    # (the report's speed-up over the standard API); a point of its sweep over hidden sizes has sweep "hidden"
+    peer_source: str | None = None
+    standard_impl: str | None = None
     input_width: int | None = None  # a task sized by the run (random): features per step, classes, where targets are
     classes: int | None = None
     target_at: str | None = None

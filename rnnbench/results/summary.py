@@ -184,9 +184,12 @@ def targets_text(doc: dict, joiner: str = ", ") -> str:
 class PeerRow:
     """One implementation at one peer case (``--profile peers``)."""
 
-    case: str  # a name of rnnbench.spec.peers.PEERS
+    case: str  # the case's name (rnnbench.spec.peers), its records' label
     impl: str
     framework: str
+    cell: str
+    hidden: int
+    swept: bool  # a point of the sweep over hidden sizes
     train_step_ms: float  # NaN: not timed (an inference case, or skipped)
     train_gflops: float
     forward_ms: float
@@ -199,17 +202,15 @@ class PeerRow:
 
 
 def peer_rows(doc: dict) -> list[PeerRow]:
-    """One row per (peer case, implementation) of a peers run, in the table's order, fastest first in a case.
-    The roofline at size is the case's ``peak-at-size-train`` record (``-forward`` at an inference case;
-    ``benchmarks/test_peers.py``), the fastest where there are several."""
-    from rnnbench.spec import families
-    from rnnbench.spec.peers import PEERS
-
+    """One row per (peer case, implementation) of a peers run, from its records alone (each says it is a peer
+    case's: ``peer_source``), cases in the order the run timed them, fastest first in a case. The roofline at size
+    is the case's ``peak-at-size-train`` record (``-forward`` at an inference case; ``benchmarks/test_peers.py``),
+    the fastest where there are several."""
     peak: dict[tuple[str, str], float] = {}  # (case, "peak-at-size-train" or "-forward") -> GFLOP/s
     timed: dict[tuple[str, str], dict[str, dict]] = {}
     for b in doc["benchmarks"]:
         i = info(b)
-        if i.label not in PEERS:
+        if i.peer_source is None:
             continue
         if i.measure == Measure.PEAK:
             peak[i.label, i.impl] = max(peak.get((i.label, i.impl), 0.0), number(i.gflops))
@@ -227,28 +228,26 @@ def peer_rows(doc: dict) -> list[PeerRow]:
         step, fwd, train = (records.get(m) for m in (Measure.TRAIN_STEP, Measure.FORWARD, Measure.TRAIN))
         if step is None and fwd is None:
             continue
-        framework = info(step or fwd).framework
-        standard = timed.get((case, families.family(framework).standard), {})
+        first = info(step or fwd)
+        standard = timed.get((case, first.standard_impl), {})
         key = Measure.TRAIN_STEP if step else Measure.FORWARD
         mine, theirs = ms(records.get(key)), ms(standard.get(key))
         top = peak.get((case, "peak-at-size-train" if step else "peak-at-size-forward"), math.nan)
-        rows.append(PeerRow(case, impl, framework, ms(step), rate(step), ms(fwd), rate(fwd), top,
+        rows.append(PeerRow(case, impl, first.framework, first.cell, first.state_size, first.sweep == "hidden",
+                            ms(step), rate(step), ms(fwd), rate(fwd), top,
                             (rate(step) if step else rate(fwd)) / top if top else math.nan, theirs / mine,
                             number(info(train).build_seconds) if train else math.nan))
-    order = {name: k for k, name in enumerate(PEERS)}
+    order = {case: k for k, case in enumerate(dict.fromkeys(case for case, _ in timed))}
     return sorted(rows, key=lambda r: (order[r.case], r.train_step_ms if r.train_step_ms == r.train_step_ms
                                        else r.forward_ms))
 
 
 def sweep_points(rows: list[PeerRow]) -> dict[str, dict[int, dict[str, float]]]:
     """The sweep over hidden sizes from a peers run's rows: cell -> hidden -> impl -> train step ms."""
-    from rnnbench.spec.peers import PEERS
-
     points: dict[str, dict[int, dict[str, float]]] = {}
     for r in rows:
-        case = PEERS[r.case]
-        if case.swept and r.train_step_ms == r.train_step_ms:
-            points.setdefault(case.cell, {}).setdefault(case.hidden, {})[r.impl] = r.train_step_ms
+        if r.swept and r.train_step_ms == r.train_step_ms:
+            points.setdefault(r.cell, {}).setdefault(r.hidden, {})[r.impl] = r.train_step_ms
     return points
 
 
