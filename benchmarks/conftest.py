@@ -141,8 +141,6 @@ def profile(request):
 def case(request, profile):
     """(name, reference): an implementation at a reference configuration."""
     name, ref = request.param
-    if ref.unbuilt:
-        pytest.skip(f"{name}: n/a: {ref.unbuilt}")
     cases.skip_unless_runnable(name, ref.config, profile)
     return name, ref
 

@@ -1,5 +1,6 @@
 """``jax-flax``: the model as the Flax tutorials write it: ``nn.RNN`` over ``nn.SimpleCell`` or ``nn.LSTMCell``
-(``nn.Bidirectional`` of two where asked) and an ``nn.Dense`` readout, trained by one ``jax.jit``-compiled window
+(``nn.Bidirectional`` of two where asked; stacked layers one after another, named ``l2_forward`` ...) and an
+``nn.Dense`` readout, trained by one ``jax.jit``-compiled window
 step (``jax.value_and_grad`` of ``Module.apply``, then optax), called from Python per window as ``jax-jit`` is.
 
 Flax's cells against DESIGN.md's:
@@ -29,7 +30,7 @@ import numpy as np
 
 from rnnbench.impl_jax import runtime
 from rnnbench.impl_jax.jit import JaxJit
-from rnnbench.spec.cells import BACKWARD_PREFIX
+from rnnbench.spec.cells import BACKWARD_PREFIX, layer_prefix, layer_prefixes
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.params import Params
 
@@ -49,27 +50,41 @@ class Net(nn.Module):
     bidirectional: bool
     each_step: bool
     dtype: Any = jnp.float32  # of the parameters, the computation and the zero carries Flax makes
+    layers: int = 1  # stacked: each nn.RNN (nn.Bidirectional) reads the one below's sequence
 
     @nn.compact
     def __call__(self, rows, carry):
         make = partial(CELLS[self.cell], dtype=self.dtype, param_dtype=self.dtype)
-        if self.bidirectional:  # independent sequences only: both directions start from zero
-            hs = nn.Bidirectional(nn.RNN(make(self.state_size, name="forward")),
-                                  nn.RNN(make(self.state_size, name="backward")))(rows)
-        else:
-            carry, hs = nn.RNN(make(self.state_size, name="forward"), return_carry=True)(rows, initial_carry=carry)
+        hs = rows
+        for lp in layer_prefixes(self.layers):
+            if self.bidirectional:  # independent sequences only: both directions start from zero
+                hs = nn.Bidirectional(nn.RNN(make(self.state_size, name=lp + "forward")),
+                                      nn.RNN(make(self.state_size, name=lp + "backward")))(hs)
+            elif not lp:  # the first layer, from the carried state
+                carry, hs = nn.RNN(make(self.state_size, name="forward"), return_carry=True)(hs, initial_carry=carry)
+            else:  # a stacked layer (independent sequences only), from zero
+                hs = nn.RNN(make(self.state_size, name=lp + "forward"))(hs)
         readout = nn.Dense(self.n_out, dtype=self.dtype, param_dtype=self.dtype, name="readout")
         return readout(hs if self.each_step else hs[:, -1]), carry
 
 
-def to_flax(cell: str, n_in: int, p: dict) -> dict:
+def _modules(names) -> list[tuple[str, str]]:
+    """(canonical prefix, Flax module name) of every direction of every stacked layer: ("l2_bwd_", "l2_backward")."""
+    out, layer = [], 1
+    while layer_prefix(layer) + "W" in names:
+        lp = layer_prefix(layer)
+        out += [(lp + prefix, lp + module) for prefix, module in DIRECTIONS.items() if lp + prefix + "W" in names]
+        layer += 1
+    return out
+
+
+def to_flax(cell: str, p: dict) -> dict:
     """Canonical arrays (by name) -> Flax's parameter tree."""
     tree = {"readout": {"kernel": p["U"], "bias": p["c"]}}
     gates = GATES[cell]
-    for prefix, module in DIRECTIONS.items():
-        if prefix + "W" not in p:
-            continue
+    for prefix, module in _modules(p):
         W, b = p[prefix + "W"], p[prefix + "b"]
+        n_in = W.shape[0] - W.shape[1] // len(gates)
         blocks = zip(gates, np.split(np.arange(W.shape[1]), len(gates)))
         layers = {}
         for gate, cols in blocks:
@@ -84,9 +99,7 @@ def from_flax(cell: str, tree: dict, names: tuple[str, ...]) -> dict:
     """Flax's parameter tree -> canonical arrays (by name): the inverse of ``to_flax``."""
     out = {"U": tree["readout"]["kernel"], "c": tree["readout"]["bias"]}
     gates = GATES[cell]
-    for prefix, module in DIRECTIONS.items():
-        if prefix + "W" not in names:
-            continue
+    for prefix, module in _modules(names):
         layers = tree[module]
         out[prefix + "W"] = jnp.concatenate([jnp.concatenate([layers["i" + g]["kernel"] for g in gates], axis=1),
                                              jnp.concatenate([layers["h" + g]["kernel"] for g in gates], axis=1)])
@@ -99,12 +112,11 @@ class JaxFlax(JaxJit):
 
     def build(self, config: RunConfig, params: Params) -> None:
         self.net = Net(config.cell, config.state_size, config.output_size, config.bidirectional,
-                       config.task_spec.each_step, runtime.jax_dtype(config))
+                       config.task_spec.each_step, runtime.jax_dtype(config), config.layers)
         super().build(config, params)
 
     def layout(self, params: Params) -> dict:
-        return jax.tree.map(lambda a: jnp.asarray(a, self.dtype), to_flax(self.config.cell, self.config.input_size,
-                                                                          dict(params.items())))
+        return jax.tree.map(lambda a: jnp.asarray(a, self.dtype), to_flax(self.config.cell, dict(params.items())))
 
     def canonical(self) -> Params:
         arrays = from_flax(self.config.cell, self.params_, self.names)

@@ -66,10 +66,17 @@ class Model(forward.Model):
         """Logits or values, (B, T, n_out) at each step or (B, n_out) at the last, and the forward final state:
         ``rnnbench.model.forward``'s, with the loop over time a ``lax.scan``."""
         rows = self.inputs(x, p["U"].dtype)  # (B, T, n_in)
+        features, final = forward.layers(OPS, self.spec, state, rows,
+                                         lambda lp, r, start: self._layer(p, lp, r, start))
+        return forward.readout(OPS, self.spec, p, features), final
+
+    def _layer(self, p: dict, lp: str, rows, state: tuple):
+        """One layer's directions over rows (B, T, n_in), each a ``lax.scan``: its features ((B, T, D), one
+        tensor) and its forward direction's final state."""
         step = cell_math(self.spec.cell).step
         per_direction, final = [], state
         for prefix in self.spec.directions:
-            xw, W_h, bh = forward.direction_inputs(OPS, self.spec, p, prefix, rows)
+            xw, W_h, bh = forward.direction_inputs(OPS, self.spec, p, lp + prefix, rows)
             backward = self.spec.is_backward(prefix)
             start = tuple(jnp.zeros_like(s) for s in state) if backward else state
             body, unroll = partial(_scan_step, step, W_h, bh), xw.shape[1] <= UNROLL_UP_TO
@@ -84,7 +91,7 @@ class Model(forward.Model):
             if not backward:
                 final = last
         hs = jnp.concatenate(per_direction, axis=-1) if len(per_direction) > 1 else per_direction[0]
-        return forward.readout(OPS, self.spec, p, jnp.swapaxes(hs, 0, 1)), final
+        return jnp.swapaxes(hs, 0, 1), final
 
     def grads_autodiff(self, p: dict, state: tuple, x, y):
         """(loss, gradients, final state) by ``jax.value_and_grad`` through the forward pass."""

@@ -6,8 +6,9 @@ backpropagation through time to the canonical parameters.
     out_t = [h_t, g_t] @ U + c                         at every step, or at the last step only (``each_step``)
     loss  = mean softmax cross-entropy (classes) or mean squared error (values) over the targets
 
-At the last step a bidirectional model reads the backward direction after one input, as ``nn.LSTM``'s
-``output[:, -1]`` does. Time-major inside: (T, B, ...).
+Stacked layers: layer l > 1 reads the states of layer l - 1 (both directions', forward first) from a zero state;
+its gradient flows back into them. At the last step a bidirectional model reads the backward direction after one
+input, as ``nn.LSTM``'s ``output[:, -1]`` does. Time-major inside: (T, B, ...).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnbench.impl_numpy.cells import CELL_MATH
-from rnnbench.spec.cells import BACKWARD_PREFIX, cell
+from rnnbench.spec.cells import BACKWARD_PREFIX, cell, layer_prefixes
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.params import Params
 from rnnbench.tasks.base import XENT
@@ -46,18 +47,30 @@ def squared_error(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 @dataclass
+class Layer:
+    """One layer's pass over the window: what it read and, per direction, its cell's cache."""
+
+    inputs: np.ndarray  # time-major: (T, B) ids or (T, B, F) features (the first), the layer below's states (others)
+    caches: list  # one per direction
+
+
+@dataclass
 class Forward:
     """What backpropagation needs from a forward pass."""
 
-    x: np.ndarray  # the inputs, time-major: (T, B) ids or (T, B, F) features
-    features: np.ndarray  # (T, B, D): the directions' states side by side
-    caches: list  # one per direction
+    layers: list  # a Layer per stacked layer, bottom first
+    features: np.ndarray  # (T, B, D): the top layer's directions' states side by side
     out: np.ndarray  # (T, B, O) or (B, O)
-    final_state: tuple  # the forward direction's state after the window
+    final_state: tuple  # the first layer's forward direction's state after the window
+
+    @property
+    def caches(self) -> list:
+        """The top layer's caches, one per direction (the readout's)."""
+        return self.layers[-1].caches
 
 
 class Model:
-    """The model of a config: its cell, its inputs and targets, its directions."""
+    """The model of a config: its cell, its inputs and targets, its directions and stacked layers."""
 
     def __init__(self, config: RunConfig):
         task = config.task_spec
@@ -69,6 +82,7 @@ class Model:
         self.classifies = task.loss == XENT
         self.input_size = config.input_size
         self.prefixes = ("", BACKWARD_PREFIX) if config.bidirectional else ("",)
+        self.layer_prefixes = layer_prefixes(config.layers)
         self.dtype = np.dtype(config.dtype)
         # BPTT(k2, k1): carry the state after the first k1 steps, take the loss on the last k1 (None: TF style)
         self.k1 = config.shift
@@ -81,28 +95,32 @@ class Model:
 
     def _input_product(self, Wx: np.ndarray, x_tm: np.ndarray) -> np.ndarray:
         """x_t @ W[:n_in] for every step, (T, B, G*H): a row gather for one-hot tokens."""
-        return Wx[x_tm] if self.tokens else x_tm @ Wx
+        return Wx[x_tm] if self.tokens and x_tm.ndim == 2 else x_tm @ Wx
 
     def forward(self, p: Params, x: np.ndarray, state: tuple, carry_at: int | None = None) -> Forward:
-        """The window from ``state``; its ``final_state`` is the forward direction's last, or the one after
-        ``carry_at`` steps (training BPTT(k2, k1))."""
-        x_tm = self._time_major(x)
-        n_in = self.input_size
-        directions, caches, final = [], [], state
-        for prefix in self.prefixes:
-            W = p[prefix + "W"]
-            backward = prefix == BACKWARD_PREFIX
-            xs = x_tm[::-1] if backward else x_tm
-            start = self.zero_state(x.shape[0], W.shape[0] - n_in) if backward else state
-            hs, cache, last = self.math.forward(self._input_product(W[:n_in], xs), W[n_in:], p[prefix + "b"],
-                                                p.get(prefix + "bh"), start)
-            directions.append(hs[::-1] if backward else hs)
-            caches.append(cache)
-            if not backward:
-                final = last if carry_at is None else self.math.state_at(cache, carry_at)
-        features = directions[0] if len(directions) == 1 else np.concatenate(directions, axis=-1)
-        out = (features if self.each_step else features[-1]) @ p.U + p.c
-        return Forward(x_tm, features, caches, out, final)
+        """The window from ``state`` (the first layer's forward direction; every other direction and layer starts
+        from zero); its ``final_state`` is that direction's last, or the one after ``carry_at`` steps (training
+        BPTT(k2, k1))."""
+        inputs, layers, final = self._time_major(x), [], state
+        for layer, lp in enumerate(self.layer_prefixes):
+            directions, caches = [], []
+            for prefix in self.prefixes:
+                W = p[lp + prefix + "W"]
+                H = W.shape[1] // self.cell.gates
+                n_in = W.shape[0] - H
+                backward = prefix == BACKWARD_PREFIX
+                xs = inputs[::-1] if backward else inputs
+                start = state if layer == 0 and not backward else self.zero_state(inputs.shape[1], H)
+                hs, cache, last = self.math.forward(self._input_product(W[:n_in], xs), W[n_in:], p[lp + prefix + "b"],
+                                                    p.get(lp + prefix + "bh"), start)
+                directions.append(hs[::-1] if backward else hs)
+                caches.append(cache)
+                if layer == 0 and not backward:
+                    final = last if carry_at is None else self.math.state_at(cache, carry_at)
+            layers.append(Layer(inputs, caches))
+            inputs = directions[0] if len(directions) == 1 else np.concatenate(directions, axis=-1)
+        out = (inputs if self.each_step else inputs[-1]) @ p.U + p.c
+        return Forward(layers, inputs, out, final)
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         """Targets in the layout of ``out``: (T, B[, O]) at each step, (B[, O]) at the last; values in the model's
@@ -131,25 +149,32 @@ class Model:
             d_features = np.zeros_like(f.features)
             d_features[-1] = d_out @ p.U.T
 
-        n_in = self.input_size
-        for k, (prefix, cache) in enumerate(zip(self.prefixes, f.caches)):
-            W = p[prefix + "W"]
-            H = W.shape[1] // self.cell.gates
-            d_hs = d_features[..., k * H : (k + 1) * H]
-            backward = prefix == BACKWARD_PREFIX
-            xs = f.x[::-1] if backward else f.x
-            d_xw, dWh, db, dbh = self.math.backward(d_hs[::-1] if backward else d_hs, cache, W[n_in:])
-            width = d_xw.shape[-1]
-            d_xw_flat = d_xw.reshape(-1, width)
-            if self.tokens:
-                onehot = np.eye(n_in, dtype=W.dtype)[xs].reshape(-1, n_in)  # (T*B, C)
-                dWx = onehot.T @ d_xw_flat
-            else:
-                dWx = xs.reshape(-1, n_in).T @ d_xw_flat
-            grads[prefix + "W"] = np.concatenate([dWx, dWh])
-            grads[prefix + "b"] = db
-            if dbh is not None:
-                grads[prefix + "bh"] = dbh
+        for layer in reversed(range(len(f.layers))):  # top first: each passes the gradient at its inputs down
+            lp, inputs, caches = self.layer_prefixes[layer], f.layers[layer].inputs, f.layers[layer].caches
+            d_inputs = None
+            for k, (prefix, cache) in enumerate(zip(self.prefixes, caches)):
+                W = p[lp + prefix + "W"]
+                H = W.shape[1] // self.cell.gates
+                n_in = W.shape[0] - H
+                d_hs = d_features[..., k * H : (k + 1) * H]
+                backward = prefix == BACKWARD_PREFIX
+                xs = inputs[::-1] if backward else inputs
+                d_xw, dWh, db, dbh = self.math.backward(d_hs[::-1] if backward else d_hs, cache, W[n_in:])
+                d_xw_flat = d_xw.reshape(-1, d_xw.shape[-1])
+                if self.tokens and xs.ndim == 2:
+                    onehot = np.eye(n_in, dtype=W.dtype)[xs].reshape(-1, n_in)  # (T*B, C)
+                    dWx = onehot.T @ d_xw_flat
+                else:
+                    dWx = xs.reshape(-1, n_in).T @ d_xw_flat
+                grads[lp + prefix + "W"] = np.concatenate([dWx, dWh])
+                grads[lp + prefix + "b"] = db
+                if dbh is not None:
+                    grads[lp + prefix + "bh"] = dbh
+                if layer:  # the gradient at this layer's inputs, the states of the layer below, in time order
+                    d_in = d_xw @ W[:n_in].T
+                    d_in = d_in[::-1] if backward else d_in
+                    d_inputs = d_in if d_inputs is None else d_inputs + d_in
+            d_features = d_inputs
         return loss, Params({k: grads[k] for k in p.names}), f.final_state
 
     def _scored_loss(self, out: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
@@ -179,13 +204,21 @@ class Model:
 
     def free_run(self, p: Params, first: np.ndarray, steps: int) -> np.ndarray:
         """Generation from a zero state: the first input is given, then each output is fed back as the next input.
-        first: (B, F) with F equal to the output width. Returns (B, steps, O)."""
-        state = self.zero_state(first.shape[0], p.W.shape[1] // self.cell.gates)
-        n_in = self.input_size
+        first: (B, F) with F equal to the output width. Returns (B, steps, O). One direction; each stacked layer
+        keeps its own state."""
+        states = [None] * len(self.layer_prefixes)
         inp = first.astype(self.dtype, copy=False)
         outputs = []
         for _ in range(steps):
-            hs, _, state = self.math.forward((inp @ p.W[:n_in])[None], p.W[n_in:], p.b, p.get("bh"), state)
-            inp = hs[0] @ p.U + p.c
+            h = inp
+            for layer, lp in enumerate(self.layer_prefixes):
+                W = p[lp + "W"]
+                H = W.shape[1] // self.cell.gates
+                n_in = W.shape[0] - H
+                start = states[layer] or self.zero_state(first.shape[0], H)
+                hs, _, states[layer] = self.math.forward((h @ W[:n_in])[None], W[n_in:], p[lp + "b"], p.get(lp + "bh"),
+                                                         start)
+                h = hs[0]
+            inp = h @ p.U + p.c
             outputs.append(inp)
         return np.stack(outputs, axis=1)

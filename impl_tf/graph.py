@@ -40,7 +40,7 @@ from rnnbench.impl_tf import runtime
 from rnnbench.impl_tf.model import OPS, Model, clipped
 from rnnbench.model import forward, optim
 from rnnbench.model.cells import gru_step
-from rnnbench.spec.cells import BACKWARD_PREFIX, permute_blocks
+from rnnbench.spec.cells import permute_blocks
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.interface import StepwiseEpoch
 from rnnbench.spec.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
@@ -209,7 +209,7 @@ class TFCell(_TF1Graph):
     def recurrence(self, rows, init_state, params, dtype):
         variables = {}
 
-        def run(prefix, start):
+        def run(prefix, rows, start):
             with v1.variable_scope(f"{prefix}rnn_cell"):
                 p = {prefix + k: v1.get_variable(k, initializer=params[prefix + k].astype(dtype.as_numpy_dtype))
                      for k in ("W", "b", "bh") if prefix + k in params}
@@ -220,28 +220,43 @@ class TFCell(_TF1Graph):
                                       tf.unstack(rows, axis=1), start)
             return self.model.direction(p, prefix, rows, start)
 
-        steps, final = forward.directions(OPS, self.model.spec, init_state, run)
+        spec = self.model.spec
+        steps, final = forward.layers(OPS, spec, init_state, rows, lambda lp, r, s: forward.directions(
+            OPS, spec, s, lambda prefix, start: run(lp + prefix, r, start)))
         return steps, final, variables
 
 
 class _TF1CellObjects(_TF1Graph):
-    """static_rnn and dynamic_rnn: the TF1 cell objects of ``_tf1_cell``, one per direction."""
+    """static_rnn and dynamic_rnn: the TF1 cell objects of ``_tf1_cell``, one per direction and stacked layer.
+    Stacked layers are one call per layer on the outputs of the one below, in its own variable scope (as
+    ``tf.contrib.rnn.stack_bidirectional_rnn`` did)."""
 
-    def cells(self, params, dtype) -> list:
-        cfg = self.config
-        return [_tf1_cell(cfg.cell, cfg.state_size, cfg.input_size, params, prefix, dtype)
-                for prefix in self.model.prefixes]
+    def layer_calls(self, rows, init_state, params, dtype, call) -> tuple:
+        """``call(cells, rows, start, scope)`` -> (outputs, final) for each stacked layer in turn; returns the top
+        layer's outputs, the first layer's final state and every cell's variables in canonical form."""
+        cfg, spec = self.config, self.model.spec
+        layout, outputs, final = {}, rows, None
+        for k, lp in enumerate(spec.layers):
+            width = cfg.input_size if k == 0 else len(spec.directions) * cfg.state_size
+            cells = [_tf1_cell(cfg.cell, cfg.state_size, width, params, lp + prefix, dtype)
+                     for prefix in spec.directions]
+            start = init_state if k == 0 else tuple(tf.zeros_like(s) for s in init_state)
+            outputs, last = call(cells, outputs, start, None if k == 0 else f"{lp}rnn")
+            if k == 0:
+                final = last
+            layout.update(self.layout_of(cells, lp))
+        return outputs, self.unwrap(final), layout
 
-    def layout_of(self, cells) -> dict:
-        """{canonical name: (variable, canonical -> cell layout)}: the cells' weights, built by now."""
+    def layout_of(self, cells, lp: str = "") -> dict:
+        """{canonical name: (variable, canonical -> cell layout)}: one layer's cells' weights, built by now."""
         lstm = self.config.cell == "lstm"
         to_cell = (lambda a: permute_blocks(a, LSTM_TO_TF1)) if lstm else _identity
         names = ("W", "b", "bh")
-        return {prefix + names[k]: (var, to_cell)
+        return {lp + prefix + names[k]: (var, to_cell)
                 for prefix, cell in zip(self.model.prefixes, cells) for k, var in enumerate(cell.weights)}
 
     def from_layout(self, name, value):
-        recurrent = name.removeprefix(BACKWARD_PREFIX) in ("W", "b")
+        recurrent = name.rsplit("_", 1)[-1] in ("W", "b")
         return permute_blocks(value, LSTM_TO_TF1) if self.config.cell == "lstm" and recurrent else value
 
     def wrap(self, state: tuple):
@@ -255,25 +270,26 @@ class TFStatic(_TF1CellObjects):
     """static_rnn: TensorFlow unrolls the cell over a Python list of per-step inputs."""
 
     def recurrence(self, rows, init_state, params, dtype):
-        cells = self.cells(params, dtype)
-        inputs = tf.unstack(rows, axis=1)
-        if len(cells) == 1:
-            outputs, final = v1.nn.static_rnn(cells[0], inputs, initial_state=self.wrap(init_state))
-        else:
+        def call(cells, inputs, start, scope):
+            if len(cells) == 1:
+                return v1.nn.static_rnn(cells[0], inputs, initial_state=self.wrap(start), scope=scope)
             outputs, final, _ = v1.nn.static_bidirectional_rnn(cells[0], cells[1], inputs,
-                                                               initial_state_fw=self.wrap(init_state), dtype=dtype)
-        return outputs, self.unwrap(final), self.layout_of(cells)
+                                                               initial_state_fw=self.wrap(start), dtype=dtype,
+                                                               scope=scope)
+            return outputs, final
+
+        return self.layer_calls(tf.unstack(rows, axis=1), init_state, params, dtype, call)
 
 
 class TFDynamic(_TF1CellObjects):
     """dynamic_rnn: the cell inside a graph-level while_loop over a (B, T, n_in) tensor."""
 
     def recurrence(self, rows, init_state, params, dtype):
-        cells = self.cells(params, dtype)
-        if len(cells) == 1:
-            outputs, final = v1.nn.dynamic_rnn(cells[0], rows, initial_state=self.wrap(init_state))
-        else:
+        def call(cells, inputs, start, scope):
+            if len(cells) == 1:
+                return v1.nn.dynamic_rnn(cells[0], inputs, initial_state=self.wrap(start), scope=scope)
             (out_fw, out_bw), (final, _) = v1.nn.bidirectional_dynamic_rnn(
-                cells[0], cells[1], rows, initial_state_fw=self.wrap(init_state), dtype=dtype)
-            outputs = tf.concat([out_fw, out_bw], axis=2)
-        return outputs, self.unwrap(final), self.layout_of(cells)
+                cells[0], cells[1], inputs, initial_state_fw=self.wrap(start), dtype=dtype, scope=scope)
+            return tf.concat([out_fw, out_bw], axis=2), final
+
+        return self.layer_calls(rows, init_state, params, dtype, call)

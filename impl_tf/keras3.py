@@ -6,7 +6,8 @@ optimizers: ``Adagrad(initial_accumulator_value=0.1, epsilon=0)``, exactly TF1 A
 epsilon moved to where ``torch.optim.Adam`` adds it (``torch_epsilon_adam``: Keras' placement moved losses beyond
 the parity tolerance). A stream task's state is carried by passing the previous window's final state as
 ``initial_state``; independent sequences start from zero. At the last step a bidirectional layer's output is
-``outputs[:, -1]``: the forward state after the whole sequence and the backward state after one input.
+``outputs[:, -1]``: the forward state after the whole sequence and the backward state after one input. Stacked
+layers are Keras layers called in turn, each on the one below's ``return_sequences`` output.
 
 Canonical parameters map as (``keras_weights`` and ``canonical_weights``, round-tripped exactly in the tests):
 ``kernel = W[:n_in]``, ``recurrent_kernel = W[n_in:]``, ``bias = b``. The LSTM's blocks i, f, c, o are the
@@ -103,18 +104,23 @@ class TFKeras(TF2Driver):
         keras.config.set_floatx(dtype)
         layer = getattr(keras.layers, LAYERS[config.cell])
         extra = {"reset_after": True} if config.cell == "gru" else {}
-        self.rnn = layer(H, return_sequences=True, return_state=True, dtype=dtype, **extra)
-        if config.bidirectional:
-            self.rnn = keras.layers.Bidirectional(self.rnn, merge_mode="concat", dtype=dtype)
+        self.rnns, self.directions = [], []  # one Keras layer per stacked layer; (layer, canonical prefix)
+        width = len(self.model.prefixes) * H  # what a stacked layer reads: the one below's sequences, concatenated
+        for k, lp in enumerate(self.model.spec.layers):
+            rnn = layer(H, return_sequences=True, return_state=True, dtype=dtype, **extra)
+            if config.bidirectional:
+                rnn = keras.layers.Bidirectional(rnn, merge_mode="concat", dtype=dtype)
+            rnn.build((B, T, n_in if k == 0 else width))
+            directions = [rnn.forward_layer, rnn.backward_layer] if config.bidirectional else [rnn]
+            for d, prefix in zip(directions, self.model.prefixes):
+                d.set_weights(keras_weights(config.cell, params, lp + prefix, n_in if k == 0 else width))
+                self.directions.append((d, lp + prefix))
+            self.rnns.append(rnn)
+        self.rnn = self.rnns[0]
         self.dense = keras.layers.Dense(config.output_size, dtype=dtype)
-        self.rnn.build((B, T, n_in))
         self.dense.build((B, params.U.shape[0]))
-        directions = [self.rnn.forward_layer, self.rnn.backward_layer] if config.bidirectional else [self.rnn]
-        self.directions = list(zip(directions, self.model.prefixes))
-        for d, prefix in self.directions:
-            d.set_weights(keras_weights(config.cell, params, prefix, n_in))
         self.dense.set_weights([params.U, params.c])
-        self.trainable = [*self.rnn.trainable_variables, *self.dense.trainable_variables]
+        self.trainable = [*(v for r in self.rnns for v in r.trainable_variables), *self.dense.trainable_variables]
         clip = {} if config.clip_norm is None else {"global_clipnorm": config.clip_norm}  # tf.clip_by_global_norm
         if config.optimizer == "adam":
             self.optimizer = torch_epsilon_adam(keras)(learning_rate=config.learning_rate, beta_1=ADAM_BETA1,
@@ -139,6 +145,8 @@ class TFKeras(TF2Driver):
         else:
             start = [v.read_value() for v in self.state] if self.carries_state else None
             outputs, *final = self.rnn(rows, initial_state=start)  # (B, T, D); h (and c)
+        for rnn in self.rnns[1:]:  # stacked layers (independent sequences only): each reads the one below's outputs
+            outputs = rnn(outputs)[0]
         out = outputs if self.config.task_spec.each_step else outputs[:, -1]
         return self.dense(out), final
 

@@ -18,7 +18,8 @@ Parameter layout (``torch_layout``). The modules compute ``x @ weight_ih.T + bia
 both train. The vanilla RNN and the LSTM have one canonical bias, ``b = bias_ih + bias_hh``: ``bias_hh`` is held
 at zero and not trained (``requires_grad=False``); with two trained biases the optimizer would move their sum by
 two steps per update, and the model would no longer be the canonical one. nn.RNN/LSTM/GRU name the backward
-direction's tensors ``..._l0_reverse``; nn.Linear holds ``weight = U.T``, ``bias = c``.
+direction's tensors ``..._l0_reverse``, stacked layer l's ``..._l{l-1}`` (``num_layers``); nn.Linear holds
+``weight = U.T``, ``bias = c``.
 """
 
 from __future__ import annotations
@@ -110,11 +111,13 @@ class _ModuleLayout(_TorchBase):
         self.linear = nn.Linear(directions * config.state_size, config.output_size).to(self.device, self.dtype)
         self.modules = [*self.recurrence(), self.linear]
         with torch.no_grad():
-            for prefix in self.model.prefixes:
-                for name, value in torch_layout(config.cell, params, prefix, config.input_size).items():
-                    self.tensor(name, prefix).copy_(torch.from_numpy(value))
-                if config.cell != "gru":
-                    self.tensor("bias_hh", prefix).requires_grad_(False)
+            for layer, lp in enumerate(self.model.spec.layers):
+                n_in = config.input_size if layer == 0 else directions * config.state_size
+                for prefix in self.model.prefixes:
+                    for name, value in torch_layout(config.cell, params, lp + prefix, n_in).items():
+                        self.tensor(name, lp + prefix).copy_(torch.from_numpy(value))
+                    if config.cell != "gru":
+                        self.tensor("bias_hh", lp + prefix).requires_grad_(False)
             self.linear.weight.copy_(torch.from_numpy(params.U.T.copy()))
             self.linear.bias.copy_(torch.from_numpy(params.c))
 
@@ -123,7 +126,7 @@ class _ModuleLayout(_TorchBase):
 
     def params(self) -> Params:
         arrays = {}
-        for prefix in self.model.prefixes:
+        for prefix in (lp + d for lp in self.model.spec.layers for d in self.model.prefixes):
             tensors = {n: runtime.to_numpy(self.tensor(n, prefix)) for n in TORCH_NAMES}
             arrays.update(canonical_direction(self.config.cell, tensors, prefix))
         arrays["U"] = runtime.to_numpy(self.linear.weight).T
@@ -135,19 +138,24 @@ class TorchRNN(_ModuleLayout):
     """nn.RNN / nn.LSTM / nn.GRU over the whole window."""
 
     def make_recurrence(self, n_in: int, H: int) -> None:
-        self.rnn = MODULES[self.config.cell][0](n_in, H, batch_first=True, bidirectional=self.config.bidirectional)
+        self.rnn = MODULES[self.config.cell][0](n_in, H, num_layers=self.config.layers, batch_first=True,
+                                                bidirectional=self.config.bidirectional)
         self.rnn.to(self.device, self.dtype)
 
     def recurrence(self) -> list[nn.Module]:
         return [self.rnn]
 
     def tensor(self, name: str, prefix: str) -> torch.Tensor:
-        return getattr(self.rnn, name + "_l0" + ("_reverse" if prefix == BACKWARD_PREFIX else ""))
+        """The module's tensor of a canonical prefix: "l2_bwd_" -> ``weight_ih_l1_reverse``."""
+        layer = self.model.spec.layers.index(prefix.removesuffix(BACKWARD_PREFIX))
+        return getattr(self.rnn, f"{name}_l{layer}" + ("_reverse" if self.model.spec.is_backward(prefix) else ""))
 
     def outputs(self, x, state):
         rows = self.model.inputs(x, self.dtype)  # (B, T, n_in)
-        if self.config.bidirectional:  # the backward direction starts from zero
-            state = tuple(torch.stack([s, torch.zeros_like(s)]) for s in state)
+        # (layers * directions, B, H): the first layer's forward direction from the state, every other from zero
+        others = len(self.model.spec.layers) * len(self.model.prefixes) - 1
+        if others:
+            state = tuple(torch.stack([s, *[torch.zeros_like(s)] * others]) for s in state)
         else:
             state = tuple(s.unsqueeze(0) for s in state)
         state = state if self.config.cell == "lstm" else state[0]
@@ -165,8 +173,9 @@ class TorchCell(_ModuleLayout):
     """nn.RNNCell / nn.LSTMCell / nn.GRUCell per step in a Python loop, one cell per direction."""
 
     def make_recurrence(self, n_in: int, H: int) -> None:
-        self.cells = {p: MODULES[self.config.cell][1](n_in, H).to(self.device, self.dtype)
-                      for p in self.model.prefixes}
+        width = len(self.model.prefixes) * H  # what a stacked layer reads
+        self.cells = {lp + p: MODULES[self.config.cell][1](n_in if k == 0 else width, H).to(self.device, self.dtype)
+                      for k, lp in enumerate(self.model.spec.layers) for p in self.model.prefixes}
 
     def recurrence(self) -> list[nn.Module]:
         return list(self.cells.values())
@@ -178,13 +187,14 @@ class TorchCell(_ModuleLayout):
         rows = self.model.inputs(x, self.dtype)  # (B, T, n_in)
         lstm, spec = self.config.cell == "lstm", self.model.spec
 
-        def run(prefix, start):
+        def run(prefix, rows, start):
             cell = self.cells[prefix]
             step = (lambda x_t, s: tuple(cell(x_t, s))) if lstm else (lambda x_t, s: (cell(x_t, s[0]),))
             backward = spec.is_backward(prefix)
             return forward.unroll(step, rows, start, backward, None if backward else spec.carry_at)
 
-        steps, final = forward.directions(OPS, spec, state, run)
+        steps, final = forward.layers(OPS, spec, state, rows, lambda lp, r, s: forward.directions(
+            OPS, spec, s, lambda prefix, start: run(lp + prefix, r, start)))
         return self.linear(torch.stack(steps, dim=1) if spec.each_step else steps[-1]), final
 
 

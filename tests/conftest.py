@@ -308,23 +308,29 @@ GRID = [
     ("random", dict(cell="gru", bidirectional=True, target_at="last", num_steps=6, state_size=12, input_width=7)),
     # at a peer's size: glample's LSTM 128 (input 100, 30 steps, batch 32, the last state read)
     ("random", dict(cell="lstm", input_width=100, state_size=128, num_steps=30, batch_size=32, target_at="last")),
+    # two stacked bidirectional layers (the second reads both directions' states of the first)
+    ("random", dict(cell="lstm", bidirectional=True, layers=2, num_steps=6, state_size=12, input_width=5, classes=3)),
 ]
 GRID_IDS = ["-".join([task, *(f"{k}={v}" for k, v in changes.items())]) for task, changes in GRID]
 
 # Every task × cell × direction the tasks allow: where hand-written gradients are checked against autodiff.
 HAND_WRITTEN = [(task, cell, bi) for task, spec in TASKS.items() for cell in CELLS for bi in (False, True)
                 if not bi or spec.bidirectional_ok]
-HAND_WRITTEN_IDS = [f"{t}-{c}" + ("-bi" if b else "") for t, c, b in HAND_WRITTEN]
+# stacked layers (task, cell, bidirectional, layers): each loss kind and target position, each cell, both directions
+STACKED = [("sine", "rnn", False, 2), ("digits", "lstm", True, 2), ("random", "gru", True, 3)]
+HAND_WRITTEN += STACKED
+HAND_WRITTEN_IDS = [f"{p[0]}-{p[1]}" + ("-bi" if p[2] else "") + (f"-x{p[3]}" if len(p) > 3 else "")
+                    for p in HAND_WRITTEN]
 
 
 def hand_written_config(point):
-    """A small float64 configuration of a HAND_WRITTEN point."""
+    """A small float64 configuration of a HAND_WRITTEN point: (task, cell, bidirectional[, layers])."""
     from rnnbench.spec.config import RunConfig
 
-    task, cell, bidirectional = point
+    task, cell, bidirectional, *layers = point
     shape = {} if task == "digits" else dict(num_steps=6)  # digits: as many steps as the images have rows
     return RunConfig.for_task(task, cell=cell, bidirectional=bidirectional, state_size=5, batch_size=3,
-                              dtype="float64", **shape)
+                              dtype="float64", layers=layers[0] if layers else 1, **shape)
 
 
 def assert_round_trip(name: str, cell: str, bidirectional: bool):

@@ -111,6 +111,11 @@ def test_weights_in_and_data_in_reproduce_the_loss_trace(capsys, tmp_path):
         (["train", "--impl", "numpy", "--task", "random", "--classes", "1"],
          "--classes: expected an integer of at least 2, got '1'"),
         (["train", "--impl", "numpy", "--task", "random", "--target", "middle"], "--target: invalid choice"),
+        (["train", "--impl", "numpy", "--task", "random", "--layers", "0"],
+         "--layers: expected a positive integer, got '0'"),
+        (["train", "--impl", "numpy", "--layers", "2"],
+         "layers: task binary carries its state from window to window, one state per layer; stacked layers apply "
+         "to tasks of independent sequences (sine, digits, random), got 2"),
         (["theory", "--task", "nope"], "--task: invalid choice: 'nope'"),
         (["gen", "--task", "nope", "--out", "x.npz"], "--task: invalid choice: 'nope'"),
     ],
@@ -237,6 +242,15 @@ def test_weights_in_checks_the_keys_and_shapes_of_each_cell(capsys, tmp_path):
     np.savez(tmp_path / "nobh.npz", **{k: v for k, v in gru.items() if k != "bh"})
     code, _, err = run(capsys, *base, "--cell", "gru", "--bidirectional", "--weights-in", str(tmp_path / "nobh.npz"))
     assert code == 2 and "nobh.npz: missing arrays bh" in err
+    # stacked layers: the second layer's arrays under its prefix, reading both directions' states
+    stacked = init_params(RunConfig.for_task("sine", cell="rnn", bidirectional=True, layers=2))
+    assert stacked.names == ("W", "b", "bwd_W", "bwd_b", "l2_W", "l2_b", "l2_bwd_W", "l2_bwd_b", "U", "c")
+    assert stacked.l2_W.shape == (32 + 16, 16) and stacked.U.shape == (32, 1)
+    save_params(tmp_path / "x2.npz", stacked)
+    code, out, err = run(capsys, *base, "--bidirectional", "--layers", "2", "--weights-in", str(tmp_path / "x2.npz"))
+    assert code == 0, err
+    code, _, err = run(capsys, *base, "--bidirectional", "--weights-in", str(tmp_path / "x2.npz"))
+    assert code == 0, err  # a one-layer run reads its own arrays and ignores the rest
 
 
 def test_a_failed_run_keeps_the_previous_output(capsys, tmp_path, monkeypatch):

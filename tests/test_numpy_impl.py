@@ -20,10 +20,10 @@ CELLS = ("rnn", "lstm", "gru")
 SETUPS = [("binary", False), ("sine", False), ("digits", False), ("sine", True), ("digits", True)]
 
 
-def small_problem(task: str, cell: str, bidirectional: bool = False):
+def small_problem(task: str, cell: str, bidirectional: bool = False, layers: int = 1):
     """A float64 model with 3 units over windows of 4 steps and 3 rows, nonzero biases, random data and state."""
     config = RunConfig.for_task(task, cell=cell, bidirectional=bidirectional, state_size=3, num_steps=4,
-                                batch_size=3, size=12, dtype="float64", threads=1)
+                                batch_size=3, size=12, dtype="float64", threads=1, layers=layers)
     rng = np.random.default_rng(0)
     p = init_params(config).astype(np.float64)
     p = p.map(lambda a: a if a.ndim == 2 else rng.normal(0, 0.3, a.shape))  # nonzero biases
@@ -45,6 +45,21 @@ def small_problem(task: str, cell: str, bidirectional: bool = False):
 @pytest.mark.parametrize("task,bidirectional", SETUPS)
 def test_gradients_equal_central_finite_differences_float64(task, bidirectional, cell):
     model, p, x, y, state = small_problem(task, cell, bidirectional)
+    _, grads, _ = model.loss_and_grads(p, x, y, state)
+    assert grads.names == p.names
+    assert_matches_central_differences(model, p, x, y, state, grads)
+
+
+# stacked layers: each stacked layer's gradient flows through the one above's inputs (each step and last-step
+# targets, one and two directions)
+STACKED_SETUPS = [("sine", False, 2), ("digits", True, 2), ("random", False, 3)]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("task,bidirectional,layers", STACKED_SETUPS)
+def test_stacked_gradients_equal_central_finite_differences_float64(task, bidirectional, layers, cell):
+    model, p, x, y, state = small_problem(task, cell, bidirectional, layers)
+    assert [n for n in p.names if n.endswith("W")][-1] == f"l{layers}_" + ("bwd_W" if bidirectional else "W")
     _, grads, _ = model.loss_and_grads(p, x, y, state)
     assert grads.names == p.names
     assert_matches_central_differences(model, p, x, y, state, grads)

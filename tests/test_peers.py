@@ -10,7 +10,8 @@ from conftest import fake_info
 from rnnbench.commands import bench
 from rnnbench.commands.cli import main
 from rnnbench.spec.measures import Measure
-from rnnbench.spec.peers import INFERENCE, PEERS, STEP, TRAIN
+from rnnbench.spec.peers import INFERENCE, PEERS, STEP, TRAIN, sweep_name
+from rnnbench.spec.references import config_label
 from rnnbench.spec.request import BenchRequest
 
 
@@ -48,12 +49,16 @@ def test_the_peer_cases_are_the_peers_own_sizes():
     assert swept == {(c, h, h, 50, 32, 1, STEP) for c in ("rnn", "lstm", "gru") for h in (16, 64, 256, 512, 1024)}
 
 
-def test_a_stacked_case_is_n_a_for_every_implementation_with_its_reason():
-    gaps = bench.not_applicable(["numpy", "torch-rnn"], BenchRequest(profile="peers"))
-    stacked = [g for g in gaps if g["label"] == "stefbraun-lstm-4layers"]
-    assert {g["impl"] for g in stacked} == {"numpy", "torch-rnn"}
-    assert all(g["field"] == "layers" and "4 stacked layers" in g["reason"] for g in stacked)
-    assert not any(g["label"] == "fastrnns-lstm" and g["impl"] == "numpy" for g in gaps)
+def test_every_implementation_runs_every_peer_case_but_what_its_registry_row_declares():
+    """The stacked case too (four layers); the only n/a is Flax's GRU (the sweep's GRU points), with its reason."""
+    from rnnbench.spec import registry
+
+    gaps = bench.not_applicable(registry.names(), BenchRequest(profile="peers"))
+    assert {(g["impl"], g["field"]) for g in gaps} == {("jax-flax", "cell")}
+    assert {g["label"] for g in gaps} == {sweep_name("gru", h) for h in (16, 64, 256, 512, 1024)}
+    assert all("flax.linen.GRUCell" in g["reason"] for g in gaps)
+    config = PEERS["stefbraun-lstm-4layers"].config(threads=1)
+    assert config.layers == 4 and "-x4-" in config_label(config)
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -184,3 +189,4 @@ def test_where_the_fastest_changes_on_records_with_a_known_crossing():
     table = findings([], pd.DataFrame(), peers=peer_rows(doc))
     row = table[table["finding"] == "where the fastest changes"].iloc[0]
     assert row["config"] == "lstm train step, hidden 16-1024" and "torch-rnn from 256" in row["detail"]
+

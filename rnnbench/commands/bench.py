@@ -104,7 +104,7 @@ def not_applicable(names: list[str], request: BenchRequest) -> list[dict]:  # ea
     for ref in case_references(request):
         for name in names:
             e = registry.entry(name)
-            gap = e.unsupported(ref.config) or (f"layers: {ref.unbuilt}" if ref.unbuilt else "")
+            gap = e.unsupported(ref.config)
             reason = gap or e.too_slow_to_build(ref.config, profile)
             if reason:
                 points.append({"impl": name, "framework": e.framework, "label": ref.label, "task": ref.config.task,

@@ -20,8 +20,8 @@ from rnnbench.spec.config import DEVICES, DTYPES, OPTIMIZERS, TARGETS, RunConfig
 from rnnbench.tasks import DEFAULT_TASK, TASKS
 from rnnbench.tasks.random import DEFAULT_CLASSES, DEFAULT_INPUT, DEFAULT_TARGET
 
-CONFIG_ARGS = ("cell", "bidirectional", "optimizer", "num_steps", "state_size", "batch_size", "size", "epochs",
-               "seed", "learning_rate", "clip_norm", "threads", "device", "dtype", "input_width", "classes",
+CONFIG_ARGS = ("cell", "bidirectional", "layers", "optimizer", "num_steps", "state_size", "batch_size", "size",
+               "epochs", "seed", "learning_rate", "clip_norm", "threads", "device", "dtype", "input_width", "classes",
                "target_at")
 
 
@@ -34,6 +34,8 @@ def add_config_arguments(p) -> None:
     p.add_argument("--cell", choices=tuple(CELLS), default=None, help="the recurrent cell (the task's)")
     p.add_argument("--bidirectional", action="store_true", default=None,
                    help="add a backward direction (tasks of independent sequences: sine, digits)")
+    p.add_argument("--layers", type=positive_int, default=None, metavar="N",
+                   help="stacked layers, each reading the one below's states (1; tasks of independent sequences)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="the task's by default")
     p.add_argument("--num-steps", type=positive_int, default=None, help="window (sequence) length")
     p.add_argument("--truncation", type=truncation, default=None, metavar="tf|K2,K1",

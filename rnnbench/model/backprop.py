@@ -31,28 +31,38 @@ def _zero(ops: Ops, spec: ModelSpec, start: tuple) -> tuple:
 def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tuple):
     """One window: the loss, its gradients (a dict by canonical name) and the forward direction's final state.
 
+    Stacked layers: layer l > 1's rows are layer l - 1's states (both directions', forward first), (T*B, D)
+    time-major, from a zero state; the gradient at them, d_xw @ W[:n_in].T, is what layer l - 1's states receive at
+    every step.
+
     rows: (T*B, n_in) time-major inputs; target: one-hot rows or values, (T*B, O) or (B, O); state: the state
     carried into the window, (B, H) each (the forward direction starts from it by ``ModelSpec.start``; a backward
     direction from zero).
     """
-    n_in = spec.n_in
     B = state[0].shape[0]
     T = rows.shape[0] // B
     math = cell_math(spec.cell)
     start = spec.start(ops, state)
-    kept, per_direction, final = [], [], start
-    for prefix in spec.directions:
-        W = p[prefix + "W"]
-        xw = list(ops.split(ops.matmul(rows, W[:n_in]) + p[prefix + "b"], T, 0))  # time order
-        backward = spec.is_backward(prefix)
-        first = _zero(ops, spec, start) if backward else start
-        states, saved = run(ops, math.step, xw, W[n_in:], p.get(prefix + "bh"), first, reverse=backward)
-        hs = [s[0] for s in states[1:]]
-        per_direction.append(hs[::-1] if backward else hs)
-        kept.append((states, saved))
-        if not backward:
-            final = states[-1]
-    features = [ops.cat(list(hs), 1) if len(hs) > 1 else hs[0] for hs in zip(*per_direction)]  # T of (B, D)
+    per_layer, final, inputs, features = [], start, rows, []
+    for k, lp in enumerate(spec.layers):
+        if k:  # a layer above the first reads the one below's states, (T*B, D) time-major, from zero
+            inputs = ops.cat(features, 0)
+        layer_start = start if k == 0 else tuple(ops.zeros_like(s) for s in start)
+        kept, per_direction = [], []
+        for prefix in spec.directions:
+            W = p[lp + prefix + "W"]
+            n_in = spec.n_in_of(W)
+            xw = list(ops.split(ops.matmul(inputs, W[:n_in]) + p[lp + prefix + "b"], T, 0))  # time order
+            backward = spec.is_backward(prefix)
+            first = _zero(ops, spec, layer_start) if backward else layer_start
+            states, saved = run(ops, math.step, xw, W[n_in:], p.get(lp + prefix + "bh"), first, reverse=backward)
+            hs = [s[0] for s in states[1:]]
+            per_direction.append(hs[::-1] if backward else hs)
+            kept.append((states, saved))
+            if k == 0 and not backward:
+                final = states[-1]
+        per_layer.append((inputs, kept))
+        features = [ops.cat(list(hs), 1) if len(hs) > 1 else hs[0] for hs in zip(*per_direction)]  # T of (B, D)
     U = p["U"]
     read = ops.cat(features, 0) if spec.each_step else features[-1]  # (T*B, D) or (B, D)
     out = ops.matmul(read, U) + p["c"]
@@ -69,16 +79,25 @@ def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tupl
     grads = {"U": ops.matmul(read, d_out, transpose_a=True), "c": ops.sum0(d_out)}
     d_read = ops.matmul(d_out, U, transpose_b=True)  # (T*B, D) or (B, D)
     H = spec.state_size
-    for k, (prefix, (states, saved)) in enumerate(zip(spec.directions, kept)):
-        W = p[prefix + "W"]
-        d_h = d_read if len(kept) == 1 else d_read[:, k * H : (k + 1) * H]
-        dhs = list(ops.split(d_h, T, 0)) if spec.each_step else [None] * (T - 1) + [d_h]  # time order
-        backward = spec.is_backward(prefix)
-        d_xw, dWh, db_rows, dbh_rows = math.backward(ops, dhs[::-1] if backward else dhs, states, saved,
-                                                     ops.swapaxes(W[n_in:], 0, 1))
-        d_xw = ops.cat(d_xw[::-1], 0) if backward else db_rows  # time order, (T*B, G*H)
-        grads[prefix + "W"] = ops.cat([ops.matmul(rows, d_xw, transpose_a=True), dWh], 0)
-        grads[prefix + "b"] = ops.sum0(db_rows)
-        if dbh_rows is not None:
-            grads[prefix + "bh"] = ops.sum0(dbh_rows)
+    each_step = spec.each_step
+    for layer in reversed(range(len(spec.layers))):  # top first: each passes the gradient at its rows down
+        lp, (inputs, kept) = spec.layers[layer], per_layer[layer]
+        d_rows = None
+        for k, (prefix, (states, saved)) in enumerate(zip(spec.directions, kept)):
+            W = p[lp + prefix + "W"]
+            n_in = spec.n_in_of(W)
+            d_h = d_read if len(kept) == 1 else d_read[:, k * H : (k + 1) * H]
+            dhs = list(ops.split(d_h, T, 0)) if each_step else [None] * (T - 1) + [d_h]  # time order
+            backward = spec.is_backward(prefix)
+            d_xw, dWh, db_rows, dbh_rows = math.backward(ops, dhs[::-1] if backward else dhs, states, saved,
+                                                         ops.swapaxes(W[n_in:], 0, 1))
+            d_xw = ops.cat(d_xw[::-1], 0) if backward else db_rows  # time order, (T*B, G*H)
+            grads[lp + prefix + "W"] = ops.cat([ops.matmul(inputs, d_xw, transpose_a=True), dWh], 0)
+            grads[lp + prefix + "b"] = ops.sum0(db_rows)
+            if dbh_rows is not None:
+                grads[lp + prefix + "bh"] = ops.sum0(dbh_rows)
+            if layer:  # the gradient at this layer's rows: the states of the layer below, every step
+                d_in = ops.matmul(d_xw, W[:n_in], transpose_b=True)
+                d_rows = d_in if d_rows is None else d_rows + d_in
+        d_read, each_step = d_rows, True  # a layer below the top gets a gradient at every step
     return loss, grads, final

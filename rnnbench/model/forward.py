@@ -4,6 +4,7 @@ these rules bound to a config and a framework's operations, which each framework
     forward direction:   h_t = cell(x_t, h_{t-1})     from the given state (zero for independent sequences)
     backward direction:  g_t = cell(x_t, g_{t+1})     from zero, over the window reversed
     out_t = [h_t, g_t] @ U + c                         at every step, or at the last step only
+    stacked layers: layer l > 1 reads layer l - 1's [h_t, g_t] in place of x_t, from zero
 
 BPTT(k2, k1) (``ModelSpec.shift``): the window is k2 steps long, its loss is taken on its last k1 positions only
 and the state carried on is the one after its first k1 steps, so that every error is backpropagated at least
@@ -26,9 +27,11 @@ from rnnbench.spec.config import RunConfig
 
 
 def direction_inputs(ops: Ops, spec: ModelSpec, p: dict, prefix: str, rows):
-    """One direction's (xw, Wh, bh): xw = rows @ W[:n_in] + b, (B, T, G*H), from rows (B, T, n_in)."""
+    """One direction's (xw, Wh, bh): xw = rows @ W[:n_in] + b, (B, T, G*H), from rows (B, T, n_in); ``prefix`` is
+    its layer's and its own ("l2_bwd_")."""
     W = p[prefix + "W"]
-    return ops.project(rows, W[: spec.n_in], p[prefix + "b"]), W[spec.n_in :], p.get(prefix + "bh")
+    n_in = spec.n_in_of(W)
+    return ops.project(rows, W[:n_in], p[prefix + "b"]), W[n_in:], p.get(prefix + "bh")
 
 
 def unroll(step, seq, state: tuple, backward: bool = False, carry_at: int | None = None):
@@ -80,9 +83,25 @@ def readout(ops: Ops, spec: ModelSpec, p: dict, features):
     return ops.project(features, U, c) if spec.each_step else ops.matmul(features[:, -1], U) + c
 
 
+def layers(ops: Ops, spec: ModelSpec, state: tuple, rows, run_layer):
+    """Every stacked layer, bottom first: ``run_layer(layer prefix, rows, start)`` gives a layer's features (T
+    tensors (B, D), or one (B, T, D)) and its forward direction's final state from its rows (B, T, n_in); a layer
+    above the first reads the one below's features, from zero. Returns the top layer's features and the first
+    layer's final state (the one carried on)."""
+    features, final = None, state
+    for k, lp in enumerate(spec.layers):
+        features, last = run_layer(lp, rows, state if k == 0 else tuple(ops.zeros_like(s) for s in state))
+        if k == 0:
+            final = last
+        rows = ops.stack(features, 1) if isinstance(features, (list, tuple)) else features
+    return features, final
+
+
 def outputs(ops: Ops, spec: ModelSpec, p: dict, rows, state: tuple):
-    """Every direction over rows (B, T, n_in), then the readout; the forward direction's final state."""
-    features, final = directions(ops, spec, state, lambda prefix, start: direction(ops, spec, p, prefix, rows, start))
+    """Every layer and direction over rows (B, T, n_in), then the readout; the first layer's forward direction's
+    final state."""
+    features, final = layers(ops, spec, state, rows, lambda lp, r, s: directions(
+        ops, spec, s, lambda prefix, start: direction(ops, spec, p, lp + prefix, r, start)))
     return readout(ops, spec, p, features), final
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnbench.spec.cells import BACKWARD_PREFIX, cell
+from rnnbench.spec.cells import BACKWARD_PREFIX, cell, layer_prefixes
 from rnnbench.spec.config import RunConfig
 from rnnbench.tasks.base import XENT
 
@@ -27,6 +27,7 @@ class ModelSpec:
     # BPTT(k2, k1)'s k1 where it is below the window (RunConfig.shift): the forward state carried on is the one
     # after the window's first k1 steps, and the loss is taken on its last k1 positions. None: TF style.
     shift: int | None = None
+    layers: tuple[str, ...] = ("",)  # the stacked layers' parameter-name prefixes, bottom first ("", "l2_", ...)
 
     @classmethod
     def of(cls, config: RunConfig) -> ModelSpec:
@@ -34,11 +35,16 @@ class ModelSpec:
         return cls(config.cell, config.input_size, config.state_size, config.output_size,
                    len(cell(config.cell).states), ("", BACKWARD_PREFIX) if config.bidirectional else ("",),
                    task.tokens, task.each_step, task.loss == XENT, task.carries_state, config.batch_size,
-                   config.shift)
+                   config.shift, layer_prefixes(config.layers))
 
     @staticmethod
     def is_backward(prefix: str) -> bool:
-        return prefix == BACKWARD_PREFIX
+        """Whether ``prefix`` (a direction's, with or without its layer's: "bwd_", "l2_bwd_") is a backward one."""
+        return prefix.endswith(BACKWARD_PREFIX)
+
+    def n_in_of(self, W) -> int:
+        """The input width of the layer whose W this is: the rows above the recurrent ones."""
+        return W.shape[0] - self.state_size
 
     @property
     def carry_at(self) -> int | None:

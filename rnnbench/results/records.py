@@ -43,6 +43,7 @@ class Record:
     task: str | None = None
     cell: str | None = None
     bidirectional: bool | None = None
+    layers: int | None = None  # stacked layers (RunConfig.layers); absent in records written before they were built
     optimizer: str | None = None
     num_steps: int | None = None
     shift: int | None = None  # BPTT(k2, k1)'s k1 where below num_steps (RunConfig.shift)

@@ -10,7 +10,9 @@ purpose: once over any framework's operations (``rnnbench.model.cells``) and onc
           r, z = sigmoid(a + r_h)[r, z];  n = tanh(a_n + r*r_h_n);  h' = (1-z)*n + z*h   (reset-after)
 
 The readout is the same for every cell: ``out_t = h_t @ U + c``; a bidirectional model adds the backward
-direction's ``bwd_W``, ``bwd_b`` (``bwd_bh``), and ``U`` then has 2H rows, the forward state's first.
+direction's ``bwd_W``, ``bwd_b`` (``bwd_bh``), and ``U`` then has 2H rows, the forward state's first. Stacked
+layers (``layers`` > 1): layer l > 1 has the same arrays prefixed ``l{l}_``, its input the states of the layer
+below (both directions', forward first); ``U`` reads the top layer.
 To add a cell: docs/extending.md lists every file.
 """
 
@@ -64,15 +66,29 @@ def permute_blocks(a, order: list[int]):
     return np.concatenate([blocks[k] for k in order], axis=-1)
 
 
+def layer_prefix(layer: int) -> str:
+    """The npz prefix of stacked layer ``layer`` (1-based): "" for the first, so a one-layer model keeps its keys,
+    then "l2_", "l3_", ... (``l2_W``, ``l2_bwd_b``)."""
+    return "" if layer == 1 else f"l{layer}_"
+
+
+def layer_prefixes(layers: int) -> tuple[str, ...]:
+    return tuple(layer_prefix(k) for k in range(1, layers + 1))
+
+
 def param_shapes(cell_name: str, input_size: int, state_size: int, output_size: int,
-                 bidirectional: bool = False) -> dict[str, tuple[int, ...]]:
-    """The canonical npz keys and shapes of a model, in canonical order: W b [bh] [bwd_W bwd_b [bwd_bh]] U c."""
+                 bidirectional: bool = False, layers: int = 1) -> dict[str, tuple[int, ...]]:
+    """The canonical npz keys and shapes of a model, in canonical order: W b [bh] [bwd_W bwd_b [bwd_bh]], then each
+    stacked layer's the same under its prefix (``l2_W`` ...: its input is the layer below's states, every
+    direction's), then U c."""
     spec = cell(cell_name)
-    forward = spec.direction_shapes(input_size, state_size)
-    shapes = dict(forward)
-    if bidirectional:
-        shapes.update({BACKWARD_PREFIX + k: v for k, v in forward.items()})
     directions = 2 if bidirectional else 1
+    shapes = {}
+    for k, prefix in enumerate(layer_prefixes(layers)):
+        one = spec.direction_shapes(input_size if k == 0 else directions * state_size, state_size)
+        shapes.update({prefix + name: v for name, v in one.items()})
+        if bidirectional:
+            shapes.update({prefix + BACKWARD_PREFIX + name: v for name, v in one.items()})
     shapes["U"] = (directions * state_size, output_size)
     shapes["c"] = (output_size,)
     return shapes

@@ -36,6 +36,9 @@ class RunConfig:
     task: str = "binary"  # a name of rnnbench.tasks.TASKS
     cell: str = "rnn"  # a name of rnnbench.spec.cells.CELLS
     bidirectional: bool = False  # a backward direction too (tasks of independent sequences only)
+    # stacked layers: layer l > 1 reads layer l - 1's states (both directions', forward first); tasks of
+    # independent sequences only (a carried state would be one per layer)
+    layers: int = 1
     optimizer: str = "adagrad"  # "adagrad" (TF1 semantics) or "adam" (torch.optim.Adam semantics)
     num_steps: int = 5  # window length: steps of truncated backpropagation (a sequence's length); BPTT's k2
     # BPTT(k2, k1)'s k1 (Williams & Peng): windows of num_steps advance by this many steps, each takes its loss on
@@ -66,7 +69,7 @@ class RunConfig:
                             ("dtype", DTYPES)):
             if getattr(self, name) not in table:
                 raise ConfigError(name, f"must be one of {', '.join(table)}, got {getattr(self, name)!r}")
-        for name in ("num_steps", "state_size", "batch_size", "size", "epochs", "threads"):
+        for name in ("num_steps", "state_size", "batch_size", "size", "epochs", "threads", "layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(name, f"must be a positive integer, got {value!r}")
@@ -92,6 +95,11 @@ class RunConfig:
             raise ConfigError("bidirectional", f"task {self.task} carries its state from window to window, "
                                                "so a backward direction cannot see a whole sequence; "
                                                "bidirectional applies to sine and digits")
+        if self.layers > 1 and self.task_spec.carries_state:
+            stacked = ", ".join(n for n, t in TASKS_OF().items() if not t.carries_state)
+            raise ConfigError("layers", f"task {self.task} carries its state from window to window, one state "
+                                        f"per layer; stacked layers apply to tasks of independent sequences "
+                                        f"({stacked}), got {self.layers}")
         self._check_sizes()
         self.task_spec.validate(self)
 
@@ -176,8 +184,8 @@ class RunConfig:
 
     @property
     def variant(self) -> str:
-        """The model, e.g. "lstm" or "gru-bi"."""
-        return self.cell + ("-bi" if self.bidirectional else "")
+        """The model, e.g. "lstm", "gru-bi" or "lstm-x4" (four stacked layers)."""
+        return self.cell + ("-bi" if self.bidirectional else "") + (f"-x{self.layers}" if self.layers > 1 else "")
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)

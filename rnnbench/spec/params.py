@@ -88,7 +88,8 @@ VANILLA_KEYS = tuple(param_shapes("rnn", 1, 1, 1))  # W b U c: the vanilla RNN's
 
 
 def expected_shapes(config: RunConfig) -> dict[str, tuple[int, ...]]:
-    return param_shapes(config.cell, config.input_size, config.state_size, config.output_size, config.bidirectional)
+    return param_shapes(config.cell, config.input_size, config.state_size, config.output_size, config.bidirectional,
+                        config.layers)
 
 
 MODEL_COPIES = 5  # weights, gradients, Adam's two moments, one framework-side copy
@@ -112,7 +113,8 @@ def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarr
 
 
 def init_params(config: RunConfig) -> Params:
-    """Glorot-uniform weight matrices (W, then bwd_W, then U: drawn in that order), zero biases, float32, from
+    """Glorot-uniform weight matrices (W, then bwd_W, each stacked layer's, then U: drawn in that order), zero
+    biases, float32, from
     ``default_rng([seed, STREAM_PARAMS])``."""
     rng = np.random.default_rng([config.seed, STREAM_PARAMS])
     shapes = expected_shapes(config)

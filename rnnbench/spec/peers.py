@@ -40,8 +40,8 @@ class PeerCase:
         extra = {} if threads is None else {"threads": threads}
         return RunConfig.for_task(PEERS_TASK, cell=self.cell, input_width=self.input_size, state_size=self.hidden,
                                   num_steps=self.steps, batch_size=self.batch, size=2 * self.batch,
-                                  bidirectional=self.bidirectional, target_at=self.target, classes=self.classes,
-                                  device=device, **extra)
+                                  bidirectional=self.bidirectional, layers=self.layers, target_at=self.target,
+                                  classes=self.classes, device=device, **extra)
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -54,12 +54,6 @@ class PeerCase:
     def swept(self) -> bool:
         """A point of the sweep over hidden sizes (where the fastest implementation changes), not a peer's."""
         return self.name.startswith(SWEEP_PREFIX)
-
-    @property
-    def unbuilt(self) -> str:
-        """Why no implementation can run it yet ("" when one can)."""
-        return (f"{self.layers} stacked layers: the model has one layer (--layers is not built yet)"
-                if self.layers != 1 else "")
 
 
 FASTRNNS = ("pytorch/pytorch benchmarks/fastrnns (runner.py: seqLength 100, numLayers 1, inputSize = hiddenSize 512, "

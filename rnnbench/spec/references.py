@@ -27,7 +27,6 @@ class Reference:
     timed: bool = True  # the benchmarks time it; else a convergence reference only
     every_measure: bool = False  # all of REFERENCE_MEASURES; else LIGHT_MEASURES (the main job's time budget)
     timed_by: tuple[str, ...] | None = None  # the measures, where a case names its own (a peer case)
-    unbuilt: str = ""  # why no implementation can run it yet (a peer case beyond the model): each skips with it
     source: str = ""  # a peer case's source (rnnbench.spec.peers); "" for the references
     swept: bool = False  # a point of the peers' sweep over hidden sizes
 
@@ -107,5 +106,5 @@ def peer_references(threads: int | None = None, device: str = "cpu", peers: list
         config = case.config(threads, device)
         chance = config.task_spec.levels().nothing_learned()
         out.append(Reference(case.name, config, "chance", chance, (0.0, float("inf")), timed_by=case.measures,
-                             unbuilt=case.unbuilt, source=case.source, swept=case.swept))
+                             source=case.source, swept=case.swept))
     return tuple(out)
