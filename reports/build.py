@@ -247,7 +247,9 @@ def build_run_report(paths) -> Report:
         add(Section("parity", "Parity with NumPy, step by step",
                     "Each implementation's dloss = |step loss - numpy's step loss| over the first steps of the "
                     "reference run, from the same canonical weights and data (log scale). The tests hold the first 50 "
-                    "steps within 1e-4; float32 rounding then grows through the training."
+                    "steps within 1e-4; float32 rounding then grows through the training. A peer case's run "
+                    "(--profile peers) is its parity at size: its 20 steps within the case's tolerance, derived from "
+                    "float32 accumulation over its longest product (rnnbench/spec/parity.py), the dashed line."
                     + "".join(f" {t}: {f.parity_why}." for t, f in tasks.items() if f.parity_why), parity,
                     figures.parity_figure(newest_traces, order, tasks)))
     for task, facts in tasks.items():

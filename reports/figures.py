@@ -115,8 +115,9 @@ def parity_figure(traces: pd.DataFrame, labels_in_order: list[str], tasks: dict[
         for impl, own in group[group["impl"] != reference].groupby("impl"):
             diff = (own.set_index("step")["loss"] - ref).abs().dropna()
             ax.plot(diff.index, diff.clip(lower=1e-9), label=impl, linewidth=1)
-        ax.axhline(1e-4, color="black", linestyle="--", linewidth=0.8)
-        ax.text(ax.get_xlim()[1], 1e-4, " parity tolerance 1e-4", va="bottom", ha="right", fontsize=8)
+        tolerance = float(group["tolerance"].max())  # the config's, as its run recorded it
+        ax.axhline(tolerance, color="black", linestyle="--", linewidth=0.8)
+        ax.text(ax.get_xlim()[1], tolerance, f" parity tolerance {tolerance:.2g}", va="bottom", ha="right", fontsize=8)
         ax.set_yscale("log")
         ax.set_title(f"{label}: |step loss - {reference}'s|")
         why = tasks[group["task"].iloc[0]].parity_why if tasks and len(group) else ""

@@ -18,9 +18,10 @@ from rnnbench.errors import UserError
 from rnnbench.results.paired import is_ab_file, read_ab
 from rnnbench.results.records import Record
 from rnnbench.results.schema import host, info, read_results, run_info
+from rnnbench.spec.measures import PER_STEP_MEASURES, REFERENCE_MEASURES, Measure
 
 # column -> where it comes from: ("run", key) | ("record", key) | ("info", a Record field) | ("stats", key)
-from rnnbench.spec.measures import PER_STEP_MEASURES, REFERENCE_MEASURES, Measure
+from rnnbench.spec.parity import PARITY_TOLERANCE
 
 # column -> where it comes from: ("run", key) | ("record", key) | ("info", a Record field) | ("stats", key)
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -184,13 +185,18 @@ def load_curves(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
+TRACE_COLUMNS = [*CURVE_COLUMNS, "tolerance"]
+
+
 def load_traces(runs: list[tuple[Path, dict]]) -> pd.DataFrame:
-    """The first step losses of each train record, one row per step (1-based): the parity figure's data."""
+    """The first step losses of each train record, one row per step (1-based), with the parity tolerance its run
+    recorded (DESIGN.md's 1e-4 where a record predates it): the parity figure's data."""
     rows = []
     for run, t in _train_records(runs):
-        rows += [{"run": run, "impl": t.impl, "label": t.label, "task": t.task, "step": s, "loss": v}
-                 for s, v in enumerate(t.first_losses or [], 1)]
-    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+        tolerance = t.parity_tolerance or PARITY_TOLERANCE
+        rows += [{"run": run, "impl": t.impl, "label": t.label, "task": t.task, "step": s, "loss": v,
+                  "tolerance": tolerance} for s, v in enumerate(t.first_losses or [], 1)]
+    return pd.DataFrame(rows, columns=TRACE_COLUMNS)
 
 
 def load_free_runs(runs: list[tuple[Path, dict]]) -> pd.DataFrame:

@@ -107,7 +107,7 @@ def tiny_config():
 
 
 PARITY_STEPS = 50
-PARITY_TOLERANCE = 1e-4  # float32, DESIGN.md
+PARITY_TOLERANCE = 1e-4  # float32, DESIGN.md: rnnbench.spec.parity's, which parity_tolerance gives every grid point
 
 
 def parity_config(num_steps: int, state_size: int):
@@ -232,6 +232,9 @@ def assert_parity_at():
         return init_params(config).map(lambda a: a if a.ndim == 2 else rng.normal(0, 0.1, a.shape).astype(np.float32))
 
     def check(name: str, config):
+        from rnnbench.spec.parity import parity_tolerance
+
+        assert parity_tolerance(config) == PARITY_TOLERANCE  # the grid is held to DESIGN.md's tolerance
         if config not in references:
             references[config] = train("numpy", config, params=weights(config), progress=False)
         reference = references[config]

@@ -91,15 +91,36 @@ def test_task_tables_show_goals_and_the_metrics_their_task_has(rows):
 | digits-lstm-T8-S64 | numpy | 0.9889 | 0.0365 | test_accuracy >= 0.9 | yes |"""
 
 
+def test_parity_at_size_is_judged_against_the_tolerance_each_run_recorded():
+    """A peer case's recorded tolerance (rnnbench.spec.parity) replaces 1e-4 for its config; a deviation beyond it
+    is a finding, one within it is not."""
+    import pandas as pd
+
+    def trace(label, impl, losses, tolerance):
+        return [{"run": "r", "impl": impl, "label": label, "task": "random", "step": s, "loss": v,
+                 "tolerance": tolerance} for s, v in enumerate(losses, 1)]
+
+    base = [2.3, 2.29, 2.28]
+    traces = pd.DataFrame(trace("fastrnns-lstm", "numpy", base, 2.64e-4)
+                          + trace("fastrnns-lstm", "torch-rnn", [v + 1.5e-4 for v in base], 2.64e-4)
+                          + trace("fastrnns-lstm", "tf-xla", [v + 3e-4 for v in base], 2.64e-4))
+    parity = summaries.parity_table(traces)
+    assert list(parity[["impl", "tolerance", "within"]].itertuples(index=False, name=None)) == [
+        ("tf-xla", 2.64e-4, "NO"), ("torch-rnn", 2.64e-4, "yes")]
+    findings = summaries.findings([], parity)
+    beyond = findings[findings["finding"] == "parity beyond its tolerance"]
+    assert list(beyond["detail"]) == ["tf-xla: |loss - numpy loss| up to 0.0003, tolerance 0.00026"]
+
+
 def test_findings_and_parity_are_computed_from_the_results(rows):
     parity = summaries.parity_table(load_traces(read_runs([NEW])))
     assert markdown_table(parity) == """\
-| config | impl | max dloss, first 50 steps | max dloss, traced | steps traced |
-|---|---|---|---|---|
-| binary-rnn-T5-S4 | torch-rnn | 9.8e-06 | 3.98e-05 | 200 |
-| binary-rnn-T10-S16 | torch-rnn | 9.8e-06 | 3.98e-05 | 200 |
-| binary-rnn-T5-S4 | tf-cell | 4.9e-06 | 1.99e-05 | 200 |
-| binary-rnn-T10-S16 | tf-cell | 4.9e-06 | 1.99e-05 | 200 |"""
+| config | impl | max dloss, first 50 steps | max dloss, traced | steps traced | tolerance | within |
+|---|---|---|---|---|---|---|
+| binary-rnn-T5-S4 | torch-rnn | 9.8e-06 | 3.98e-05 | 200 | 0.0001 | yes |
+| binary-rnn-T10-S16 | torch-rnn | 9.8e-06 | 3.98e-05 | 200 | 0.0001 | yes |
+| binary-rnn-T5-S4 | tf-cell | 4.9e-06 | 1.99e-05 | 200 | 0.0001 | yes |
+| binary-rnn-T10-S16 | tf-cell | 4.9e-06 | 1.99e-05 | 200 | 0.0001 | yes |"""
     assert markdown_table(summaries.findings(rows, parity)) == """\
 | finding | config | detail |
 |---|---|---|

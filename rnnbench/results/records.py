@@ -99,6 +99,7 @@ class Record:
     cuda_max_allocated_mb: Number | None = None
     loss_curve: dict | None = None  # {"step": [...], "loss": [...]}: running means
     first_losses: list | None = None  # the first step losses: the parity figure
+    parity_tolerance: Number | None = None  # how far from NumPy's they may lie (rnnbench.spec.parity; 1e-4 before)
     # memory in a fresh process (measure "memory")
     framework_rss_mb: Number | None = None
     model_rss_mb: Number | None = None
