@@ -251,7 +251,8 @@ def build_run_report(paths) -> Report:
                     "(--profile peers) is its parity at size: its 20 steps within the case's tolerance, derived from "
                     "float32 accumulation over its longest product (rnnbench/spec/parity.py), the dashed line."
                     + "".join(f" {t}: {f.parity_why}." for t, f in tasks.items() if f.parity_why), parity,
-                    figures.parity_figure(newest_traces, order, tasks)))
+                    figures.parity_figure(newest_traces, [*order, *(c for c in parity["config"].unique()
+                                                                    if c not in order)], tasks)))
     for task, facts in tasks.items():
         task_refs = [r for r in references if r.task == task and r.label in order]
         if not task_refs:
