@@ -252,6 +252,83 @@ def assert_parity_at():
     return check
 
 
+# One step's gradients at a peer's size (glample's LSTM 128: input 100, 30 steps, batch 32) and at a stacked
+# bidirectional point: every implementation's against NumPy's, in float64 (tests/conftest.assert_gradients_at).
+GRADIENT_POINTS = {"glample-lstm-128-b32": None,
+                   "random-lstm-bi-x2": dict(cell="lstm", bidirectional=True, layers=2, num_steps=8, state_size=24,
+                                             input_width=10, batch_size=16)}
+
+
+def gradient_config(point: str):
+    """One window of ``point`` under Adagrad at learning rate 1 (the step that ``recovered_gradients`` inverts)."""
+    from rnnbench.spec.config import RunConfig
+    from rnnbench.spec.peers import PEERS
+
+    changes = GRADIENT_POINTS[point]
+    config = PEERS[point].config(threads=2) if changes is None else RunConfig.for_task("random", threads=2, **changes)
+    return config.replace(size=config.batch_size, epochs=1, optimizer="adagrad", learning_rate=1.0)
+
+
+def recovered_gradients(before, after, learning_rate: float) -> dict:
+    """Each parameter's gradient of a first Adagrad step, from the parameters before and after it: the update is
+    u = -lr * g / sqrt(a0 + g^2) (rnnbench.spec.optimizer: a0 the initial accumulator, no epsilon), so
+    g = -u * sqrt(a0) / sqrt(lr^2 - u^2), in float64. Exact up to the rounding of p1 - p0."""
+    import numpy as np
+
+    from rnnbench.spec.optimizer import ADAGRAD_INITIAL_ACCUMULATOR
+
+    out = {}
+    for name in before.names:
+        u = np.asarray(after[name], np.float64) - np.asarray(before[name], np.float64)
+        assert np.abs(u).max() < learning_rate, f"{name}: an update at the step size cannot be inverted"
+        out[name] = -u * np.sqrt(ADAGRAD_INITIAL_ACCUMULATOR) / np.sqrt(learning_rate**2 - u**2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def assert_gradients_at():
+    """Train ``name`` one step of ``gradient_config(point)`` (skipped where its registry row declares the point
+    unsupported) from the canonical weights (nonzero biases): its loss
+    within the point's parity tolerance of NumPy's float64 loss, and each parameter's gradient (recovered from the
+    step) within ``gradient_tolerance`` of NumPy's, relative to the largest element of NumPy's."""
+    import numpy as np
+
+    from rnnbench.spec.params import init_params
+    from rnnbench.spec.parity import gradient_tolerance, parity_tolerance
+    from rnnbench.training.train import train
+
+    references = {}
+
+    def weights(config, dtype):
+        rng = np.random.default_rng(11)
+        return init_params(config).map(
+            lambda a: (a if a.ndim == 2 else rng.normal(0, 0.1, a.shape).astype(np.float32)).astype(dtype))
+
+    def check(name: str, point: str) -> float:
+        config = gradient_config(point)
+        skip_unless_supported(name, config)
+        if point not in references:
+            wide = config.replace(dtype="float64")
+            ran = train("numpy", wide, params=weights(config, np.float64), progress=False)
+            references[point] = ran.losses[0], recovered_gradients(weights(config, np.float64), ran.final_params,
+                                                                   config.learning_rate)
+        loss, grads = references[point]
+        result = train(name, config, params=weights(config, np.float32), progress=False)
+        assert result.steps == 1
+        assert abs(result.losses[0] - loss) <= parity_tolerance(config), f"{name}: the step's loss"
+        ours, tol, worst = recovered_gradients(weights(config, np.float32), result.final_params,
+                                               config.learning_rate), gradient_tolerance(config), 0.0
+        for field, g in grads.items():
+            scale = np.abs(g).max()
+            assert scale > 0, f"{field}: NumPy's gradient is zero (a vacuous check)"
+            error = np.abs(ours[field] - g).max() / scale
+            assert error <= tol, f"{name}: {field}'s gradient lies {error:.2e} from NumPy's (tolerance {tol:.2e})"
+            worst = max(worst, error)
+        return worst
+
+    return check
+
+
 @pytest.fixture(scope="module")
 def built_at_parity():
     """Each implementation built once per test module at the (5, 4) parity configuration, from a zero state each

@@ -3,7 +3,13 @@ uni- and bidirectional; the forward pass against the DESIGN formulas; both optim
 
 import numpy as np
 import pytest
-from conftest import REFERENCES, assert_learns, assert_matches_central_differences
+from conftest import (
+    GRADIENT_POINTS,
+    REFERENCES,
+    assert_learns,
+    assert_matches_central_differences,
+    recovered_gradients,
+)
 
 from rnnbench.impl_numpy.cells import sigmoid
 from rnnbench.impl_numpy.model import Model
@@ -48,6 +54,23 @@ def test_gradients_equal_central_finite_differences_float64(task, bidirectional,
     _, grads, _ = model.loss_and_grads(p, x, y, state)
     assert grads.names == p.names
     assert_matches_central_differences(model, p, x, y, state, grads)
+
+
+def test_a_first_adagrad_step_inverts_to_the_gradient_it_took():
+    """The inversion the one-step gradient parity reads gradients with: from the parameters before and after one
+    Adagrad step at learning rate 1, the gradient the step used, to float64's rounding."""
+    model, p, x, y, state = small_problem("random", "lstm", True, layers=2)
+    _, grads, _ = model.loss_and_grads(p, x, y, state)
+    after = p.map(np.copy)
+    Adagrad(after, 1.0).update(after, grads)
+    for name, g in recovered_gradients(p, after, 1.0).items():
+        np.testing.assert_allclose(g, grads[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("point", GRADIENT_POINTS)
+def test_numpy_float32_one_step_gradients_at_size_match_its_float64(point, assert_gradients_at):
+    """The reference in float32 against itself in float64: the rounding the tolerance allows for, measured."""
+    assert assert_gradients_at("numpy", point) < 1e-5
 
 
 # stacked layers: each stacked layer's gradient flows through the one above's inputs (each step and last-step

@@ -17,7 +17,7 @@ from rnnbench.results.merge import merge_files
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
-WORKFLOW = ROOT / ".github" / "workflows" / "bench.yml"
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 @pytest.mark.parametrize("text", ["0/2", "3/2", "2", "a/b", "1/0", ""])
@@ -37,10 +37,10 @@ def test_assignment_is_deterministic_complete_and_balanced():
     assert sorted(unknown.values()) == [1, 1, 2, 2]
 
 
-def _collected(*args) -> list[str]:
-    done = subprocess.run([sys.executable, "-m", "pytest", *(str(BENCH / f) for f in (
-        "test_calibration.py", "test_train_bench.py", "test_task_bench.py", "test_scaling.py")),
-        "--collect-only", "-q", "-p", "no:cacheprovider", "--profile", "full", *args],
+def _collected(*args, files=("test_calibration.py", "test_train_bench.py", "test_task_bench.py", "test_scaling.py"),
+               profile="full") -> list[str]:
+    done = subprocess.run([sys.executable, "-m", "pytest", *(str(BENCH / f) for f in files),
+        "--collect-only", "-q", "-p", "no:cacheprovider", "--profile", profile, *args],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return [line for line in done.stdout.splitlines() if "::" in line]
@@ -63,6 +63,43 @@ def test_every_case_lands_in_exactly_one_shard(n):
         for t in part:
             if "test_calibration.py" not in t:
                 assert owner.setdefault(shards.case_key(t.split("::")[-1]), k) == k  # a case in one shard
+
+
+def test_the_peers_profile_splits_by_its_cases_arithmetic_and_times_each_roofline_where_its_case_runs():
+    """Shards of the peers profile: every case once, balanced by each case's FLOPs (no baseline knows these sizes),
+    and a case's roofline at size (test_peers.py) in every shard that times that case, and only there."""
+    from rnnbench.spec.peers import PEERS
+
+    files = ("test_calibration.py", "test_train_bench.py", "test_peers.py")
+    whole = _collected("--impl", "numpy", "--impl", "torch-rnn", files=files, profile="peers")
+    parts = [_collected("--impl", "numpy", "--impl", "torch-rnn", "--shard", f"{k}/3", files=files,
+                        profile="peers") for k in (1, 2, 3)]
+    timed = [[t for t in part if "test_train_bench.py" in t] for part in parts]
+    assert sorted(t for part in timed for t in part) == sorted(t for t in whole if "test_train_bench.py" in t)
+
+    def case_of(test: str) -> str:
+        return next(name for name in sorted(PEERS, key=len, reverse=True) if name in test)
+
+    for part, mine in zip(parts, timed):
+        assert {case_of(t) for t in part if "test_peers.py" in t} == {case_of(t) for t in mine}
+    # the estimate: a build, then the arithmetic; DeepBench's vanilla 1760 train step is some 10^4 times the
+    # arithmetic of its batch-1 inference at 32 units
+    costs = {name: shards.estimated_cost(_Item(case)) for name, case in _peer_references().items()}
+    work = {name: cost - shards.BUILD_COST for name, cost in costs.items()}
+    assert work["deepbench-train-rnn-1760"] > 1000 * work["deepbench-infer-rnn-32"] > 0
+    loads = [sum(costs[case_of(key)] for key in {shards.case_key(t.split("::")[-1]) for t in mine}) for mine in timed]
+    assert max(loads) - min(loads) <= max(costs.values()), loads  # greedy, longest first: within one case
+
+
+class _Item:
+    def __init__(self, reference):
+        self.callspec = type("CallSpec", (), {"params": {"peer_reference": reference}})()
+
+
+def _peer_references() -> dict:
+    from rnnbench.spec.references import peer_references
+
+    return {ref.label: ref for ref in peer_references(1)}
 
 
 def _bench(tmp_path, *args) -> dict:
@@ -154,22 +191,23 @@ def test_merge_refuses_one_case_twice_from_one_machine_and_unlike_runs(tmp_path)
     assert sum(b["name"].startswith("test_train_step[numpy") for b in merged["benchmarks"]) == 2
 
 
-def test_the_workflow_is_valid_and_runs_only_documented_commands():
-    """The workflow parses against GitHub's schema (check-jsonschema's vendored copy; actionlint too where it is
-    installed), and every command it runs is documented: the README's install line, `tox -e bench -- OPTIONS`, and
-    rnnbench verbs and options the README or docs/ name."""
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.name for w in WORKFLOWS])
+def test_the_workflow_is_valid_and_runs_only_documented_commands(workflow):
+    """Each workflow parses against GitHub's schema (check-jsonschema's vendored copy; actionlint too where it is
+    installed), and every command it runs is documented: the README's install line, `tox -e ENV -- OPTIONS` of an
+    environment the README names, and rnnbench verbs and options the README or docs/ name."""
     checker = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
     if not Path(checker).exists():
         pytest.skip("check-jsonschema is not installed (pip install 'rnnbench[dev]')")
-    done = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+    done = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(workflow)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     if shutil.which("actionlint"):
-        done = subprocess.run(["actionlint", str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(["actionlint", str(workflow)], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout
     readme = (ROOT / "README.md").read_text()
     documented = readme + "".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
-    text = WORKFLOW.read_text()
+    text = workflow.read_text()
     runs = re.findall(r"run: (?:>-\n)?((?:.+\n)(?:          .+\n)*)", text)
     assert runs
     for run in runs:
@@ -178,7 +216,7 @@ def test_the_workflow_is_valid_and_runs_only_documented_commands():
             if part.startswith(("python3 -m venv", ".venv/bin/pip install")):
                 assert part in readme, part
                 continue
-            verb = re.match(r"(?:\.venv/bin/tox -e (bench|compare)|\.tox/compare/bin/rnnbench (\w+))", part)
+            verb = re.match(r"(?:\.venv/bin/tox -e (\w+)|\.tox/compare/bin/rnnbench (\w+))", part)
             assert verb, part
             assert f"rnnbench {verb.group(2)}" in documented if verb.group(2) else f"tox -e {verb.group(1)}" in readme
             for option in re.findall(r"(--[a-z][a-z-]+)", part):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from conftest import (
+    GRADIENT_POINTS,
     GRID,
     GRID_IDS,
     HAND_WRITTEN,
@@ -60,6 +61,14 @@ def test_the_required_variants_are_registered():
 @pytest.mark.parametrize("name", TORCH_NAMES)
 def test_parity_with_numpy(name, shape, assert_parity):
     assert_parity(name, *shape)
+
+
+@pytest.mark.parametrize("point", GRADIENT_POINTS)
+@pytest.mark.parametrize("name", TORCH_NAMES)
+def test_one_step_gradients_at_size_match_numpy_float64(name, point, assert_gradients_at):
+    """Parity at size, gradients first hand: the step's loss and every parameter's gradient against NumPy's in
+    float64, within rnnbench.spec.parity's tolerances for the point."""
+    assert_gradients_at(name, point)
 
 
 @pytest.mark.parametrize("point", GRID, ids=GRID_IDS)

@@ -20,6 +20,11 @@ what float32 accumulation predicts for the case (docs/cells-and-tasks.md, "Parit
 
 Measured against it, NumPy's own float32 run lies 2.6e-7 from its float64 run over 20 steps of the fastrnns case
 (LSTM 512 x 100 x 64), whose tolerance is 2.6e-4.
+
+One step's gradients (``gradient_tolerance``) are held to a relative tolerance of the same form, without the
+loss's scale: each parameter's gradient within ``max(1e-4, λ · u · sqrt(n_g · T))`` of the largest element of NumPy's
+(float64), where n_g is the longest reduction the backward pass makes: a weight's gradient sums over every step of
+every sequence (T·B rows), so n_g = max(n, T·B).
 """
 
 from __future__ import annotations
@@ -43,3 +48,15 @@ def parity_tolerance(config) -> float:
     scale = config.task_spec.levels().nothing_learned()
     predicted = CONFIDENCE * UNIT_ROUNDOFF[config.dtype] * math.sqrt(longest_reduction(config) * config.num_steps)
     return max(PARITY_TOLERANCE, predicted * scale)
+
+
+def gradient_reduction(config) -> int:
+    """The longest reduction of one step's backward pass: a step's longest product, or a weight gradient's sum over
+    every step of every sequence in the window (T·B rows)."""
+    return max(longest_reduction(config), config.num_steps * config.batch_size)
+
+
+def gradient_tolerance(config) -> float:
+    """The largest max|g - g_NumPy| / max|g_NumPy| one step's gradient of a parameter may show at ``config``."""
+    predicted = CONFIDENCE * UNIT_ROUNDOFF[config.dtype] * math.sqrt(gradient_reduction(config) * config.num_steps)
+    return max(PARITY_TOLERANCE, predicted)
