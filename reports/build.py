@@ -90,6 +90,21 @@ def ab_sections(path, doc: dict) -> list[Section]:
     return [Section("ab", "Paired comparison", text, table, figures.forest_figure(table, meta["threshold_pct"]))]
 
 
+def drift_sections(abs_: list[tuple]) -> list[Section]:
+    """Drift since an anchor: the paired comparisons of one fixed commit against later ones, along the commits."""
+    table = summaries.drift_table([d for _, d in abs_])
+    if table.empty:
+        return []
+    finding = summaries.drift_finding(table)
+    return [Section("drift", "Drift since the anchor",
+                    finding[:1].upper() + finding[1:] + ". "
+                    "The anchor (benchmarks/baselines/ANCHOR, moved only on purpose) against each commit measured "
+                    "(rnnbench ab @benchmarks/baselines/ANCHOR HEAD, paired on one machine): each benchmark's B/A, "
+                    "the Hodges-Lehmann estimate of the repetitions' ratios, with its signed-rank interval, in "
+                    "commit order: a thousand small cuts show here where each commit's gate passed.", table,
+                    figures.drift_figure(table))]
+
+
 def versions_sections(abs_: list[tuple]) -> list[Section]:
     """Across versions: the paired comparisons of one code across releases of one package, side by side."""
     table = summaries.versions_table([d for _, d in abs_])
@@ -152,13 +167,13 @@ def build_report(paths) -> Report:
         runs = [(p, d["repetitions"][0]["docs"]["B"] if d["repetitions"] else next(iter(d["loss"]["docs"].values())))
                 for p, d in abs_ if d["repetitions"] or d["loss"]["docs"]]
         report = Report(sources=[str(p) for p, _ in abs_ + studies], environment=environment(runs))
-        report.sections += versions_sections(abs_)
+        report.sections += drift_sections(abs_) + versions_sections(abs_)
         for p, d in abs_:
             report.sections += ab_sections(p, d)
         report.sections += study_sections(studies)
         return report
     report = build_run_report(paths)
-    report.sections += versions_sections(abs_)
+    report.sections += drift_sections(abs_) + versions_sections(abs_)
     for p, d in abs_:
         report.sections += ab_sections(p, d)
     report.sections += study_sections(studies)

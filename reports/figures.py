@@ -340,15 +340,27 @@ def forest_figure(table: pd.DataFrame, threshold_pct: float) -> Figure:
     return fig
 
 
-def versions_figure(table: pd.DataFrame) -> Figure:
-    """Each train step's B/A against the release B ran, one line per benchmark, with its interval (one panel per
-    package); 1 is the release A ran."""
+def _ratio_panels(table: pd.DataFrame, by: str, height: float):
+    """(the train steps' rows, or every row where there are none; the values of ``by`` in order; a figure with a
+    panel per value; its axes): the frame of a figure of B/A ratios."""
     steps = table[table["measure"] == "train_step"]
     if steps.empty:
         steps = table
-    packages = list(dict.fromkeys(steps["package"]))
-    fig = Figure(figsize=(8, 3.2 * len(packages)), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(len(packages), 1))
+    panels = list(dict.fromkeys(steps[by]))
+    fig = Figure(figsize=(8, height * len(panels)), layout="constrained")
+    return steps, panels, fig, np.atleast_1d(fig.subplots(len(panels), 1))
+
+
+def _ratio_line(ax, x, group: pd.DataFrame, name: str) -> None:
+    """One benchmark's B/A at ``x`` with its intervals, labelled by its parameters."""
+    line = ax.plot(x, group["B/A"], "o-", ms=3, lw=1, label=name.split("[")[-1].rstrip("]"))[0]
+    ax.vlines(x, group["low"].astype(float), group["high"].astype(float), color=line.get_color(), lw=1, alpha=0.6)
+
+
+def versions_figure(table: pd.DataFrame) -> Figure:
+    """Each train step's B/A against the release B ran, one line per benchmark, with its interval (one panel per
+    package); 1 is the release A ran."""
+    steps, packages, fig, axes = _ratio_panels(table, "package", 3.2)
     for ax, package in zip(axes, packages):
         rows = steps[steps["package"] == package]
         releases = sorted(dict.fromkeys(rows["B release"]), key=_release_key)
@@ -357,16 +369,34 @@ def versions_figure(table: pd.DataFrame) -> Figure:
         for k, (name, group) in enumerate(rows.groupby("benchmark", sort=True)):
             group = group.sort_values("B release", key=lambda c: c.map(_release_key))
             dodge = (k - (len(names) - 1) / 2) * 0.5 / max(len(names), 1)  # side by side, intervals apart
-            x = [x_of[r] + dodge for r in group["B release"]]
-            line = ax.plot(x, group["B/A"], "o-", ms=3, lw=1, label=name.split("[")[-1].rstrip("]"))[0]
-            low, high = group["low"].astype(float), group["high"].astype(float)
-            ax.vlines(x, low, high, color=line.get_color(), lw=1, alpha=0.6)
+            _ratio_line(ax, [x_of[r] + dodge for r in group["B release"]], group, name)
         ax.axhline(1.0, color="#555555", lw=0.8)
         ax.set_xticks(range(len(releases)), releases)
         a_release = ", ".join(dict.fromkeys(rows["A release"]))
         ax.set_xlabel(f"{package} release on side B (A: {a_release})")
         ax.set_ylabel("train step B / A")
         ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
+def drift_figure(table: pd.DataFrame) -> Figure:
+    """Each train step's B/A against the anchor along the commits measured (in commit order), one line per
+    benchmark with its interval, a panel per family; the dashed line marks the threshold."""
+    steps, families, fig, axes = _ratio_panels(table, "family", 2.8)
+    commits = list(dict.fromkeys(steps["commit"]))  # the table is in commit order
+    x_of = {c: i for i, c in enumerate(commits)}
+    for ax, family in zip(axes, families):
+        rows = steps[steps["family"] == family]
+        for name, group in rows.groupby("benchmark", sort=True):
+            _ratio_line(ax, [x_of[c] for c in group["commit"]], group, name)
+        limit = 1 + rows["threshold %"].max() / 100
+        ax.axhline(1.0, color="#555555", lw=0.8)
+        ax.axhline(limit, color="#c44e52", ls="--", lw=0.8)
+        ax.set_xticks(range(len(commits)), commits, rotation=45, fontsize=6)
+        ax.set_ylabel("B / A (the anchor)")
+        ax.set_title(f"{family}: drift since {', '.join(dict.fromkeys(rows['anchor']))}", fontsize=9, loc="left")
+        ax.legend(fontsize=6, ncol=2)
+    axes[-1].set_xlabel("commit (in commit order)")
     return fig
 
 

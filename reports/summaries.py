@@ -574,6 +574,57 @@ def versions_finding(table: pd.DataFrame) -> str:
                      for _, r in moved.iterrows())
 
 
+DRIFT_COLUMNS = ["anchor", "commit", "committed", "family", "benchmark", "impl", "measure", "B/A", "low", "high",
+                 "verdict", "threshold %"]
+
+
+def drift_table(docs: list[dict]) -> pd.DataFrame:
+    """Drift since an anchor: the paired comparisons of one fixed commit A (``rnnbench ab
+    @benchmarks/baselines/ANCHOR HEAD``, one per commit measured) against two or more later commits B, every judged
+    benchmark's B/A with its interval, ordered by B's commit time. Comparisons with package overrides, of the
+    working tree, or whose A no other comparison shares are left out."""
+    by_anchor: dict[str, list[dict]] = {}
+    for doc in docs:
+        sides = doc["rnnbench_ab"]["sides"]
+        a, b = sides["A"], sides["B"]
+        if a.get("commit") and b.get("commit") and not (a.get("overrides") or b.get("overrides")):
+            by_anchor.setdefault(a["commit"], []).append(doc)
+    rows = []
+    for anchor, group in by_anchor.items():
+        if len({d["rnnbench_ab"]["sides"]["B"]["commit"] for d in group}) < 2:
+            continue
+        for doc in group:
+            meta = doc["rnnbench_ab"]
+            b = meta["sides"]["B"]
+            rows += [{"anchor": anchor[:10], "commit": b["commit"][:10], "committed": b.get("committed") or "",
+                      "family": j["framework"], "benchmark": j["name"], "impl": j["impl"], "measure": j["measure"],
+                      "B/A": round(j["ratio"], 4), "low": _round(j["low"], 4), "high": _round(j["high"], 4),
+                      "verdict": j["verdict"], "threshold %": meta["threshold_pct"]} for j in doc["judgements"]]
+    table = pd.DataFrame(rows, columns=DRIFT_COLUMNS)
+    return table.sort_values(["anchor", "committed", "commit", "family", "benchmark"], kind="stable").reset_index(
+        drop=True)
+
+
+def drift_finding(table: pd.DataFrame) -> str:
+    """Every benchmark whose drift at the latest commit measured exceeds the threshold (its estimate beyond it, or a
+    ``worse`` verdict), else that none does."""
+    parts = []
+    for anchor, rows in table.groupby("anchor", sort=False):
+        latest = rows[rows["commit"] == rows.iloc[-1]["commit"]]
+        over = latest[(latest["B/A"] > 1 + latest["threshold %"] / 100) | (latest["verdict"] == "worse")]
+        commits = rows["commit"].nunique()
+        if over.empty:
+            parts.append(f"no benchmark has drifted beyond {latest['threshold %'].iloc[0]:g}% since {anchor} "
+                         f"({commits} commits measured, the latest {latest['commit'].iloc[0]})")
+            continue
+        parts.append(f"drift beyond {over['threshold %'].iloc[0]:g}% since {anchor} at {latest['commit'].iloc[0]}: "
+                     + "; ".join(f"{r['impl']} {r['measure']} ({r['benchmark'].split('[')[-1].rstrip(']')}) "
+                                 f"{r['B/A']:.3f}" + ("" if pd.isna(r["low"]) else
+                                                      f" [{r['low']:.3f}, {r['high']:.3f}]")
+                                 for _, r in over.iterrows()))
+    return "; ".join(parts)
+
+
 AB_COLUMNS = ["family", "benchmark", "impl", "measure", "pairs", "A us", "B us", "B/A", "low", "high", "detectable %",
               "verdict", "pairs to settle"]
 

@@ -276,6 +276,87 @@ def test_with_no_confirmation_the_planned_pairs_decide(tmp_path, monkeypatch, ca
     assert "WORSE" in capsys.readouterr().out
 
 
+def _settling_phase(asked, disturbed_pair: int = 2):
+    """A fake ``run_phase``: 'fine' unchanged, 'slow' 25% slower and 'jumpy' unchanged, except that in the
+    planned pairs one pair (``disturbed_pair``) was disturbed (2x on B for 'jumpy', 1/2 for 'fine' and 'slow'),
+    which widens six pairs' intervals to their extremes: all three inconclusive there."""
+    def fake_phase(plan, name, measures, frameworks, order, cpus, request=None):
+        asked.append((name, request))
+        k = int(name.rsplit("-", 1)[1])
+        hit = 2.0 if name == f"pair-{disturbed_pair}" else 1.0
+        wobble = 1 + 0.004 * (k % 3)
+        a = {"test_train_step[fine-x]": 1e-3, "test_train_step[slow-x]": 2e-3, "test_train_step[jumpy-x]": 3e-3}
+        b = {"test_train_step[fine-x]": 1e-3 * wobble / hit, "test_train_step[slow-x]": 2.5e-3 * wobble / hit,
+             "test_train_step[jumpy-x]": 3e-3 * wobble * hit}
+        if request is not None:  # timed alone: only what the request names
+            a = {n: t for n, t in a.items() if n.split("[")[1].split("-")[0] in request.impl}
+            b = {n: t for n, t in b.items() if n in a}
+        return {"A": bench_doc(a), "B": bench_doc(b)}
+
+    return fake_phase
+
+
+def _plan(tmp_path, **kw):
+    from rnnbench.commands import ab
+    from rnnbench.commands.sides import Side
+
+    sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", "b" * 40, "d" * 40))
+    return ab.Plan(ROOT, sides, {}, "duet", 6, BenchRequest(profile="pair"), {}, ("train_step",), None, False,
+                   tmp_path, 0, **kw)
+
+
+def test_what_stays_inconclusive_is_timed_again_alone_and_settled_then_confirmed(tmp_path, monkeypatch, capsys):
+    """One disturbed planned pair leaves all three inconclusive; six settling pairs, timed alone, read 'fine' and
+    'jumpy' the same and 'slow' worse; the confirmation reads 'slow' worse again: the comparison fails on it
+    alone, and the JSON and the Markdown summary say which stage decided."""
+    from rnnbench.commands import ab
+
+    asked = []
+    monkeypatch.setattr(ab, "run_phase", _settling_phase(asked))
+    monkeypatch.delenv(ab.SUMMARY_ENV, raising=False)
+    plan = _plan(tmp_path, confirm=6, settle=6)
+    assert ab.execute(plan, ab.options(threshold=10.0, json=str(tmp_path / "gate.json"))) == 1
+    assert [n for n, _ in asked] == ([f"pair-{k}" for k in range(1, 7)] + [f"settle-1-{k}" for k in range(1, 7)]
+                                     + [f"confirm-{k}" for k in range(1, 7)])
+    assert asked[6][1].impl == ("fine", "jumpy", "slow") and asked[-1][1].impl == ("slow",)
+    doc = json.loads((tmp_path / "gate.json").read_text())
+    judged = {j["impl"]: j for j in doc["judgements"]}
+    assert {i: j["verdict"] for i, j in judged.items()} == {"fine": "same", "slow": "worse", "jumpy": "same"}
+    assert {i: j["stage"] for i, j in judged.items()} == {"fine": "settle-1", "slow": "settle-1", "jumpy": "settle-1"}
+    assert all(j["unsettled"]["verdict"] == "inconclusive" and j["unsettled"]["pairs"] == 6 for j in judged.values())
+    assert judged["slow"]["planned"]["verdict"] == "worse" and judged["slow"]["ratio"] == pytest.approx(1.25, rel=0.01)
+    assert [r["stage"] for r in doc["settling"]] == ["settle-1"] and len(doc["settling"][0]["repetitions"]) == 6
+    printed = capsys.readouterr().out
+    assert "1 worse, 0 better, 2 same, 0 inconclusive" in printed
+    summary = (tmp_path / "gate.md").read_text()  # beside the JSON where no workflow asks for it
+    assert summary.startswith("### rnnbench ab: FAIL (A = HEAD~1 (aaaaaaaaaaaa), B = HEAD (bbbbbbbbbbbb))")
+    row = next(line for line in summary.splitlines() if line.startswith("| test_train_step[slow-x] | slow | 2000.0 |"))
+    assert "| 1.25" in row and "WORSE (worse in settle-1) (confirmed)" in row
+    assert "<summary>2 benchmarks read same</summary>" in summary and "| --- | --- | ---: |" in summary
+
+
+def test_settling_stops_at_its_time_cap_and_names_what_is_left(tmp_path, monkeypatch, capsys):
+    """With no time to settle, no settling pair runs: the three stay inconclusive, each with the pairs it would
+    need, and the Markdown goes to the workflow's step summary when one is set."""
+    from rnnbench.commands import ab
+
+    asked = []
+    monkeypatch.setattr(ab, "run_phase", _settling_phase(asked))
+    step_summary = tmp_path / "step-summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv(ab.SUMMARY_ENV, str(step_summary))
+    clock = iter(range(0, 10**6, 1000))  # every reading of the clock is 1000 s after the one before
+    monkeypatch.setattr(ab.time, "monotonic", lambda: next(clock))
+    plan = _plan(tmp_path, confirm=6, settle=6, settle_within=500.0)
+    assert ab.execute(plan, ab.options(threshold=10.0)) == 0
+    assert [n for n, _ in asked] == [f"pair-{k}" for k in range(1, 7)]
+    printed = capsys.readouterr().out
+    assert "0 worse, 0 better, 0 same, 3 inconclusive" in printed and printed.count("inconclusive (") == 3
+    text = step_summary.read_text()
+    assert text.startswith("earlier step\n### rnnbench ab: pass") and "| test_train_step[slow-x] |" in text
+    assert not (tmp_path / "ab.md").exists()  # the step summary took it
+
+
 @pytest.mark.slow
 def test_each_side_is_installed_once_into_its_own_environment(repo, tmp_path):
     """Two commits, two environments (cached: asked again, nothing is built), each with its own code."""
@@ -304,8 +385,8 @@ def test_a_paired_run_end_to_end(repo, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(repo)
     out = tmp_path / "ab.json"
     code, printed, err = run(capsys, "ab", "HEAD~1", "HEAD", "--impl", "numpy", "--task", "binary", "--cell", "rnn",
-                             "--pairs", "6", "--measure", "train_step", "forward", "--extras", "bench",
-                             "--envs", str(tmp_path / "envs"), "--json", str(out))  # --work: results/ab-<time>
+                             "--pairs", "6", "--measure", "train_step", "forward", "--extras", "bench", "--settle",
+                             "0", "--envs", str(tmp_path / "envs"), "--json", str(out))  # --work: results/ab-<time>
     assert code in (0, 1), printed + err  # whatever the timings say: a verdict, never an error
     doc = json.loads(out.read_text())
     assert len(doc["repetitions"]) == 6
@@ -327,7 +408,8 @@ def test_a_paired_run_end_to_end(repo, tmp_path, monkeypatch, capsys):
     assert len(list((repo / "results").glob("ab-*/pair-6/B.json"))) == 1  # the default work folder, relative
 
 
-def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3) -> Path:
+def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3, b_commit: str = "b" * 40,
+                 committed: str | None = None, threshold: float = 15.0) -> Path:
     """An ab JSON from the golden bench file: six repetitions, B's ``slow`` implementation ``factor`` slower,
     judged by the same code ``rnnbench ab`` uses."""
     import copy
@@ -349,19 +431,21 @@ def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3) -> 
             if ra["stats"].get("data"):
                 rb["stats"]["data"] = [t * scale for t in ra["stats"]["data"]]
         reps.append({"A": a, "B": b})
-    rows, _ = judge_repetitions(reps, 15)
+    rows, _ = judge_repetitions(reps, threshold)
 
     class Args:
-        threshold = 15.0
+        pass
 
+    Args.threshold = threshold
     from rnnbench.commands.ab import Plan
     from rnnbench.commands.sides import Side
 
-    sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", "b" * 40, "d" * 40))
+    sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", b_commit, "d" * 40))
     plan = Plan(ROOT, sides, {}, "duet", 6, BenchRequest(profile="pair"), {}, ("train_step",), None, False, tmp_path,
                 0)
     doc = ab_document(plan, Args, {}, reps, [{"order": ["A", "B"], "cpus": {"A": 0, "B": 1}}] * 6, rows, [], 1.0)
-    path = tmp_path / "ab.json"
+    doc["rnnbench_ab"]["sides"]["B"]["committed"] = committed
+    path = tmp_path / ("ab.json" if committed is None else f"drift-{b_commit[:7]}.json")
     path.write_text(json.dumps(doc))
     return path
 
@@ -385,6 +469,27 @@ def test_report_draws_the_forest_plot_from_an_ab_json(tmp_path, capsys):
     assert code == 0 and (tmp_path / "out" / "ab.png").stat().st_size > 10_000
     assert "| tensorflow | test_train_step[tf-cell-binary-rnn-T5-S4-B200] |" in (tmp_path / "out" / "report.md"
                                                                                  ).read_text()
+
+
+def test_report_draws_the_drift_since_the_anchor_along_the_commits(tmp_path):
+    """Three commits against one anchor, tf-cell 1.00, 1.06 and 1.14 times the anchor's time (each commit's own
+    gate against its parent would pass at 10%): the drift section orders them by commit time, draws them, and its
+    finding names tf-cell's drift at the latest commit; a single comparison makes no drift section."""
+    pytest.importorskip("pandas", reason="pandas is not installed (pip install 'rnnbench[report]')")
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'rnnbench[report]')")
+    from rnnbench.reports.build import build_report
+
+    paths = [synthetic_ab(tmp_path, factor=f, b_commit=c * 40, committed=t, threshold=10.0) for f, c, t in (
+        (1.14, "3", "2026-12-03T10:00:00+00:00"), (1.0, "1", "2026-12-01T10:00:00+00:00"),
+        (1.06, "2", "2026-12-02T10:00:00+00:00"))]
+    report = build_report(paths)
+    (section,) = [s for s in report.sections if s.key == "drift"]
+    assert list(dict.fromkeys(section.table["commit"])) == ["1" * 10, "2" * 10, "3" * 10]
+    cell = section.table[section.table["impl"] == "tf-cell"]
+    assert list(cell.groupby("commit", sort=False)["B/A"].median()) == pytest.approx([1.0, 1.06, 1.14], abs=0.02)
+    assert section.description.startswith(f"Drift beyond 10% since {'a' * 10} at {'3' * 10}: tf-cell ")
+    assert "numpy" not in section.description.split(". ")[0] and section.figure is not None
+    assert not [s for s in build_report([synthetic_ab(tmp_path)]).sections if s.key == "drift"]
 
 
 def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_lacks(tmp_path, monkeypatch):

@@ -14,6 +14,16 @@ two machines of one CPU model comparable, not two models). Here A and B are time
   whatever disturbs the machine then disturbs both); ``interleaved`` runs them one after the other on one CPU,
   in a random order per repetition (Abedi & Brecht, ICPE 2017);
 - every benchmark's K ratios B/A of the repetitions' fast rounds are judged by ``rnnbench.results.paired``;
+- **settling** (``--settle S``, ``--settle-within SECONDS``, planned in advance): every benchmark still
+  ``inconclusive`` after the K pairs (a disturbed pair widens a six-pair interval to its extremes) is timed again,
+  alone, in S fresh pairs, and judged on those alone; one still inconclusive gets a second round of S, at most
+  (``SETTLE_ROUNDS``); pairs stop when the next would pass the time cap (a cut decided by the clock, never by
+  the ratios), and what is left inconclusive is named with the pairs it would need. Each round is a stage of its
+  own, independent of the others: an unchanged benchmark reads ``worse`` in one with probability at most
+  (1 - confidence) / 2, and a ``worse`` or ``better`` from any stage goes to the confirmation below, so over the
+  planned stage and two rounds an unchanged benchmark fails the comparison with probability at most
+  3 / 4096 at six pairs a stage (a union bound); a real change beyond the threshold reads ``same`` in a stage
+  with probability at most (1 - confidence) / 2, so at most 7.5% over three.
 - a **confirmation** (``--confirm C``, planned in advance): every benchmark that reads ``worse`` or ``better``
   after the K pairs is timed again, alone (its implementations, tasks, cells and measures only), in C fresh
   pairs, and its verdict is the confirmation's. A benchmark that has not changed reads ``worse`` in one stage with
@@ -43,6 +53,8 @@ from rnnbench.commands.sides import (
     Side,
     changed_paths,
     checkout_root,
+    commit_time,
+    commits_between,
     ensure_env,
     freed,
     installed_versions,
@@ -71,9 +83,9 @@ from rnnbench.results.paired import (
 )
 from rnnbench.results.records import Record
 from rnnbench.results.schema import info, read_results
-from rnnbench.results.table import format_table
+from rnnbench.results.table import format_table, markdown_table
 from rnnbench.spec import families
-from rnnbench.spec.arguments import non_negative_int, positive_int
+from rnnbench.spec.arguments import non_negative_int, positive_float, positive_int
 from rnnbench.spec.config import BENCH_THREADS
 from rnnbench.spec.measures import MACHINE_MEASURES, Measure
 from rnnbench.spec.request import REQUEST_VERSION, BenchRequest, add_options
@@ -81,6 +93,8 @@ from rnnbench.spec.request import REQUEST_VERSION, BenchRequest, add_options
 DESIGNS = ("duet", "interleaved")
 DEFAULT_PAIRS = 8
 DEFAULT_THRESHOLD_PCT = 15.0
+SETTLE_ROUNDS = 2  # rounds of --settle pairs at most, for what is still inconclusive
+DEFAULT_SETTLE_WITHIN = 300.0  # seconds of settling at most
 TIMED_MEASURES = (Measure.TRAIN_STEP, Measure.FORWARD, Measure.EPOCH)  # judged by default: the step benchmarks
 DEFAULT_EXTRAS = (*(f.extra for f in families.FAMILIES if f.extra), "bench")  # every family, and the suites
 DEFAULT_PROFILE = "pair"
@@ -109,6 +123,11 @@ def add_arguments(p) -> None:
     p.add_argument("--confirm", type=non_negative_int, default=None, metavar="C",
                    help="pairs that time again, alone, every benchmark the planned pairs read worse or better; "
                         "its verdict is theirs (default: as many as --pairs; 0: no confirmation)")
+    p.add_argument("--settle", type=non_negative_int, default=None, metavar="S",
+                   help=f"pairs that time again, alone, every benchmark still inconclusive after the planned pairs, "
+                        f"in up to {SETTLE_ROUNDS} rounds (default: as many as --pairs; 0: no settling)")
+    p.add_argument("--settle-within", type=positive_float, default=DEFAULT_SETTLE_WITHIN, metavar="SECONDS",
+                   help="the time settling may take: no pair starts that would end past it (default: %(default)g)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_PCT,
                    help="percent slower that counts, when the interval is above 1 too (default: %(default)s)")
     # the request's selection (rnnbench.spec.request); each repetition runs at one thread, at the measures below
@@ -187,6 +206,8 @@ class Plan:
     seed: int
     notes: list[str] = field(default_factory=list)
     confirm: int = 0  # pairs that time again every benchmark the planned pairs read worse or better
+    settle: int = 0  # pairs a round that time again every benchmark still inconclusive
+    settle_within: float = DEFAULT_SETTLE_WITHIN  # seconds of settling at most
 
     def side(self, label: str) -> Side:
         return self.sides[0] if label == "A" else self.sides[1]
@@ -215,20 +236,6 @@ def bench_command(side: str, plan: Plan, out: Path, measures: tuple[str, ...], f
     return cmd + request.legacy_argv(who)
 
 
-def _preexec(cpu: int | None):
-    """In the child: confined to ``cpu`` (when given), and ended when this process dies."""
-    dying = children.die_with_parent()
-    confine = cpu is not None and hasattr(os, "sched_setaffinity")
-
-    def setup() -> None:
-        if confine:
-            os.sched_setaffinity(0, {cpu})
-        if dying is not None:
-            dying()
-
-    return setup
-
-
 def start(run: SideRun, cmd: list[str], meeting: Path | None = None) -> None:
     run.json.parent.mkdir(parents=True, exist_ok=True)
     cwd = run.json.parent / f"cwd-{run.json.stem}"  # results/history of the side's run go here, not into ours
@@ -237,8 +244,9 @@ def start(run: SideRun, cmd: list[str], meeting: Path | None = None) -> None:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
         env = {**os.environ, **({DUET_ENV: f"{meeting}:{run.side}"} if meeting else {}), **run.env}
+        confined = children.confined_child(None if run.cpu is None else {run.cpu})
         run.proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, preexec_fn=_preexec(run.cpu), start_new_session=True)
+                                    env=env, preexec_fn=confined, start_new_session=True)
     run.seconds = time.monotonic()
 
 
@@ -394,7 +402,9 @@ class AbRow:
     judgement: PairedJudgement  # the verdict: the confirmation's, where one ran
     task: str | None = None
     cell: str | None = None
-    planned: PairedJudgement | None = None  # the planned pairs' judgement, where a confirmation replaced it
+    planned: PairedJudgement | None = None  # the judgement a confirmation replaced (the planned pairs' or a round's)
+    stage: str = "planned"  # the pairs the verdict before any confirmation came from: "planned", "settle-1", ...
+    unsettled: PairedJudgement | None = None  # the planned pairs' inconclusive judgement, where settling replaced it
 
 
 def judge_repetitions(reps: list[dict[str, dict]], threshold_pct: float, confidence: float = CONFIDENCE):
@@ -416,15 +426,28 @@ def to_confirm(rows: list[AbRow]) -> list[AbRow]:
     return [r for r in rows if r.judgement.verdict in ("worse", "better")]
 
 
-def confirmation_request(request: BenchRequest, rows: list[AbRow]) -> BenchRequest:
+def alone_request(request: BenchRequest, rows: list[AbRow]) -> BenchRequest:
     """``request`` narrowed to ``rows``' implementations, tasks, cells and measures: their benchmarks (and the
-    few others in that product), timed alone."""
+    few others in that product), timed alone (a settling round, a confirmation)."""
     def values(field_name: str) -> tuple:
         found = {getattr(r, field_name) for r in rows}
         return tuple(sorted(found)) if None not in found else getattr(request, field_name)
 
     return request.replace(impl=values("impl"), task=values("task"), cell=values("cell"),
                            measure=values("measure"))
+
+
+def to_settle(rows: list[AbRow]) -> list[AbRow]:
+    return [r for r in rows if r.judgement.verdict == "inconclusive"]
+
+
+def settled(rows: list[AbRow], again: list[AbRow], stage: str) -> list[AbRow]:
+    """``rows`` with each inconclusive benchmark that ``again`` (a settling round's rows) judged taking that
+    round's judgement (still inconclusive: its advice on the pairs it would need is the latest), the planned
+    pairs' kept as ``unsettled``; the rest unchanged."""
+    judged = {r.name: r.judgement for r in again}
+    return [replace(r, judgement=judged[r.name], stage=stage, unsettled=r.unsettled or r.judgement)
+            if r.judgement.verdict == "inconclusive" and r.name in judged else r for r in rows]
 
 
 def confirmed(rows: list[AbRow], confirmation: list[AbRow], pairs: int) -> list[AbRow]:
@@ -446,8 +469,14 @@ def _pct(x: float) -> str:
     return "-" if x != x or x == float("inf") else f"{100 * x:.1f}%"
 
 
-def format_rows(rows: list[AbRow]) -> str:
-    order = {v: i for i, v in enumerate(("worse", "inconclusive", "better", "same"))}
+ROW_HEADERS = ["benchmark", "impl", "A us", "B us", "B/A", "interval", "detectable", "verdict"]
+ROW_ALIGN = "llrrrlrl"
+VERDICT_ORDER = ("worse", "inconclusive", "better", "same")
+
+
+def verdict_cells(rows: list[AbRow]) -> list[list[str]]:
+    """Each row's cells (ROW_HEADERS), worst first: worse, inconclusive, better, same; within one, by B/A."""
+    order = {v: i for i, v in enumerate(VERDICT_ORDER)}
     table = []
     for r in sorted(rows, key=lambda r: (order[r.judgement.verdict], -r.judgement.ratio)):
         j = r.judgement
@@ -455,13 +484,53 @@ def format_rows(rows: list[AbRow]) -> str:
         verdict = j.verdict.upper() if j.verdict == "worse" else j.verdict
         if j.verdict == "inconclusive":
             verdict += f" (~{j.pairs_to_settle} pairs)" if j.pairs_to_settle else " (too noisy)"
+        if r.stage != "planned":
+            verdict += f" ({r.stage}: {j.pairs} pairs)" if r.planned is None else f" ({r.planned.verdict} in {r.stage})"
         if r.planned is not None:
             verdict += (" (confirmed)" if j.verdict == r.planned.verdict else
                         f" (first {r.planned.verdict} at {r.planned.ratio:.3f}, not confirmed)")
         table.append([r.name, r.impl, f"{j.a * 1e6:.1f}", f"{j.b * 1e6:.1f}", f"{j.ratio:.3f}", interval,
                       _pct(j.detectable), verdict])
-    return format_table(["benchmark", "impl", "A us", "B us", "B/A", "interval", "detectable", "verdict"], table,
-                        align="llrrrlrl")
+    return table
+
+
+def format_rows(rows: list[AbRow]) -> str:
+    return format_table(ROW_HEADERS, verdict_cells(rows), align=ROW_ALIGN)
+
+
+def markdown_summary(rows: list[AbRow], lines: list[str], plan: Plan, failed: bool) -> str:
+    """The verdicts as GitHub-flavoured Markdown, for where a reviewer reads them (a workflow's step summary): the
+    outcome, the summary lines and notes, the benchmarks that did not read ``same`` in a table, and those that
+    did folded under it."""
+    a, b = plan.sides
+    out = [f"### rnnbench ab: {'FAIL' if failed else 'pass'} (A = {a.short}, B = {b.short})", ""]
+    out += [f"- {line}" for line in [*lines, *(f"note: {n}" for n in plan.notes)]]
+    same = verdict_cells([r for r in rows if r.judgement.verdict == "same"])
+    rest = verdict_cells([r for r in rows if r.judgement.verdict != "same"])
+    if rest:
+        out += ["", markdown_table(ROW_HEADERS, rest, ROW_ALIGN)]
+    if same:
+        out += ["", f"<details><summary>{len(same)} benchmarks read same</summary>", "",
+                markdown_table(ROW_HEADERS, same, ROW_ALIGN), "", "</details>"]
+    out += ["", f"B/A: the Hodges-Lehmann estimate of the repetitions' ratios with its signed-rank interval "
+                f"(>= {CONFIDENCE:.0%}); detectable: the smallest change these pairs find at 80% power."]
+    return "\n".join(out) + "\n"
+
+
+SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+def publish_summary(text: str, json_path: str | None, work: Path) -> Path:
+    """Append the Markdown verdicts to the workflow's step summary (``$GITHUB_STEP_SUMMARY``, when set), else
+    write them beside the JSON (``ab-gate.json`` -> ``ab-gate.md``), else into the work folder."""
+    target = os.environ.get(SUMMARY_ENV)
+    if target:
+        with open(target, "a") as f:
+            f.write(text)
+        return Path(target)
+    path = Path(json_path).with_suffix(".md") if json_path else work / "ab.md"
+    path.write_text(text)
+    return path
 
 
 def side_path_differences(reps: list[dict[str, dict]]) -> list[str]:
@@ -486,6 +555,9 @@ def summary_lines(rows: list[AbRow], losses: list[str], plan: Plan, threshold: f
     if worse:
         lines.append(f"SLOWER beyond {threshold:g}%: {', '.join(sorted({r.impl for r in worse}))} "
                      f"({', '.join(r.name for r in worse)})" + path_caveat(paths or []))
+        between = commits_between(plan.root, *plan.sides)
+        if between:
+            lines.append("the commits from A to B, newest first: " + "; ".join(between))
     counts = {v: sum(r.judgement.verdict == v for r in rows) for v in ("worse", "better", "same", "inconclusive")}
     lines.append("ab: " + ("FAIL" if worse or losses else "pass") + " — " + ", ".join(
         f"{n} {v}" for v, n in counts.items()) + f", {len(losses)} loss regressions "
@@ -555,7 +627,8 @@ def run_ab(args) -> int:
                              "flags its bench took")
     plan = Plan(root, sides, envs, design, args.pairs, request, listings,
                 tuple(args.measure or TIMED_MEASURES), timed, not args.no_loss_check, work, args.seed, notes,
-                args.pairs if args.confirm is None else args.confirm)
+                args.pairs if args.confirm is None else args.confirm,
+                args.pairs if args.settle is None else args.settle, args.settle_within)
     for label in envs:  # a side that cannot take the request is refused here, before anything is timed
         plan.request.fields_for(request_version(plan, label), f"{label} ({plan.side(label).short})")
     return execute(plan, args)
@@ -605,21 +678,13 @@ def execute(plan: Plan, args) -> int:
                 f"{s} on cpu {where[s]}" for s in order) + f") {elapsed:.0f} s; about "
                 f"{elapsed * (plan.pairs - k - 1) / 60:.1f} min left", file=sys.stderr, flush=True)
     rows, partial = judge_repetitions(reps, args.threshold) if reps else ([], [])
+    rows, settling = settle(plan, rows, args.threshold, rng, cpus)
     confirmations = []
     flagged = to_confirm(rows)
     if flagged and plan.confirm:
-        narrow = confirmation_request(plan.request, flagged)
-        frameworks = sorted({r.framework for r in flagged})
         print(f"ab: confirmation: {len(flagged)} benchmarks read worse or better; {plan.confirm} more pairs time "
-              f"them alone ({' '.join(narrow.pytest_argv())})", file=sys.stderr, flush=True)
-        for k in range(plan.confirm):
-            order, where = pair_layout(plan, k, rng, cpus)
-            t0 = time.monotonic()
-            confirmations.append({"order": order, "cpus": where,
-                                  "docs": run_phase(plan, f"confirm-{k + 1}", narrow.measure, frameworks, order,
-                                                    where, narrow)})
-            print(f"ab: confirmation pair {k + 1}/{plan.confirm} {time.monotonic() - t0:.0f} s", file=sys.stderr,
-                  flush=True)
+              f"them alone", file=sys.stderr, flush=True)
+        confirmations = time_alone(plan, flagged, "confirm", plan.confirm, rng, cpus)
         again, _ = judge_repetitions([c["docs"] for c in confirmations], args.threshold)
         rows = confirmed(rows, again, plan.confirm)
         plan.notes.append(f"confirmation: {len(flagged)} benchmarks read worse or better after {plan.pairs} pairs "
@@ -628,7 +693,7 @@ def execute(plan: Plan, args) -> int:
         plan.notes.append(f"not in every repetition on both sides, not judged ({len(partial)}): "
                           + ", ".join(partial[:5]) + (" ..." if len(partial) > 5 else ""))
     doc = ab_document(plan, args, loss_docs, reps, layout, rows, losses, time.monotonic() - t_start,
-                      confirmations)
+                      confirmations, settling)
     if args.json:
         write_json(args.json, doc)
     write_json(plan.work / "ab.json", doc)
@@ -637,23 +702,75 @@ def execute(plan: Plan, args) -> int:
             f"repetitions' ratios with its signed-rank interval (>= {CONFIDENCE:.0%}); detectable: the smallest "
             "change these pairs find at 80% power"]
     out += [f"note: {n}" for n in plan.notes]
-    out += summary_lines(rows, losses, plan, args.threshold, side_path_differences(reps))
-    out.append(f"wrote {args.json or plan.work / 'ab.json'} (logs: {plan.work}/)")
+    lines = summary_lines(rows, losses, plan, args.threshold, side_path_differences(reps))
+    failed = bool(losses) or any(r.judgement.verdict == "worse" for r in rows)
+    summary = publish_summary(markdown_summary(rows, lines, plan, failed), args.json, plan.work)
+    out += lines
+    out.append(f"wrote {args.json or plan.work / 'ab.json'} (logs: {plan.work}/; the verdicts in Markdown: "
+               f"{summary})")
     emit("\n".join(out))
-    failed = losses or any(r.judgement.verdict == "worse" for r in rows)
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def time_alone(plan: Plan, rows: list[AbRow], phase: str, pairs: int, rng: random.Random, cpus: list[int],
+               until: float | None = None) -> list[dict]:
+    """Up to ``pairs`` fresh pairs that time ``rows``' benchmarks alone (``alone_request``), each {"order", "cpus",
+    "docs"}; with ``until`` (a ``time.monotonic()`` deadline), no pair starts that the last one's duration says
+    would end past it."""
+    narrow = alone_request(plan.request, rows)
+    frameworks = sorted({r.framework for r in rows})
+    out, last = [], 0.0
+    for k in range(pairs):
+        if until is not None and time.monotonic() + last > until:
+            print(f"ab: {phase}: the time cap stops it after {k} of {pairs} pairs", file=sys.stderr, flush=True)
+            break
+        order, where = pair_layout(plan, k, rng, cpus)
+        t0 = time.monotonic()
+        out.append({"order": order, "cpus": where,
+                    "docs": run_phase(plan, f"{phase}-{k + 1}", narrow.measure, frameworks, order, where, narrow)})
+        last = time.monotonic() - t0
+        print(f"ab: {phase} pair {k + 1}/{pairs} {last:.0f} s ({' '.join(narrow.pytest_argv())})",
+              file=sys.stderr, flush=True)
+    return out
+
+
+def settle(plan: Plan, rows: list[AbRow], threshold: float, rng: random.Random,
+           cpus: list[int]) -> tuple[list[AbRow], list[dict]]:
+    """Settling (the module's docstring): up to SETTLE_ROUNDS rounds of ``plan.settle`` pairs that time the
+    benchmarks still inconclusive alone, each round judged on its own pairs, within ``plan.settle_within``
+    seconds. Returns the rows and each round's record (its benchmarks and repetitions)."""
+    rounds = []
+    deadline = time.monotonic() + plan.settle_within
+    for k in range(1, SETTLE_ROUNDS + 1):
+        open_ = to_settle(rows)
+        if not open_ or not plan.settle or time.monotonic() >= deadline:
+            break
+        stage = f"settle-{k}"
+        print(f"ab: settling, round {k}: {len(open_)} benchmarks inconclusive; up to {plan.settle} pairs time them "
+              f"alone ({deadline - time.monotonic():.0f} s left of {plan.settle_within:g})", file=sys.stderr,
+              flush=True)
+        reps = time_alone(plan, open_, stage, plan.settle, rng, cpus, until=deadline)
+        if reps:
+            again, _ = judge_repetitions([r["docs"] for r in reps], threshold)
+            rows = settled(rows, again, stage)
+        rounds.append({"stage": stage, "benchmarks": [r.name for r in open_], "repetitions": reps})
+        plan.notes.append(f"{stage}: {len(open_)} benchmarks inconclusive, timed again alone in {len(reps)} pairs; "
+                          f"{len(open_) - len(to_settle(rows))} settled")
+    return rows, rounds
+
+
 def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds: float,
-                confirmations: list[dict] | None = None) -> dict:
+                confirmations: list[dict] | None = None, settling: list[dict] | None = None) -> dict:
     """The comparison as JSON: the sides, the design, every repetition's pytest-benchmark documents of both
     sides, and the judgements (``rnnbench report`` draws the forest plot from them)."""
     return {
         AB_KEY: {
             "schema_version": AB_SCHEMA_VERSION,
             "sides": {s.label: {"name": s.name, "commit": s.commit, "tree": s.tree,
+                                "committed": commit_time(plan.root, s),
                                 "overrides": [o.text for o in s.overrides]} for s in plan.sides},
-            "design": plan.design, "pairs": plan.pairs, "confirm": plan.confirm, "profile": plan.request.profile,
+            "design": plan.design, "pairs": plan.pairs, "confirm": plan.confirm, "settle": plan.settle,
+            "settle_within": plan.settle_within, "profile": plan.request.profile,
             "threshold_pct": args.threshold, "confidence": CONFIDENCE, "measures": list(plan.measures),
             "selection": plan.request.pytest_argv(), "request": plan.request.to_json(),
             "timed_frameworks": plan.timed_frameworks, "seed": plan.seed, "seconds": round(seconds, 1),
@@ -662,9 +779,11 @@ def ab_document(plan: Plan, args, loss_docs, reps, layout, rows, losses, seconds
         "loss": {"docs": loss_docs, "failures": losses},
         "repetitions": [{**lay, "docs": rep} for lay, rep in zip(layout, reps)],
         "confirmations": confirmations or [],
+        "settling": settling or [],
         "judgements": [{"name": r.name, "impl": r.impl, "framework": r.framework, "measure": r.measure,
-                        **_finite(asdict(r.judgement)),
-                        **({"planned": _finite(asdict(r.planned))} if r.planned else {})} for r in rows],
+                        "stage": r.stage, **_finite(asdict(r.judgement)),
+                        **({"planned": _finite(asdict(r.planned))} if r.planned else {}),
+                        **({"unsettled": _finite(asdict(r.unsettled))} if r.unsettled else {})} for r in rows],
     }
 
 

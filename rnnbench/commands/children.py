@@ -66,3 +66,18 @@ def stop(procs: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             signal_group(p, signal.SIGKILL)
             p.wait()
+
+
+def confined_child(cpus: set[int] | None):
+    """A ``preexec_fn``: the child confined to ``cpus`` (when given and the platform can), and ended when this
+    process dies."""
+    dying = die_with_parent()
+    confine = bool(cpus) and hasattr(os, "sched_setaffinity")
+
+    def setup() -> None:
+        if confine:
+            os.sched_setaffinity(0, cpus)
+        if dying is not None:
+            dying()
+
+    return setup

@@ -173,6 +173,20 @@ def resolve(root: Path, label: str, name: str) -> Side:
     return Side(label, name, commit, _git(root, "rev-parse", f"{commit}^{{tree}}"))
 
 
+def commit_time(root: Path, side: Side) -> str | None:
+    """The side's commit time (ISO 8601, the committer's), None for the working tree: what orders drift points."""
+    return (_git(root, "show", "-s", "--format=%cI", side.commit, check=False) or None) if side.commit else None
+
+
+def commits_between(root: Path, a: Side, b: Side, limit: int = 30) -> list[str]:
+    """``git log --oneline A..B``, newest first, at most ``limit`` (and a count of the rest): the commits B has
+    that A lacks, which a drift from A to B came in with; [] unless both sides are commits."""
+    if not (a.commit and b.commit) or a.commit == b.commit:
+        return []
+    lines = _git(root, "log", "--oneline", "--no-decorate", f"{a.commit}..{b.commit}", check=False).splitlines()
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
 def changed_paths(root: Path, a: Side, b: Side) -> list[str]:
     """The files whose contents differ between two sides' trees, relative to the checkout."""
     return [p for p in _git(root, "diff", "--name-only", a.tree, b.tree).splitlines() if p]
