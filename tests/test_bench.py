@@ -346,3 +346,67 @@ def test_the_full_profile_counts_a_step_after_each_training_run_where_no_step_is
     # NumPy calls every operation from Python: several per time step of the 10-step window
     assert bench.extra_info["launches"] == bench.extra_info["ops"] > 5 * sin2cos.config.num_steps
     assert "NumPy" in bench.extra_info["dispatch_how"]
+
+
+def vars_of(request) -> dict:
+    import dataclasses
+
+    return {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
+
+
+def test_lanes_take_as_many_cpus_as_the_threads_allow(monkeypatch):
+    from types import SimpleNamespace
+
+    from rnnbench import cpus as cpus_module
+    from rnnbench.commands.bench import lane_cpus
+    from rnnbench.spec.request import BenchRequest
+
+    monkeypatch.setattr(cpus_module, "allowed_cpus", lambda: [0, 1, 2, 3])
+    assert lane_cpus(BenchRequest(threads=1), 4) == [{0}, {1}, {2}, {3}]
+    assert lane_cpus(BenchRequest(threads=1), 2) == [{0}, {1}]  # at most one lane a family
+    assert lane_cpus(BenchRequest(threads=1, lanes=1), 4) == [None]  # one family after another
+    assert lane_cpus(BenchRequest(threads=1, lanes=3), 4) == [{0}, {1}, {2}]
+    # a request's threads are checked against this machine's CPUs: a plain record of its fields stands in
+    at = vars_of(BenchRequest(threads=1))
+    assert lane_cpus(SimpleNamespace(**{**at, "threads": 2}), 4) == [{0, 1}, {2, 3}]
+    assert lane_cpus(SimpleNamespace(**{**at, "threads": 4}), 4) == [None]  # every CPU for one process
+    assert lane_cpus(BenchRequest(threads=1, no_pin=True), 4) == [None]  # unconfined: one lane unless asked
+    assert lane_cpus(BenchRequest(threads=1, device="cuda"), 4) == [None]
+
+
+def test_families_in_lanes_run_at_once_each_on_its_own_cpus_and_merge_in_family_order(monkeypatch, capsys):
+    """Four families over two lanes (a fake benchmark process a family): the first two start together (they
+    meet at a barrier no sequential run could pass), each lane's processes are confined to its own CPU, the
+    largest family first and the machine's probes in its process, and the merged run holds every family's
+    records in the families' order, with the lanes recorded."""
+    import threading
+
+    from rnnbench import cpus as cpus_module
+    from rnnbench.commands import bench
+    from rnnbench.spec.request import BenchRequest
+
+    monkeypatch.setattr(cpus_module, "allowed_cpus", lambda: [0, 1])
+    impls = {"numpy": ["numpy"], "tensorflow": ["tf-cell", "tf-static"], "torch": ["torch-rnn", "torch-cell",
+                                                                                  "torch-fused"], "jax": ["jax-jit"]}
+    meet, calls = threading.Barrier(2, timeout=20), []
+
+    def fake_family(cmd, log, events, env=None, cpus=None, stop=None):
+        framework = cmd[cmd.index("--framework") + 1]
+        calls.append((framework, cpus, any(a.endswith("test_calibration.py") for a in cmd)))
+        if len(calls) <= 2:
+            meet.wait()  # both lanes' first families are running now
+        out = Path(cmd[cmd.index("--benchmark-json") + 1])
+        out.write_text(json.dumps(doc([record(n, "epoch", 0.1, steps=10) for n in impls[framework]], [framework])))
+        return 0, []
+
+    monkeypatch.setattr(bench, "run_family", fake_family)
+    runnable = [n for names in impls.values() for n in names]
+    monkeypatch.setattr(bench, "by_framework", lambda names: impls)
+    with open(os.devnull, "w") as log:
+        code, merged = bench._run_families(BenchRequest(threads=1), runnable, {}, log)
+    assert code == 0 and merged["rnnbench"]["lanes"] == 2
+    assert {c[0] for c in calls[:2]} == {"torch", "tensorflow"} and all(c[1] in ({0}, {1}) for c in calls)
+    assert {frozenset(c[1]) for c in calls[:2]} == {frozenset({0}), frozenset({1})}
+    assert [c[0] for c in calls if c[2]] == ["torch"]  # the probes once, in the largest family's process
+    assert [b["extra_info"]["impl"] for b in merged["benchmarks"]] == runnable
+    assert "lane on CPU" in capsys.readouterr().err

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -172,9 +173,11 @@ def family_environment(request: BenchRequest) -> dict | None:
     return {**os.environ, **onednn_off_environment()} if request.no_onednn else None
 
 
-def run_family(cmd: list[str], log, events: Path, env: dict | None = None) -> tuple[int, list[dict]]:
+def run_family(cmd: list[str], log, events: Path, env: dict | None = None, cpus: set[int] | None = None,
+               stop: threading.Event | None = None) -> tuple[int, list[dict]]:
     """Run one family's pytest with its output in the log, printing a progress line per finished benchmark;
-    ``env``: its environment, where not this process's.
+    ``env``: its environment, where not this process's; ``cpus``: the CPUs it is confined to (a lane's), where
+    not this process's; ``stop``: set by another lane's interruption, it stops this one too.
 
     Returns (exit code, the benchmarks that failed: {"test", "error"} each).
     """
@@ -197,11 +200,13 @@ def run_family(cmd: list[str], log, events: Path, env: dict | None = None) -> tu
     # a group of its own: a signal that reaches this process alone (timeout, a CI runner) is forwarded to the
     # child and all it started, and this waits for them; the child also ends if this process is killed outright
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0,
-                            preexec_fn=children.die_with_parent(), env=env)
+                            preexec_fn=children.confined_child(cpus), env=env)
     try:
         while proc.poll() is None:
             time.sleep(POLL_SECONDS)
             report_progress()
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
     except BaseException:
         children.stop([proc])
         log.write(f"\nrnnbench bench: interrupted; the benchmark process (pid {proc.pid}) was stopped\n")
@@ -375,40 +380,122 @@ def run_bench(args: argparse.Namespace) -> tuple[int, Path | None]:
     return code, out
 
 
+def lane_cpus(request: BenchRequest, families_: int) -> list[set[int] | None]:
+    """The CPUs of each lane (families timed at once, ``--lanes``): ``threads`` CPUs each, as many lanes as this
+    process's CPUs hold (or ``request.lanes``, at most that), at most one a family. One lane is [None]: each
+    process confines itself as before. Unpinned (``--no-pin``) or on a GPU, one lane unless asked."""
+    from rnnbench.cpus import allowed_cpus
+
+    allowed = allowed_cpus()
+    if allowed is None:
+        return [None]
+    most = len(allowed) // request.threads
+    wanted = request.lanes or (1 if request.no_pin or request.device != "cpu" else most)
+    n = max(1, min(wanted, most, families_))
+    if n == 1:
+        return [None]
+    return [set(allowed[i * request.threads:(i + 1) * request.threads]) for i in range(n)]
+
+
 def _run_families(request: BenchRequest, runnable: list[str], skipped: dict, log) -> tuple[int, dict | None]:
-    """Each family's benchmarks in its own pytest process(es), merged: (exit code, the results or None)."""
+    """Each family's benchmarks in its own pytest process(es), merged: (exit code, the results or None).
+
+    With several lanes (``lane_cpus``), the families are timed at once, each process confined to its lane's CPUs:
+    the largest family (by implementations) first, each lane taking the next family when its last one ends. Every
+    process runs at ``threads`` threads either way; what the lanes share is the machine's caches and memory."""
     groups = by_framework(runnable)
-    processes = request.processes
-    parts, failed, failures = [], [], []
     env = family_environment(request)
+    lanes = lane_cpus(request, len(groups))
+    first = max(groups, key=lambda f: len(groups[f])) if len(lanes) > 1 else next(iter(groups))
+    results: dict[str, tuple[dict | None, bool, list[dict]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (framework, names) in enumerate(groups.items(), 1):
-            print(f"[{i}/{len(groups)}] {framework}: {', '.join(names)} "
-                  f"(profile {request.profile}, threads {request.threads}, {request.device})", file=sys.stderr,
-                  flush=True)
-            runs = []
-            for process in range(1, processes + 1):
-                if processes > 1:
-                    print(f"  process {process}/{processes}", file=sys.stderr, flush=True)
-                part = Path(tmp) / f"{framework}-{process}.json"
-                events = Path(tmp) / f"{framework}-{process}.events"
-                code, failed_tests = run_family(
-                    family_command(framework, names, request, part, events, calibrate=i == 1), log, events, env)
-                failures += [{"framework": framework, "impl": impl_of(f["test"]), "process": process, **f}
-                             for f in failed_tests]
-                if code not in (0, 5) or not part.exists():
-                    failed.append(framework)
-                    which = f": {', '.join(f['test'] for f in failed_tests)}" if failed_tests else ""
-                    print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}){which}; the pytest "
-                          "log is named when the run ends", file=sys.stderr)
-                if part.exists():
-                    runs.append(json.loads(part.read_text()))
-            if runs:
-                parts.append(join_processes(runs) if processes > 1 else runs[0])
+        if len(lanes) == 1:
+            for i, (framework, names) in enumerate(groups.items(), 1):
+                print(f"[{i}/{len(groups)}] {framework}: {', '.join(names)} "
+                      f"(profile {request.profile}, threads {request.threads}, {request.device})", file=sys.stderr,
+                      flush=True)
+                results[framework] = _run_family_processes(framework, names, request, Path(tmp), log, env,
+                                                           framework == first)
+        else:
+            results = _run_lanes(groups, request, Path(tmp), log, env, lanes, first)
+    parts = [results[f][0] for f in groups if results[f][0] is not None]
+    failed = [f for f in groups if results[f][1]]
+    failures = [x for f in groups for x in results[f][2]]
     if not parts:
         return 1, None
     meta = {"profile": request.profile, "threads": request.threads, "device": request.device, "skipped": skipped,
             "not_applicable": not_applicable(runnable, request),
             "failed_frameworks": sorted(set(failed)), "failed": failures, "shard": request.shard,
-            "processes": processes}
+            "processes": request.processes, "lanes": len(lanes)}
     return (1 if failed else 0), merge_runs(parts, meta)
+
+
+def _run_lanes(groups: dict[str, list[str]], request: BenchRequest, tmp: Path, log, env: dict | None,
+               lanes: list[set[int] | None], first: str) -> dict:
+    """The families over the lanes, largest first, each lane a thread that takes the next family when free; each
+    family's output goes to a log of its own, appended to ``log`` in family order at the end."""
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for framework in sorted(groups, key=lambda f: (-len(groups[f]), families.order(f))):
+        todo.put(framework)
+    stop, results, started = threading.Event(), {}, [0]
+
+    def lane(cpus: set[int] | None) -> None:
+        while not stop.is_set():
+            try:
+                framework = todo.get_nowait()
+            except queue.Empty:
+                return
+            started[0] += 1
+            print(f"[{started[0]}/{len(groups)}] {framework}: {', '.join(groups[framework])} (profile "
+                  f"{request.profile}, threads {request.threads}, {request.device}; lane on CPU "
+                  f"{','.join(map(str, sorted(cpus or ())))})", file=sys.stderr, flush=True)
+            with open(tmp / f"{framework}.log", "w") as own:
+                results[framework] = _run_family_processes(framework, groups[framework], request, tmp, own, env,
+                                                           framework == first, cpus, stop)
+
+    try:
+        with ThreadPoolExecutor(len(lanes)) as pool:
+            try:
+                for future in [pool.submit(lane, cpus) for cpus in lanes]:
+                    future.result()
+            except BaseException:  # before the pool waits for its lanes: they stop their processes and end
+                stop.set()
+                raise
+    finally:
+        for framework in groups:
+            own = tmp / f"{framework}.log"
+            if own.exists():
+                log.write(f"==== {framework}\n" + own.read_text(errors="replace"))
+        log.flush()
+    return results
+
+
+def _run_family_processes(framework: str, names: list[str], request: BenchRequest, tmp: Path, log,
+                          env: dict | None, calibrate: bool, cpus: set[int] | None = None,
+                          stop: threading.Event | None = None) -> tuple[dict | None, bool, list[dict]]:
+    """One family in ``request.processes`` fresh processes, one after another: (its results, joined over the
+    processes, or None; whether it failed; the benchmarks that failed)."""
+    processes = request.processes
+    runs, failed, failures = [], False, []
+    for process in range(1, processes + 1):
+        if processes > 1:
+            print(f"  {framework} process {process}/{processes}", file=sys.stderr, flush=True)
+        part = tmp / f"{framework}-{process}.json"
+        events = tmp / f"{framework}-{process}.events"
+        code, failed_tests = run_family(family_command(framework, names, request, part, events, calibrate), log,
+                                        events, env, cpus, stop)
+        failures += [{"framework": framework, "impl": impl_of(f["test"]), "process": process, **f}
+                     for f in failed_tests]
+        if code not in (0, 5) or not part.exists():
+            failed = True
+            which = f": {', '.join(f['test'] for f in failed_tests)}" if failed_tests else ""
+            print(f"rnnbench bench: the {framework} benchmarks failed (exit {code}){which}; the pytest "
+                  "log is named when the run ends", file=sys.stderr)
+        if part.exists():
+            runs.append(json.loads(part.read_text()))
+    if not runs:
+        return None, failed, failures
+    return (join_processes(runs) if processes > 1 else runs[0]), failed, failures

@@ -237,6 +237,7 @@ class RunOutcome:
     failed: list[Failure] = field(default_factory=list)
     shard: str | None = None
     processes: int | None = None
+    lanes: int | None = None  # families timed at once (rnnbench bench --lanes)
     scaling: dict = field(default_factory=dict)  # impl -> {"state_size low": slope, ...}
     overhead: dict = field(default_factory=dict)  # impl -> rnnbench.results.stats.overhead_fit (full profile)
     merged_from: list | None = None  # rnnbench merge: its inputs

@@ -33,9 +33,9 @@ from rnnbench.spec.measures import SELECTABLE_MEASURES
 from rnnbench.spec.peers import PEERS
 from rnnbench.tasks import TASKS
 
-# 2: --peer (the peers' configurations); 1: the typed request (bench --request, list --json); 0: the flags of the
-# revisions before it
-REQUEST_VERSION = 2
+# 3: --lanes (families at once); 2: --peer (the peers' configurations); 1: the typed request (bench --request,
+# list --json); 0: the flags of the revisions before it
+REQUEST_VERSION = 3
 REQUEST_KEY = "rnnbench_request"  # the JSON form's top key
 
 
@@ -55,6 +55,7 @@ class BenchRequest:
     no_pin: bool = False  # below the CPU count, do not confine each benchmark process to `threads` CPUs
     shard: str | None = None  # "K/N": only the K-th of N shards of the cases
     processes: int = 1  # each family's benchmarks in this many fresh processes, one after another
+    lanes: int = 0  # families timed at once, each process on `threads` CPUs of its own; 0: as many as the CPUs allow
     no_onednn: bool = False  # oneDNN off in PyTorch and TensorFlow, for every benchmark process
 
     def __post_init__(self) -> None:
@@ -194,6 +195,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("processes", "--processes", "run each family's benchmarks in K fresh processes and keep every "
                                        "process's rounds and the spread of their medians", "one",
            type=arguments.process_count, metavar="K"),
+    Option("lanes", "--lanes", "time up to N families at once, each benchmark process confined to --threads CPUs "
+                               "of its own (default 0: as many as this process's CPUs allow at --threads; 1: one "
+                               "family after another)", "one", type=arguments.non_negative_int, metavar="N",
+           since=3),
     Option("no_onednn", "--no-onednn", "switch oneDNN off in PyTorch (torch.backends.mkldnn) and TensorFlow "
                                        "(TF_ENABLE_ONEDNN_OPTS=0) for every benchmark process; each record's path "
                                        "says what ran", "switch"),
