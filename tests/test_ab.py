@@ -357,6 +357,23 @@ def test_settling_stops_at_its_time_cap_and_names_what_is_left(tmp_path, monkeyp
     assert not (tmp_path / "ab.md").exists()  # the step summary took it
 
 
+def test_a_settling_round_that_cannot_reach_an_interval_in_time_is_not_begun(tmp_path, monkeypatch, capsys):
+    """Planned pairs of 50 s each (a fake clock) and 240 s to settle: six pairs, the fewest that give an interval,
+    do not fit, so no settling pair is spent, and the output says why."""
+    from rnnbench.commands import ab
+
+    asked = []
+    monkeypatch.setattr(ab, "run_phase", _settling_phase(asked))
+    monkeypatch.delenv(ab.SUMMARY_ENV, raising=False)
+    clock = iter(range(0, 10**6, 50))
+    monkeypatch.setattr(ab.time, "monotonic", lambda: next(clock))
+    plan = _plan(tmp_path, confirm=6, settle=6, settle_within=240.0)
+    assert ab.execute(plan, ab.options(threshold=10.0)) == 0
+    assert [n for n, _ in asked] == [f"pair-{k}" for k in range(1, 7)]
+    printed = capsys.readouterr().out
+    assert "settling not begun: 6 pairs of about 50 s" in printed and "3 benchmarks stay inconclusive" in printed
+
+
 @pytest.mark.slow
 def test_each_side_is_installed_once_into_its_own_environment(repo, tmp_path):
     """Two commits, two environments (cached: asked again, nothing is built), each with its own code."""

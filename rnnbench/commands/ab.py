@@ -655,7 +655,7 @@ def execute(plan: Plan, args) -> int:
     rng = random.Random(plan.seed)
     cpus = (allowed_cpus() or [0])[:2]
     framework_filter = list(args.framework) if args.framework else None
-    loss_docs, reps, layout = {}, [], []
+    loss_docs, reps, layout, durations = {}, [], [], []
     t_start = time.monotonic()
     if plan.loss_check:
         print("ab: loss check: B's reference training runs, its families spread over the CPUs; each final loss "
@@ -674,11 +674,12 @@ def execute(plan: Plan, args) -> int:
                                   order, where))
             layout.append({"order": order, "cpus": where})
             elapsed = time.monotonic() - t0
+            durations.append(elapsed)
             print(f"ab: pair {k + 1}/{plan.pairs} ({plan.design}; " + ", ".join(
                 f"{s} on cpu {where[s]}" for s in order) + f") {elapsed:.0f} s; about "
                 f"{elapsed * (plan.pairs - k - 1) / 60:.1f} min left", file=sys.stderr, flush=True)
     rows, partial = judge_repetitions(reps, args.threshold) if reps else ([], [])
-    rows, settling = settle(plan, rows, args.threshold, rng, cpus)
+    rows, settling = settle(plan, rows, args.threshold, rng, cpus, min(durations, default=0.0))
     confirmations = []
     flagged = to_confirm(rows)
     if flagged and plan.confirm:
@@ -734,16 +735,23 @@ def time_alone(plan: Plan, rows: list[AbRow], phase: str, pairs: int, rng: rando
     return out
 
 
-def settle(plan: Plan, rows: list[AbRow], threshold: float, rng: random.Random,
-           cpus: list[int]) -> tuple[list[AbRow], list[dict]]:
+def settle(plan: Plan, rows: list[AbRow], threshold: float, rng: random.Random, cpus: list[int],
+           pair_seconds: float = 0.0) -> tuple[list[AbRow], list[dict]]:
     """Settling (the module's docstring): up to SETTLE_ROUNDS rounds of ``plan.settle`` pairs that time the
     benchmarks still inconclusive alone, each round judged on its own pairs, within ``plan.settle_within``
-    seconds. Returns the rows and each round's record (its benchmarks and repetitions)."""
+    seconds. A round whose fewest useful pairs (``min_pairs``) would not fit in the time left at
+    ``pair_seconds`` each (the planned pairs' shortest: a pair of fewer benchmarks takes no longer) is not begun:
+    fewer pairs give no interval, so they would settle nothing. Returns the rows and each round's record."""
     rounds = []
     deadline = time.monotonic() + plan.settle_within
     for k in range(1, SETTLE_ROUNDS + 1):
         open_ = to_settle(rows)
         if not open_ or not plan.settle or time.monotonic() >= deadline:
+            break
+        if time.monotonic() + min(plan.settle, min_pairs()) * pair_seconds > deadline:
+            plan.notes.append(f"settling not begun: {min_pairs()} pairs of about {pair_seconds:.0f} s (the planned "
+                              f"pairs' shortest) do not fit in the {deadline - time.monotonic():.0f} s left of "
+                              f"--settle-within {plan.settle_within:g}; {len(open_)} benchmarks stay inconclusive")
             break
         stage = f"settle-{k}"
         print(f"ab: settling, round {k}: {len(open_)} benchmarks inconclusive; up to {plan.settle} pairs time them "
