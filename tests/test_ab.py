@@ -190,6 +190,63 @@ def bench_doc(times: dict[str, float]) -> dict:
             + [record("test_calibration_python", 1.0, "calibration")]}
 
 
+def test_the_shared_side_env_is_added_to_what_pytest_is_already_given():
+    from rnnbench.commands.ab import shared_side_env
+
+    assert shared_side_env({}) == {"PYTEST_ADDOPTS": "--benchmark-timer=time.process_time",
+                                   "RNNBENCH_DUET_SHARED": "1"}
+    assert shared_side_env({"PYTEST_ADDOPTS": "-x"})["PYTEST_ADDOPTS"] == "-x --benchmark-timer=time.process_time"
+
+
+@pytest.mark.parametrize("cpus_here", [[0, 1], [3]])
+def test_the_shared_design_gives_both_sides_of_a_group_one_cpu_and_their_cpu_time(tmp_path, monkeypatch,
+                                                                                   cpus_here):
+    """Each group of families is timed by A and B at once on one CPU, meeting in one folder, each side reading its
+    process's CPU time; the first group's CPU alternates by repetition; each side's groups join into one
+    document with every benchmark."""
+    from rnnbench.commands import ab
+    from rnnbench.commands.sides import Side
+
+    started = []
+
+    def fake_start(run, cmd, meeting=None):
+        group = cmd[cmd.index("--request") + 1]
+        fams = json.loads(Path(group).read_text())["rnnbench_request"]["fields"]["framework"]
+        started.append((run.side, run.cpu, tuple(fams), run.env["PYTEST_ADDOPTS"], meeting))
+        run.json.write_text(json.dumps(bench_doc({f"test_train_step[{f}-x]": 1e-3 for f in fams})))
+
+    monkeypatch.setattr(ab, "start", fake_start)
+    monkeypatch.setattr(ab, "wait", lambda run: setattr(run, "code", 0))
+    monkeypatch.setattr(ab, "allowed_cpus", lambda: cpus_here)
+    monkeypatch.setattr(ab, "read_results", lambda path: json.loads(Path(path).read_text()))
+    sides = (Side("A", "HEAD~1", "a" * 40, "c" * 40), Side("B", "HEAD", "b" * 40, "d" * 40))
+    listing = {"request_version": 3, "implementations": [
+        {"name": n, "framework": f, "available": True} for n, f in
+        [("numpy", "numpy"), ("torch-rnn", "torch"), ("jax-jit", "jax"), ("tf-keras", "tensorflow")]]}
+    plan = ab.Plan(ROOT, sides, {"A": tmp_path / "a", "B": tmp_path / "b"}, "shared", 6,
+                   BenchRequest(profile="pair"), {"A": listing, "B": listing}, ("train_step",), None, False,
+                   tmp_path, 0)
+    firsts = []
+    for k in range(2):
+        started.clear()
+        order, where = ab.pair_layout(plan, k, None, cpus_here)
+        docs = ab.run_phase(plan, f"pair-{k + 1}", ("train_step",), None, order, where)
+        by_group = {}
+        for side, cpu, fams, addopts, meeting in started:
+            assert addopts.endswith("--benchmark-timer=time.process_time")
+            assert meeting == tmp_path / f"pair-{k + 1}" / "meet"
+            by_group.setdefault(fams, set()).add((side, cpu))
+        assert all(len({c for _, c in v}) == 1 and {s for s, _ in v} == {"A", "B"} for v in by_group.values())
+        groups = list(by_group)
+        assert sorted(f for g in groups for f in g) == ["jax", "numpy", "tensorflow", "torch"]
+        assert len(groups) == len(cpus_here)
+        firsts.append(next(c for s, c, *_ in started))
+        for side in "AB":
+            assert {b["name"] for b in docs[side]["benchmarks"]} >= {
+                f"test_train_step[{f}-x]" for f in ("numpy", "torch", "jax", "tensorflow")}
+    assert firsts == ([0, 1] if len(cpus_here) == 2 else [3, 3])
+
+
 def test_the_loss_check_spreads_families_over_the_cpus():
     from rnnbench.commands.ab import spread_families
 
@@ -421,8 +478,9 @@ def test_a_paired_run_end_to_end(repo, tmp_path, monkeypatch, capsys):
     assert {b["extra_info"]["measure"] for b in doc["loss"]["docs"]["numpy"]["benchmarks"]} == {"train",
                                                                                               "calibration"}
     assert "B/A" in printed and ("ab: pass" in printed or "ab: FAIL" in printed)
-    assert doc["rnnbench_ab"]["design"] == ("duet" if len(os.sched_getaffinity(0)) >= 2 else "interleaved")
-    assert len(list((repo / "results").glob("ab-*/pair-6/B.json"))) == 1  # the default work folder, relative
+    assert doc["rnnbench_ab"]["design"] == "shared"
+    assert {b["options"]["timer"] for b in doc["repetitions"][0]["docs"]["B"]["benchmarks"]} == {"process_time"}
+    assert len(list((repo / "results").glob("ab-*/pair-6/B-1.json"))) == 1  # the default work folder, relative
 
 
 def synthetic_ab(tmp_path: Path, slow: str = "tf-cell", factor: float = 1.3, b_commit: str = "b" * 40,
@@ -509,9 +567,12 @@ def test_report_draws_the_drift_since_the_anchor_along_the_commits(tmp_path):
     assert not [s for s in build_report([synthetic_ab(tmp_path)]).sections if s.key == "drift"]
 
 
-def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_lacks(tmp_path, monkeypatch):
+@pytest.mark.parametrize("shared", [False, True])
+def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_lacks(tmp_path, monkeypatch,
+                                                                                      shared):
     """Two threads as the two sides: each arrival waits for the other's; a test only one side collected, or a side
-    whose process ended, does not stall (counted in polls of a fake clock, not in seconds)."""
+    whose process ended, does not stall (counted in polls of a fake clock, not in seconds). The same outcomes
+    when the sides share a CPU and wait lightly (exact paths, a longer poll)."""
     import threading
 
     from rnnbench.harness import duet
@@ -525,7 +586,7 @@ def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_
     def side_b():
         arrived.wait(5)  # B arrives only once A is waiting for it
         order.append("B arrives")
-        meet(tmp_path, "B", "numpy", "t1", wait=5)
+        meet(tmp_path, "B", "numpy", "t1", shared=shared, wait=5)
 
     thread = threading.Thread(target=side_b)
     thread.start()
@@ -536,7 +597,7 @@ def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_
         real_sleep(seconds)
 
     monkeypatch.setattr(duet.time, "sleep", waiting)
-    assert meet(tmp_path, "A", "numpy", "t1", wait=5) is True
+    assert meet(tmp_path, "A", "numpy", "t1", shared=shared, wait=5) is True
     order.append("A goes on")
     thread.join()
     monkeypatch.undo()
@@ -554,15 +615,18 @@ def test_duet_sides_meet_before_each_benchmark_and_never_wait_for_one_the_other_
 
     clock = Clock()
     monkeypatch.setattr(duet, "time", clock)
-    assert meet(tmp_path, "A", "numpy", "t2", wait=5) is False  # B has no t2: no wait
+    assert meet(tmp_path, "A", "numpy", "t2", shared=shared, wait=5) is False  # B has no t2: no wait
     (tmp_path / "done-torch.B").write_text("")
-    assert meet(tmp_path, "A", "torch", "t3", wait=5) is False  # B's torch process has ended
+    assert meet(tmp_path, "A", "torch", "t3", shared=shared, wait=5) is False  # B's torch process has ended
     assert clock.polls == 0
     # a B that never collects (an older rnnbench, unaware of the meetings): A waits once, then goes on alone
-    assert meet(tmp_path, "A", "jax", "t4", wait=5, absent=0.2) is False and (tmp_path / "solo.A").exists()
-    assert 0.2 <= clock.now <= 0.2 + 2 * duet.POLL_SECONDS  # it waited `absent`, not `wait`
+    assert meet(tmp_path, "A", "jax", "t4", shared=shared, wait=5, absent=0.2) is False
+    assert (tmp_path / "solo.A").exists()
+    poll = duet.SHARED_POLL_SECONDS if shared else duet.POLL_SECONDS
+    assert 0.2 <= clock.now <= 0.2 + 2 * poll  # it waited `absent`, not `wait`
     polls = clock.polls
-    assert meet(tmp_path, "A", "numpy", "t1", wait=5) is False and clock.polls == polls  # solo now: no wait at all
+    # solo now: no wait at all
+    assert meet(tmp_path, "A", "numpy", "t1", shared=shared, wait=5) is False and clock.polls == polls
 
 
 def test_an_override_frees_what_it_requires_and_keeps_every_other_pin():

@@ -9,10 +9,17 @@ two machines of one CPU model comparable, not two models). Here A and B are time
   the CPUs, since nothing is compared there); every final loss must stay in its band, strictly, as in
   ``rnnbench compare``;
 - then K **repetitions** of the timed measures (train step, forward, epoch by default), each a fresh
-  ``rnnbench bench`` process per side at one thread. ``duet`` (the default with two CPUs or more) runs A and B at
-  the same time, each confined to its own CPU, and swaps the CPUs every repetition (Bulej et al., ICPE 2020:
-  whatever disturbs the machine then disturbs both); ``interleaved`` runs them one after the other on one CPU,
-  in a random order per repetition (Abedi & Brecht, ICPE 2017);
+  ``rnnbench bench`` process per side at one thread. ``shared`` (the default) runs A and B at the same time on
+  one CPU, meeting before and after every benchmark, each timed by its own process's CPU time
+  (``--benchmark-timer time.process_time``), with the families spread over the CPUs (one group per CPU, the
+  first group's CPU alternating): whatever slows that CPU (a neighbour on its physical core, the host's other
+  work) slows both sides in the same milliseconds, and the other side's turns on the CPU are not counted.
+  ``duet`` runs them at the same time each confined to its own CPU, and swaps the CPUs every repetition (Bulej et
+  al., ICPE 2020), with wall-clock time; on a host whose virtual CPUs are slowed one at a time, for seconds, each
+  pair then reads the difference between two CPUs (A/A here: a log-ratio spread of 17% against shared's 1.4%).
+  ``interleaved`` runs them one after the other on one CPU, in a random order per repetition (Abedi & Brecht,
+  ICPE 2017). The price of CPU time: a regression that only waits (a sleep, a lock, I/O) does not show, and what
+  a process's other threads compute is counted with its own;
 - every benchmark's K ratios B/A of the repetitions' fast rounds are judged by ``rnnbench.results.paired``;
 - **settling** (``--settle S``, ``--settle-within SECONDS``, planned in advance): every benchmark still
   ``inconclusive`` after the K pairs (a disturbed pair widens a six-pair interval to its extremes) is timed again,
@@ -69,6 +76,7 @@ from rnnbench.errors import EXIT_FAILED, EXIT_OK, UserError
 from rnnbench.files import check_output, write_json
 from rnnbench.harness.compile_cache import ENV as COMPILE_CACHE_ENV
 from rnnbench.harness.duet import ENV as DUET_ENV
+from rnnbench.harness.duet import SHARED_ENV as DUET_SHARED_ENV
 from rnnbench.harness.duet import SOLO as DUET_SOLO
 from rnnbench.paths import RESULTS_DIR
 from rnnbench.results.compare import fast_time, loss_failures, path_caveat, path_differences
@@ -90,7 +98,9 @@ from rnnbench.spec.config import BENCH_THREADS
 from rnnbench.spec.measures import MACHINE_MEASURES, Measure
 from rnnbench.spec.request import REQUEST_VERSION, BenchRequest, add_options
 
-DESIGNS = ("duet", "interleaved")
+DESIGNS = ("duet", "shared", "interleaved")
+CPU_CLOCK = "time.process_time"  # the shared design's clock: each side's own CPU time
+PYTEST_ADDOPTS = "PYTEST_ADDOPTS"  # read by every pytest, so a revision from before the shared design takes it too
 DEFAULT_PAIRS = 8
 DEFAULT_THRESHOLD_PCT = 15.0
 SETTLE_ROUNDS = 2  # rounds of --settle pairs at most, for what is still inconclusive
@@ -119,7 +129,9 @@ def add_arguments(p) -> None:
                    help="repetitions, each timing A and B in fresh processes (default: %(default)s)")
     p.add_argument("--design", choices=DESIGNS, default=None,
                    help="duet: A and B at once, each on its own CPU, swapped every repetition (the default with "
-                        "two CPUs); interleaved: one after the other in a random order, on one CPU")
+                        "two CPUs); shared: A and B at once on one CPU, each timed by its own CPU time, the "
+                        "families spread over the CPUs; interleaved: one after the other in a random order, on "
+                        "one CPU")
     p.add_argument("--confirm", type=non_negative_int, default=None, metavar="C",
                    help="pairs that time again, alone, every benchmark the planned pairs read worse or better; "
                         "its verdict is theirs (default: as many as --pairs; 0: no confirmation)")
@@ -170,8 +182,8 @@ def run(args) -> int:
 
 
 def default_design() -> str:
-    """Duet where two CPUs are ours to give, else interleaved (see the README for the figures behind it)."""
-    return "duet" if len(allowed_cpus() or [0]) >= 2 else "interleaved"
+    """Shared, on any number of CPUs (docs/regression-tracking.md has the figures behind it)."""
+    return "shared"
 
 
 @dataclass
@@ -278,6 +290,8 @@ def compile_cache(plan: Plan, side: str, measures: tuple[str, ...]) -> dict:
 def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list[str] | None, order: list[str],
               cpus: dict[str, int | None], request: BenchRequest | None = None) -> dict[str, dict]:
     """Both sides once: at the same time (duet) or one after the other in ``order``; their results by side."""
+    if plan.design == "shared":
+        return run_shared_phase(plan, name, measures, frameworks, order, cpus, request)
     runs = {s: SideRun(s, plan.work / name / f"{s}.json", plan.work / name / f"{s}.log", cpus[s],
                        compile_cache(plan, s, measures)) for s in order}
     try:
@@ -297,17 +311,64 @@ def run_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list
     if plan.design == "duet" and any((meeting / f"{DUET_SOLO}.{s}").exists() for s in order):
         plan.notes.append(f"{name}: the sides did not meet (one took no part in the duet's meetings, an older "
                           "version of rnnbench?): timed side by side, unsynchronised")
-    docs = {}
-    for s in ("A", "B"):
-        r = runs[s]
-        side = plan.sides[0] if s == "A" else plan.sides[1]
-        if r.code == 2 or not r.json.exists():
-            raise UserError(f"{s}: {side.short} could not run the benchmarks (exit {r.code}): {last_error(r.log)}; "
-                            f"see {r.log}")
-        if r.code != 0:
-            plan.notes.append(f"{name}: {s} ({side.short}) exited {r.code}: some benchmarks failed; see {r.log}")
-        docs[s] = read_results(r.json)
-    return docs
+    return {s: side_results(plan, name, runs[s]) for s in ("A", "B")}
+
+
+def side_results(plan: Plan, name: str, r: SideRun) -> dict:
+    """The results of one side's run in phase ``name``; a run that could not start its benchmarks is an error, one
+    whose benchmarks partly failed a note."""
+    side = plan.side(r.side)
+    if r.code == 2 or not r.json.exists():
+        raise UserError(f"{r.side}: {side.short} could not run the benchmarks (exit {r.code}): {last_error(r.log)}; "
+                        f"see {r.log}")
+    if r.code != 0:
+        plan.notes.append(f"{name}: {r.side} ({side.short}) exited {r.code}: some benchmarks failed; see {r.log}")
+    return read_results(r.json)
+
+
+def shared_side_env(env: dict | None = None) -> dict:
+    """A side's environment in the shared design: its benchmarks read their process's CPU time (pytest-benchmark's
+    ``--benchmark-timer``, through ``PYTEST_ADDOPTS``, which any revision's pytest reads), and its meetings wait
+    lightly (``harness.duet``; a revision from before it ignores that)."""
+    given = (env if env is not None else os.environ).get(PYTEST_ADDOPTS, "")
+    return {PYTEST_ADDOPTS: f"{given} --benchmark-timer={CPU_CLOCK}".strip(), DUET_SHARED_ENV: "1"}
+
+
+def run_shared_phase(plan: Plan, name: str, measures: tuple[str, ...], frameworks: list[str] | None,
+                     order: list[str], cpus: dict[str, int | None], request: BenchRequest | None = None
+                     ) -> dict[str, dict]:
+    """The shared design's phase: the families spread over the CPUs, and each group timed by both sides at once on
+    its one CPU, meeting before and after every benchmark, each reading its own CPU time. Whatever slows that CPU
+    (a neighbour on its core, the host's other work) then slows both sides in the same milliseconds, where the
+    duet puts the sides on two CPUs that are disturbed apart. Each side's groups are joined into one document."""
+    request = request or plan.request
+    present = [f for f in families.names()
+               if any(f in available_families(plan.listings[s], request) for s in ("A", "B"))]
+    first = cpus[order[0]]  # the repetition's CPU (pair_layout): the first group's, the others' the rest
+    lanes = [first] + [c for c in (allowed_cpus() or [0])[:2] if c != first]
+    groups = spread_families([f for f in present if not frameworks or f in frameworks], lanes)
+    runs = {(s, i): SideRun(s, plan.work / name / f"{s}-{i + 1}.json", plan.work / name / f"{s}-{i + 1}.log",
+                            lanes[i], {**compile_cache(plan, s, measures), **shared_side_env()})
+            for i in range(len(groups)) for s in order}
+    meeting = plan.work / name / "meet"  # a family's benchmarks meet by name: the groups share one folder
+    meeting.mkdir(parents=True, exist_ok=True)
+    try:
+        for (s, i), run in runs.items():
+            start(run, bench_command(s, plan, run.json, measures, groups[i], request), meeting)
+        for run in runs.values():
+            wait(run)
+    finally:
+        stop(list(runs.values()))
+    if any((meeting / f"{DUET_SOLO}.{s}").exists() for s in order):
+        plan.notes.append(f"{name}: the sides did not meet (one took no part in the meetings, an older version of "
+                          "rnnbench?): timed on one CPU, unsynchronised")
+    return {s: joined([side_results(plan, name, runs[s, i]) for i in range(len(groups))]) for s in ("A", "B")}
+
+
+def joined(docs: list[dict]) -> dict:
+    """One side's documents of one phase (one per group of families) as one: the first's machine and settings,
+    every benchmark."""
+    return {**docs[0], "benchmarks": [b for d in docs for b in d["benchmarks"]]}
 
 
 def spread_families(frameworks: list[str], cpus: list[int]) -> list[list[str]]:
@@ -584,7 +645,8 @@ def run_ab(args) -> int:
     design = args.design or default_design()
     cpus_here = allowed_cpus() or [0]
     if design == "duet" and len(cpus_here) < 2:
-        raise UserError(f"--design duet: needs two CPUs, this process may use {len(cpus_here)}; use interleaved")
+        raise UserError(f"--design duet: needs two CPUs, this process may use {len(cpus_here)}; use shared or "
+                        "interleaved")
     if args.pairs < min_pairs():
         print(f"ab: {args.pairs} pairs give no interval at {CONFIDENCE:.0%} (it needs {min_pairs()}): every "
               "benchmark will be inconclusive", file=sys.stderr)
@@ -597,7 +659,9 @@ def run_ab(args) -> int:
     # the selection as ab's options gave it; each phase sets its measures, every repetition runs at one thread
     request = BenchRequest.from_args(args).replace(measure=(), threads=BENCH_THREADS)
     timed = args.framework
-    notes = []
+    notes = [] if design != "shared" else [
+        f"shared: A and B at once on one CPU, each timed by its own CPU time ({CPU_CLOCK}); the families spread "
+        f"over {min(2, len(cpus_here))} CPU(s)"]
     if args.affected:
         fams, changed = affected_frameworks(root, sides)
         overridden = {packages[o.name] for side in sides for o in side.overrides}
@@ -648,6 +712,8 @@ def pair_layout(plan: Plan, k: int, rng: random.Random, cpus: list[int]) -> tupl
     """Repetition ``k``'s order and CPUs: duet swaps the CPUs every repetition, interleaved draws the order."""
     if plan.design == "duet":
         return ["A", "B"], {"A": cpus[k % 2], "B": cpus[(k + 1) % 2]}
+    if plan.design == "shared":  # both on the first group's CPU, which alternates (run_shared_phase)
+        return ["A", "B"], {"A": cpus[k % len(cpus)], "B": cpus[k % len(cpus)]}
     return rng.sample(["A", "B"], 2), {"A": cpus[0], "B": cpus[0]}
 
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from rnnbench.harness.duet import ENV, meet, parse
+from rnnbench.harness.duet import ENV, SHARED_ENV, meet, parse
 
 
 class Barrier:
@@ -16,6 +16,7 @@ class Barrier:
     def __init__(self, value: str, group: str):
         self.folder, self.side = parse(value)
         self.group = group  # the family this process times: the two sides run their families in the same order
+        self.shared = os.environ.get(SHARED_ENV) == "1"  # both sides on one CPU: wait lightly
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _mark(self, name: str, text: str = "") -> None:
@@ -31,11 +32,11 @@ class Barrier:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
-        meet(self.folder, self.side, self.group, _test(item))
+        meet(self.folder, self.side, self.group, _test(item), shared=self.shared)
         try:
             return (yield)
         finally:  # neither side builds the next case while the other still times this one
-            meet(self.folder, self.side, self.group, _test(item), moment="end")
+            meet(self.folder, self.side, self.group, _test(item), moment="end", shared=self.shared)
 
 
 def _test(item) -> str:

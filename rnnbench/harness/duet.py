@@ -23,10 +23,13 @@ import time
 from pathlib import Path
 
 ENV = "RNNBENCH_DUET"
+SHARED_ENV = "RNNBENCH_DUET_SHARED"  # "1": both sides on one CPU (``rnnbench ab --design shared``): wait lightly
 WAIT_SECONDS = 120.0  # a build on the other side (XLA, Inductor) can take this long
 ABSENT_SECONDS = 60.0  # the other side's process has not collected its tests by then: it takes no part
 SOLO = "solo"  # marked by a side that went on alone
 POLL_SECONDS = 0.001
+SHARED_POLL_SECONDS = 0.002
+OTHER_SIDE = {"A": "B", "B": "A"}
 
 
 def parse(value: str) -> tuple[Path, str]:
@@ -38,8 +41,33 @@ def _other(folder: Path, side: str, name: str) -> list[Path]:
     return [p for p in folder.glob(f"{name}.*") if p.suffix != f".{side}"]
 
 
+class _Glance:
+    """The other side's marks, read by exact path with the collected list read once: what a side on a shared CPU
+    checks while it waits, since every glob of the meeting folder (hundreds of marks by the end of a run: about 6
+    ms a poll here) is CPU taken from the side it waits for."""
+
+    def __init__(self, folder: Path, side: str, group: str):
+        self.folder, self.other, self.group = folder, OTHER_SIDE[side], group
+        self.collected: set[str] | None = None
+
+    def came(self, key: str) -> bool:
+        return (self.folder / f"m-{key}.{self.other}").exists()
+
+    def has(self, test: str) -> bool | None:
+        """Whether the other side collected ``test``; None until it has collected at all."""
+        if self.collected is None:
+            path = self.folder / f"collected-{self.group}.{self.other}"
+            if not path.exists():
+                return None
+            self.collected = set(path.read_text().splitlines())  # written whole, once (Barrier._mark)
+        return test in self.collected
+
+    def done(self) -> bool:
+        return (self.folder / f"done-{self.group}.{self.other}").exists()
+
+
 def meet(folder: Path, side: str, group: str, test: str, wait: float = WAIT_SECONDS,
-         absent: float = ABSENT_SECONDS, moment: str = "start") -> bool:
+         absent: float = ABSENT_SECONDS, moment: str = "start", shared: bool = False) -> bool:
     """Mark ``side``'s arrival at ``test`` of process ``group`` (a family), at its ``moment`` (start or end), then
     wait for the other side's mark of it: not at all when the other side's process has no such test, nor once
     that process has ended. A side that has not even collected ``group`` within ``absent`` seconds is taken as not
@@ -48,12 +76,16 @@ def meet(folder: Path, side: str, group: str, test: str, wait: float = WAIT_SECO
 
     The waiting side polls the folder every millisecond, on purpose: with lighter polling (exact paths, a 2 ms
     sleep) the timing side was slowed far more often (the median detectable effect of six pairs rose from about 2%
-    to 39-45% here); an idle virtual CPU seems to let the host put other work beside the one still timing."""
+    to 39-45% here); an idle virtual CPU seems to let the host put other work beside the one still timing.
+    ``shared`` (both sides on one CPU, which is then never idle): the other side's marks are looked up by exact
+    path every 2 ms (``_Glance``), so the waiting side leaves the CPU to the one it waits for."""
     if (folder / f"{SOLO}.{side}").exists():
         return False
     key = hashlib.sha1(f"{group}/{test}/{moment}".encode()).hexdigest()[:16]
     (folder / f"m-{key}.{side}").touch()
     start = time.monotonic()
+    if shared and side in OTHER_SIDE:
+        return _meet_lightly(_Glance(folder, side, group), key, test, start, wait, absent, folder / f"{SOLO}.{side}")
     while time.monotonic() < start + wait:
         if _other(folder, side, f"m-{key}"):
             return True
@@ -66,4 +98,20 @@ def meet(folder: Path, side: str, group: str, test: str, wait: float = WAIT_SECO
             (folder / f"{SOLO}.{side}").touch()
             return False
         time.sleep(POLL_SECONDS)
+    return False
+
+
+def _meet_lightly(other: _Glance, key: str, test: str, start: float, wait: float, absent: float,
+                  solo: Path) -> bool:
+    """``meet``'s wait on a shared CPU, with the same outcomes."""
+    while time.monotonic() < start + wait:
+        if other.came(key):
+            return True
+        collected = other.has(test)
+        if collected is False or other.done():
+            return False
+        if collected is None and time.monotonic() > start + absent:
+            solo.touch()
+            return False
+        time.sleep(SHARED_POLL_SECONDS)
     return False
