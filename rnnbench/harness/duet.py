@@ -37,8 +37,26 @@ def parse(value: str) -> tuple[Path, str]:
     return Path(folder), side
 
 
-def _other(folder: Path, side: str, name: str) -> list[Path]:
-    return [p for p in folder.glob(f"{name}.*") if p.suffix != f".{side}"]
+class _Scan:
+    """The other side's marks, found by globbing the meeting folder at every look (the duet's wait: it keeps the
+    waiting CPU busy, on purpose; ``meet``)."""
+
+    def __init__(self, folder: Path, side: str, group: str):
+        self.folder, self.side, self.group = folder, side, group
+
+    def _other(self, name: str) -> list[Path]:
+        return [p for p in self.folder.glob(f"{name}.*") if p.suffix != f".{self.side}"]
+
+    def came(self, key: str) -> bool:
+        return bool(self._other(f"m-{key}"))
+
+    def has(self, test: str) -> bool | None:
+        """Whether the other side collected ``test``; None until it has collected at all."""
+        collected = self._other(f"collected-{self.group}")
+        return test in collected[0].read_text().splitlines() if collected else None
+
+    def done(self) -> bool:
+        return bool(self._other(f"done-{self.group}"))
 
 
 class _Glance:
@@ -84,34 +102,16 @@ def meet(folder: Path, side: str, group: str, test: str, wait: float = WAIT_SECO
     key = hashlib.sha1(f"{group}/{test}/{moment}".encode()).hexdigest()[:16]
     (folder / f"m-{key}.{side}").touch()
     start = time.monotonic()
-    if shared and side in OTHER_SIDE:
-        return _meet_lightly(_Glance(folder, side, group), key, test, start, wait, absent, folder / f"{SOLO}.{side}")
-    while time.monotonic() < start + wait:
-        if _other(folder, side, f"m-{key}"):
-            return True
-        collected = _other(folder, side, f"collected-{group}")
-        if collected and test not in collected[0].read_text().splitlines():
-            return False  # only this side times it (a new implementation, say)
-        if _other(folder, side, f"done-{group}"):
-            return False
-        if not collected and time.monotonic() > start + absent:
-            (folder / f"{SOLO}.{side}").touch()
-            return False
-        time.sleep(POLL_SECONDS)
-    return False
-
-
-def _meet_lightly(other: _Glance, key: str, test: str, start: float, wait: float, absent: float,
-                  solo: Path) -> bool:
-    """``meet``'s wait on a shared CPU, with the same outcomes."""
+    light = shared and side in OTHER_SIDE
+    other = _Glance(folder, side, group) if light else _Scan(folder, side, group)
     while time.monotonic() < start + wait:
         if other.came(key):
             return True
         collected = other.has(test)
         if collected is False or other.done():
-            return False
+            return False  # only this side times it (a new implementation, say), or the other's process ended
         if collected is None and time.monotonic() > start + absent:
-            solo.touch()
+            (folder / f"{SOLO}.{side}").touch()
             return False
-        time.sleep(SHARED_POLL_SECONDS)
+        time.sleep(SHARED_POLL_SECONDS if light else POLL_SECONDS)
     return False
