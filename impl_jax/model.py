@@ -26,6 +26,18 @@ from rnnbench.model.ops import Ops
 UNROLL_UP_TO = 10
 
 
+def _combine(earlier, later):
+    """The linear recurrence's associative operator: (a1, b1) then (a2, b2) is (a2 a1, a2 b1 + b2)."""
+    a1, b1 = earlier
+    a2, b2 = later
+    return a2 * a1, a2 * b1 + b2
+
+
+def linear_scan(a, b, reverse: bool = False):
+    """``rnnbench.model.ops.Ops.linear_scan`` by ``lax.associative_scan``: (cumulative products of a, states)."""
+    return lax.associative_scan(_combine, (a, b), reverse=reverse, axis=0)
+
+
 def _matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):
     return (a.T if transpose_a else a) @ (b.T if transpose_b else b)
 
@@ -44,7 +56,10 @@ OPS = Ops(
     scalar=lambda value, like: jnp.asarray(value, like.dtype), xent=_xent,
     one_hot=lambda ids, n, dtype: jax.nn.one_hot(ids, n, dtype=dtype), cast=lambda x, dtype: x.astype(dtype),
     swapaxes=jnp.swapaxes, reshape=jnp.reshape,
-    mse=lambda out, y: jnp.mean((out - y.astype(out.dtype)) ** 2))
+    mse=lambda out, y: jnp.mean((out - y.astype(out.dtype)) ** 2),
+    where=jnp.where, relu=jax.nn.relu, log=jnp.log, softplus=jax.nn.softplus,
+    cumsum=lambda x, axis: jnp.cumsum(x, axis), logcumsumexp=lambda x, axis: lax.cumlogsumexp(x, axis),
+    flip=lambda x, axis: jnp.flip(x, axis), linear_scan=linear_scan)
 
 
 def _scan_step(step, W_h, bh, state: tuple, xw_t):
@@ -79,6 +94,11 @@ class Model(forward.Model):
             xw, W_h, bh = forward.direction_inputs(OPS, self.spec, p, lp + prefix, rows)
             backward = self.spec.is_backward(prefix)
             start = tuple(jnp.zeros_like(s) for s in state) if backward else state
+            if self.spec.parallel:  # by lax.associative_scan (rnnbench.model.scan)
+                hs, last = forward.parallel_direction(OPS, self.spec, jnp.swapaxes(xw, 0, 1), start, backward)
+                per_direction.append(jnp.swapaxes(hs, 0, 1))
+                final = final if backward else last
+                continue
             body, unroll = partial(_scan_step, step, W_h, bh), xw.shape[1] <= UNROLL_UP_TO
             xw = jnp.swapaxes(xw, 0, 1)
             k1 = None if backward else self.spec.carry_at

@@ -159,4 +159,141 @@ class GRUCell:
         return da, hs[:-1].reshape(-1, H).T @ drh_flat, da.reshape(-1, 3 * H).sum(axis=0), drh_flat.sum(axis=0)
 
 
-CELL_MATH = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+def softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def candidate(k: np.ndarray) -> np.ndarray:
+    """The minimal cells' g: k + 0.5 for k >= 0, sigmoid(k) below (positive everywhere)."""
+    return np.where(k >= 0, k + 0.5, sigmoid(k))
+
+
+def candidate_grad(k: np.ndarray) -> np.ndarray:
+    s = sigmoid(k)
+    return np.where(k >= 0, 1.0, s * (1.0 - s)).astype(k.dtype, copy=False)
+
+
+def log_candidate(k: np.ndarray) -> np.ndarray:
+    return np.where(k >= 0, np.log(np.maximum(k, 0.0) + 0.5), -softplus(-k))
+
+
+class LinearCell:
+    """A minimal cell (Feng et al. 2024): h' = a h + b with a, b from x alone, no recurrent weight (W is (n_in,
+    G*H)). A subclass gives ``parts`` (a, b and what the chain rule needs), ``chain`` (the gradient at k = xw + b
+    from G, the whole gradient reaching h_t, and h_{t-1}) and ``log_parts`` (log a, log b) for the scan."""
+
+    @classmethod
+    def forward(cls, xw, Wh, b, bh, state):
+        (h0,) = state
+        k = xw + b
+        a, bb, _ = cls.parts(k)
+        hs = np.empty((len(k) + 1, *h0.shape), dtype=k.dtype)
+        hs[0] = h0
+        for t in range(len(k)):
+            hs[t + 1] = a[t] * hs[t] + bb[t]
+        return hs[1:], (hs, k, a), (hs[-1],)
+
+    @staticmethod
+    def state_at(cache, t: int) -> tuple:
+        return (cache[0][t],)
+
+    @classmethod
+    def backward(cls, dhs, cache, Wh, record=None):
+        hs, k, a = cache
+        G = np.empty_like(dhs)
+        carry = np.zeros_like(hs[0])
+        for t in range(len(dhs) - 1, -1, -1):
+            G[t] = dhs[t] + carry
+            carry = G[t] * a[t]
+        if record is not None:
+            record[:] = G
+        return cls.gradients(G, hs[:-1], k)
+
+    @classmethod
+    def gradients(cls, G, h_prev, k):
+        d = cls.chain(G, h_prev, k, cls.parts(k)[2])
+        return d, np.zeros((0, d.shape[-1]), d.dtype), d.reshape(-1, d.shape[-1]).sum(axis=0), None
+
+
+class MinGRUCell(LinearCell):
+    """k = x W + b in blocks z, h: z = sigmoid(k_z), h' = (1 - z) h + z g(k_h)."""
+
+    @staticmethod
+    def parts(k):
+        H = k.shape[-1] // 2
+        z, cand = sigmoid(k[..., :H]), candidate(k[..., H:])
+        return 1.0 - z, z * cand, (z, cand)
+
+    @staticmethod
+    def chain(G, h_prev, k, saved):
+        H = k.shape[-1] // 2
+        z, cand = saved
+        return np.concatenate([G * (cand - h_prev) * z * (1.0 - z), G * z * candidate_grad(k[..., H:])], axis=-1)
+
+    @staticmethod
+    def log_parts(k):
+        H = k.shape[-1] // 2
+        return -softplus(k[..., :H]), -softplus(-k[..., :H]) + log_candidate(k[..., H:])
+
+
+class MinLSTMCell(LinearCell):
+    """k = x W + b in blocks f, i, h: f, i = sigmoid(k_f), sigmoid(k_i); f' = f / (f + i);
+    h' = f' h + (1 - f') g(k_h)."""
+
+    @staticmethod
+    def parts(k):
+        H = k.shape[-1] // 3
+        f, i, cand = sigmoid(k[..., :H]), sigmoid(k[..., H : 2 * H]), candidate(k[..., 2 * H :])
+        fn = f / (f + i)
+        return fn, (1.0 - fn) * cand, (f, i, fn, cand)
+
+    @staticmethod
+    def chain(G, h_prev, k, saved):
+        H = k.shape[-1] // 3
+        f, i, fn, cand = saved
+        d_fn = G * (h_prev - cand) * fn * (1.0 - fn)
+        return np.concatenate([d_fn * (1.0 - f), -d_fn * (1.0 - i), G * (1.0 - fn) * candidate_grad(k[..., 2 * H :])],
+                              axis=-1)
+
+    @staticmethod
+    def log_parts(k):
+        H = k.shape[-1] // 3
+        d = softplus(-k[..., :H]) - softplus(-k[..., H : 2 * H])
+        return -softplus(d), -softplus(-d) + log_candidate(k[..., 2 * H :])
+
+
+def _scan_parallel(cell):
+    """``cell`` (a LinearCell) computed by the scan in log space (Heinsen 2023) instead of a loop: with
+    a*_t = cumsum(log a), h_t = e^{a*_t} h_0 + exp(a*_t + logcumsumexp(log b - a*)_t); backward, the whole gradient
+    reaching h_t, G_t = sum_{s>=t} d_s e^{a*_s - a*_t}, as two reversed logcumsumexps (the positive and the negative
+    parts of d)."""
+
+    class Parallel(cell):
+        @classmethod
+        def forward(cls, xw, Wh, b, bh, state):
+            (h0,) = state
+            k = xw + b
+            log_a, log_b = cls.log_parts(k)
+            a_star = np.cumsum(log_a, axis=0)
+            h = np.exp(a_star) * h0 + np.exp(a_star + np.logaddexp.accumulate(log_b - a_star, axis=0))
+            hs = np.concatenate([h0[None], h.astype(k.dtype, copy=False)])
+            return hs[1:], (hs, k, a_star), (hs[-1],)
+
+        @classmethod
+        def backward(cls, dhs, cache, Wh, record=None):
+            hs, k, a_star = cache
+            with np.errstate(divide="ignore"):  # log 0 = -inf: a zero of d adds nothing
+                def part(x):
+                    return np.exp(np.logaddexp.accumulate((a_star + np.log(x))[::-1], axis=0)[::-1] - a_star)
+
+                G = (part(np.maximum(dhs, 0.0)) - part(np.maximum(-dhs, 0.0))).astype(dhs.dtype, copy=False)
+            if record is not None:
+                record[:] = G
+            return cls.gradients(G, hs[:-1], k)
+
+    Parallel.__name__ = Parallel.__qualname__ = f"Parallel{cell.__name__}"
+    return Parallel
+
+
+CELL_MATH = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell, "mingru": MinGRUCell, "minlstm": MinLSTMCell}
+PARALLEL_MATH = {name: _scan_parallel(c) for name, c in CELL_MATH.items() if issubclass(c, LinearCell)}

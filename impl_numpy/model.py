@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnbench.impl_numpy.cells import CELL_MATH
+from rnnbench.impl_numpy.cells import CELL_MATH, PARALLEL_MATH
 from rnnbench.spec.cells import BACKWARD_PREFIX, cell, layer_prefixes
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.params import Params
@@ -75,7 +75,7 @@ class Model:
     def __init__(self, config: RunConfig):
         task = config.task_spec
         self.cell = cell(config.cell)
-        self.math = CELL_MATH[config.cell]
+        self.math = (PARALLEL_MATH if config.time_mode == "parallel" else CELL_MATH)[config.cell]
         self.tokens = task.tokens
         self.each_step = task.each_step
         self.loss_fn = cross_entropy if task.loss == XENT else squared_error
@@ -107,7 +107,7 @@ class Model:
             for prefix in self.prefixes:
                 W = p[lp + prefix + "W"]
                 H = W.shape[1] // self.cell.gates
-                n_in = W.shape[0] - H
+                n_in = W.shape[0] - self.cell.recurrent_rows(H)
                 backward = prefix == BACKWARD_PREFIX
                 xs = inputs[::-1] if backward else inputs
                 start = state if layer == 0 and not backward else self.zero_state(inputs.shape[1], H)
@@ -155,7 +155,7 @@ class Model:
             for k, (prefix, cache) in enumerate(zip(self.prefixes, caches)):
                 W = p[lp + prefix + "W"]
                 H = W.shape[1] // self.cell.gates
-                n_in = W.shape[0] - H
+                n_in = W.shape[0] - self.cell.recurrent_rows(H)
                 d_hs = d_features[..., k * H : (k + 1) * H]
                 backward = prefix == BACKWARD_PREFIX
                 xs = inputs[::-1] if backward else inputs
@@ -214,7 +214,7 @@ class Model:
             for layer, lp in enumerate(self.layer_prefixes):
                 W = p[lp + "W"]
                 H = W.shape[1] // self.cell.gates
-                n_in = W.shape[0] - H
+                n_in = W.shape[0] - self.cell.recurrent_rows(H)
                 start = states[layer] or self.zero_state(first.shape[0], H)
                 hs, _, states[layer] = self.math.forward((h @ W[:n_in])[None], W[n_in:], p[lp + "b"], p.get(lp + "bh"),
                                                          start)

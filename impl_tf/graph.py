@@ -21,8 +21,9 @@ The cells static_rnn and dynamic_rnn run, and how the canonical arrays map into 
   columns are permuted into it and back; it adds ``forget_bias`` inside the cell, which is why it is built with 0.
   Its state is ``LSTMStateTuple(c, h)``, the canonical (h, c) swapped.
 - GRU: TF1's ``GRUCell`` is the reset-before form (``r`` applied to h before the product), which cannot express
-  the canonical reset-after GRU; ``ResetAfterGRUCell`` here is a minimal cell object (``state_size``,
-  ``output_size``, ``zero_state``, ``__call__``) computing the canonical cell with W, b and bh as they are.
+  the canonical reset-after GRU; ``CanonicalCell`` here is a minimal cell object (``state_size``,
+  ``output_size``, ``zero_state``, ``__call__``) computing the canonical cell with W, b and bh as they are. The
+  minimal cells (minGRU, minLSTM), which TF1 does not have, are ``CanonicalCell`` too.
 
 Adam is written out as graph ops with ``torch.optim.Adam``'s semantics (``written_out_adam``): ``AdamOptimizer`` adds
 its epsilon to the root before the bias correction of v, where torch adds it after, and that moved the losses of
@@ -39,7 +40,7 @@ from rnnbench.errors import UnsupportedError
 from rnnbench.impl_tf import runtime
 from rnnbench.impl_tf.model import OPS, Model, clipped
 from rnnbench.model import forward, optim
-from rnnbench.model.cells import gru_step
+from rnnbench.model.cells import cell_math
 from rnnbench.spec.cells import permute_blocks
 from rnnbench.spec.config import RunConfig
 from rnnbench.spec.interface import StepwiseEpoch
@@ -52,30 +53,34 @@ v1 = tf.compat.v1
 LSTM_TO_TF1 = [0, 2, 1, 3]  # canonical blocks i, f, g, o -> TF1's i, j(=g), f, o (its own inverse)
 
 
-class ResetAfterGRUCell:
-    """The canonical (reset-after) GRU as a TF1 cell object for static_rnn and dynamic_rnn. TF1's own GRUCell
-    is reset-before and cannot express it. Its variables W (n_in+H, 3H), b and bh are the canonical arrays."""
+class CanonicalCell:
+    """A canonical cell as a TF1 cell object for static_rnn and dynamic_rnn, its step ``rnnbench.model.cells``':
+    the reset-after GRU (TF1's own GRUCell is reset-before and cannot express it) and the minimal cells (TF1 has
+    none). Its variables W, b (and bh) are the canonical arrays as they are."""
 
-    def __init__(self, state_size: int, input_size: int, params: Params, prefix: str, dtype):
+    def __init__(self, cell_name: str, state_size: int, input_size: int, params: Params, prefix: str, dtype):
         self.state_size = self.output_size = state_size
         self.n_in = input_size
-        with v1.variable_scope(f"{prefix or 'fw_'}gru_cell"):
-            self.W, self.b, self.bh = (v1.get_variable(k, initializer=params[prefix + k].astype(dtype.as_numpy_dtype))
-                                       for k in ("W", "b", "bh"))
-        self.weights = [self.W, self.b, self.bh]
+        self.step = cell_math(cell_name).step
+        with v1.variable_scope(f"{prefix or 'fw_'}{cell_name}_cell"):
+            self.weights = [v1.get_variable(k, initializer=params[prefix + k].astype(dtype.as_numpy_dtype))
+                            for k in ("W", "b", "bh") if prefix + k in params]
+        self.W, self.b = self.weights[:2]
+        self.bh = self.weights[2] if len(self.weights) > 2 else None
 
     def zero_state(self, batch_size, dtype):
         return tf.zeros([batch_size, self.state_size], dtype)
 
     def __call__(self, inputs, state, scope=None):
-        (h,), _ = gru_step(OPS, tf.matmul(inputs, self.W[: self.n_in]) + self.b, (state,), self.W[self.n_in :], self.bh)
+        (h,), _ = self.step(OPS, tf.matmul(inputs, self.W[: self.n_in]) + self.b, (state,), self.W[self.n_in :],
+                            self.bh)
         return h, h
 
 
 def _tf1_cell(cell_name: str, state_size: int, input_size: int, params: Params, prefix: str, dtype):
     """The TF1 cell object for one direction."""
-    if cell_name == "gru":
-        return ResetAfterGRUCell(state_size, input_size, params, prefix, dtype)
+    if cell_name not in ("rnn", "lstm"):
+        return CanonicalCell(cell_name, state_size, input_size, params, prefix, dtype)
     try:
         with warnings.catch_warnings():  # their deprecation notices: we use them on purpose, see the docstring
             warnings.simplefilter("ignore", UserWarning)

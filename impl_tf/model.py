@@ -50,7 +50,10 @@ OPS = Ops(
     scalar=lambda value, like: tf.constant(value, like.dtype), xent=_xent,
     one_hot=lambda ids, n, dtype: tf.one_hot(ids, n, dtype=dtype), cast=tf.cast, swapaxes=_swapaxes,
     reshape=tf.reshape,
-    mse=lambda out, y: tf.reduce_mean(tf.square(out - tf.cast(y, out.dtype))))
+    mse=lambda out, y: tf.reduce_mean(tf.square(out - tf.cast(y, out.dtype))),
+    where=tf.where, relu=tf.nn.relu, log=tf.math.log, softplus=tf.math.softplus,
+    cumsum=lambda x, axis: tf.math.cumsum(x, axis), logcumsumexp=lambda x, axis: tf.math.cumulative_logsumexp(x, axis),
+    flip=lambda x, axis: tf.reverse(x, [axis]))
 SMALL_MATMUL_OPS = replace(OPS, matmul=small_matmul)
 
 

@@ -36,7 +36,9 @@ def ops(mm=matmul) -> Ops:
         scalar=lambda value, like: torch.full((), value, dtype=like.dtype, device=like.device),
         one_hot=lambda ids, n, dtype: F.one_hot(ids, n).to(dtype), cast=lambda x, dtype: x.to(dtype),
         swapaxes=lambda x, a, b: x.transpose(a, b), reshape=lambda x, shape: x.reshape(shape),
-        xent=lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)), mse=F.mse_loss)
+        xent=lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)), mse=F.mse_loss,
+        where=torch.where, relu=torch.relu, log=torch.log, softplus=F.softplus, cumsum=torch.cumsum,
+        logcumsumexp=torch.logcumsumexp, flip=lambda x, axis: torch.flip(x, (axis,)))
 
 
 OPS = ops()

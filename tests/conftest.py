@@ -398,19 +398,24 @@ HAND_WRITTEN = [(task, cell, bi) for task, spec in TASKS.items() for cell in CEL
                 if not bi or spec.bidirectional_ok]
 # stacked layers (task, cell, bidirectional, layers): each loss kind and target position, each cell, both directions
 STACKED = [("sine", "rnn", False, 2), ("digits", "lstm", True, 2), ("random", "gru", True, 3)]
-HAND_WRITTEN += STACKED
-HAND_WRITTEN_IDS = [f"{p[0]}-{p[1]}" + ("-bi" if p[2] else "") + (f"-x{p[3]}" if len(p) > 3 else "")
-                    for p in HAND_WRITTEN]
+# the cells linear in h by the parallel scan (task, cell, bidirectional, layers, "parallel"): every task, both
+# directions, and a stacked pair
+PARALLEL = [(task, cell, bi, 1, "parallel") for task, spec in TASKS.items() for cell in ("mingru", "minlstm")
+            for bi in (False, True) if not bi or spec.bidirectional_ok] + [("random", "minlstm", True, 2, "parallel")]
+HAND_WRITTEN += STACKED + PARALLEL
+HAND_WRITTEN_IDS = [f"{p[0]}-{p[1]}" + ("-bi" if p[2] else "") + (f"-x{p[3]}" if len(p) > 3 and p[3] > 1 else "")
+                    + ("-parallel" if len(p) > 4 else "") for p in HAND_WRITTEN]
 
 
 def hand_written_config(point):
-    """A small float64 configuration of a HAND_WRITTEN point: (task, cell, bidirectional[, layers])."""
+    """A small float64 configuration of a HAND_WRITTEN point: (task, cell, bidirectional[, layers[, time_mode]])."""
     from rnnbench.spec.config import RunConfig
 
-    task, cell, bidirectional, *layers = point
+    task, cell, bidirectional, *rest = point
     shape = {} if task == "digits" else dict(num_steps=6)  # digits: as many steps as the images have rows
     return RunConfig.for_task(task, cell=cell, bidirectional=bidirectional, state_size=5, batch_size=3,
-                              dtype="float64", layers=layers[0] if layers else 1, **shape)
+                              dtype="float64", layers=rest[0] if rest else 1,
+                              time_mode=rest[1] if len(rest) > 1 else "sequential", **shape)
 
 
 def assert_round_trip(name: str, cell: str, bidirectional: bool):
@@ -458,7 +463,10 @@ def _numpy_ops():
         one_hot=lambda ids, n, dtype: np.eye(n, dtype=dtype)[ids], cast=lambda x, dtype: x.astype(dtype),
         swapaxes=np.swapaxes, reshape=np.reshape,
         xent=lambda out, y: -np.take_along_axis(_log_softmax(out), y[..., None], -1).mean(),
-        mse=lambda out, y: np.mean((out - y) ** 2))
+        mse=lambda out, y: np.mean((out - y) ** 2),
+        where=np.where, relu=lambda x: np.maximum(x, 0), log=np.log, softplus=lambda x: np.logaddexp(0, x),
+        cumsum=lambda x, axis: np.cumsum(x, axis), logcumsumexp=lambda x, axis: np.logaddexp.accumulate(x, axis),
+        flip=np.flip)
 
 
 NUMPY_OPS = _numpy_ops()

@@ -78,7 +78,7 @@ def test_functional_optimizers_equal_the_reference(name):
 
 def test_every_cell_has_its_math_and_an_unknown_one_is_refused():
     assert set(CELL_MATH) == set(CELLS)
-    with pytest.raises(UserError, match="cell: unknown cell 'peephole'; valid: rnn, lstm, gru"):
+    with pytest.raises(UserError, match="cell: unknown cell 'peephole'; valid: rnn, lstm, gru, mingru, minlstm"):
         cell_math("peephole")
     with pytest.raises(UserError, match="optimizer: unknown optimizer 'sgd'"):
         optim.optimizer("sgd")

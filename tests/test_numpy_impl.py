@@ -1,5 +1,6 @@
 """The NumPy reference: gradients against central differences for every cell, loss kind and target position,
-uni- and bidirectional; the forward pass against the DESIGN formulas; both optimizers' semantics."""
+uni- and bidirectional, and for the minimal cells both ways through time (a loop and the scan in log space); the
+forward pass against the DESIGN formulas; both optimizers' semantics."""
 
 import numpy as np
 import pytest
@@ -20,16 +21,19 @@ from rnnbench.spec.params import Params, init_params
 from rnnbench.tasks.binary import epoch_stream
 from rnnbench.training.train import train
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm")
+# (cell, time_mode): every cell by its loop, and the cells linear in h by the parallel scan too
+WAYS = [(c, "sequential") for c in CELLS] + [("mingru", "parallel"), ("minlstm", "parallel")]
 # (task, bidirectional): tokens + each-step cross-entropy with a carried state; features + each-step squared error;
 # features + last-step cross-entropy; and both directions for the two tasks of independent sequences
 SETUPS = [("binary", False), ("sine", False), ("digits", False), ("sine", True), ("digits", True)]
 
 
-def small_problem(task: str, cell: str, bidirectional: bool = False, layers: int = 1):
+def small_problem(task: str, cell: str, bidirectional: bool = False, layers: int = 1, time_mode: str = "sequential"):
     """A float64 model with 3 units over windows of 4 steps and 3 rows, nonzero biases, random data and state."""
     config = RunConfig.for_task(task, cell=cell, bidirectional=bidirectional, state_size=3, num_steps=4,
-                                batch_size=3, size=12, dtype="float64", threads=1, layers=layers)
+                                batch_size=3, size=12, dtype="float64", threads=1, layers=layers,
+                                time_mode=time_mode)
     rng = np.random.default_rng(0)
     p = init_params(config).astype(np.float64)
     p = p.map(lambda a: a if a.ndim == 2 else rng.normal(0, 0.3, a.shape))  # nonzero biases
@@ -47,10 +51,10 @@ def small_problem(task: str, cell: str, bidirectional: bool = False, layers: int
     return model, p, x, y, state
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell,time_mode", WAYS)
 @pytest.mark.parametrize("task,bidirectional", SETUPS)
-def test_gradients_equal_central_finite_differences_float64(task, bidirectional, cell):
-    model, p, x, y, state = small_problem(task, cell, bidirectional)
+def test_gradients_equal_central_finite_differences_float64(task, bidirectional, cell, time_mode):
+    model, p, x, y, state = small_problem(task, cell, bidirectional, time_mode=time_mode)
     _, grads, _ = model.loss_and_grads(p, x, y, state)
     assert grads.names == p.names
     assert_matches_central_differences(model, p, x, y, state, grads)
@@ -78,10 +82,10 @@ def test_numpy_float32_one_step_gradients_at_size_match_its_float64(point, asser
 STACKED_SETUPS = [("sine", False, 2), ("digits", True, 2), ("random", False, 3)]
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell,time_mode", WAYS)
 @pytest.mark.parametrize("task,bidirectional,layers", STACKED_SETUPS)
-def test_stacked_gradients_equal_central_finite_differences_float64(task, bidirectional, layers, cell):
-    model, p, x, y, state = small_problem(task, cell, bidirectional, layers)
+def test_stacked_gradients_equal_central_finite_differences_float64(task, bidirectional, layers, cell, time_mode):
+    model, p, x, y, state = small_problem(task, cell, bidirectional, layers, time_mode)
     assert [n for n in p.names if n.endswith("W")][-1] == f"l{layers}_" + ("bwd_W" if bidirectional else "W")
     _, grads, _ = model.loss_and_grads(p, x, y, state)
     assert grads.names == p.names
@@ -99,6 +103,14 @@ def design_step(cell: str, p: Params, x_row: np.ndarray, state: tuple, prefix: s
         i, f, g, o = np.split(z, 4, axis=1)
         c = sigmoid(f) * state[1] + sigmoid(i) * np.tanh(g)
         return sigmoid(o) * np.tanh(c), c
+    if cell in ("mingru", "minlstm"):  # no recurrent rows: W is (n_in, G*H); g(k) = k + 0.5 or sigmoid(k)
+        blocks = np.split(x_row @ W + b, 2 if cell == "mingru" else 3, axis=1)
+        cand = np.where(blocks[-1] >= 0, blocks[-1] + 0.5, sigmoid(blocks[-1]))
+        if cell == "mingru":
+            z = sigmoid(blocks[0])
+            return ((1 - z) * h + z * cand,)
+        f, i = sigmoid(blocks[0]), sigmoid(blocks[1])
+        return (f / (f + i) * h + i / (f + i) * cand,)
     n_in = x_row.shape[1]
     a, r_h = x_row @ W[:n_in] + b, h @ W[n_in:] + p[prefix + "bh"]
     (a_r, a_z, a_n), (h_r, h_z, h_n) = np.split(a, 3, axis=1), np.split(r_h, 3, axis=1)
@@ -107,10 +119,10 @@ def design_step(cell: str, p: Params, x_row: np.ndarray, state: tuple, prefix: s
     return ((1 - z) * n + z * h,)
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell,time_mode", WAYS)
 @pytest.mark.parametrize("task,bidirectional", SETUPS)
-def test_forward_follows_the_design_formulas(task, bidirectional, cell):
-    model, p, x, y, state = small_problem(task, cell, bidirectional)
+def test_forward_follows_the_design_formulas(task, bidirectional, cell, time_mode):
+    model, p, x, y, state = small_problem(task, cell, bidirectional, time_mode=time_mode)
     rows = (np.eye(model.input_size)[x] if model.tokens else x)  # (B, T, n_in)
     T = rows.shape[1]
     fwd, s = [], state

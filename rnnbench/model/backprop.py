@@ -18,6 +18,7 @@ targets are one-hot rows for a classifier or values, (T*B, O) at every step or (
 
 from __future__ import annotations
 
+from rnnbench.model import scan
 from rnnbench.model.cells import cell_math, run
 from rnnbench.model.ops import Ops
 from rnnbench.model.spec import ModelSpec
@@ -55,7 +56,10 @@ def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tupl
             xw = list(ops.split(ops.matmul(inputs, W[:n_in]) + p[lp + prefix + "b"], T, 0))  # time order
             backward = spec.is_backward(prefix)
             first = _zero(ops, spec, layer_start) if backward else layer_start
-            states, saved = run(ops, math.step, xw, W[n_in:], p.get(lp + prefix + "bh"), first, reverse=backward)
+            if spec.parallel:  # a cell linear in h, by a scan over the window (rnnbench.model.scan)
+                states, saved = scan.run(ops, spec.cell, xw, first[0], reverse=backward)
+            else:
+                states, saved = run(ops, math.step, xw, W[n_in:], p.get(lp + prefix + "bh"), first, reverse=backward)
             hs = [s[0] for s in states[1:]]
             per_direction.append(hs[::-1] if backward else hs)
             kept.append((states, saved))
@@ -89,10 +93,15 @@ def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tupl
             d_h = d_read if len(kept) == 1 else d_read[:, k * H : (k + 1) * H]
             dhs = list(ops.split(d_h, T, 0)) if each_step else [None] * (T - 1) + [d_h]  # time order
             backward = spec.is_backward(prefix)
-            d_xw, dWh, db_rows, dbh_rows = math.backward(ops, dhs[::-1] if backward else dhs, states, saved,
-                                                         ops.swapaxes(W[n_in:], 0, 1))
+            if spec.parallel:
+                d_xw, dWh, db_rows, dbh_rows = scan.backward(ops, spec.cell, dhs[::-1] if backward else dhs, saved,
+                                                             reverse=backward)
+            else:
+                d_xw, dWh, db_rows, dbh_rows = math.backward(ops, dhs[::-1] if backward else dhs, states, saved,
+                                                             ops.swapaxes(W[n_in:], 0, 1))
             d_xw = ops.cat(d_xw[::-1], 0) if backward else db_rows  # time order, (T*B, G*H)
-            grads[lp + prefix + "W"] = ops.cat([ops.matmul(inputs, d_xw, transpose_a=True), dWh], 0)
+            dWx = ops.matmul(inputs, d_xw, transpose_a=True)
+            grads[lp + prefix + "W"] = dWx if dWh is None else ops.cat([dWx, dWh], 0)  # no recurrent rows: no dWh
             grads[lp + prefix + "b"] = ops.sum0(db_rows)
             if dbh_rows is not None:
                 grads[lp + prefix + "bh"] = ops.sum0(dbh_rows)

@@ -17,8 +17,9 @@ products and memory-bound; so the count is a lower bound of what runs, and the s
 with G the cell's gate blocks, H the state size, D = H per direction, O the outputs, and S the steps through which
 a gradient goes on to the step before: T - 1 per direction (the window's start state is a constant of the window:
 truncated backpropagation), except for the backward direction of a last-step task, whose read state is the first
-it computed: 0. Stacked layers: each layer's products with n_in the width it reads (the input's for the first,
-D for the others); below the top, a gradient reaches every step of both directions (S = T - 1 each), and each
+it computed: 0. The minimal cells (mingru, minlstm) have no recurrent rows: their terms in H·G·H are zero, and
+their scan's elementwise work, like every cell's, is not counted. Stacked layers: each layer's products with n_in
+the width it reads (the input's for the first, D for the others); below the top, a gradient reaches every step of both directions (S = T - 1 each), and each
 layer above the first adds the gradient at its input, d_xw @ W[:n_in].T over T·B rows (2·T·B·G·H·n_in per
 direction).
 ``tests/test_flops.py`` checks the products against a count of the hand-written BPTT's (``rnnbench.model.backprop``).
@@ -55,6 +56,7 @@ def step_flops(config: RunConfig) -> StepFlops:
     B, T, H = config.batch_size, config.num_steps, config.state_size
     n_in, n_out = config.input_size, config.output_size
     G = cell(config.cell).gates
+    R_h = cell(config.cell).recurrent_rows(H)  # the rows of W that multiply h: none for the minimal cells
     directions = 2 if config.bidirectional else 1
     D = directions * H
     R = T * B if config.task_spec.each_step else B
@@ -64,8 +66,8 @@ def step_flops(config: RunConfig) -> StepFlops:
         width = n_in if layer == 0 else D  # a stacked layer reads every direction's states of the one below
         # steps a gradient goes back through: a layer below the top gets one at every step, in both directions
         reached = (T - 1) * (directions if config.task_spec.each_step or not top else 1)
-        forward += directions * 2 * T * B * G * H * (width + H)
-        backward += directions * 2 * T * B * G * H * (width + H) + reached * 2 * B * G * H * H
+        forward += directions * 2 * T * B * G * H * (width + R_h)
+        backward += directions * 2 * T * B * G * H * (width + R_h) + reached * 2 * B * G * H * R_h
         if layer:  # the gradient at the layer below's states: d_xw @ W[:width].T over T*B rows
             backward += directions * 2 * T * B * G * H * width
     n_params = sum(math.prod(s) for s in param_shapes(config.cell, n_in, H, n_out, config.bidirectional,

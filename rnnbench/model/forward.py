@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rnnbench.model import scan
 from rnnbench.model.cells import cell_math
 from rnnbench.model.ops import Ops
 from rnnbench.model.spec import ModelSpec
@@ -60,12 +61,24 @@ def direction(ops: Ops, spec: ModelSpec, p: dict, prefix: str, rows, state: tupl
     n_in = spec.n_in_of(W)
     T = rows.shape[1]
     time_major = ops.reshape(ops.swapaxes(rows, 0, 1), (-1, n_in))  # (T*B, n_in): row t*B + r is step t of r
-    xw = list(ops.split(ops.matmul(time_major, W[:n_in]) + p[prefix + "b"], T, 0))
+    xw_rows = ops.matmul(time_major, W[:n_in]) + p[prefix + "b"]
+    backward = spec.is_backward(prefix)
+    if spec.parallel:
+        return parallel_direction(ops, spec, ops.reshape(xw_rows, (T, -1, xw_rows.shape[-1])), state, backward)
+    xw = list(ops.split(xw_rows, T, 0))
     Wh, bh = W[n_in:], p.get(prefix + "bh")
     step = cell_math(spec.cell).step
-    backward = spec.is_backward(prefix)
     return unroll(lambda xw_t, s: step(ops, xw_t, s, Wh, bh)[0], xw, state, backward,
                   None if backward else spec.carry_at)
+
+
+def parallel_direction(ops: Ops, spec: ModelSpec, xw, state: tuple, backward: bool):
+    """``direction``'s result by a parallel scan over the window (``rnnbench.model.scan``), for a cell linear in h:
+    xw (T, B, G*H) time-major. The features are one tensor (B, T, H); the state carried on is the last, or (BPTT(k2,
+    k1)) the one after ``carry_at`` steps."""
+    h, _ = scan.states(ops, spec.cell, xw, state[0], backward)
+    k = None if backward else spec.carry_at
+    return ops.swapaxes(h, 0, 1), (h[-1] if k is None else h[k - 1],)
 
 
 def directions(ops: Ops, spec: ModelSpec, state: tuple, run):
@@ -79,6 +92,8 @@ def directions(ops: Ops, spec: ModelSpec, state: tuple, run):
         per_direction.append(outs)
         if not backward:
             final = last
+    if not isinstance(per_direction[0], list):  # by a scan: (B, T, H) each
+        return (ops.cat(per_direction, -1) if len(per_direction) > 1 else per_direction[0]), final
     return [ops.cat(list(hs), 1) if len(hs) > 1 else hs[0] for hs in zip(*per_direction)], final
 
 

@@ -39,3 +39,15 @@ class Ops:
     reshape: Callable[[Any, tuple], Any]  # (x, shape): one -1 allowed
     xent: Callable[[Any, Any], Any]  # (logits (..., C), class ids (...)) -> mean cross-entropy over the ids
     mse: Callable[[Any, Any], Any]  # (values, targets of the same shape) -> mean squared error
+    # The minimal cells (mingru, minlstm) and their parallel scan over time (rnnbench.model.scan):
+    where: Callable[[Any, Any, Any], Any]  # (condition, x, y): x where the condition holds, else y
+    relu: Callable[[Any], Any]
+    log: Callable[[Any], Any]
+    softplus: Callable[[Any], Any]  # log(1 + e^x), without overflow
+    cumsum: Callable[[Any, int], Any]  # (x, axis), inclusive
+    logcumsumexp: Callable[[Any, int], Any]  # (x, axis): log of the inclusive cumulative sum of e^x
+    flip: Callable[[Any, int], Any]  # (x, axis): reversed along axis
+    # (a, b, reverse) -> (A, B), the linear recurrence s_t = a_t s_{t-1} + b_t along the first axis from zero by an
+    # associative scan (A the cumulative product of a, B the states; reverse: s_t = a_t s_{t+1} + b_t), where the
+    # framework has one (JAX's lax.associative_scan); None: the scans run in log space (cumsum, logcumsumexp).
+    linear_scan: Callable[[Any, Any, bool], Any] | None = None

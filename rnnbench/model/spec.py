@@ -28,6 +28,8 @@ class ModelSpec:
     # after the window's first k1 steps, and the loss is taken on its last k1 positions. None: TF style.
     shift: int | None = None
     layers: tuple[str, ...] = ("",)  # the stacked layers' parameter-name prefixes, bottom first ("", "l2_", ...)
+    recurrent_rows: int | None = None  # the rows of W that multiply h (None: state_size; 0 for the minimal cells)
+    parallel: bool = False  # through time by a parallel scan (RunConfig.time_mode), for a cell linear in h
 
     @classmethod
     def of(cls, config: RunConfig) -> ModelSpec:
@@ -35,7 +37,8 @@ class ModelSpec:
         return cls(config.cell, config.input_size, config.state_size, config.output_size,
                    len(cell(config.cell).states), ("", BACKWARD_PREFIX) if config.bidirectional else ("",),
                    task.tokens, task.each_step, task.loss == XENT, task.carries_state, config.batch_size,
-                   config.shift, layer_prefixes(config.layers))
+                   config.shift, layer_prefixes(config.layers), cell(config.cell).recurrent_rows(config.state_size),
+                   config.parallel)
 
     @staticmethod
     def is_backward(prefix: str) -> bool:
@@ -44,7 +47,7 @@ class ModelSpec:
 
     def n_in_of(self, W) -> int:
         """The input width of the layer whose W this is: the rows above the recurrent ones."""
-        return W.shape[0] - self.state_size
+        return W.shape[0] - (self.state_size if self.recurrent_rows is None else self.recurrent_rows)
 
     @property
     def carry_at(self) -> int | None:

@@ -62,6 +62,9 @@ class Record:
     input_width: int | None = None  # a task sized by the run (random): features per step, classes, where targets are
     classes: int | None = None
     target_at: str | None = None
+    # how a window went through time (RunConfig.time_mode): "sequential" (a loop) or "parallel" (a scan); absent in
+    # records written before the minimal cells, which were all sequential
+    time_mode: str | None = None
     # what one timed call did
     steps: int | None = None  # train steps per call: per-step time is the median over it
     flops: Number | None = None  # of one call (rnnbench.model.flops)

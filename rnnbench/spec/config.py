@@ -60,13 +60,16 @@ class RunConfig:
     input_width: int | None = None  # features per input step (--input-size)
     classes: int | None = None  # classes of its targets (--classes)
     target_at: str | None = None  # targets at "each" step or the "last" (--target)
+    # How a window goes through time (rnnbench.spec.cells.TIME_MODES): "sequential", a loop of dependent steps, or
+    # "parallel", a parallel scan over the window, for a cell whose update is linear in h (mingru, minlstm) only.
+    time_mode: str = "sequential"
 
     def __post_init__(self) -> None:
-        from rnnbench.spec.cells import CELLS
+        from rnnbench.spec.cells import CELLS, PARALLEL, TIME_MODES, linear_cells
         from rnnbench.tasks import TASKS
 
         for name, table in (("task", TASKS), ("cell", CELLS), ("optimizer", OPTIMIZERS), ("device", DEVICES),
-                            ("dtype", DTYPES)):
+                            ("dtype", DTYPES), ("time_mode", TIME_MODES)):
             if getattr(self, name) not in table:
                 raise ConfigError(name, f"must be one of {', '.join(table)}, got {getattr(self, name)!r}")
         for name in ("num_steps", "state_size", "batch_size", "size", "epochs", "threads", "layers"):
@@ -79,6 +82,9 @@ class RunConfig:
             raise ConfigError("learning_rate", f"must be a number > 0, got {self.learning_rate!r}")
         if self.shift is not None:
             self._check_shift()
+        if self.time_mode == PARALLEL and not CELLS[self.cell].linear:
+            raise ConfigError("time_mode", f"parallel needs a cell whose update is linear in h "
+                                           f"({', '.join(linear_cells())}); {self.cell} is not")
         if self.learning_rate != self.learning_rate or self.learning_rate == float("inf"):
             raise ConfigError("learning_rate", f"must be finite, got {self.learning_rate!r}")
         if self.learning_rate > float(np.finfo(self.dtype).max):
@@ -184,8 +190,15 @@ class RunConfig:
 
     @property
     def variant(self) -> str:
-        """The model, e.g. "lstm", "gru-bi" or "lstm-x4" (four stacked layers)."""
-        return self.cell + ("-bi" if self.bidirectional else "") + (f"-x{self.layers}" if self.layers > 1 else "")
+        """The model, e.g. "lstm", "gru-bi", "lstm-x4" (four stacked layers) or "mingru-parallel" (by a parallel
+        scan over time)."""
+        return (self.cell + ("-bi" if self.bidirectional else "") + (f"-x{self.layers}" if self.layers > 1 else "")
+                + ("-parallel" if self.parallel else ""))
+
+    @property
+    def parallel(self) -> bool:
+        """Whether a window goes through time by a parallel scan (``time_mode``)."""
+        return self.time_mode == "parallel"
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)

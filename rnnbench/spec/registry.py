@@ -12,7 +12,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from rnnbench.errors import UnsupportedError, UserError, lookup
-from rnnbench.spec.cells import CELLS
+from rnnbench.spec.cells import CELLS, CLASSIC_CELLS, SEQUENTIAL, TIME_MODES, linear_cells
 from rnnbench.spec.config import DEVICES, OPTIMIZERS, Profile, RunConfig
 from rnnbench.spec.families import family
 from rnnbench.tasks import TASKS
@@ -37,6 +37,8 @@ class Entry:
     optimizers: tuple[str, ...] = ("adagrad",)  # names of rnnbench.spec.config.OPTIMIZERS it runs
     truncation: bool = False  # it trains BPTT(k2, k1) with k1 < k2 (RunConfig.shift), else TF style only
     clips: bool = False  # it clips the gradients' global norm before the update (RunConfig.clip_norm)
+    # the ways through time it runs (RunConfig.time_mode): "parallel" for a scan over the window (linear cells)
+    time_modes: tuple[str, ...] = (SEQUENTIAL,)
     gap: str = ""  # why a task or cell is missing, shown with "n/a"
     # Tasks whose cold build takes too long for a profile without ``slow_builds`` (the main job, the gate): the
     # benchmarks time them in the full profile only, and skip them elsewhere with ``slow_build_why``.
@@ -70,6 +72,10 @@ class Entry:
             return f"task: {self.name} does {', '.join(self.tasks)} only, not {config.task}{why}"
         if config.cell not in self.cells:
             return f"cell: {self.name} builds {', '.join(self.cells)} only, not {config.cell}{why}"
+        if config.time_mode not in self.time_modes:
+            return (f"time_mode: {self.name} runs {', '.join(self.time_modes)} only, not {config.time_mode}; "
+                    f"{', '.join(e.name for e in ENTRIES if config.time_mode in e.time_modes)} run it "
+                    f"(cells {', '.join(linear_cells())})")
         if config.optimizer not in self.optimizers:
             return f"optimizer: {self.name} runs {', '.join(self.optimizers)} only, not {config.optimizer}{why}"
         if config.bidirectional and not self.bidirectional:
@@ -103,6 +109,12 @@ _JAX = ("jax", "optax")
 _CPU_CUDA = DEVICES  # every device the suite knows
 _ALL_TASKS = tuple(TASKS)
 _EVERY_POINT = dict(tasks=_ALL_TASKS, cells=tuple(CELLS), bidirectional=True, optimizers=OPTIMIZERS)
+# The minimal cells (mingru, minlstm), by a loop and by a parallel scan: what runs the canonical math over the
+# framework's operations (rnnbench.model) takes both ways through time.
+_BOTH_WAYS = dict(time_modes=TIME_MODES)
+# The implementations built on a framework's own recurrent layers or cell objects, which have none for them.
+_CLASSIC = dict(_EVERY_POINT, cells=CLASSIC_CELLS)
+_NO_MIN_LAYER = "{} has no minGRU or minLSTM layer"
 _FLAX = ("jax", "optax", "flax")
 _FLAX_GRU = ("flax.linen.GRUCell gives the r and z gates one bias each where the canonical GRU trains two "
              "(b and bh), so its training cannot match")
@@ -111,53 +123,55 @@ _COMPILE_COST = dict(slow_build=("sine",),
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("numpy", "rnnbench.impl_numpy.reference:NumpyReference", "numpy",
-          "hand-written forward, BPTT, Adagrad and Adam for every task and cell; the parity reference", ("numpy",),
-          **_EVERY_POINT, truncation=True, clips=True),
+          "hand-written forward, BPTT, Adagrad and Adam for every task and cell (the minimal cells also by a "
+          "log-space scan over time); the parity reference", ("numpy",),
+          **_EVERY_POINT, **_BOTH_WAYS, truncation=True, clips=True),
     Entry("tf-cell", "rnnbench.impl_tf.graph:TFCell", "tensorflow",
           "TF1 graph + Session, the tutorial's hand-written cell (and LSTM, GRU) unrolled in Python, state fed back",
           _TF, **_EVERY_POINT, clips=True),
     Entry("tf-static", "rnnbench.impl_tf.graph:TFStatic", "tensorflow",
-          "TF1 graph + Session, static_rnn over BasicRNNCell / BasicLSTMCell / a reset-after GRU cell",
-          _TF1, **_EVERY_POINT, clips=True),
+          "TF1 graph + Session, static_rnn over BasicRNNCell / BasicLSTMCell / a canonical cell object (GRU, minGRU, "
+          "minLSTM)", _TF1, **_EVERY_POINT, clips=True),
     Entry("tf-dynamic", "rnnbench.impl_tf.graph:TFDynamic", "tensorflow",
           "TF1 graph + Session, dynamic_rnn (graph while_loop) over the same TF1 cells",
           _TF1, **_EVERY_POINT, clips=True),
     Entry("tf-function", "rnnbench.impl_tf.eager:TFFunction", "tensorflow",
           "TF2: one tf.function per window (GradientTape), called from Python",
-          _TF, **_EVERY_POINT, truncation=True, clips=True),
+          _TF, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, clips=True),
     Entry("tf-keras", "rnnbench.impl_tf.keras3:TFKeras", "tensorflow",
           "TF2: Keras 3 SimpleRNN / LSTM / GRU (Bidirectional) + Dense, tf.function step, Keras optimizers",
-          _TF, **_EVERY_POINT, clips=True),
+          _TF, **_CLASSIC, gap=_NO_MIN_LAYER.format("Keras"), clips=True),
     Entry("tf-xla", "rnnbench.impl_tf.eager:TFXLA", "tensorflow",
           "TF2: the window step compiled by XLA (jit_compile=True)",
-          _TF, **_EVERY_POINT, truncation=True, clips=True),
+          _TF, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, clips=True),
     Entry("tf-xla-epoch", "rnnbench.impl_tf.eager:TFXLAEpoch", "tensorflow",
           "TF2: a whole epoch in one XLA-compiled tf.function (while_loop), hand-written gradients",
-          _TF, **_EVERY_POINT, clips=True),
+          _TF, **_EVERY_POINT, **_BOTH_WAYS, clips=True),
     Entry("torch-rnn", "rnnbench.impl_torch.modules:TorchRNN", "torch",
           "nn.RNN / nn.LSTM / nn.GRU (batch_first, bidirectional) + nn.Linear, eager, torch.optim",
-          _TORCH, _CPU_CUDA, **_EVERY_POINT, truncation=True, clips=True),
+          _TORCH, _CPU_CUDA, **_CLASSIC, gap=_NO_MIN_LAYER.format("torch.nn"), truncation=True, clips=True),
     Entry("torch-cell", "rnnbench.impl_torch.modules:TorchCell", "torch",
           "nn.RNNCell / nn.LSTMCell / nn.GRUCell called per time step in a Python loop + nn.Linear",
-          _TORCH, _CPU_CUDA, **_EVERY_POINT, truncation=True, clips=True),
+          _TORCH, _CPU_CUDA, **_CLASSIC, gap=_NO_MIN_LAYER.format("torch.nn"), truncation=True, clips=True),
     Entry("torch-manual", "rnnbench.impl_torch.modules:TorchManual", "torch",
           "the canonical cells written with tensor ops, autograd, torch.optim", _TORCH, _CPU_CUDA, **_EVERY_POINT,
-          truncation=True, clips=True),
+          **_BOTH_WAYS, truncation=True, clips=True),
     Entry("torch-fused", "rnnbench.impl_torch.fused:TorchFused", "torch",
           "eager: hand-written backward (every cell), one matmul per product over all steps, whole epochs per call",
-          _TORCH, _CPU_CUDA, **_EVERY_POINT, clips=True),
+          _TORCH, _CPU_CUDA, **_EVERY_POINT, **_BOTH_WAYS, clips=True),
     Entry("torch-compile", "rnnbench.impl_torch.fused:TorchCompile", "torch",
           "torch.compile (Inductor) of torch-fused's whole epoch and window step; small products multiply-and-reduce",
-          _TORCH, _CPU_CUDA, **_EVERY_POINT, **_COMPILE_COST, clips=True),
+          _TORCH, _CPU_CUDA, **_EVERY_POINT, **_BOTH_WAYS, **_COMPILE_COST, clips=True),
     Entry("jax-jit", "rnnbench.impl_jax.jit:JaxJit", "jax",
           "jax.jit of one window step (value_and_grad through the cell math, lax.scan over time), optax",
-          _JAX, _CPU_CUDA, **_EVERY_POINT, truncation=True, clips=True),
+          _JAX, _CPU_CUDA, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, clips=True),
     Entry("jax-scan", "rnnbench.impl_jax.jit:JaxScan", "jax",
           "a whole epoch in one jax.jit call: lax.scan over the windows (and over time inside each), optax",
-          _JAX, _CPU_CUDA, **_EVERY_POINT, clips=True),
+          _JAX, _CPU_CUDA, **_EVERY_POINT, **_BOTH_WAYS, clips=True),
     Entry("jax-flax", "rnnbench.impl_jax.linen:JaxFlax", "jax",
           "Flax linen: nn.RNN over nn.SimpleCell / nn.LSTMCell (nn.Bidirectional) + nn.Dense, one jax.jit window step",
-          _FLAX, _CPU_CUDA, **dict(_EVERY_POINT, cells=("rnn", "lstm")), gap=_FLAX_GRU, clips=True),
+          _FLAX, _CPU_CUDA, **dict(_EVERY_POINT, cells=("rnn", "lstm")),
+          gap=f"{_FLAX_GRU}; {_NO_MIN_LAYER.format('Flax')}", clips=True),
 )
 
 _BY_NAME = {e.name: e for e in ENTRIES}
