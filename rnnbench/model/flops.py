@@ -19,9 +19,9 @@ a gradient goes on to the step before: T - 1 per direction (the window's start s
 truncated backpropagation), except for the backward direction of a last-step task, whose read state is the first
 it computed: 0. The minimal cells (mingru, minlstm) have no recurrent rows: their terms in H·G·H are zero, and
 their scan's elementwise work, like every cell's, is not counted. Stacked layers: each layer's products with n_in
-the width it reads (the input's for the first, D for the others); below the top, a gradient reaches every step of both directions (S = T - 1 each), and each
-layer above the first adds the gradient at its input, d_xw @ W[:n_in].T over T·B rows (2·T·B·G·H·n_in per
-direction).
+the width it reads (the input's for the first, D for the others); below the top, a gradient reaches every step of
+both directions (S = T - 1 each), and each layer above the first adds the gradient at its input, d_xw @ W[:n_in].T
+over T·B rows (2·T·B·G·H·n_in per direction).
 ``tests/test_flops.py`` checks the products against a count of the hand-written BPTT's (``rnnbench.model.backprop``).
 """
 
