@@ -96,7 +96,8 @@ def pytest_generate_tests(metafunc):
     tasks, cells = list(request.task), list(request.cell)
     if "case" in metafunc.fixturenames:
         if PROFILES[request.profile].peers:  # the peers' configurations instead of the references
-            chosen = cases.peer_cases(names, threads, device, list(request.peer), cells)
+            chosen = cases.peer_cases(names, threads, device, list(request.peer), cells,
+                                      PROFILES[request.profile].scan)
             ids = [cases.peer_id(n, ref) for n, ref in chosen]
         else:
             chosen = cases.reference_cases(names, threads, device, tasks, cells)
@@ -105,7 +106,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("case", chosen, ids=ids, indirect=True, scope="module")
     if "peer_reference" in metafunc.fixturenames:
         refs = (cases.peer_references(threads, device, list(request.peer), cells)
-                if PROFILES[request.profile].peers else [])
+                if PROFILES[request.profile].peers and not PROFILES[request.profile].scan else [])
         metafunc.parametrize("peer_reference", refs, ids=[r.label for r in refs])
     if "sweep_case" in metafunc.fixturenames:
         points = (cases.sweep_cases(names, threads, device, tasks, cells)

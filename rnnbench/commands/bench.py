@@ -119,7 +119,7 @@ def case_references(request: BenchRequest) -> tuple:
     references of the chosen tasks and cells."""
     if PROFILES[request.profile].peers:
         return peer_references(request.threads, request.device, list(request.peer) or None,
-                               list(request.cell) or None)
+                               list(request.cell) or None, scan=PROFILES[request.profile].scan)
     return reference_configs(request.threads, request.device, list(request.task) or None,
                              list(request.cell) or None, timed=True)
 

@@ -55,9 +55,10 @@ def reference_cases(names: list[str], threads: int, device: str, tasks: list[str
 
 
 def peer_cases(names: list[str], threads: int, device: str, peers: list[str] | None = None,
-               cells: list[str] | None = None) -> list[tuple[str, Reference]]:
-    """Every implementation at every peer case (of the chosen cases and cells): the peers profile's cases."""
-    return [(n, ref) for ref in peer_references(threads, device, peers, cells) for n in names]
+               cells: list[str] | None = None, scan: bool = False) -> list[tuple[str, Reference]]:
+    """Every implementation at every peer case (of the chosen cases and cells): the peers profile's cases, or
+    with ``scan`` the scan profile's."""
+    return [(n, ref) for ref in peer_references(threads, device, peers, cells, scan) for n in names]
 
 
 def peer_id(name: str, reference: Reference) -> str:

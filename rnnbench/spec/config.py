@@ -247,6 +247,8 @@ class Profile:
     opt_in: tuple[str, ...] = ()
     # Instead of the reference configurations, the peers' (``rnnbench.spec.peers``): the sizes users train.
     peers: bool = False
+    # Of the peers' table, the crossover sweep of a loop against a parallel scan over time (``SCAN_STEPS``).
+    scan: bool = False
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -260,6 +262,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("peers", 1.0, False, "the peers' configurations (PyTorch's fastrnns, DeepBench, stefbraun, glample) "
             "on random data, instead of the reference configurations: train step and forward at the sizes users "
             "run, and NumPy's matmul rate at each case's shapes", peers=True),
+    Profile("scan", 0.5, False, "minGRU by a loop and by a parallel scan over time at T = 16 to 4,096 (hidden 64, "
+            "batch 16): where the scan starts to win, per family", peers=True, scan=True),
 )}
 DEFAULT_PROFILE = "quick"
 

@@ -37,6 +37,7 @@ class PeerCase:
     timed: str = TRAIN  # TRAIN: train step and forward; INFERENCE: the forward pass alone; STEP: the train step
     target: str = "each"  # "each" step or the "last" (the peer reads the last state)
     classes: int = 10
+    time_mode: str = "sequential"  # RunConfig.time_mode: the scan profile's cases run both ways
 
     def config(self, threads: int | None = None, device: str = "cpu") -> RunConfig:
         """The case as a run of the random task (PARITY_WINDOWS windows an epoch; threads: the run's, or every
@@ -45,7 +46,7 @@ class PeerCase:
         return RunConfig.for_task(PEERS_TASK, cell=self.cell, input_width=self.input_size, state_size=self.hidden,
                                   num_steps=self.steps, batch_size=self.batch, size=PARITY_WINDOWS * self.batch,
                                   bidirectional=self.bidirectional, layers=self.layers, target_at=self.target,
-                                  classes=self.classes, device=device, **extra)
+                                  classes=self.classes, time_mode=self.time_mode, device=device, **extra)
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -58,6 +59,11 @@ class PeerCase:
     def swept(self) -> bool:
         """A point of the sweep over hidden sizes (where the fastest implementation changes), not a peer's."""
         return self.name.startswith(SWEEP_PREFIX)
+
+    @property
+    def scan(self) -> bool:
+        """A point of the scan profile's crossover sweep (``--profile scan``), not a peer's."""
+        return self.name.startswith(SCAN_PREFIX)
 
 
 FASTRNNS = ("pytorch/pytorch benchmarks/fastrnns (runner.py: seqLength 100, numLayers 1, inputSize = hiddenSize 512, "
@@ -84,6 +90,23 @@ def sweep_name(cell_: str, hidden: int) -> str:
     return f"{SWEEP_PREFIX}{cell_}-h{hidden}"
 
 
+# The sequence length where a parallel scan over time starts to win (``--profile scan``): minGRU's train step and
+# forward pass by a loop and by the scan at each of these lengths, hidden 64, input 64, batch 16, one layer (the
+# issue's sweep; DESIGN.md, "In parallel over time"). An implementation that unrolls the window into its graph is
+# timed up to UNROLLED_UP_TO steps only (``rnnbench.spec.registry.Entry.unrolled``).
+SCAN_PREFIX = "scan-"
+SCAN_CELL = "mingru"
+SCAN_STEPS = (16, 64, 256, 1024, 4096)
+SCAN_HIDDEN = SCAN_INPUT = 64
+SCAN_BATCH = 16
+SCAN_SOURCE = "rnnbench: minGRU by a loop and by a parallel scan over time, hidden 64, input 64, batch 16"
+UNROLLED_UP_TO = 256
+
+
+def scan_name(time_mode: str, steps: int) -> str:
+    return f"{SCAN_PREFIX}{SCAN_CELL}-{time_mode}-T{steps}"
+
+
 PEERS: dict[str, PeerCase] = {c.name: c for c in (
     PeerCase("fastrnns-lstm", "lstm", 512, 512, 100, 64, FASTRNNS),
     _deepbench("deepbench-train-lstm-512", "lstm", 512, 25, 16, "training: LSTM 512, batch 16, 25 steps"),
@@ -102,6 +125,8 @@ PEERS: dict[str, PeerCase] = {c.name: c for c in (
       for h in (128, 512, 1024) for b in (32, 128)),
     *(PeerCase(sweep_name(c, h), c, h, h, SWEEP_STEPS, SWEEP_BATCH, SWEEP_SOURCE, timed=STEP)
       for c in SWEEP_CELLS for h in SWEEP_HIDDEN),
+    *(PeerCase(scan_name(way, T), SCAN_CELL, SCAN_INPUT, SCAN_HIDDEN, T, SCAN_BATCH, SCAN_SOURCE, time_mode=way)
+      for T in SCAN_STEPS for way in ("sequential", "parallel")),
 )}
 
 

@@ -94,14 +94,17 @@ CELL_SWEEP = tuple(CELLS)
 
 
 def peer_references(threads: int | None = None, device: str = "cpu", peers: list[str] | None = None,
-                    cells: list[str] | None = None) -> tuple[Reference, ...]:
-    """Every peer case (``rnnbench.spec.peers``) as a reference, or those of the chosen ``peers`` and ``cells``.
-    Labelled by the case's name; its level is chance, which a few steps cannot leave."""
+                    cells: list[str] | None = None, scan: bool = False) -> tuple[Reference, ...]:
+    """Every peer case (``rnnbench.spec.peers``) as a reference (with ``scan``, the scan profile's crossover
+    sweep instead), or those of the chosen ``peers`` and ``cells``. Labelled by the case's name; its level is
+    chance, which a few steps cannot leave."""
     from rnnbench.spec.peers import PEERS
 
     out = []
     for case in PEERS.values():
         if (peers and case.name not in peers) or (cells and case.cell not in cells):
+            continue
+        if not peers and case.scan != scan:
             continue
         config = case.config(threads, device)
         chance = config.task_spec.levels().nothing_learned()

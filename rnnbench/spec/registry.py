@@ -39,6 +39,9 @@ class Entry:
     clips: bool = False  # it clips the gradients' global norm before the update (RunConfig.clip_norm)
     # the ways through time it runs (RunConfig.time_mode): "parallel" for a scan over the window (linear cells)
     time_modes: tuple[str, ...] = (SEQUENTIAL,)
+    # the ways through time in which its build unrolls the window into a graph (a Python loop traced or compiled,
+    # or the scan's per-step lists): the scan profile times these up to rnnbench.spec.peers.UNROLLED_UP_TO steps
+    unrolled: tuple[str, ...] = ()
     gap: str = ""  # why a task or cell is missing, shown with "n/a"
     # Tasks whose cold build takes too long for a profile without ``slow_builds`` (the main job, the gate): the
     # benchmarks time them in the full profile only, and skip them elsewhere with ``slow_build_why``.
@@ -93,6 +96,11 @@ class Entry:
         if config.task in self.slow_build and not profile.slow_builds:
             return (f"profile: {self.name}'s {config.task} builds are timed in the full profile only "
                     f"({self.slow_build_why})")
+        from rnnbench.spec.peers import UNROLLED_UP_TO
+
+        if profile.scan and config.time_mode in self.unrolled and config.num_steps > UNROLLED_UP_TO:
+            return (f"profile: {self.name} unrolls a {config.time_mode} window into its graph; the scan profile "
+                    f"builds it up to {UNROLLED_UP_TO} steps only (tracing and compiling grow with T)")
         return None
 
     def check(self, config: RunConfig) -> None:
@@ -115,6 +123,10 @@ _BOTH_WAYS = dict(time_modes=TIME_MODES)
 # The implementations built on a framework's own recurrent layers or cell objects, which have none for them.
 _CLASSIC = dict(_EVERY_POINT, cells=CLASSIC_CELLS)
 _NO_MIN_LAYER = "{} has no minGRU or minLSTM layer"
+# Whose build unrolls the window (Entry.unrolled): a Python loop over the steps traced into one graph, and for the
+# compiled hand-written gradients the scan's per-step lists too.
+_SEQ_UNROLLED = dict(unrolled=(SEQUENTIAL,))
+_BOTH_UNROLLED = dict(unrolled=TIME_MODES)
 _FLAX = ("jax", "optax", "flax")
 _FLAX_GRU = ("flax.linen.GRUCell gives the r and z gates one bias each where the canonical GRU trains two "
              "(b and bh), so its training cannot match")
@@ -128,25 +140,25 @@ ENTRIES: tuple[Entry, ...] = (
           **_EVERY_POINT, **_BOTH_WAYS, truncation=True, clips=True),
     Entry("tf-cell", "rnnbench.impl_tf.graph:TFCell", "tensorflow",
           "TF1 graph + Session, the tutorial's hand-written cell (and LSTM, GRU) unrolled in Python, state fed back",
-          _TF, **_EVERY_POINT, clips=True),
+          _TF, **_EVERY_POINT, **_SEQ_UNROLLED, clips=True),
     Entry("tf-static", "rnnbench.impl_tf.graph:TFStatic", "tensorflow",
           "TF1 graph + Session, static_rnn over BasicRNNCell / BasicLSTMCell / a canonical cell object (GRU, minGRU, "
-          "minLSTM)", _TF1, **_EVERY_POINT, clips=True),
+          "minLSTM)", _TF1, **_EVERY_POINT, **_SEQ_UNROLLED, clips=True),
     Entry("tf-dynamic", "rnnbench.impl_tf.graph:TFDynamic", "tensorflow",
           "TF1 graph + Session, dynamic_rnn (graph while_loop) over the same TF1 cells",
           _TF1, **_EVERY_POINT, clips=True),
     Entry("tf-function", "rnnbench.impl_tf.eager:TFFunction", "tensorflow",
           "TF2: one tf.function per window (GradientTape), called from Python",
-          _TF, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, clips=True),
+          _TF, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, **_SEQ_UNROLLED, clips=True),
     Entry("tf-keras", "rnnbench.impl_tf.keras3:TFKeras", "tensorflow",
           "TF2: Keras 3 SimpleRNN / LSTM / GRU (Bidirectional) + Dense, tf.function step, Keras optimizers",
           _TF, **_CLASSIC, gap=_NO_MIN_LAYER.format("Keras"), clips=True),
     Entry("tf-xla", "rnnbench.impl_tf.eager:TFXLA", "tensorflow",
           "TF2: the window step compiled by XLA (jit_compile=True)",
-          _TF, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, clips=True),
+          _TF, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, **_SEQ_UNROLLED, clips=True),
     Entry("tf-xla-epoch", "rnnbench.impl_tf.eager:TFXLAEpoch", "tensorflow",
           "TF2: a whole epoch in one XLA-compiled tf.function (while_loop), hand-written gradients",
-          _TF, **_EVERY_POINT, **_BOTH_WAYS, clips=True),
+          _TF, **_EVERY_POINT, **_BOTH_WAYS, **_BOTH_UNROLLED, clips=True),
     Entry("torch-rnn", "rnnbench.impl_torch.modules:TorchRNN", "torch",
           "nn.RNN / nn.LSTM / nn.GRU (batch_first, bidirectional) + nn.Linear, eager, torch.optim",
           _TORCH, _CPU_CUDA, **_CLASSIC, gap=_NO_MIN_LAYER.format("torch.nn"), truncation=True, clips=True),
@@ -161,7 +173,7 @@ ENTRIES: tuple[Entry, ...] = (
           _TORCH, _CPU_CUDA, **_EVERY_POINT, **_BOTH_WAYS, clips=True),
     Entry("torch-compile", "rnnbench.impl_torch.fused:TorchCompile", "torch",
           "torch.compile (Inductor) of torch-fused's whole epoch and window step; small products multiply-and-reduce",
-          _TORCH, _CPU_CUDA, **_EVERY_POINT, **_BOTH_WAYS, **_COMPILE_COST, clips=True),
+          _TORCH, _CPU_CUDA, **_EVERY_POINT, **_BOTH_WAYS, **_COMPILE_COST, **_BOTH_UNROLLED, clips=True),
     Entry("jax-jit", "rnnbench.impl_jax.jit:JaxJit", "jax",
           "jax.jit of one window step (value_and_grad through the cell math, lax.scan over time), optax",
           _JAX, _CPU_CUDA, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, clips=True),
