@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnbench.model import backprop, forward
+from rnnbench.model import backprop, forward, scan
 from rnnbench.model.cells import cell_math
 from rnnbench.model.ops import Ops
 
@@ -26,16 +26,9 @@ from rnnbench.model.ops import Ops
 UNROLL_UP_TO = 10
 
 
-def _combine(earlier, later):
-    """The linear recurrence's associative operator: (a1, b1) then (a2, b2) is (a2 a1, a2 b1 + b2)."""
-    a1, b1 = earlier
-    a2, b2 = later
-    return a2 * a1, a2 * b1 + b2
-
-
 def linear_scan(a, b, reverse: bool = False):
     """``rnnbench.model.ops.Ops.linear_scan`` by ``lax.associative_scan``: (cumulative products of a, states)."""
-    return lax.associative_scan(_combine, (a, b), reverse=reverse, axis=0)
+    return lax.associative_scan(scan.combine, (a, b), reverse=reverse, axis=0)
 
 
 def _matmul(a, b, transpose_a: bool = False, transpose_b: bool = False):

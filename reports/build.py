@@ -215,8 +215,29 @@ def build_run_report(paths) -> Report:
                                    summaries.repeat_finding(rerun) if len(rerun) else None, peer_rows(doc))))
     peer_results = peer_rows(doc)  # --profile peers
     sweep = sweep_points(peer_results)
-    peer_results = [r for r in peer_results if not r.swept]
+    scan_results = [r for r in peer_results if r.scan]  # --profile scan
+    peer_results = [r for r in peer_results if not r.swept and not r.scan]
     peers = summaries.peers_table(peer_results)
+    if scan_results:
+        add(Section("in_parallel_over_time", "In parallel over time",
+                    "minGRU (Feng et al. 2024; h_t = (1 - z_t) h_{t-1} + z_t g(k_t), linear in h) by a loop over the "
+                    "window and by a parallel scan (JAX: lax.associative_scan; NumPy, PyTorch, TensorFlow: the "
+                    "log-space form, cumsum and logcumsumexp; rnnbench/model/scan.py), at T = 16 to 4,096, hidden "
+                    "64, input 64, batch 16, one layer (--profile scan). Each family's fastest implementation each "
+                    "way, the train step (forward, BPTT, Adam) and the forward pass; above 1 in loop/scan the scan "
+                    "wins. Findings: " + " ".join(f"{line}." for line in summaries.scan_findings(scan_results))
+                    + " An implementation that unrolls the window into its graph is timed up to the length its "
+                    "registry row gives (Entry.unrolled: 256 steps, 64 under XLA); the others at every T. Memory "
+                    "is not measured here: both ways keep O(T B H) per window for the backward pass (the loop each step's gates, the scan its "
+                    "cumulative sums and every state).",
+                    summaries.scan_table(scan_results), figures.scan_figure(scan_results)))
+        add(Section("in_parallel_over_time_why", "In parallel over time: why",
+                    "Each implementation's train step fitted as ms = a + b T over the T it was timed at (a: what a "
+                    "call costs whatever its length; b: what one more step costs), and the operations one train "
+                    "step ran (rnnbench/spec/dispatch.py: eager ops, or the compiled program's kernels). A loop pays "
+                    "its per-step dispatches in b; the scan replaces them by a few whole-window operations, whose "
+                    "cost per step is arithmetic (several times the loop's: exp, log1p and the cumulative passes "
+                    "over T B H elements).", summaries.scan_fit_table(scan_results)))
     if sweep:
         add(Section("crossover", "Where the fastest implementation changes",
                     "Each cell's train step over hidden sizes 16 to 1024 at 50 steps, batch 32, input = hidden "

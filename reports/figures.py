@@ -442,3 +442,33 @@ def gradients_figure(doc: dict) -> Figure:
     axes[0].set_ylabel("mean ||dL_t / dh_(t-k)||")
     axes[0].legend(fontsize=8)
     return fig
+
+
+def scan_figure(rows) -> Figure:
+    """One panel per family: each implementation's train step against T (log-log), the loop solid, the parallel
+    scan dashed; the crossover (``rnnbench.results.summary.scan_crossover``) marked, or the title says the scan
+    never wins."""
+    from rnnbench.results.summary import scan_crossover, scan_points
+
+    lines: dict[str, dict[tuple[str, str], dict[int, float]]] = {}
+    for r in rows:
+        if r.scan and r.train_step_ms == r.train_step_ms:
+            lines.setdefault(r.framework, {}).setdefault((r.impl, r.time_mode), {})[r.steps] = r.train_step_ms
+    fastest = scan_points(rows, "train_step")
+    fig, axes = _panels(len(lines), 4.0)
+    for ax, (family, by_impl) in zip(axes, lines.items()):
+        for (impl, way), points in sorted(by_impl.items()):
+            Ts = sorted(points)
+            loop = way == "sequential"
+            ax.plot(Ts, [points[T] for T in Ts], marker=".", linewidth=1, linestyle="-" if loop else "--",
+                    label=f"{impl} ({'loop' if loop else 'scan'})")
+        crossover, finding = scan_crossover(fastest.get(family, {}))
+        if crossover is not None:
+            ax.axvline(crossover, color="black", linewidth=0.8, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("T, steps in the window (hidden 64, input 64, batch 16)")
+        ax.set_ylabel("ms per train step")
+        ax.set_title(f"{family}: {finding}"[:90], fontsize=8)
+        ax.legend(fontsize=6, ncol=2)
+    return fig

@@ -667,3 +667,55 @@ def crossover_table(points: dict[str, dict[int, dict[str, float]]]) -> pd.DataFr
             out.append({"cell": cell_name, "hidden": h, "fastest": fastest.get(h),
                         **{impl: _round(ms, 2) for impl, ms in sorted(by_hidden[h].items())}})
     return pd.DataFrame(out)
+
+
+def scan_table(rows) -> pd.DataFrame:
+    """The scan profile's crossover: per family and T, its fastest loop and its fastest parallel scan (train step
+    and forward, ms per call) and the loop's time over the scan's (above 1: the scan wins)."""
+    from rnnbench.results.summary import scan_points
+
+    train, fwd = scan_points(rows, "train_step"), scan_points(rows, "forward")
+    out = []
+    for family, ways in train.items():
+        for T in sorted(set(ways.get("sequential", {})) | set(ways.get("parallel", {}))):
+            row = {"family": family, "T": T}
+            for measure, points in (("train", train), ("forward", fwd)):
+                seq = points.get(family, {}).get("sequential", {}).get(T)
+                par = points.get(family, {}).get("parallel", {}).get(T)
+                row[f"{measure} loop"] = f"{seq[0]} {seq[1]:.3g} ms" if seq else "n/a"
+                row[f"{measure} scan"] = f"{par[0]} {par[1]:.3g} ms" if par else "n/a"
+                row[f"{measure} loop/scan"] = _round(seq[1] / par[1], 2) if seq and par else math.nan
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def scan_fit_table(rows) -> pd.DataFrame:
+    """Why the crossover lies where it does: each implementation each way, its train step fitted as
+    ms = a + b T over the T timed (a: a call's fixed cost; b: a step's), and the operations one train step
+    dispatched at the shortest and the longest T (per step of the window at the longest)."""
+    from rnnbench.results.summary import scan_fit
+
+    by: dict[tuple[str, str, str], dict[int, tuple[float, float]]] = {}
+    for r in rows:
+        if r.scan and r.train_step_ms == r.train_step_ms:
+            by.setdefault((r.framework, r.impl, r.time_mode), {})[r.steps] = (r.train_step_ms, r.ops)
+    out = []
+    for (family, impl, way), points in sorted(by.items()):
+        a, b = scan_fit({T: ms for T, (ms, _) in points.items()})
+        first, last = min(points), max(points)
+        ops_last = points[last][1]
+        out.append({"family": family, "impl": impl, "way": way, "T timed": f"{first}-{last}",
+                    "fixed ms (a)": _round(a, 3), "us per step (b)": _round(b, 2),
+                    "ops at shortest T": _nan(points[first][1]), "ops at longest T": _nan(ops_last),
+                    "ops per step at longest T": _round(ops_last / last, 2) if ops_last == ops_last else math.nan})
+    return pd.DataFrame(out)
+
+
+def scan_findings(rows) -> list[str]:
+    """One line per family: where its fastest parallel scan starts to beat its fastest loop (train step and
+    forward), or that it never does up to the longest T timed."""
+    from rnnbench.results.summary import scan_crossover, scan_points
+
+    train, fwd = scan_points(rows, "train_step"), scan_points(rows, "forward")
+    return [f"{family}: train step: {scan_crossover(ways)[1]}; forward: "
+            f"{scan_crossover(fwd.get(family, {}))[1]}" for family, ways in train.items()]

@@ -219,7 +219,8 @@ def task_parity_config(task: str, **changes):
 @pytest.fixture(scope="session")
 def assert_parity_at():
     """Train ``name`` at ``config`` from the canonical weights (nonzero biases) and the task's data: every step
-    loss and every parameter after the run match NumPy's within 1e-4."""
+    loss and every parameter after the run match NumPy's within 1e-4 (NumPy's loop: a parallel way through time
+    is held to the sequential reference)."""
     import numpy as np
 
     from rnnbench.spec.params import init_params
@@ -235,9 +236,10 @@ def assert_parity_at():
         from rnnbench.spec.parity import parity_tolerance
 
         assert parity_tolerance(config) == PARITY_TOLERANCE  # the grid is held to DESIGN.md's tolerance
-        if config not in references:
-            references[config] = train("numpy", config, params=weights(config), progress=False)
-        reference = references[config]
+        sequential = config.replace(time_mode="sequential")  # a parallel scan is held to NumPy's loop
+        if sequential not in references:
+            references[sequential] = train("numpy", sequential, params=weights(config), progress=False)
+        reference = references[sequential]
         result = train(name, config, params=weights(config), progress=False)
         assert result.steps == reference.steps >= PARITY_STEPS
         np.testing.assert_allclose(result.losses, reference.losses, rtol=0, atol=PARITY_TOLERANCE,
@@ -392,6 +394,13 @@ GRID = [
     ("random", dict(cell="lstm", bidirectional=True, layers=2, num_steps=6, state_size=12, input_width=5, classes=3)),
 ]
 GRID_IDS = ["-".join([task, *(f"{k}={v}" for k, v in changes.items())]) for task, changes in GRID]
+
+# The minimal cells, each way through time, at every task's parity configuration (binary at (10,16), its state
+# carried from window to window): each framework's implementations that build them against NumPy's loop.
+MIN_GRID = [(task, dict(cell=cell, time_mode=way, **(dict(num_steps=10, state_size=16) if task == "binary" else {})))
+            for task in ("binary", "sine", "sin2cos", "digits") for cell in ("mingru", "minlstm")
+            for way in ("sequential", "parallel")]
+MIN_GRID_IDS = [f"{task}-{c['cell']}-{c['time_mode']}" for task, c in MIN_GRID]
 
 # Every task × cell × direction the tasks allow: where hand-written gradients are checked against autodiff.
 HAND_WRITTEN = [(task, cell, bi) for task, spec in TASKS.items() for cell in CELLS for bi in (False, True)

@@ -9,6 +9,8 @@ from conftest import (
     GRID_IDS,
     HAND_WRITTEN,
     HAND_WRITTEN_IDS,
+    MIN_GRID,
+    MIN_GRID_IDS,
     REFERENCES,
     TRUNCATIONS,
     assert_dispatch_follows_the_model,
@@ -335,3 +337,22 @@ def test_optax_clip_by_global_norm_is_the_reference_global_norm_clipping():
     ours = clip_by_global_norm(Params(dict(zip("W b U c".split(), arrays))), 2.0)
     for t, a in zip(clipped, ours):
         np.testing.assert_allclose(np.asarray(t), a, rtol=2e-6)
+
+
+# The minimal cells both ways through time at every task: jax-jit at every point, the others at
+# binary's (their builds compile or unroll each configuration: CI's time).
+MIN_EVERY_TASK = {"jax-jit"}
+
+
+@pytest.mark.parametrize("point", MIN_GRID, ids=MIN_GRID_IDS)
+@pytest.mark.parametrize("name", JAX_NAMES)
+def test_minimal_cells_match_numpy_both_ways_through_time(name, point, assert_parity_at):
+    """minGRU and minLSTM by the family's loop and by its parallel scan against NumPy's loop, within 1e-4 (float32;
+    sine in float64), from the same weights and data, the binary task's carried state included."""
+    task, changes = point
+    config = task_parity_config(task, **changes)
+    skip_unless_supported(name, config)
+    if name not in MIN_EVERY_TASK and task != "binary":
+        pytest.skip(f"{name}: the minimal cells' parity at binary's points only (CI's time); "
+                    f"{', '.join(sorted(MIN_EVERY_TASK))} at every task")
+    assert_parity_at(name, config)

@@ -8,6 +8,8 @@ from conftest import (
     GRID_IDS,
     HAND_WRITTEN,
     HAND_WRITTEN_IDS,
+    MIN_GRID,
+    MIN_GRID_IDS,
     REFERENCES,
     TRUNCATIONS,
     assert_dispatch_follows_the_model,
@@ -21,6 +23,7 @@ from conftest import (
     parity_config,
     random_grads,
     skip_if_other_framework_loaded,
+    skip_unless_supported,
     task_parity_config,
     truncating,
     truncation_parity_config,
@@ -333,3 +336,23 @@ def test_clip_by_global_norm_is_the_reference_global_norm_clipping():
     assert float(norm) > 2.0  # it clipped
     for t, a in zip(clipped, ours):
         np.testing.assert_allclose(t.numpy(), a, rtol=2e-6)
+
+
+# The minimal cells both ways through time at every task: tf-function and tf-dynamic at every point, the others at
+# binary's (their builds compile or unroll each configuration: CI's time).
+MIN_EVERY_TASK = {"tf-function", "tf-dynamic"}
+
+
+@pytest.mark.parametrize("point", MIN_GRID, ids=MIN_GRID_IDS)
+@pytest.mark.parametrize("name", TF_NAMES)
+def test_minimal_cells_match_numpy_both_ways_through_time(name, point, assert_parity_at):
+    """minGRU and minLSTM by the family's loop and by its parallel scan against NumPy's loop, within 1e-4 (float32;
+    sine in float64), from the same weights and data, the binary task's carried state included."""
+    _available(name)
+    task, changes = point
+    config = task_parity_config(task, **changes)
+    skip_unless_supported(name, config)
+    if name not in MIN_EVERY_TASK and task != "binary":
+        pytest.skip(f"{name}: the minimal cells' parity at binary's points only (CI's time); "
+                    f"{', '.join(sorted(MIN_EVERY_TASK))} at every task")
+    assert_parity_at(name, config)

@@ -15,14 +15,14 @@ from rnnbench.spec.arguments import (
     thread_count,
     truncation,
 )
-from rnnbench.spec.cells import CELLS
+from rnnbench.spec.cells import CELLS, TIME_MODES, linear_cells
 from rnnbench.spec.config import DEVICES, DTYPES, OPTIMIZERS, TARGETS, RunConfig
 from rnnbench.tasks import DEFAULT_TASK, TASKS
 from rnnbench.tasks.random import DEFAULT_CLASSES, DEFAULT_INPUT, DEFAULT_TARGET
 
 CONFIG_ARGS = ("cell", "bidirectional", "layers", "optimizer", "num_steps", "state_size", "batch_size", "size",
                "epochs", "seed", "learning_rate", "clip_norm", "threads", "device", "dtype", "input_width", "classes",
-               "target_at")
+               "target_at", "time_mode")
 
 
 def add_config_arguments(p) -> None:
@@ -62,6 +62,9 @@ def add_config_arguments(p) -> None:
                    help=f"a target at each step or at the last (task {sized}; {DEFAULT_TARGET} by default)")
     p.add_argument("--device", choices=DEVICES, default=None, help="(cpu)")
     p.add_argument("--dtype", choices=DTYPES, default=None, help="(float32)")
+    p.add_argument("--time-mode", choices=TIME_MODES, default=None,
+                   help=f"through the window by a loop of dependent steps (sequential) or by a parallel scan "
+                        f"(parallel: {', '.join(linear_cells())} only)")
 
 
 def config_from_args(args, from_data: dict | None = None) -> RunConfig:

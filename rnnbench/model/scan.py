@@ -1,6 +1,6 @@
 """A window of a cell linear in h (mingru, minlstm: h_t = a_t h_{t-1} + b_t, a and b from x_t alone) computed by a
-parallel scan over time instead of T dependent steps (``RunConfig.time_mode`` "parallel"; DESIGN.md, "In parallel
-over time"). Written once over ``Ops``:
+parallel scan over time instead of T dependent steps (``RunConfig.time_mode`` "parallel"; docs/cells-and-tasks.md,
+"The minimal cells and the ways through time"). Written once over ``Ops``:
 
 - where the framework has an associative scan (``Ops.linear_scan``: JAX's ``lax.associative_scan``), the pairs
   (a_t, b_t) are combined by (a1, b1) then (a2, b2) = (a2 a1, a2 b1 + b2), O(log T) deep, and
@@ -26,6 +26,14 @@ from rnnbench.model.ops import Ops
 # What a zero of d becomes in log space: log(0) would be -inf, which not every framework's logcumsumexp takes
 # (TensorFlow's gives NaN); each such term adds at most TINY to a sum.
 TINY = 1e-30
+
+
+def combine(earlier, later):
+    """The linear recurrence's associative operator on pairs (a, b), each the map s -> a s + b: ``earlier`` then
+    ``later`` is s -> a2 (a1 s + b1) + b2 = (a2 a1, a2 b1 + b2). What ``Ops.linear_scan`` scans with."""
+    a1, b1 = earlier
+    a2, b2 = later
+    return a2 * a1, a2 * b1 + b2
 
 
 def _reverse_cumulative(ops: Ops, fn, x):

@@ -199,6 +199,16 @@ class PeerRow:
     fraction: float  # the train step's rate over it (the forward's at an inference case)
     vs_standard: float  # its family's standard implementation's time over this one's (>1: faster than it)
     build_s: float
+    steps: int = 0  # the window's length T
+    time_mode: str = "sequential"  # through time by a loop or by a parallel scan (RunConfig.time_mode)
+    ops: float = math.nan  # operations one train step ran (rnnbench.spec.dispatch; NaN: not counted)
+
+    @property
+    def scan(self) -> bool:
+        """A point of the scan profile's crossover sweep (rnnbench.spec.peers.SCAN_PREFIX)."""
+        from rnnbench.spec.peers import SCAN_PREFIX
+
+        return self.case.startswith(SCAN_PREFIX)
 
 
 def peer_rows(doc: dict) -> list[PeerRow]:
@@ -236,7 +246,8 @@ def peer_rows(doc: dict) -> list[PeerRow]:
         rows.append(PeerRow(case, impl, first.framework, first.cell, first.state_size, first.sweep == "hidden",
                             ms(step), rate(step), ms(fwd), rate(fwd), top,
                             (rate(step) if step else rate(fwd)) / top if top else math.nan, theirs / mine,
-                            number(info(train).build_seconds) if train else math.nan))
+                            number(info(train).build_seconds) if train else math.nan, first.num_steps or 0,
+                            first.time_mode or "sequential", number(info(step).ops) if step else math.nan))
     order = {case: k for k, case in enumerate(dict.fromkeys(case for case, _ in timed))}
     return sorted(rows, key=lambda r: (order[r.case], r.train_step_ms if r.train_step_ms == r.train_step_ms
                                        else r.forward_ms))
@@ -249,6 +260,42 @@ def sweep_points(rows: list[PeerRow]) -> dict[str, dict[int, dict[str, float]]]:
         if r.swept and r.train_step_ms == r.train_step_ms:
             points.setdefault(r.cell, {}).setdefault(r.hidden, {})[r.impl] = r.train_step_ms
     return points
+
+
+def scan_points(rows: list[PeerRow], measure: str = "train_step") -> dict[str, dict[str, dict[int, tuple[str, float]]]]:
+    """The scan profile's sweep from a run's rows: family -> way through time -> T -> (the family's fastest
+    implementation that way, its ms per call), for ``measure`` ("train_step" or "forward")."""
+    points: dict[str, dict[str, dict[int, tuple[str, float]]]] = {}
+    for r in rows:
+        ms = r.train_step_ms if measure == "train_step" else r.forward_ms
+        if not r.scan or ms != ms:
+            continue
+        at = points.setdefault(r.framework, {}).setdefault(r.time_mode, {})
+        if r.steps not in at or ms < at[r.steps][1]:
+            at[r.steps] = (r.impl, ms)
+    return points
+
+
+def scan_crossover(ways: dict[str, dict[int, tuple[str, float]]]) -> tuple[int | None, str]:
+    """(the crossover T, the finding) of one family: the shortest T from which its fastest parallel form beats its
+    fastest loop at every longer T timed both ways; None where the scan never wins up to the longest T timed."""
+    both = sorted(set(ways.get("sequential", {})) & set(ways.get("parallel", {})))
+    if not both:
+        return None, "not timed both ways"
+    wins = [ways["parallel"][T][1] < ways["sequential"][T][1] for T in both]
+    crossover = next((T for k, T in enumerate(both) if all(wins[k:])), None)
+    if crossover is None:
+        return None, f"the scan never wins up to {both[-1]:,} on this CPU"
+    return crossover, (f"the scan wins from T = {crossover:,}" + (" (at every T timed)" if crossover == both[0]
+                                                                      else ""))
+
+
+def scan_fit(by_steps: dict[int, float]) -> tuple[float, float]:
+    """``overhead_fit`` (relative least squares) of ms per call against T: (a, a call's fixed cost in ms; b, the
+    cost of one more step in us). NaN below 3 lengths timed."""
+    Ts = sorted(by_steps)
+    fit = overhead_fit(Ts, [by_steps[T] / 1e3 for T in Ts])
+    return fit["overhead_us"] / 1e3, 1e-3 / fit["gflops"]
 
 
 def fastest_changes(by_hidden: dict[int, dict[str, float]]) -> tuple[list[tuple[int, str]], str]:

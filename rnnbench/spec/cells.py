@@ -16,8 +16,8 @@ purpose: once over any framework's operations (``rnnbench.model.cells``) and onc
 The last two are Feng et al.'s minimal cells ("Were RNNs All We Needed?", 2024), in the paper's log-space-safe
 form: g(x) = x + 0.5 for x >= 0 and sigmoid(x) otherwise keeps every candidate state positive, so a state that
 starts at zero or above stays positive. Their update is linear in h, h' = a*h + b with a, b from x alone
-(``Cell.linear``), so a window can be computed by a parallel scan as well as by a loop (``TIME_MODES``; DESIGN.md,
-"In parallel over time").
+(``Cell.linear``), so a window can be computed by a parallel scan as well as by a loop (``TIME_MODES``;
+docs/cells-and-tasks.md, "The minimal cells and the ways through time").
 
 The readout is the same for every cell: ``out_t = h_t @ U + c``; a bidirectional model adds the backward
 direction's ``bwd_W``, ``bwd_b`` (``bwd_bh``), and ``U`` then has 2H rows, the forward state's first. Stacked

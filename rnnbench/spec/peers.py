@@ -92,15 +92,14 @@ def sweep_name(cell_: str, hidden: int) -> str:
 
 # The sequence length where a parallel scan over time starts to win (``--profile scan``): minGRU's train step and
 # forward pass by a loop and by the scan at each of these lengths, hidden 64, input 64, batch 16, one layer (the
-# issue's sweep; DESIGN.md, "In parallel over time"). An implementation that unrolls the window into its graph is
-# timed up to UNROLLED_UP_TO steps only (``rnnbench.spec.registry.Entry.unrolled``).
+# issue's sweep; the report's "In parallel over time"). An implementation that unrolls the window into its graph is
+# timed up to the length its registry row gives (``rnnbench.spec.registry.Entry.unrolled``).
 SCAN_PREFIX = "scan-"
 SCAN_CELL = "mingru"
 SCAN_STEPS = (16, 64, 256, 1024, 4096)
 SCAN_HIDDEN = SCAN_INPUT = 64
 SCAN_BATCH = 16
 SCAN_SOURCE = "rnnbench: minGRU by a loop and by a parallel scan over time, hidden 64, input 64, batch 16"
-UNROLLED_UP_TO = 256
 
 
 def scan_name(time_mode: str, steps: int) -> str:

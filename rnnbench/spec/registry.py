@@ -12,7 +12,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from rnnbench.errors import UnsupportedError, UserError, lookup
-from rnnbench.spec.cells import CELLS, CLASSIC_CELLS, SEQUENTIAL, TIME_MODES, linear_cells
+from rnnbench.spec.cells import CELLS, CLASSIC_CELLS, PARALLEL, SEQUENTIAL, TIME_MODES, linear_cells
 from rnnbench.spec.config import DEVICES, OPTIMIZERS, Profile, RunConfig
 from rnnbench.spec.families import family
 from rnnbench.tasks import TASKS
@@ -39,9 +39,9 @@ class Entry:
     clips: bool = False  # it clips the gradients' global norm before the update (RunConfig.clip_norm)
     # the ways through time it runs (RunConfig.time_mode): "parallel" for a scan over the window (linear cells)
     time_modes: tuple[str, ...] = (SEQUENTIAL,)
-    # the ways through time in which its build unrolls the window into a graph (a Python loop traced or compiled,
-    # or the scan's per-step lists): the scan profile times these up to rnnbench.spec.peers.UNROLLED_UP_TO steps
-    unrolled: tuple[str, ...] = ()
+    # (way through time, the longest window the scan profile builds it at) where its build unrolls the window into
+    # a graph (a Python loop traced or compiled, or the scan's per-step lists): tracing and compiling grow with T
+    unrolled: tuple[tuple[str, int], ...] = ()
     gap: str = ""  # why a task or cell is missing, shown with "n/a"
     # Tasks whose cold build takes too long for a profile without ``slow_builds`` (the main job, the gate): the
     # benchmarks time them in the full profile only, and skip them elsewhere with ``slow_build_why``.
@@ -96,11 +96,10 @@ class Entry:
         if config.task in self.slow_build and not profile.slow_builds:
             return (f"profile: {self.name}'s {config.task} builds are timed in the full profile only "
                     f"({self.slow_build_why})")
-        from rnnbench.spec.peers import UNROLLED_UP_TO
-
-        if profile.scan and config.time_mode in self.unrolled and config.num_steps > UNROLLED_UP_TO:
+        longest = dict(self.unrolled).get(config.time_mode)
+        if profile.scan and longest is not None and config.num_steps > longest:
             return (f"profile: {self.name} unrolls a {config.time_mode} window into its graph; the scan profile "
-                    f"builds it up to {UNROLLED_UP_TO} steps only (tracing and compiling grow with T)")
+                    f"builds it up to {longest} steps only (tracing and compiling grow with T)")
         return None
 
     def check(self, config: RunConfig) -> None:
@@ -124,9 +123,13 @@ _BOTH_WAYS = dict(time_modes=TIME_MODES)
 _CLASSIC = dict(_EVERY_POINT, cells=CLASSIC_CELLS)
 _NO_MIN_LAYER = "{} has no minGRU or minLSTM layer"
 # Whose build unrolls the window (Entry.unrolled): a Python loop over the steps traced into one graph, and for the
-# compiled hand-written gradients the scan's per-step lists too.
-_SEQ_UNROLLED = dict(unrolled=(SEQUENTIAL,))
-_BOTH_UNROLLED = dict(unrolled=TIME_MODES)
+# compiled hand-written gradients the scan's per-step lists too. On an AMD EPYC, 2026-12-07: tf-function and
+# torch-compile built minGRU's 256-step window within minutes; tf-xla's had not compiled after 6 minutes (11 GB
+# resident), so XLA's unrolled builds stop at 64.
+_SEQ_UNROLLED = dict(unrolled=((SEQUENTIAL, 256),))
+_XLA_UNROLLED = dict(unrolled=((SEQUENTIAL, 64),))
+_BOTH_UNROLLED = dict(unrolled=((SEQUENTIAL, 256), (PARALLEL, 256)))
+_XLA_BOTH_UNROLLED = dict(unrolled=((SEQUENTIAL, 64), (PARALLEL, 64)))
 _FLAX = ("jax", "optax", "flax")
 _FLAX_GRU = ("flax.linen.GRUCell gives the r and z gates one bias each where the canonical GRU trains two "
              "(b and bh), so its training cannot match")
@@ -155,10 +158,10 @@ ENTRIES: tuple[Entry, ...] = (
           _TF, **_CLASSIC, gap=_NO_MIN_LAYER.format("Keras"), clips=True),
     Entry("tf-xla", "rnnbench.impl_tf.eager:TFXLA", "tensorflow",
           "TF2: the window step compiled by XLA (jit_compile=True)",
-          _TF, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, **_SEQ_UNROLLED, clips=True),
+          _TF, **_EVERY_POINT, **_BOTH_WAYS, truncation=True, **_XLA_UNROLLED, clips=True),
     Entry("tf-xla-epoch", "rnnbench.impl_tf.eager:TFXLAEpoch", "tensorflow",
           "TF2: a whole epoch in one XLA-compiled tf.function (while_loop), hand-written gradients",
-          _TF, **_EVERY_POINT, **_BOTH_WAYS, **_BOTH_UNROLLED, clips=True),
+          _TF, **_EVERY_POINT, **_BOTH_WAYS, **_XLA_BOTH_UNROLLED, clips=True),
     Entry("torch-rnn", "rnnbench.impl_torch.modules:TorchRNN", "torch",
           "nn.RNN / nn.LSTM / nn.GRU (batch_first, bidirectional) + nn.Linear, eager, torch.optim",
           _TORCH, _CPU_CUDA, **_CLASSIC, gap=_NO_MIN_LAYER.format("torch.nn"), truncation=True, clips=True),
