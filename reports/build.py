@@ -228,8 +228,8 @@ def build_run_report(paths) -> Report:
                     "wins. Findings: " + " ".join(f"{line}." for line in summaries.scan_findings(scan_results))
                     + " An implementation that unrolls the window into its graph is timed up to the length its "
                     "registry row gives (Entry.unrolled: 256 steps, 64 under XLA); the others at every T. Memory "
-                    "is not measured here: both ways keep O(T B H) per window for the backward pass (the loop each step's gates, the scan its "
-                    "cumulative sums and every state).",
+                    "is not measured here: both ways keep O(T B H) per window for the backward pass (the loop "
+                    "each step's gates, the scan its cumulative sums and every state).",
                     summaries.scan_table(scan_results), figures.scan_figure(scan_results)))
         add(Section("in_parallel_over_time_why", "In parallel over time: why",
                     "Each implementation's train step fitted as ms = a + b T over the T it was timed at (a: what a "
