@@ -714,8 +714,26 @@ def scan_fit_table(rows) -> pd.DataFrame:
 def scan_findings(rows) -> list[str]:
     """One line per family: where its fastest parallel scan starts to beat its fastest loop (train step and
     forward), or that it never does up to the longest T timed."""
-    from rnnbench.results.summary import scan_crossover, scan_points
+    from rnnbench.results.summary import scan_crossover, scan_fit, scan_points
+
+    def why(family: str, ways, measure: str) -> str:
+        """The fitted cost of one more step each way, of the implementation fastest that way at the longest T
+        (fitted over its own lengths): both ways grow linearly in T on one thread, so the scan can only overtake
+        where its step costs less than the loop's."""
+        b = {}
+        for way in ("sequential", "parallel"):
+            if not ways.get(way):
+                return ""
+            impl = ways[way][max(ways[way])][0]
+            own = {r.steps: (r.train_step_ms if measure == "train_step" else r.forward_ms) for r in rows
+                   if r.scan and r.framework == family and r.impl == impl and r.time_mode == way}
+            b[way] = (impl, scan_fit({T: ms for T, ms in own.items() if ms == ms})[1])
+        if not all(v == v for _, v in b.values()):
+            return ""
+        return (f" (one more step costs {b['parallel'][1]:.0f} us by the scan in {b['parallel'][0]}, "
+                f"{b['sequential'][1]:.0f} by the loop in {b['sequential'][0]})")
 
     train, fwd = scan_points(rows, "train_step"), scan_points(rows, "forward")
-    return [f"{family}: train step: {scan_crossover(ways)[1]}; forward: "
-            f"{scan_crossover(fwd.get(family, {}))[1]}" for family, ways in train.items()]
+    return [f"{family}: train step: {scan_crossover(ways)[1]}{why(family, ways, 'train_step')}; forward: "
+            f"{scan_crossover(fwd.get(family, {}))[1]}{why(family, fwd.get(family, {}), 'forward')}"
+            for family, ways in train.items()]
