@@ -43,7 +43,7 @@ def _xent(out, y):
 OPS = Ops(
     matmul=_matmul, project=lambda x, W, b: x @ W + b, cat=lambda xs, axis: jnp.concatenate(xs, axis),
     stack=lambda xs, axis: jnp.stack(xs, axis), split=lambda x, n, axis: jnp.split(x, n, axis),
-    sigmoid=jax.nn.sigmoid, tanh=jnp.tanh, exp=jnp.exp, sqrt=jnp.sqrt,
+    sigmoid=jax.nn.sigmoid, tanh=jnp.tanh, exp=jnp.exp, expm1=jnp.expm1, sqrt=jnp.sqrt,
     log_softmax=lambda x: jax.nn.log_softmax(x, axis=-1), softmax=lambda x: jax.nn.softmax(x, axis=-1),
     sum0=lambda x: x.sum(0), total=jnp.sum, zeros_like=jnp.zeros_like, full_like=jnp.full_like,
     scalar=lambda value, like: jnp.asarray(value, like.dtype), xent=_xent,

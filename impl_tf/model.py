@@ -44,7 +44,8 @@ def _xent(out, y):
 
 OPS = Ops(
     matmul=matmul, project=project, cat=lambda xs, axis: tf.concat(xs, axis), stack=lambda xs, axis: tf.stack(xs, axis),
-    split=lambda x, n, axis: tf.split(x, n, axis), sigmoid=tf.sigmoid, tanh=tf.tanh, exp=tf.exp, sqrt=tf.sqrt,
+    split=lambda x, n, axis: tf.split(x, n, axis), sigmoid=tf.sigmoid, tanh=tf.tanh, exp=tf.exp, expm1=tf.math.expm1,
+    sqrt=tf.sqrt,
     log_softmax=tf.nn.log_softmax, softmax=tf.nn.softmax, sum0=lambda x: tf.reduce_sum(x, 0), total=tf.reduce_sum,
     zeros_like=tf.zeros_like, full_like=lambda x, value: tf.fill(tf.shape(x), tf.constant(value, x.dtype)),
     scalar=lambda value, like: tf.constant(value, like.dtype), xent=_xent,
@@ -52,7 +53,8 @@ OPS = Ops(
     reshape=tf.reshape,
     mse=lambda out, y: tf.reduce_mean(tf.square(out - tf.cast(y, out.dtype))),
     where=tf.where, relu=tf.nn.relu, log=tf.math.log, softplus=tf.math.softplus,
-    cumsum=lambda x, axis: tf.math.cumsum(x, axis), logcumsumexp=lambda x, axis: tf.math.cumulative_logsumexp(x, axis),
+    cumsum=lambda x, axis: tf.math.cumsum(x, axis),
+    logcumsumexp=lambda x, axis: tf.math.cumulative_logsumexp(x, axis),
     flip=lambda x, axis: tf.reverse(x, [axis]))
 SMALL_MATMUL_OPS = replace(OPS, matmul=small_matmul)
 

@@ -30,7 +30,7 @@ def ops(mm=matmul) -> Ops:
     return Ops(
         matmul=mm, project=lambda x, W, b: x @ W + b, cat=torch.cat,
         stack=torch.stack, split=torch.chunk,
-        sigmoid=torch.sigmoid, tanh=torch.tanh, exp=torch.exp, sqrt=torch.sqrt,
+        sigmoid=torch.sigmoid, tanh=torch.tanh, exp=torch.exp, expm1=torch.expm1, sqrt=torch.sqrt,
         log_softmax=lambda x: torch.log_softmax(x, -1), softmax=lambda x: torch.softmax(x, -1),
         sum0=lambda x: x.sum(0), total=torch.sum, zeros_like=torch.zeros_like, full_like=torch.full_like,
         scalar=lambda value, like: torch.full((), value, dtype=like.dtype, device=like.device),

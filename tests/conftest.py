@@ -401,6 +401,24 @@ MIN_GRID = [(task, dict(cell=cell, time_mode=way, **(dict(num_steps=10, state_si
             for task in ("binary", "sine", "sin2cos", "digits") for cell in ("mingru", "minlstm")
             for way in ("sequential", "parallel")]
 MIN_GRID_IDS = [f"{task}-{c['cell']}-{c['time_mode']}" for task, c in MIN_GRID]
+# Points where float32 misses 1e-4 (AMD EPYC, 2026-12-07): autodiff through the scan in log space at digits, after 66
+# Adam steps (minLSTM's there: 8.3e-5; JAX's associative scan and the hand-written backward pass stay within
+# 6e-6). The same code in float64 equals NumPy's exactly: the float32 rounding of logcumsumexp's gradient.
+MIN_FLOAT32_MISSES = {("torch-manual", "digits", "mingru", "parallel"): 1.19e-4,
+                      ("tf-function", "digits", "mingru", "parallel"): 1.13e-4}
+
+
+def check_minimal_parity(name: str, config, assert_parity_at) -> None:
+    """``assert_parity_at`` at a MIN_GRID point; at a known float32 miss, parity in float64 instead, and the
+    float32 miss asserted still there (strict: a fix fails it, so that the entry goes)."""
+    miss = MIN_FLOAT32_MISSES.get((name, config.task, config.cell, config.time_mode))
+    if miss is None:
+        assert_parity_at(name, config)
+        return
+    assert_parity_at(name, config.replace(dtype="float64"))
+    with pytest.raises(AssertionError):
+        assert_parity_at(name, config)
+    pytest.xfail(f"{name}: float32 parity misses 1e-4 here ({miss:.2e} measured; float64 equals NumPy)")
 
 # Every task × cell × direction the tasks allow: where hand-written gradients are checked against autodiff.
 HAND_WRITTEN = [(task, cell, bi) for task, spec in TASKS.items() for cell in CELLS for bi in (False, True)
@@ -466,7 +484,7 @@ def _numpy_ops():
                                                                                                  else b),
         project=lambda x, W, b: x @ W + b, cat=np.concatenate, stack=lambda xs, axis: np.stack(xs, axis),
         split=lambda x, n, axis: np.split(x, n, axis), sigmoid=lambda x: 1 / (1 + np.exp(-x)), tanh=np.tanh,
-        exp=np.exp, sqrt=np.sqrt, log_softmax=_log_softmax, softmax=lambda x: np.exp(_log_softmax(x)),
+        exp=np.exp, expm1=np.expm1, sqrt=np.sqrt, log_softmax=_log_softmax, softmax=lambda x: np.exp(_log_softmax(x)),
         sum0=lambda x: x.sum(0), total=np.sum, zeros_like=np.zeros_like, full_like=np.full_like,
         scalar=lambda value, like: np.asarray(value, like.dtype),
         one_hot=lambda ids, n, dtype: np.eye(n, dtype=dtype)[ids], cast=lambda x, dtype: x.astype(dtype),

@@ -11,7 +11,7 @@ from conftest import NUMPY_OPS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbench.__main__ import main
+from rnnbench.commands.cli import main
 from rnnbench.errors import ConfigError, UnsupportedError
 from rnnbench.model import scan
 from rnnbench.spec import registry

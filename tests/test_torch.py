@@ -17,6 +17,7 @@ from conftest import (
     assert_learns,
     assert_reaches_task_goal,
     assert_round_trip,
+    check_minimal_parity,
     clip_parity_config,
     clipping,
     dispatch_of,
@@ -447,8 +448,4 @@ def test_minimal_cells_match_numpy_both_ways_through_time(name, point, assert_pa
     if name not in MIN_EVERY_TASK and task != "binary":
         pytest.skip(f"{name}: the minimal cells' parity at binary's points only (CI's time); "
                     f"{', '.join(sorted(MIN_EVERY_TASK))} at every task")
-    if name == "torch-fused" and task == "sin2cos" and changes["cell"] == "minlstm":
-        pytest.xfail("torch-fused's float32 rounding at sin2cos grows to 5.4e-4 on minLSTM's W after 50 Adam steps "
-                     "(4e-5 on the LSTM's; torch-manual 5e-7, and torch-fused in float64 equals NumPy exactly): "
-                     "a known miss, in the findings")
-    assert_parity_at(name, config)
+    check_minimal_parity(name, config, assert_parity_at)

@@ -25,6 +25,7 @@ class Ops:
     sigmoid: Callable[[Any], Any]
     tanh: Callable[[Any], Any]
     exp: Callable[[Any], Any]
+    expm1: Callable[[Any], Any]  # e^x - 1, exact near 0
     sqrt: Callable[[Any], Any]
     log_softmax: Callable[[Any], Any]  # over the last axis
     softmax: Callable[[Any], Any]  # over the last axis
