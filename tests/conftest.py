@@ -425,10 +425,11 @@ HAND_WRITTEN = [(task, cell, bi) for task, spec in TASKS.items() for cell in CEL
                 if not bi or spec.bidirectional_ok]
 # stacked layers (task, cell, bidirectional, layers): each loss kind and target position, each cell, both directions
 STACKED = [("sine", "rnn", False, 2), ("digits", "lstm", True, 2), ("random", "gru", True, 3)]
-# the cells linear in h by the parallel scan (task, cell, bidirectional, layers, "parallel"): every task, both
-# directions, and a stacked pair
-PARALLEL = [(task, cell, bi, 1, "parallel") for task, spec in TASKS.items() for cell in ("mingru", "minlstm")
-            for bi in (False, True) if not bi or spec.bidirectional_ok] + [("random", "minlstm", True, 2, "parallel")]
+# the cells linear in h by the parallel scan (task, cell, bidirectional, layers, "parallel"): every task, the two
+# cells in turn, both directions, and a stacked pair (the loop's points are every cell's above)
+PARALLEL = [(task, ("mingru", "minlstm")[k % 2], False, 1, "parallel") for k, task in enumerate(TASKS)] + [
+    ("sine", "minlstm", True, 1, "parallel"), ("digits", "mingru", True, 1, "parallel"),
+    ("random", "minlstm", True, 2, "parallel")]
 HAND_WRITTEN += STACKED + PARALLEL
 HAND_WRITTEN_IDS = [f"{p[0]}-{p[1]}" + ("-bi" if p[2] else "") + (f"-x{p[3]}" if len(p) > 3 and p[3] > 1 else "")
                     + ("-parallel" if len(p) > 4 else "") for p in HAND_WRITTEN]

@@ -73,7 +73,8 @@ def test_functional_optimizers_equal_the_reference(name):
         reference.update(params, grads)
         values, slots = ours.apply(NUMPY_OPS, config.learning_rate, values, slots, tuple(grads))
     for n, a, b in zip(params.names, values, params, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-13, err_msg=n)
+        # Adam's corrections here are -expm1(t ln beta), the reference's 1 - beta^t: the last bits differ
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15, err_msg=n)
 
 
 def test_every_cell_has_its_math_and_an_unknown_one_is_refused():
