@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 from conftest import (
     GRADIENT_POINTS,
+    MIN_GRID,
+    MIN_GRID_IDS,
     REFERENCES,
     assert_learns,
     assert_matches_central_differences,
     recovered_gradients,
+    task_parity_config,
 )
 
 from rnnbench.impl_numpy.cells import sigmoid
@@ -276,3 +279,11 @@ def test_the_minimal_cells_reach_the_sine_and_sin2cos_goals(label, cell):
     result = train("numpy", ref.config.replace(cell=cell), progress=False)
     assert ref.goal.met(result.metrics[ref.goal.metric]), result.metrics
     assert result.levels.nearest(result.final_loss) == ref.expected_level
+
+
+@pytest.mark.parametrize("point", [p for p in MIN_GRID if p[1]["time_mode"] == "parallel"],
+                         ids=[i for p, i in zip(MIN_GRID, MIN_GRID_IDS) if p[1]["time_mode"] == "parallel"])
+def test_the_scan_in_log_space_matches_the_loop_at_every_task(point, assert_parity_at):
+    """The reference's parallel scan against its own loop, at every task's parity configuration, within 1e-4."""
+    task, changes = point
+    assert_parity_at("numpy", task_parity_config(task, **changes))
