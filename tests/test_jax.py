@@ -350,10 +350,4 @@ MIN_EVERY_TASK = {"jax-jit"}
 def test_minimal_cells_match_numpy_both_ways_through_time(name, point, assert_parity_at):
     """minGRU and minLSTM by the family's loop and by its parallel scan against NumPy's loop, within 1e-4 (float32;
     sine in float64), from the same weights and data, the binary task's carried state included."""
-    task, changes = point
-    config = task_parity_config(task, **changes)
-    skip_unless_supported(name, config)
-    if name not in MIN_EVERY_TASK and task != "binary":
-        pytest.skip(f"{name}: the minimal cells' parity at binary's points only (CI's time); "
-                    f"{', '.join(sorted(MIN_EVERY_TASK))} at every task")
-    check_minimal_parity(name, config, assert_parity_at)
+    check_minimal_parity(name, point, MIN_EVERY_TASK, assert_parity_at)

@@ -53,13 +53,15 @@ def loss_and_grads(ops: Ops, spec: ModelSpec, p: dict, rows, target, state: tupl
         for prefix in spec.directions:
             W = p[lp + prefix + "W"]
             n_in = spec.n_in_of(W)
-            xw = list(ops.split(ops.matmul(inputs, W[:n_in]) + p[lp + prefix + "b"], T, 0))  # time order
+            xw = ops.matmul(inputs, W[:n_in]) + p[lp + prefix + "b"]  # (T*B, G*H), time-major
             backward = spec.is_backward(prefix)
             first = _zero(ops, spec, layer_start) if backward else layer_start
             if spec.parallel:  # a cell linear in h, by a scan over the window (rnnbench.model.scan)
-                states, saved = scan.run(ops, spec.cell, xw, first[0], reverse=backward)
-            else:
-                states, saved = run(ops, math.step, xw, W[n_in:], p.get(lp + prefix + "bh"), first, reverse=backward)
+                states, saved = scan.run(ops, spec.cell, ops.reshape(xw, (T, -1, xw.shape[-1])), first[0],
+                                         reverse=backward)
+            else:  # the steps' inputs in time order
+                states, saved = run(ops, math.step, list(ops.split(xw, T, 0)), W[n_in:], p.get(lp + prefix + "bh"),
+                                    first, reverse=backward)
             hs = [s[0] for s in states[1:]]
             per_direction.append(hs[::-1] if backward else hs)
             kept.append((states, saved))

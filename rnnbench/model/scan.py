@@ -79,13 +79,12 @@ def steps(ops: Ops, x) -> list:
     return list(ops.split(ops.reshape(x, (-1, x.shape[-1])), T, 0))
 
 
-def run(ops: Ops, cell: str, xw: list, h0, reverse: bool = False):
-    """``rnnbench.model.cells.run``'s result by the scan, for ``rnnbench.model.backprop``: xw T inputs (B, G*H) in
-    time order. Returns (states, saved): states[0] the start and states[k + 1] after step k, in the order the steps
-    ran; saved what ``backward`` needs."""
-    xw_all = ops.stack(xw, 0)
-    h, log_a = states(ops, cell, xw_all, h0, reverse)
-    a, _, parts = cell_math(cell).parts(ops, xw_all)
+def run(ops: Ops, cell: str, xw, h0, reverse: bool = False):
+    """``rnnbench.model.cells.run``'s result by the scan, for ``rnnbench.model.backprop``: xw (T, B, G*H) in time
+    order. Returns (states, saved): states[0] the start and states[k + 1] after step k, in the order the steps ran;
+    saved what ``backward`` needs."""
+    h, log_a = states(ops, cell, xw, h0, reverse)
+    a, _, parts = cell_math(cell).parts(ops, xw)
     hs = steps(ops, h)
     order = hs[::-1] if reverse else hs
     return [(h0,)] + [(x,) for x in order], (h, h0, a, log_a, parts)
